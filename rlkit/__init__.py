@@ -1,0 +1,41 @@
+"""rlkit: reinforcement learning in the style of Acme, on JAX, with Reverb replay."""
+
+from rlkit import loggers, specs, types, wrappers
+from rlkit.agent import Agent
+from rlkit.core import Actor, Learner, Saveable, VariableSource, Worker
+from rlkit.environment_loop import EnvironmentLoop
+from rlkit.environments import make_environment
+from rlkit.errors import (
+    ConfigError,
+    InvalidActionError,
+    InvalidBatchError,
+    ResetRequiredError,
+    RlkitError,
+    UnknownEnvironmentError,
+)
+from rlkit.specs import EnvironmentSpec, make_environment_spec
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "Actor",
+    "Agent",
+    "ConfigError",
+    "EnvironmentLoop",
+    "EnvironmentSpec",
+    "InvalidActionError",
+    "InvalidBatchError",
+    "Learner",
+    "ResetRequiredError",
+    "RlkitError",
+    "Saveable",
+    "UnknownEnvironmentError",
+    "VariableSource",
+    "Worker",
+    "make_environment",
+    "make_environment_spec",
+    "loggers",
+    "specs",
+    "types",
+    "wrappers",
+]

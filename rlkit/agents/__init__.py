@@ -1,0 +1,1 @@
+"""Agents: one folder each, with config, networks, learning, acting and builder."""

@@ -1,0 +1,133 @@
+"""DQNBuilder: the pieces of a DQN agent, assembled the same way in one process or many."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import optax
+import reverb
+
+from rlkit import core, loggers, replay, specs, types
+from rlkit.agents.dqn import acting, learning
+from rlkit.agents.dqn.config import DQNConfig
+from rlkit.jax import actors, variable_utils
+from rlkit.jax import networks as networks_lib
+from rlkit.utils import counting
+
+
+class DQNBuilder:
+    """Acme-style builder: replay tables, adder, dataset, learner, actor and policy.
+
+    Args:
+      config: the hyperparameters.
+      block_inserts: whether the rate limiter may block inserts. Leave True when actors and
+        learner run in separate processes; a single-process agent passes False (see
+        `rlkit.replay.sample_to_insert_limiter`).
+    """
+
+    def __init__(self, config: DQNConfig, block_inserts: bool = True):
+        self._config = config
+        self._block_inserts = block_inserts
+
+    @property
+    def config(self) -> DQNConfig:
+        return self._config
+
+    def make_replay_tables(
+        self, environment_spec: specs.EnvironmentSpec, policy: actors.ActorCore | None = None
+    ) -> list[reverb.Table]:
+        del policy
+        cfg = self._config
+        items_per_insert_tolerance = 2 * cfg.items_per_learner_step + 2 * cfg.samples_per_insert
+        limiter = replay.sample_to_insert_limiter(
+            samples_per_insert=cfg.samples_per_insert,
+            min_size_to_sample=cfg.min_replay_items,
+            error_buffer=items_per_insert_tolerance,
+            block_inserts=self._block_inserts,
+        )
+        signature = replay.transition_signature(environment_spec, cfg.transitions_per_item)
+        max_items = max(cfg.max_replay_size // cfg.transitions_per_item, cfg.min_replay_items)
+        return [replay.uniform_table(cfg.replay_table_name, max_items, limiter, signature)]
+
+    def make_dataset_iterator(self, replay_client: reverb.Client) -> Iterator[types.Batch]:
+        return replay.ReplayIterator(
+            server_address=replay_client.server_address,
+            table=self._config.replay_table_name,
+            items_per_batch=self._config.items_per_learner_step,
+        )
+
+    def make_adder(
+        self,
+        replay_client: reverb.Client,
+        environment_spec: specs.EnvironmentSpec,
+        policy: actors.ActorCore | None = None,
+    ) -> replay.Adder:
+        del policy
+        cfg = self._config
+        return replay.NStepTransitionAdder(
+            replay_client,
+            cfg.replay_table_name,
+            environment_spec,
+            n_step=cfg.n_step,
+            discount=cfg.discount,
+            transitions_per_item=cfg.transitions_per_item,
+        )
+
+    def make_learner(
+        self,
+        random_key: types.PRNGKey,
+        networks: networks_lib.FeedForwardNetwork,
+        dataset: Iterator[types.Batch],
+        logger: loggers.Logger | None = None,
+        environment_spec: specs.EnvironmentSpec | None = None,
+        replay_client: reverb.Client | None = None,
+        counter: counting.Counter | None = None,
+    ) -> learning.DQNLearner:
+        del environment_spec, replay_client
+        cfg = self._config
+        optimizer = optax.chain(
+            optax.clip_by_global_norm(cfg.max_gradient_norm),
+            optax.adam(cfg.learning_rate, eps=cfg.adam_eps),
+        )
+        return learning.DQNLearner(
+            network=networks,
+            optimizer=optimizer,
+            random_key=random_key,
+            iterator=dataset,
+            batch_size=cfg.batch_size,
+            huber_delta=cfg.huber_delta,
+            target_update_period=cfg.target_update_period,
+            counter=counter,
+            logger=logger,
+        )
+
+    def make_policy(
+        self,
+        networks: networks_lib.FeedForwardNetwork,
+        environment_spec: specs.EnvironmentSpec,
+        evaluation: bool = False,
+    ) -> actors.ActorCore:
+        del environment_spec
+        cfg = self._config
+        if evaluation:
+            return acting.make_epsilon_greedy_policy(networks, cfg.evaluation_epsilon)
+        schedule = optax.linear_schedule(
+            cfg.epsilon_init, cfg.epsilon_final, max(cfg.epsilon_decay_steps, 1)
+        )
+        return acting.make_epsilon_greedy_policy(networks, schedule)
+
+    def make_actor(
+        self,
+        random_key: types.PRNGKey,
+        policy: actors.ActorCore,
+        environment_spec: specs.EnvironmentSpec,
+        variable_source: core.VariableSource | None = None,
+        adder: replay.Adder | None = None,
+    ) -> actors.GenericActor:
+        del environment_spec
+        client = None
+        if variable_source is not None:
+            client = variable_utils.VariableClient(
+                variable_source, "policy", self._config.variable_update_period
+            )
+        return actors.GenericActor(policy, random_key, client, adder)

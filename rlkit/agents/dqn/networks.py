@@ -1,0 +1,43 @@
+"""DQN's Q-network."""
+
+from __future__ import annotations
+
+import haiku as hk
+import jax.numpy as jnp
+from dm_env import specs as dm_specs
+
+from rlkit import errors, specs
+from rlkit.agents.dqn.config import DQNConfig
+from rlkit.jax import networks as networks_lib
+
+
+def num_discrete_actions(environment_spec: specs.EnvironmentSpec) -> int:
+    """The number of actions; raises for action spaces DQN cannot handle."""
+    action_spec = environment_spec.actions
+    if not isinstance(action_spec, dm_specs.DiscreteArray):
+        raise errors.ConfigError(
+            f"DQN needs a single discrete action space, got {action_spec!r}. Use a "
+            "continuous-control agent, or discretise the actions with a wrapper."
+        )
+    return int(action_spec.num_values)
+
+
+def make_networks(
+    environment_spec: specs.EnvironmentSpec, config: DQNConfig
+) -> networks_lib.FeedForwardNetwork:
+    """Q-network: observation [B, ...] -> Q-values [B, num_actions]."""
+    num_actions = num_discrete_actions(environment_spec)
+
+    def q_network(observation):
+        if config.dueling:
+            return networks_lib.DuelingMLP(num_actions, config.hidden_sizes)(observation)
+        return networks_lib.MLP([*config.hidden_sizes, num_actions])(observation)
+
+    transformed = hk.without_apply_rng(hk.transform(q_network))
+    dummy = networks_lib.zeros_like_spec(environment_spec.observations, batch=1)
+    return networks_lib.FeedForwardNetwork(
+        init=lambda key: transformed.init(key, dummy),
+        apply=lambda params, observation: transformed.apply(params, observation).astype(
+            jnp.float32
+        ),
+    )

@@ -1,0 +1,36 @@
+"""`make_environment`: a gymnasium id to a ready dm_env environment."""
+
+from __future__ import annotations
+
+import difflib
+
+import dm_env
+import gymnasium
+
+from rlkit import errors, wrappers
+
+
+def _registered_ids() -> list[str]:
+    return sorted(gymnasium.registry.keys())
+
+
+def make_environment(env_id: str, *, seed: int | None = None, **kwargs) -> dm_env.Environment:
+    """`gymnasium.make(env_id, **kwargs)`, as a single-precision dm_env environment.
+
+    Args:
+      env_id: a registered gymnasium id, e.g. "CartPole-v1".
+      seed: seeds the first `reset`; the same seed reproduces the same episodes.
+      **kwargs: passed to `gymnasium.make` (e.g. `render_mode="rgb_array"`).
+
+    Raises:
+      UnknownEnvironmentError: `env_id` is not registered; the message suggests close ids.
+    """
+    if env_id not in gymnasium.registry:
+        close = difflib.get_close_matches(env_id, _registered_ids(), n=5, cutoff=0.5)
+        hint = f" Did you mean: {', '.join(close)}?" if close else ""
+        raise errors.UnknownEnvironmentError(
+            f"Unknown environment id {env_id!r}.{hint} "
+            "List the registered ids with `gymnasium.pprint_registry()`."
+        )
+    environment = gymnasium.make(env_id, **kwargs)
+    return wrappers.SinglePrecisionWrapper(wrappers.GymWrapper(environment, seed=seed))

@@ -1,0 +1,25 @@
+"""Exceptions raised for bad input. Each message says what was wrong and how to fix it."""
+
+
+class RlkitError(Exception):
+    """Base class of rlkit's own errors."""
+
+
+class UnknownEnvironmentError(RlkitError, ValueError):
+    """An environment id that gymnasium does not know."""
+
+
+class InvalidActionError(RlkitError, ValueError):
+    """An action that does not conform to the environment's action spec."""
+
+
+class ResetRequiredError(RlkitError, RuntimeError):
+    """`step` called on an environment that was never reset."""
+
+
+class ConfigError(RlkitError, ValueError):
+    """A configuration value of the wrong type or out of range, or an unknown key."""
+
+
+class InvalidBatchError(RlkitError, ValueError):
+    """A replay batch that contains NaN or infinite values."""

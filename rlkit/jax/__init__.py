@@ -1,0 +1,24 @@
+"""JAX building blocks: actors, variable clients, networks."""
+
+from rlkit.jax.actors import ActorCore, GenericActor
+from rlkit.jax.networks import (
+    MLP,
+    DuelingMLP,
+    FeedForwardNetwork,
+    add_batch_dim,
+    batch_flatten,
+    zeros_like_spec,
+)
+from rlkit.jax.variable_utils import VariableClient
+
+__all__ = [
+    "MLP",
+    "ActorCore",
+    "DuelingMLP",
+    "FeedForwardNetwork",
+    "GenericActor",
+    "VariableClient",
+    "add_batch_dim",
+    "batch_flatten",
+    "zeros_like_spec",
+]

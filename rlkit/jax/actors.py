@@ -1,0 +1,77 @@
+"""A generic actor around a jitted policy with explicit PRNG state."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, Generic, NamedTuple, TypeVar
+
+import dm_env
+import jax
+import numpy as np
+
+from rlkit import core, types
+from rlkit.jax import variable_utils
+from rlkit.replay import adders as adders_lib
+
+State = TypeVar("State")
+
+
+class ActorCore(NamedTuple, Generic[State]):
+    """Pure functions that define a policy; state carries PRNG keys, step counts, RNN state.
+
+    `select_action(params, observation, state) -> (action, state)` sees one unbatched
+    observation and is jitted by the actor; `get_extras(state)` returns what the adder should
+    store beside each action (e.g. log-probabilities), `()` for none.
+    """
+
+    init: Callable[[types.PRNGKey], State]
+    select_action: Callable[[types.Params, types.NestedArray, State], tuple[Any, State]]
+    get_extras: Callable[[State], Any]
+
+
+class GenericActor(core.Actor):
+    """Runs an `ActorCore` with parameters from a `VariableClient`, writing to an adder.
+
+    One jitted call per step: the observation goes in, the action comes out as numpy and the
+    PRNG state stays on device.
+    """
+
+    def __init__(
+        self,
+        actor_core: ActorCore,
+        random_key: types.PRNGKey,
+        variable_client: variable_utils.VariableClient | None,
+        adder: adders_lib.Adder | None = None,
+        jit: bool = True,
+        backend: str | None = "cpu",
+    ):
+        self._core = actor_core
+        self._variable_client = variable_client
+        self._adder = adder
+        self._select = jax.jit(actor_core.select_action, backend=backend) if jit else (
+            actor_core.select_action
+        )
+        self._get_extras = actor_core.get_extras
+        self._state = actor_core.init(random_key)
+        self._has_extras = False
+
+    def select_action(self, observation: types.NestedArray) -> types.NestedArray:
+        params = self._variable_client.params if self._variable_client is not None else None
+        action, self._state = self._select(params, observation, self._state)
+        return jax.tree_util.tree_map(np.asarray, action)
+
+    def observe_first(self, timestep: dm_env.TimeStep) -> None:
+        if self._adder is not None:
+            self._adder.add_first(timestep)
+
+    def observe(self, action: types.NestedArray, next_timestep: dm_env.TimeStep) -> None:
+        if self._adder is not None:
+            self._adder.add(action, next_timestep, self._get_extras(self._state))
+
+    def update(self, wait: bool = False) -> None:
+        if self._variable_client is not None:
+            self._variable_client.update(wait)
+
+    @property
+    def state(self) -> Any:
+        return self._state

@@ -1,0 +1,70 @@
+"""Logger interface and simple combinators."""
+
+from __future__ import annotations
+
+import abc
+import time
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+
+LoggingData = Mapping[str, Any]
+
+
+def to_python(value: Any) -> Any:
+    """Turns numpy / JAX scalars into Python numbers (for printing and CSV)."""
+    if hasattr(value, "shape") and getattr(value, "shape", None) == ():
+        return np.asarray(value).item()
+    return value
+
+
+class Logger(abc.ABC):
+    """Writes dicts of named values somewhere (terminal, CSV, TensorBoard...)."""
+
+    @abc.abstractmethod
+    def write(self, data: LoggingData) -> None:
+        """Writes one row."""
+
+    def close(self) -> None:
+        """Flushes and releases resources."""
+
+
+class NoOpLogger(Logger):
+    """Discards everything."""
+
+    def write(self, data: LoggingData) -> None:
+        del data
+
+
+class Dispatcher(Logger):
+    """Writes every row to several loggers."""
+
+    def __init__(self, loggers: Sequence[Logger]):
+        self._loggers = list(loggers)
+
+    def write(self, data: LoggingData) -> None:
+        for logger in self._loggers:
+            logger.write(data)
+
+    def close(self) -> None:
+        for logger in self._loggers:
+            logger.close()
+
+
+class TimeFilter(Logger):
+    """Passes at most one row every `time_delta` seconds to the wrapped logger."""
+
+    def __init__(self, logger: Logger, time_delta: float):
+        self._logger = logger
+        self._time_delta = time_delta
+        self._last_write = -float("inf")
+
+    def write(self, data: LoggingData) -> None:
+        now = time.monotonic()
+        if now - self._last_write >= self._time_delta:
+            self._logger.write(data)
+            self._last_write = now
+
+    def close(self) -> None:
+        self._logger.close()

@@ -1,0 +1,368 @@
+"""Adders: turn the actor's stream of timesteps into Reverb items.
+
+Every adder reads `discount`, never a "done" flag: a terminal step (discount 0) stops
+bootstrapping, a time-limit truncation (LAST with discount 1) keeps it.
+"""
+
+from __future__ import annotations
+
+import abc
+import collections
+from collections.abc import Callable
+from typing import Any, NamedTuple
+
+import dm_env
+import numpy as np
+import reverb
+import tree
+
+from rlkit import specs, types
+
+
+class Step(NamedTuple):
+    """One step of a sequence / episode item: `reward` and `discount` follow `action`."""
+
+    observation: types.NestedArray
+    action: types.NestedArray
+    reward: types.NestedArray
+    discount: types.NestedArray
+    start_of_episode: types.NestedArray
+    extras: types.NestedArray = ()
+
+
+class Adder(abc.ABC):
+    """Receives the actor's experience and writes it to replay."""
+
+    @abc.abstractmethod
+    def add_first(self, timestep: dm_env.TimeStep) -> None:
+        """Starts an episode with its `FIRST` timestep."""
+
+    @abc.abstractmethod
+    def add(
+        self, action: types.NestedArray, next_timestep: dm_env.TimeStep, extras: Any = ()
+    ) -> None:
+        """Records `action` (taken at the last observation) and the timestep it led to."""
+
+    def reset(self) -> None:
+        """Drops any partial episode state."""
+
+    def flush(self) -> None:
+        """Blocks until everything written so far has reached the server."""
+
+
+def _zeros_like_spec(spec_nest, leading: tuple[int, ...] = ()):
+    return tree.map_structure(lambda s: np.zeros(leading + tuple(s.shape), s.dtype), spec_nest)
+
+
+class NStepTransitionAdder(Adder):
+    """Writes n-step transitions `(s_t, a_t, R, discount, s_{t+m})`, several per item.
+
+    With `m = min(n, steps left in the episode)`, `R = sum_k gamma^k (prod_{j<k} d_j) r_k` and
+    `discount = gamma^m prod_{j<m} d_j`, where `r_k, d_k` are the reward and environment
+    discount after the k-th action. A terminal step has d = 0 (no bootstrap), a truncated one
+    d = 1, so the learner's target is always `R + discount * V(s_{t+m})`.
+
+    Transitions are independent of one another, so `transitions_per_item` of them are packed
+    into one Reverb item (a block, stacked on axis 0) regardless of episode boundaries: one
+    insert and one sample then move a block instead of a single transition, which is what
+    makes Reverb fast enough for DQN's replay ratio. `transitions_per_item=1` gives classic
+    one-transition items (exact per-transition priorities).
+    """
+
+    def __init__(
+        self,
+        client: reverb.Client,
+        table: str,
+        environment_spec: specs.EnvironmentSpec,
+        n_step: int = 1,
+        discount: float = 0.99,
+        transitions_per_item: int = 1,
+        extras_spec: types.NestedSpec = (),
+        priority_fn: Callable[[types.Transition], float] | None = None,
+    ):
+        if n_step < 1:
+            raise ValueError(f"n_step must be a positive integer, got {n_step}.")
+        if transitions_per_item < 1:
+            raise ValueError(f"transitions_per_item must be positive, got {transitions_per_item}.")
+        self._client = client
+        self._table = table
+        self._n_step = n_step
+        self._discount = float(discount)
+        self._block_size = transitions_per_item
+        self._priority_fn = priority_fn
+        self._writer = client.trajectory_writer(num_keep_alive_refs=1)
+        spec = environment_spec
+        self._block = types.Transition(
+            observation=_zeros_like_spec(spec.observations, (transitions_per_item,)),
+            action=_zeros_like_spec(spec.actions, (transitions_per_item,)),
+            reward=_zeros_like_spec(spec.rewards, (transitions_per_item,)),
+            discount=_zeros_like_spec(spec.discounts, (transitions_per_item,)),
+            next_observation=_zeros_like_spec(spec.observations, (transitions_per_item,)),
+            extras=_zeros_like_spec(extras_spec, (transitions_per_item,)),
+        )
+        self._block_leaves = tree.flatten(self._block)
+        self._block_fill = 0
+        self._observation = None
+        # Steps still waiting for their n-step return: (observation, action, extras).
+        self._pending: collections.deque = collections.deque()
+        self._rewards: collections.deque = collections.deque()
+        self._discounts: collections.deque = collections.deque()
+        self.items_written = 0
+
+    def add_first(self, timestep: dm_env.TimeStep) -> None:
+        if not timestep.first():
+            raise ValueError(f"add_first needs a FIRST timestep, got {timestep.step_type}.")
+        # An episode cut short (e.g. the loop's step budget ran out) is a truncation: its
+        # pending steps bootstrap from the last observation seen.
+        self._emit_all_pending()
+        self._observation = timestep.observation
+
+    def add(
+        self, action: types.NestedArray, next_timestep: dm_env.TimeStep, extras: Any = ()
+    ) -> None:
+        if self._observation is None:
+            raise ValueError("add() called before add_first(): start each episode with add_first.")
+        self._pending.append((self._observation, action, extras))
+        self._rewards.append(next_timestep.reward)
+        self._discounts.append(next_timestep.discount)
+        self._observation = next_timestep.observation
+        if len(self._pending) == self._n_step:
+            self._emit_oldest()
+        if next_timestep.last():
+            self._emit_all_pending()
+            self._observation = None
+
+    def _emit_all_pending(self) -> None:
+        while self._pending:
+            self._emit_oldest()
+
+    def _emit_oldest(self) -> None:
+        """Writes the transition of the oldest pending step and forgets that step."""
+        n_step_return = 0.0
+        total_discount = 1.0
+        for reward, discount in zip(self._rewards, self._discounts, strict=True):
+            n_step_return = n_step_return + total_discount * reward
+            total_discount = total_discount * self._discount * discount
+        observation, action, extras = self._pending.popleft()
+        self._rewards.popleft()
+        self._discounts.popleft()
+        self._put(
+            types.Transition(
+                observation, action, n_step_return, total_discount, self._observation, extras
+            )
+        )
+
+    def _put(self, transition: types.Transition) -> None:
+        index = self._block_fill
+        for buffer, value in zip(self._block_leaves, tree.flatten(transition), strict=True):
+            buffer[index] = value
+        self._block_fill += 1
+        if self._block_fill == self._block_size:
+            self._write_block()
+
+    def _write_block(self) -> None:
+        self._writer.append(self._block)
+        priority = 1.0 if self._priority_fn is None else float(self._priority_fn(self._block))
+        item = tree.map_structure(lambda column: column[-1], self._writer.history)
+        self._writer.create_item(self._table, priority, item)
+        self._block_fill = 0
+        self.items_written += 1
+
+    def reset(self) -> None:
+        self._pending.clear()
+        self._rewards.clear()
+        self._discounts.clear()
+        self._observation = None
+
+    def flush(self) -> None:
+        self._writer.flush()
+
+    def close(self) -> None:
+        self._writer.end_episode()
+        self._writer.close()
+
+
+class _StepWriter(Adder):
+    """Shared logic of the sequence and episode adders: one `Step` appended per env step."""
+
+    def __init__(
+        self,
+        client: reverb.Client,
+        table: str,
+        environment_spec: specs.EnvironmentSpec,
+        keep_alive: int,
+        extras_spec: types.NestedSpec = (),
+        priority: float = 1.0,
+    ):
+        self._client = client
+        self._table = table
+        self._priority = priority
+        self._writer = client.trajectory_writer(num_keep_alive_refs=keep_alive)
+        self._zero_step = Step(
+            observation=_zeros_like_spec(environment_spec.observations),
+            action=_zeros_like_spec(environment_spec.actions),
+            reward=_zeros_like_spec(environment_spec.rewards),
+            discount=_zeros_like_spec(environment_spec.discounts),
+            start_of_episode=np.asarray(False),
+            extras=_zeros_like_spec(extras_spec),
+        )
+        self._observation = None
+        self._start_of_episode = False
+        self.episode_steps = 0
+        self.items_written = 0
+
+    def add_first(self, timestep: dm_env.TimeStep) -> None:
+        if not timestep.first():
+            raise ValueError(f"add_first needs a FIRST timestep, got {timestep.step_type}.")
+        if self.episode_steps:
+            self._writer.end_episode(clear_buffers=True)
+        self._observation = timestep.observation
+        self._start_of_episode = True
+        self.episode_steps = 0
+
+    def add(
+        self, action: types.NestedArray, next_timestep: dm_env.TimeStep, extras: Any = ()
+    ) -> None:
+        if self._observation is None:
+            raise ValueError("add() called before add_first(): start each episode with add_first.")
+        self._append(
+            Step(
+                self._observation,
+                action,
+                next_timestep.reward,
+                next_timestep.discount,
+                np.asarray(self._start_of_episode),
+                extras,
+            )
+        )
+        self._start_of_episode = False
+        self._observation = next_timestep.observation
+        if next_timestep.last():
+            # The final observation gets a step of its own with zero action/reward/discount.
+            self._append(
+                self._zero_step._replace(observation=next_timestep.observation, extras=extras)
+            )
+            self._end_episode()
+            self._writer.end_episode(clear_buffers=False)
+            self._observation = None
+            self.episode_steps = 0
+        else:
+            self._after_step()
+
+    def _append(self, step: Step) -> None:
+        self._writer.append(step)
+        self.episode_steps += 1
+
+    def _create_item(self, length: int) -> None:
+        trajectory = tree.map_structure(lambda column: column[-length:], self._writer.history)
+        self._writer.create_item(self._table, self._priority, trajectory)
+        self.items_written += 1
+
+    def _after_step(self) -> None:
+        """Called after each non-final step."""
+
+    @abc.abstractmethod
+    def _end_episode(self) -> None:
+        """Called after the final step has been appended."""
+
+    def reset(self) -> None:
+        self._writer.end_episode(clear_buffers=True)
+        self._observation = None
+        self.episode_steps = 0
+
+    def flush(self) -> None:
+        self._writer.flush()
+
+    def close(self) -> None:
+        self._writer.close()
+
+
+class SequenceAdder(_StepWriter):
+    """Writes fixed-length sequences of `Step`s every `period` steps (overlapping when
+    `period < sequence_length`).
+
+    Items end at steps `L, L + p, L + 2p, ...` of an episode. At the end of an episode the
+    final observation is appended as a step with zero action, reward and discount; then, with
+    `pad_end_of_episode`, zero steps are appended up to the next item boundary and that last
+    item is written, so no experience is dropped. Without padding, the last item is the one
+    that ends at the final step (it may overlap its predecessor more than usual); episodes
+    shorter than `sequence_length` then produce no item.
+    """
+
+    def __init__(
+        self,
+        client: reverb.Client,
+        table: str,
+        environment_spec: specs.EnvironmentSpec,
+        sequence_length: int,
+        period: int,
+        pad_end_of_episode: bool = True,
+        extras_spec: types.NestedSpec = (),
+        priority: float = 1.0,
+    ):
+        if sequence_length < 1 or period < 1:
+            raise ValueError(
+                f"sequence_length and period must be positive, got {sequence_length}, {period}."
+            )
+        super().__init__(client, table, environment_spec, sequence_length, extras_spec, priority)
+        self._length = sequence_length
+        self._period = period
+        self._pad = pad_end_of_episode
+
+    def _after_step(self) -> None:
+        steps = self.episode_steps
+        if steps >= self._length and (steps - self._length) % self._period == 0:
+            self._create_item(self._length)
+
+    def _end_episode(self) -> None:
+        steps = self.episode_steps
+        if self._pad:
+            to_boundary = (
+                self._length - steps if steps < self._length
+                else (-(steps - self._length)) % self._period
+            )
+            for _ in range(to_boundary):
+                self._writer.append(self._zero_step)
+            self._create_item(self._length)
+        elif steps >= self._length:
+            self._create_item(self._length)
+
+
+class EpisodeAdder(_StepWriter):
+    """Writes each whole episode as one item, zero-padded to `max_sequence_length` steps.
+
+    The item has the episode's steps (final observation included as a zero-action step)
+    followed by zero steps; `discount == 0` and `start_of_episode == False` mark the padding.
+    """
+
+    def __init__(
+        self,
+        client: reverb.Client,
+        table: str,
+        environment_spec: specs.EnvironmentSpec,
+        max_sequence_length: int,
+        extras_spec: types.NestedSpec = (),
+        priority: float = 1.0,
+    ):
+        super().__init__(
+            client, table, environment_spec, max_sequence_length, extras_spec, priority
+        )
+        self._max_length = max_sequence_length
+
+    def _after_step(self) -> None:
+        if self.episode_steps >= self._max_length:
+            raise ValueError(
+                f"An episode exceeded max_sequence_length={self._max_length} steps; raise it "
+                "or limit episodes with StepLimitWrapper."
+            )
+
+    def _end_episode(self) -> None:
+        steps = self.episode_steps
+        if steps > self._max_length:
+            raise ValueError(
+                f"An episode of {steps} steps exceeded max_sequence_length={self._max_length}; "
+                "raise it or limit episodes with StepLimitWrapper."
+            )
+        for _ in range(self._max_length - steps):
+            self._writer.append(self._zero_step)
+        self._create_item(self._max_length)

@@ -1,0 +1,68 @@
+"""Reverb datasets as iterators of prefetched numpy batches."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import numpy as np
+import reverb
+import tree
+
+from rlkit import errors, types
+
+
+def _check_finite(data) -> None:
+    for path, leaf in tree.flatten_with_path(data):
+        if np.issubdtype(leaf.dtype, np.floating) and not np.isfinite(leaf).all():
+            field = ".".join(str(p) for p in path)
+            raise errors.InvalidBatchError(
+                f"Replay batch field '{field}' contains NaN or inf. Check the environment's "
+                "observations/rewards (e.g. normalise them) before they reach replay."
+            )
+
+
+class ReplayIterator(Iterator[types.Batch]):
+    """Yields `Batch(data, keys, probabilities)` from a Reverb table, prefetched by tf.data.
+
+    Items holding a block of transitions (see `NStepTransitionAdder`) are flattened, so
+    `data` always has one leading axis of `items_per_batch * transitions_per_item`. `keys`
+    and `probabilities` are per item, for priority updates and importance weights.
+    """
+
+    def __init__(
+        self,
+        server_address: str,
+        table: str,
+        items_per_batch: int,
+        flatten_blocks: bool = True,
+        prefetch: int = 2,
+        check_finite: bool = True,
+    ):
+        dataset = reverb.TrajectoryDataset.from_table_signature(
+            server_address=server_address,
+            table=table,
+            max_in_flight_samples_per_worker=2 * items_per_batch,
+        )
+        dataset = dataset.batch(items_per_batch, drop_remainder=True).prefetch(prefetch)
+        self._iterator = dataset.as_numpy_iterator()
+        self._flatten = flatten_blocks
+        self._check_finite = check_finite
+        self.items_per_batch = items_per_batch
+
+    def __next__(self) -> types.Batch:
+        sample = next(self._iterator)
+        data = sample.data
+        if self._flatten:
+            data = tree.map_structure(lambda x: x.reshape((-1,) + x.shape[2:]), data)
+        if self._check_finite:
+            _check_finite(data)
+        return types.Batch(data=data, keys=sample.info.key, probabilities=sample.info.probability)
+
+
+def update_priorities(
+    client: reverb.Client, table: str, keys: np.ndarray, priorities: np.ndarray
+) -> None:
+    """Writes new priorities for sampled items back to the table (prioritised replay)."""
+    client.mutate_priorities(
+        table, updates=dict(zip(np.asarray(keys).tolist(), np.asarray(priorities).tolist()))
+    )

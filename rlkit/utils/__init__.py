@@ -1,0 +1,1 @@
+"""Utilities: counters and small helpers."""

@@ -1,0 +1,259 @@
+"""Gymnasium <-> dm_env, with exact termination / truncation semantics.
+
+A gymnasium `terminated` step becomes `LAST` with discount 0 (no bootstrap); a `truncated`
+step (time limit) becomes `LAST` with discount 1, so that every learner downstream bootstraps
+through it. Acme's own wrapper conflates the two for gymnasium; this one must not.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Callable
+from typing import Any
+
+import dm_env
+import gymnasium
+import numpy as np
+from dm_env import specs
+from gymnasium import spaces
+
+from rlkit import errors, types
+
+
+class UnsupportedSpaceError(errors.RlkitError, TypeError):
+    """A gymnasium space with no dm_env spec counterpart (Text, Graph, Sequence...)."""
+
+
+def space_to_spec(space: spaces.Space, name: str = "") -> types.NestedSpec:
+    """Converts a gymnasium space into the equivalent (nested) dm_env spec."""
+    if isinstance(space, spaces.Discrete):
+        n, start = int(space.n), int(space.start)
+        if start == 0:
+            return specs.DiscreteArray(num_values=n, dtype=space.dtype, name=name)
+        return specs.BoundedArray((), space.dtype, start, start + n - 1, name=name)
+    if isinstance(space, spaces.Box):
+        return specs.BoundedArray(space.shape, space.dtype, space.low, space.high, name=name)
+    if isinstance(space, spaces.MultiDiscrete):
+        low = np.asarray(space.start, space.dtype)
+        return specs.BoundedArray(space.shape, space.dtype, low, low + space.nvec - 1, name=name)
+    if isinstance(space, spaces.MultiBinary):
+        return specs.BoundedArray(space.shape, space.dtype, 0, 1, name=name)
+    if isinstance(space, spaces.Dict):
+        return {key: space_to_spec(sub, key) for key, sub in space.spaces.items()}
+    if isinstance(space, spaces.Tuple):
+        return tuple(space_to_spec(sub, f"{name}{i}") for i, sub in enumerate(space.spaces))
+    raise UnsupportedSpaceError(
+        f"gymnasium space {space} has no dm_env spec equivalent; supported are Discrete, Box, "
+        "MultiDiscrete, MultiBinary, Dict and Tuple. Flatten it with a gymnasium wrapper first."
+    )
+
+
+def spec_to_space(spec: types.NestedSpec) -> spaces.Space:
+    """Converts a (nested) dm_env spec into the equivalent gymnasium space."""
+    if isinstance(spec, dict):
+        return spaces.Dict({key: spec_to_space(sub) for key, sub in spec.items()})
+    if isinstance(spec, tuple | list):
+        return spaces.Tuple([spec_to_space(sub) for sub in spec])
+    if isinstance(spec, specs.DiscreteArray):
+        return spaces.Discrete(spec.num_values)
+    dtype = np.dtype(spec.dtype)
+    if isinstance(spec, specs.BoundedArray) and np.issubdtype(dtype, np.integer):
+        low = np.broadcast_to(spec.minimum, spec.shape)
+        high = np.broadcast_to(spec.maximum, spec.shape)
+        if spec.shape == ():
+            return spaces.Discrete(int(high - low + 1), start=int(low))
+        if np.all(low == 0) and np.all(high == 1):
+            return spaces.MultiBinary(list(spec.shape))
+        return spaces.MultiDiscrete(high - low + 1, dtype=dtype, start=low)
+    if isinstance(spec, specs.BoundedArray):
+        return spaces.Box(
+            np.broadcast_to(spec.minimum, spec.shape).astype(dtype),
+            np.broadcast_to(spec.maximum, spec.shape).astype(dtype),
+            spec.shape,
+            dtype,
+        )
+    if isinstance(spec, specs.Array):
+        return spaces.Box(-np.inf, np.inf, spec.shape, dtype)
+    raise UnsupportedSpaceError(f"cannot convert {spec!r} into a gymnasium space.")
+
+
+def make_converter(spec: types.NestedSpec) -> Callable[[Any], types.NestedArray]:
+    """Returns a function casting a (nested) value to the spec's dtypes, built once per spec."""
+    if isinstance(spec, dict):
+        converters = {key: make_converter(sub) for key, sub in spec.items()}
+        return lambda value: {key: conv(value[key]) for key, conv in converters.items()}
+    if isinstance(spec, tuple | list):
+        converters = [make_converter(sub) for sub in spec]
+        return lambda value: tuple(conv(v) for conv, v in zip(converters, value, strict=True))
+    dtype = np.dtype(spec.dtype)
+    return lambda value: np.asarray(value, dtype=dtype)
+
+
+def make_action_validator(spec: types.NestedSpec, path: str = "action") -> Callable[[Any], None]:
+    """Returns a fast check that raises `InvalidActionError` for an action outside `spec`."""
+    if isinstance(spec, dict):
+        checks = {key: make_action_validator(sub, f"{path}[{key!r}]") for key, sub in spec.items()}
+
+        def check_dict(action):
+            if not isinstance(action, dict) or set(action) != set(checks):
+                raise errors.InvalidActionError(
+                    f"{path} must be a dict with keys {sorted(checks)}, got {action!r}."
+                )
+            for key, check in checks.items():
+                check(action[key])
+
+        return check_dict
+    if isinstance(spec, tuple | list):
+        checks = [make_action_validator(sub, f"{path}[{i}]") for i, sub in enumerate(spec)]
+
+        def check_tuple(action):
+            if not isinstance(action, tuple | list) or len(action) != len(checks):
+                raise errors.InvalidActionError(
+                    f"{path} must be a sequence of {len(checks)} actions, got {action!r}."
+                )
+            for check, sub_action in zip(checks, action, strict=True):
+                check(sub_action)
+
+        return check_tuple
+
+    integer = np.issubdtype(np.dtype(spec.dtype), np.integer)
+    bounded = isinstance(spec, specs.BoundedArray)
+    low = np.broadcast_to(spec.minimum, spec.shape) if bounded else None
+    high = np.broadcast_to(spec.maximum, spec.shape) if bounded else None
+
+    def fail(action, why: str):
+        raise errors.InvalidActionError(
+            f"{path} {action!r} {why}; the action spec is {spec!r}. "
+            "Select actions within the spec (see env.action_spec())."
+        )
+
+    def check_array(action):
+        value = np.asarray(action)
+        if value.shape != spec.shape:
+            fail(action, f"has shape {value.shape}, expected {spec.shape}")
+        if integer:
+            if not np.issubdtype(value.dtype, np.integer):
+                fail(action, f"has dtype {value.dtype}, expected an integer")
+        elif np.issubdtype(value.dtype, np.floating) and not np.all(np.isfinite(value)):
+            fail(action, "is not finite")
+        if bounded and (np.any(value < low) or np.any(value > high)):
+            fail(action, "is outside the bounds")
+
+    return check_array
+
+
+class GymWrapper(dm_env.Environment):
+    """Presents a gymnasium environment as a `dm_env.Environment`.
+
+    Args:
+      environment: a `gymnasium.Env` (e.g. from `gymnasium.make`).
+      seed: seed passed to the first `reset`; later resets continue the env's RNG stream.
+    """
+
+    def __init__(self, environment: gymnasium.Env, seed: int | None = None):
+        self._environment = environment
+        self._pending_seed = seed
+        self._observation_spec = space_to_spec(environment.observation_space, "observation")
+        self._action_spec = space_to_spec(environment.action_space, "action")
+        self._convert_observation = make_converter(self._observation_spec)
+        self._validate_action = make_action_validator(self._action_spec)
+        self._to_gym_action = self._make_gym_action_converter(environment.action_space)
+        self._needs_reset = True
+        self._has_reset = False
+        self.last_info: dict[str, Any] = {}
+
+    @staticmethod
+    def _make_gym_action_converter(space: spaces.Space) -> Callable[[Any], Any]:
+        if isinstance(space, spaces.Discrete):
+            return int
+        if isinstance(space, spaces.Dict):
+            subs = {k: GymWrapper._make_gym_action_converter(s) for k, s in space.spaces.items()}
+            return lambda action: {k: conv(action[k]) for k, conv in subs.items()}
+        if isinstance(space, spaces.Tuple):
+            subs = [GymWrapper._make_gym_action_converter(s) for s in space.spaces]
+            return lambda action: tuple(conv(a) for conv, a in zip(subs, action, strict=True))
+        dtype = space.dtype
+        return lambda action: np.asarray(action, dtype=dtype)
+
+    def reset(self, seed: int | None = None) -> dm_env.TimeStep:
+        """Starts a new episode; `seed` (or the constructor's seed, once) reseeds the env."""
+        if seed is None:
+            seed, self._pending_seed = self._pending_seed, None
+        observation, self.last_info = self._environment.reset(seed=seed)
+        self._needs_reset = False
+        self._has_reset = True
+        return dm_env.restart(self._convert_observation(observation))
+
+    def step(self, action) -> dm_env.TimeStep:
+        if not self._has_reset:
+            raise errors.ResetRequiredError(
+                "step() was called before reset(); call env.reset() to start the first episode."
+            )
+        if self._needs_reset:
+            return self.reset()
+        self._validate_action(action)
+        observation, reward, terminated, truncated, self.last_info = self._environment.step(
+            self._to_gym_action(action)
+        )
+        observation = self._convert_observation(observation)
+        reward = np.float64(reward)
+        if terminated:
+            self._needs_reset = True
+            return dm_env.TimeStep(dm_env.StepType.LAST, reward, np.float64(0.0), observation)
+        if truncated:
+            self._needs_reset = True
+            return dm_env.TimeStep(dm_env.StepType.LAST, reward, np.float64(1.0), observation)
+        return dm_env.TimeStep(dm_env.StepType.MID, reward, np.float64(1.0), observation)
+
+    def observation_spec(self):
+        return self._observation_spec
+
+    def action_spec(self):
+        return self._action_spec
+
+    def render(self):
+        return self._environment.render()
+
+    def close(self) -> None:
+        self._environment.close()
+
+    @property
+    def environment(self) -> gymnasium.Env:
+        """The wrapped gymnasium environment."""
+        return self._environment
+
+
+class GymnasiumWrapper(gymnasium.Env):
+    """Presents a `dm_env.Environment` as a `gymnasium.Env`.
+
+    `LAST` with discount 0 becomes `terminated`; `LAST` with a positive discount becomes
+    `truncated`. `reset(seed=...)` reaches the inner environment when its `reset` takes a seed.
+    """
+
+    def __init__(self, environment: dm_env.Environment, render_mode: str | None = None):
+        self._environment = environment
+        self.observation_space = spec_to_space(environment.observation_spec())
+        self.action_space = spec_to_space(environment.action_spec())
+        self._to_dm_action = make_converter(environment.action_spec())
+        self.render_mode = render_mode or getattr(environment, "render_mode", None)
+        self._reset_takes_seed = "seed" in inspect.signature(environment.reset).parameters
+
+    def reset(self, *, seed: int | None = None, options: dict | None = None):
+        super().reset(seed=seed)
+        if seed is not None and self._reset_takes_seed:
+            timestep = self._environment.reset(seed=seed)
+        else:
+            timestep = self._environment.reset()
+        return timestep.observation, {}
+
+    def step(self, action):
+        timestep = self._environment.step(self._to_dm_action(action))
+        terminated = bool(timestep.last() and timestep.discount == 0)
+        truncated = bool(timestep.last() and not terminated)
+        return timestep.observation, float(timestep.reward), terminated, truncated, {}
+
+    def render(self):
+        return self._environment.render()
+
+    def close(self) -> None:
+        self._environment.close()
