@@ -32,5 +32,8 @@ def make_environment(env_id: str, *, seed: int | None = None, **kwargs) -> dm_en
             f"Unknown environment id {env_id!r}.{hint} "
             "List the registered ids with `gymnasium.pprint_registry()`."
         )
-    environment = gymnasium.make(env_id, **kwargs)
+    try:
+        environment = gymnasium.make(env_id, **kwargs)
+    except gymnasium.error.DeprecatedEnv as error:
+        raise errors.UnknownEnvironmentError(f"{error} (asked for {env_id!r}).") from error
     return wrappers.SinglePrecisionWrapper(wrappers.GymWrapper(environment, seed=seed))

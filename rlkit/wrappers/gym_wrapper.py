@@ -63,7 +63,7 @@ def spec_to_space(spec: types.NestedSpec) -> spaces.Space:
         if spec.shape == ():
             return spaces.Discrete(int(high - low + 1), start=int(low))
         if np.all(low == 0) and np.all(high == 1):
-            return spaces.MultiBinary(list(spec.shape))
+            return spaces.MultiBinary(spec.shape[0] if len(spec.shape) == 1 else spec.shape)
         return spaces.MultiDiscrete(high - low + 1, dtype=dtype, start=low)
     if isinstance(spec, specs.BoundedArray):
         return spaces.Box(
@@ -145,6 +145,9 @@ def make_action_validator(spec: types.NestedSpec, path: str = "action") -> Calla
 class GymWrapper(dm_env.Environment):
     """Presents a gymnasium environment as a `dm_env.Environment`.
 
+    Unlike plain dm_env, `step` before the first `reset` raises `ResetRequiredError`: it is
+    always a bug in the caller. After a `LAST` step, `step` starts a new episode (`FIRST`).
+
     Args:
       environment: a `gymnasium.Env` (e.g. from `gymnasium.make`).
       seed: seed passed to the first `reset`; later resets continue the env's RNG stream.
@@ -223,6 +226,19 @@ class GymWrapper(dm_env.Environment):
         return self._environment
 
 
+def _make_gym_observation_converter(space: spaces.Space) -> Callable[[Any], Any]:
+    """Discrete observations are plain ints in gymnasium; everything else passes as is."""
+    if isinstance(space, spaces.Discrete):
+        return lambda value: np.int64(value)
+    if isinstance(space, spaces.Dict):
+        subs = {k: _make_gym_observation_converter(s) for k, s in space.spaces.items()}
+        return lambda value: {k: conv(value[k]) for k, conv in subs.items()}
+    if isinstance(space, spaces.Tuple):
+        subs = [_make_gym_observation_converter(s) for s in space.spaces]
+        return lambda value: tuple(conv(v) for conv, v in zip(subs, value, strict=True))
+    return lambda value: value
+
+
 class GymnasiumWrapper(gymnasium.Env):
     """Presents a `dm_env.Environment` as a `gymnasium.Env`.
 
@@ -235,6 +251,7 @@ class GymnasiumWrapper(gymnasium.Env):
         self.observation_space = spec_to_space(environment.observation_spec())
         self.action_space = spec_to_space(environment.action_spec())
         self._to_dm_action = make_converter(environment.action_spec())
+        self._to_gym_observation = _make_gym_observation_converter(self.observation_space)
         self.render_mode = render_mode or getattr(environment, "render_mode", None)
         self._reset_takes_seed = "seed" in inspect.signature(environment.reset).parameters
 
@@ -244,13 +261,14 @@ class GymnasiumWrapper(gymnasium.Env):
             timestep = self._environment.reset(seed=seed)
         else:
             timestep = self._environment.reset()
-        return timestep.observation, {}
+        return self._to_gym_observation(timestep.observation), {}
 
     def step(self, action):
         timestep = self._environment.step(self._to_dm_action(action))
         terminated = bool(timestep.last() and timestep.discount == 0)
         truncated = bool(timestep.last() and not terminated)
-        return timestep.observation, float(timestep.reward), terminated, truncated, {}
+        observation = self._to_gym_observation(timestep.observation)
+        return observation, float(timestep.reward), terminated, truncated, {}
 
     def render(self):
         return self._environment.render()

@@ -1,0 +1,45 @@
+import os
+
+os.environ.setdefault("JAX_PLATFORMS", "cpu")
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+os.environ.setdefault("SDL_VIDEODRIVER", "dummy")
+os.environ.setdefault("MUJOCO_GL", "egl")
+
+import gymnasium  # noqa: E402
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+from gymnasium import spaces  # noqa: E402
+
+
+class ScriptedEnv(gymnasium.Env):
+    """A deterministic env: observation = step index; ends as scripted.
+
+    `rewards[i]` is the reward of step i+1; the episode ends after `len(rewards)` steps with
+    `terminated` (or `truncated` when `truncate=True`).
+    """
+
+    def __init__(self, rewards=(1.0, 2.0, 3.0), truncate=False):
+        self.observation_space = spaces.Box(-np.inf, np.inf, (1,), np.float32)
+        self.action_space = spaces.Discrete(2)
+        self.rewards = list(rewards)
+        self.truncate = truncate
+        self.actions = []
+        self._t = 0
+
+    def reset(self, *, seed=None, options=None):
+        super().reset(seed=seed)
+        self._t = 0
+        return np.array([0.0], np.float32), {}
+
+    def step(self, action):
+        self.actions.append(action)
+        reward = self.rewards[self._t]
+        self._t += 1
+        done = self._t == len(self.rewards)
+        obs = np.array([float(self._t)], np.float32)
+        return obs, reward, done and not self.truncate, done and self.truncate, {}
+
+
+@pytest.fixture
+def scripted_env():
+    return ScriptedEnv

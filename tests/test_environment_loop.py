@@ -1,0 +1,106 @@
+"""EnvironmentLoop: episodes, exact step budgets, counters, observers, loggers."""
+
+import numpy as np
+import pytest
+
+import rlkit
+from rlkit import loggers
+from rlkit.utils import counting
+from tests.conftest import ScriptedEnv
+
+
+class RecordingActor(rlkit.Actor):
+    def __init__(self):
+        self.calls = []
+
+    def select_action(self, observation):
+        self.calls.append("select_action")
+        return np.int32(0)
+
+    def observe_first(self, timestep):
+        assert timestep.first()
+        self.calls.append("observe_first")
+
+    def observe(self, action, next_timestep):
+        self.calls.append("observe")
+
+    def update(self, wait=False):
+        self.calls.append("update")
+
+
+class RecordingLogger(loggers.Logger):
+    def __init__(self):
+        self.rows = []
+
+    def write(self, data):
+        self.rows.append(dict(data))
+
+
+class CountingObserver:
+    def observe_first(self, env, timestep):
+        self.steps = 0
+
+    def observe(self, env, timestep, action):
+        self.steps += 1
+
+    def get_metrics(self):
+        return {"observed_steps": self.steps}
+
+
+def make_loop(rewards=(1.0, 2.0, 3.0), **kwargs):
+    env = rlkit.wrappers.GymWrapper(ScriptedEnv(rewards))
+    actor = RecordingActor()
+    logger = RecordingLogger()
+    return rlkit.EnvironmentLoop(env, actor, logger=logger, **kwargs), actor, logger
+
+
+def test_run_episodes_returns_results():
+    loop, actor, logger = make_loop(observers=[CountingObserver()])
+    results = loop.run(num_episodes=2)
+    assert len(results) == 2 and logger.rows == results
+    result = results[0]
+    assert result["episode_return"] == 6.0 and result["episode_length"] == 3
+    assert result["steps_per_second"] > 0 and result["observed_steps"] == 3
+    assert results[1]["episodes"] == 2 and results[1]["steps"] == 6
+    expected_episode = ["observe_first"] + ["select_action", "observe", "update"] * 3
+    assert actor.calls == expected_episode * 2
+
+
+def test_run_steps_is_exact():
+    counter = counting.Counter()
+    loop, actor, _ = make_loop(counter=counter)
+    results = loop.run(num_steps=7)  # 3 + 3 + 1 partial.
+    assert len(results) == 2
+    assert actor.calls.count("select_action") == 7
+    assert counter.get_counts() == {"episodes": 2, "steps": 7}
+
+
+def test_run_rejects_bad_arguments():
+    loop, _, _ = make_loop()
+    with pytest.raises(ValueError, match="not both"):
+        loop.run(num_episodes=1, num_steps=1)
+    with pytest.raises(ValueError, match="non-negative"):
+        loop.run(num_steps=-1)
+
+
+def test_child_counters_share_the_parent_tally():
+    parent = counting.Counter()
+    actor = counting.Counter(parent, "actor")
+    learner = counting.Counter(parent, "learner")
+    actor.increment(steps=5)
+    counts = learner.increment(steps=2)
+    assert counts == {"actor_steps": 5, "learner_steps": 2}
+    restored = counting.Counter()
+    restored.restore(parent.save())
+    assert restored.get_counts() == counts
+
+
+def test_csv_logger_writes_and_appends(tmp_path):
+    logger = loggers.CSVLogger(str(tmp_path), "train")
+    logger.write({"step": 1, "return": np.float32(2.5)})
+    logger.close()
+    logger = loggers.CSVLogger(str(tmp_path), "train")
+    logger.write({"step": 2, "return": 3.0})
+    logger.close()
+    lines = (tmp_path / "train.csv").read_text().splitlines()
+    assert lines == ["step,return", "1,2.5", "2,3.0"]

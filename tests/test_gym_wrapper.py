@@ -1,0 +1,214 @@
+"""GymWrapper / GymnasiumWrapper: spec conversion, dm_env semantics, errors."""
+
+import unittest
+
+import dm_env
+import gymnasium
+import numpy as np
+import pytest
+from dm_env import specs, test_utils
+from gymnasium import spaces
+from gymnasium.utils.env_checker import check_env
+
+import rlkit
+from rlkit import wrappers
+from tests.conftest import ScriptedEnv
+
+# One env per family of space types: classic control, Box2D, MuJoCo, toy text (Discrete
+# observations), Tuple observations, continuous actions.
+ENV_IDS = [
+    "CartPole-v1",
+    "Pendulum-v1",
+    "LunarLander-v3",
+    "InvertedPendulum-v5",
+    "FrozenLake-v1",
+    "Blackjack-v1",
+    "Taxi-v4",
+]
+
+
+@pytest.mark.parametrize("env_id", ENV_IDS)
+def test_dm_env_conformance(env_id):
+    class Conformance(test_utils.EnvironmentTestMixin, unittest.TestCase):
+        def make_object_under_test(self):
+            return wrappers.GymWrapper(gymnasium.make(env_id), seed=0)
+
+        def test_step_on_fresh_environment(self):
+            # dm_env lets step() start an episode; rlkit deliberately raises instead (a step
+            # before reset is a bug in the caller), so the mixin's check is replaced.
+            with self.assertRaises(rlkit.ResetRequiredError):
+                self.environment.step(next(iter(self.make_action_sequence())))
+
+        def make_action_sequence(self):
+            spec = self.environment.action_spec()
+            rng = np.random.default_rng(0)
+            for _ in range(200):
+                if isinstance(spec, specs.DiscreteArray):
+                    yield np.int64(rng.integers(spec.num_values))
+                else:
+                    yield rng.uniform(spec.minimum, spec.maximum).astype(spec.dtype)
+
+    suite = unittest.defaultTestLoader.loadTestsFromTestCase(Conformance)
+    result = unittest.TextTestRunner(verbosity=0).run(suite)
+    assert result.wasSuccessful(), result.failures + result.errors
+
+
+def test_space_to_spec_conversions():
+    assert wrappers.space_to_spec(spaces.Discrete(3)) == specs.DiscreteArray(3, dtype=np.int64)
+    shifted = wrappers.space_to_spec(spaces.Discrete(3, start=-1))
+    assert isinstance(shifted, specs.BoundedArray) and not isinstance(shifted, specs.DiscreteArray)
+    assert (shifted.minimum, shifted.maximum) == (-1, 1)
+    box = wrappers.space_to_spec(spaces.Box(-2.0, 3.0, (2, 3), np.float32))
+    assert box.shape == (2, 3) and box.dtype == np.float32
+    np.testing.assert_array_equal(box.minimum, np.full((2, 3), -2.0))
+    multi = wrappers.space_to_spec(spaces.MultiDiscrete([3, 5]))
+    assert np.issubdtype(multi.dtype, np.integer)
+    np.testing.assert_array_equal(multi.minimum, [0, 0])
+    np.testing.assert_array_equal(multi.maximum, [2, 4])
+    binary = wrappers.space_to_spec(spaces.MultiBinary(4))
+    assert binary.shape == (4,) and np.issubdtype(binary.dtype, np.integer)
+    assert (binary.minimum, binary.maximum) == (0, 1)
+    nested = wrappers.space_to_spec(
+        spaces.Dict({"a": spaces.Discrete(2), "b": spaces.Tuple([spaces.Box(0, 1, (1,)), spaces.MultiBinary(2)])})
+    )
+    assert set(nested) == {"a", "b"}
+    assert isinstance(nested["b"], tuple) and len(nested["b"]) == 2
+    with pytest.raises(wrappers.UnsupportedSpaceError, match="Text"):
+        wrappers.space_to_spec(spaces.Text(5))
+
+
+def test_spec_space_round_trip():
+    space = spaces.Dict(
+        {
+            "discrete": spaces.Discrete(4),
+            "box": spaces.Box(-1.0, 1.0, (3,), np.float32),
+            "multi": spaces.MultiDiscrete([2, 3]),
+            "binary": spaces.MultiBinary(3),
+            "tuple": spaces.Tuple([spaces.Discrete(2), spaces.Box(0.0, 5.0, (2,), np.float32)]),
+        }
+    )
+    round_trip = wrappers.spec_to_space(wrappers.space_to_spec(space))
+    assert round_trip == space
+
+
+def test_termination_has_discount_zero():
+    env = wrappers.GymWrapper(ScriptedEnv(rewards=(1.0, 2.0)))
+    first = env.reset()
+    assert first.first() and first.reward is None and first.discount is None
+    mid = env.step(0)
+    assert mid.mid() and mid.reward == 1.0 and mid.discount == 1.0
+    last = env.step(1)
+    assert last.last() and last.reward == 2.0 and last.discount == 0.0
+
+
+def test_truncation_has_discount_one():
+    env = wrappers.GymWrapper(ScriptedEnv(rewards=(1.0, 2.0), truncate=True))
+    env.reset()
+    env.step(0)
+    last = env.step(0)
+    assert last.last() and last.discount == 1.0
+
+
+def test_time_limit_truncation_of_a_registered_env():
+    env = wrappers.GymWrapper(gymnasium.make("CartPole-v1", max_episode_steps=3), seed=0)
+    env.reset()
+    steps = [env.step(0), env.step(1), env.step(0)]  # Alternating: the pole cannot fall.
+    assert [s.step_type for s in steps[:2]] == [dm_env.StepType.MID] * 2
+    assert steps[2].last() and steps[2].discount == 1.0
+
+
+def test_step_after_last_starts_a_new_episode():
+    env = wrappers.GymWrapper(ScriptedEnv(rewards=(1.0,)))
+    env.reset()
+    assert env.step(0).last()
+    restarted = env.step(0)
+    assert restarted.first()
+    np.testing.assert_array_equal(restarted.observation, [0.0])
+
+
+def test_step_before_reset_raises():
+    env = wrappers.GymWrapper(ScriptedEnv())
+    with pytest.raises(rlkit.ResetRequiredError, match="reset"):
+        env.step(0)
+
+
+@pytest.mark.parametrize("bad_action", [2, -1, np.float32(1.0), np.array([0, 1])])
+def test_action_outside_spec_raises(bad_action):
+    env = wrappers.GymWrapper(ScriptedEnv())
+    env.reset()
+    with pytest.raises(rlkit.InvalidActionError, match="action spec"):
+        env.step(bad_action)
+
+
+def test_continuous_action_outside_bounds_raises():
+    env = wrappers.GymWrapper(gymnasium.make("Pendulum-v1"))
+    env.reset()
+    with pytest.raises(rlkit.InvalidActionError, match="outside the bounds"):
+        env.step(np.array([5.0], np.float32))
+    with pytest.raises(rlkit.InvalidActionError, match="not finite"):
+        env.step(np.array([np.nan], np.float32))
+
+
+def test_seeding_reproduces_episodes():
+    def rollout(seed):
+        env = wrappers.GymWrapper(gymnasium.make("CartPole-v1"), seed=seed)
+        observations = [env.reset().observation]
+        observations += [env.step(0).observation for _ in range(5)]
+        return np.stack(observations)
+
+    np.testing.assert_array_equal(rollout(3), rollout(3))
+    assert not np.array_equal(rollout(3), rollout(4))
+    env = wrappers.GymWrapper(gymnasium.make("CartPole-v1"))
+    np.testing.assert_array_equal(env.reset(seed=3).observation, rollout(3)[0])
+
+
+def test_render_passes_through():
+    env = wrappers.GymWrapper(gymnasium.make("CartPole-v1", render_mode="rgb_array"), seed=0)
+    env.reset()
+    frame = env.render()
+    assert frame.ndim == 3 and frame.shape[-1] == 3 and frame.dtype == np.uint8
+
+
+def test_observations_match_spec_for_nested_spaces():
+    env = wrappers.GymWrapper(gymnasium.make("Blackjack-v1"), seed=0)
+    timestep = env.reset()
+    spec = env.observation_spec()
+    assert isinstance(timestep.observation, tuple) and len(timestep.observation) == len(spec)
+    for value, sub_spec in zip(timestep.observation, spec, strict=True):
+        sub_spec.validate(value)
+
+
+@pytest.mark.parametrize("env_id", ["CartPole-v1", "Pendulum-v1", "Blackjack-v1"])
+def test_gymnasium_wrapper_passes_env_checker(env_id):
+    inner = wrappers.GymWrapper(gymnasium.make(env_id))
+    env = wrappers.GymnasiumWrapper(inner)
+    check_env(env, skip_render_check=True)
+    assert env.observation_space == gymnasium.make(env_id).observation_space
+
+
+def test_gymnasium_wrapper_reports_termination_and_truncation():
+    terminated_env = wrappers.GymnasiumWrapper(wrappers.GymWrapper(ScriptedEnv(rewards=(1.0,))))
+    terminated_env.reset(seed=0)
+    _, reward, terminated, truncated, _ = terminated_env.step(0)
+    assert (reward, terminated, truncated) == (1.0, True, False)
+    truncated_env = wrappers.GymnasiumWrapper(
+        wrappers.GymWrapper(ScriptedEnv(rewards=(1.0,), truncate=True))
+    )
+    truncated_env.reset(seed=0)
+    _, _, terminated, truncated, _ = truncated_env.step(0)
+    assert (terminated, truncated) == (False, True)
+
+
+def test_make_environment_is_single_precision():
+    env = rlkit.make_environment("CartPole-v1", seed=0)
+    timestep = env.reset()
+    assert timestep.observation.dtype == np.float32
+    assert env.action_spec().dtype == np.int32
+    step = env.step(np.int32(0))
+    assert step.reward.dtype == np.float32 and step.discount.dtype == np.float32
+
+
+def test_unknown_environment_id_suggests_close_ids():
+    with pytest.raises(rlkit.UnknownEnvironmentError, match="CartPole-v1") as info:
+        rlkit.make_environment("CartPole-v9")
+    assert "Unknown environment id 'CartPole-v9'" in str(info.value)

@@ -1,0 +1,137 @@
+"""dm_env -> dm_env wrappers."""
+
+import dm_env
+import gymnasium
+import numpy as np
+import pytest
+from dm_env import specs
+from gymnasium import spaces
+
+from rlkit import wrappers
+from tests.conftest import ScriptedEnv
+
+
+def scripted(rewards=(1.0, 2.0, 3.0), truncate=False):
+    return wrappers.GymWrapper(ScriptedEnv(rewards, truncate))
+
+
+class RecordingEnv(gymnasium.Env):
+    """Continuous actions in [-2, 6]; records what it receives."""
+
+    def __init__(self):
+        self.observation_space = spaces.Box(-1.0, 1.0, (2,), np.float64)
+        self.action_space = spaces.Box(np.array([-2.0, 0.0]), np.array([6.0, 1.0]), (2,), np.float32)
+        self.received = []
+
+    def reset(self, *, seed=None, options=None):
+        super().reset(seed=seed)
+        return np.zeros(2), {}
+
+    def step(self, action):
+        self.received.append(np.array(action))
+        return np.ones(2), 0.5, False, False, {}
+
+
+def test_single_precision_casts_everything():
+    env = wrappers.SinglePrecisionWrapper(wrappers.GymWrapper(RecordingEnv()))
+    assert env.observation_spec().dtype == np.float32
+    assert env.reward_spec().dtype == np.float32 and env.discount_spec().dtype == np.float32
+    first = env.reset()
+    assert first.observation.dtype == np.float32
+    step = env.step(np.array([0.0, 0.5], np.float32))
+    assert step.observation.dtype == np.float32 and step.reward.dtype == np.float32
+    assert step.discount.dtype == np.float32
+
+
+def test_single_precision_narrows_discrete_specs():
+    env = wrappers.SinglePrecisionWrapper(wrappers.GymWrapper(gymnasium.make("FrozenLake-v1")))
+    assert env.observation_spec() == specs.DiscreteArray(16, dtype=np.int32)
+    assert env.reset().observation.dtype == np.int32
+
+
+def test_step_limit_truncates_with_bootstrap_discount():
+    env = wrappers.StepLimitWrapper(scripted(rewards=(1.0,) * 10), step_limit=3)
+    env.reset()
+    steps = [env.step(0) for _ in range(3)]
+    assert [s.step_type for s in steps] == [dm_env.StepType.MID] * 2 + [dm_env.StepType.LAST]
+    assert steps[-1].discount == 1.0
+    assert env.step(0).first()
+
+
+def test_step_limit_keeps_a_real_termination():
+    env = wrappers.StepLimitWrapper(scripted(rewards=(1.0, 1.0)), step_limit=2)
+    env.reset()
+    env.step(0)
+    last = env.step(0)
+    assert last.last() and last.discount == 0.0
+
+
+def test_action_repeat_accumulates_discounted_rewards():
+    env = wrappers.ActionRepeatWrapper(scripted(rewards=(1.0, 2.0, 3.0, 4.0, 5.0)), num_repeats=2)
+    env.reset()
+    step = env.step(0)
+    assert step.mid() and step.reward == 3.0 and step.discount == 1.0
+    np.testing.assert_array_equal(step.observation, [2.0])
+    step = env.step(0)
+    assert step.reward == 7.0
+    step = env.step(0)  # Only one step left: the episode terminates inside the repeat.
+    assert step.last() and step.reward == 5.0 and step.discount == 0.0
+
+
+def test_canonical_spec_rescales_actions():
+    inner = RecordingEnv()
+    env = wrappers.CanonicalSpecWrapper(wrappers.GymWrapper(inner))
+    spec = env.action_spec()
+    np.testing.assert_array_equal(spec.minimum, -1.0)
+    np.testing.assert_array_equal(spec.maximum, 1.0)
+    env.reset()
+    env.step(np.array([-1.0, 1.0], np.float32))
+    env.step(np.array([0.0, 0.0], np.float32))
+    np.testing.assert_allclose(inner.received[0], [-2.0, 1.0])
+    np.testing.assert_allclose(inner.received[1], [2.0, 0.5])
+
+
+def test_canonical_spec_clips_only_when_asked():
+    clipped = RecordingEnv()
+    env = wrappers.CanonicalSpecWrapper(wrappers.GymWrapper(clipped), clip=True)
+    env.reset()
+    env.step(np.array([3.0, -3.0], np.float32))
+    np.testing.assert_allclose(clipped.received[0], [6.0, 0.0])
+    strict = wrappers.CanonicalSpecWrapper(wrappers.GymWrapper(RecordingEnv()))
+    strict.reset()
+    with pytest.raises(ValueError, match="outside the bounds"):
+        strict.step(np.array([3.0, 0.0], np.float32))
+
+
+def test_frame_stacking_stacks_and_resets():
+    env = wrappers.FrameStackingWrapper(scripted(rewards=(1.0,) * 4), num_frames=3)
+    assert env.observation_spec().shape == (1, 3)
+    first = env.reset()
+    np.testing.assert_array_equal(first.observation, [[0.0, 0.0, 0.0]])
+    env.step(0)
+    second = env.step(0)
+    np.testing.assert_array_equal(second.observation, [[0.0, 1.0, 2.0]])
+    env.step(0)
+    last = env.step(0)
+    np.testing.assert_array_equal(last.observation, [[2.0, 3.0, 4.0]])
+    np.testing.assert_array_equal(env.step(0).observation, [[0.0, 0.0, 0.0]])
+
+
+def test_frame_stacking_flatten():
+    env = wrappers.FrameStackingWrapper(
+        wrappers.GymWrapper(gymnasium.make("CartPole-v1")), num_frames=4, flatten=True
+    )
+    assert env.observation_spec().shape == (16,)
+    assert env.reset(seed=0).observation.shape == (16,)
+
+
+def test_wrappers_forward_render_and_attributes():
+    env = wrappers.StepLimitWrapper(
+        wrappers.SinglePrecisionWrapper(
+            wrappers.GymWrapper(gymnasium.make("CartPole-v1", render_mode="rgb_array"))
+        ),
+        step_limit=10,
+    )
+    env.reset()
+    assert env.render().shape[-1] == 3
+    assert env.environment.environment.environment.spec.id == "CartPole-v1"
