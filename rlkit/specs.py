@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from collections.abc import Callable
+from typing import Any, NamedTuple
 
 import dm_env
+import numpy as np
 
 from rlkit import types
 
@@ -26,3 +28,15 @@ def make_environment_spec(environment: dm_env.Environment) -> EnvironmentSpec:
         rewards=environment.reward_spec(),
         discounts=environment.discount_spec(),
     )
+
+
+def make_caster(spec: types.NestedSpec) -> Callable[[Any], types.NestedArray]:
+    """Returns a function casting a (nested) value to the spec's dtypes, built once per spec."""
+    if isinstance(spec, dict):
+        casters = {key: make_caster(sub) for key, sub in spec.items()}
+        return lambda value: {key: cast(value[key]) for key, cast in casters.items()}
+    if isinstance(spec, tuple | list):
+        casters = [make_caster(sub) for sub in spec]
+        return lambda value: tuple(cast(v) for cast, v in zip(casters, value, strict=True))
+    dtype = np.dtype(spec.dtype)
+    return lambda value: np.asarray(value, dtype=dtype)

@@ -206,6 +206,13 @@ class _StepWriter(Adder):
             start_of_episode=np.asarray(False),
             extras=_zeros_like_spec(extras_spec),
         )
+        self._cast = specs.make_caster(
+            Step(
+                environment_spec.observations, environment_spec.actions,
+                environment_spec.rewards, environment_spec.discounts,
+                dm_env.specs.Array((), bool), extras_spec,
+            )
+        )
         self._observation = None
         self._start_of_episode = False
         self.episode_steps = 0
@@ -237,6 +244,7 @@ class _StepWriter(Adder):
         )
         self._start_of_episode = False
         self._observation = next_timestep.observation
+        self._after_step()
         if next_timestep.last():
             # The final observation gets a step of its own with zero action/reward/discount.
             self._append(
@@ -246,11 +254,9 @@ class _StepWriter(Adder):
             self._writer.end_episode(clear_buffers=False)
             self._observation = None
             self.episode_steps = 0
-        else:
-            self._after_step()
 
     def _append(self, step: Step) -> None:
-        self._writer.append(step)
+        self._writer.append(Step(*self._cast(step)))
         self.episode_steps += 1
 
     def _create_item(self, length: int) -> None:
@@ -259,7 +265,7 @@ class _StepWriter(Adder):
         self.items_written += 1
 
     def _after_step(self) -> None:
-        """Called after each non-final step."""
+        """Called after each step taken (not after the final observation's step)."""
 
     @abc.abstractmethod
     def _end_episode(self) -> None:

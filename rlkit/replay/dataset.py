@@ -9,6 +9,11 @@ import reverb
 import tree
 
 from rlkit import errors, types
+from rlkit.replay.adders import Step
+
+# Reverb rebuilds namedtuples from the table signature under new classes of the same name;
+# map them back so batches are the library's own types.
+_ITEM_TYPES = {cls.__name__: cls for cls in (types.Transition, Step)}
 
 
 def _check_finite(data) -> None:
@@ -52,6 +57,9 @@ class ReplayIterator(Iterator[types.Batch]):
     def __next__(self) -> types.Batch:
         sample = next(self._iterator)
         data = sample.data
+        item_type = _ITEM_TYPES.get(type(data).__name__)
+        if item_type is not None and type(data) is not item_type:
+            data = item_type(*data)
         if self._flatten:
             data = tree.map_structure(lambda x: x.reshape((-1,) + x.shape[2:]), data)
         if self._check_finite:

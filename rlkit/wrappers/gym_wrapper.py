@@ -18,6 +18,7 @@ from dm_env import specs
 from gymnasium import spaces
 
 from rlkit import errors, types
+from rlkit import specs as specs_lib
 
 
 class UnsupportedSpaceError(errors.RlkitError, TypeError):
@@ -75,18 +76,6 @@ def spec_to_space(spec: types.NestedSpec) -> spaces.Space:
     if isinstance(spec, specs.Array):
         return spaces.Box(-np.inf, np.inf, spec.shape, dtype)
     raise UnsupportedSpaceError(f"cannot convert {spec!r} into a gymnasium space.")
-
-
-def make_converter(spec: types.NestedSpec) -> Callable[[Any], types.NestedArray]:
-    """Returns a function casting a (nested) value to the spec's dtypes, built once per spec."""
-    if isinstance(spec, dict):
-        converters = {key: make_converter(sub) for key, sub in spec.items()}
-        return lambda value: {key: conv(value[key]) for key, conv in converters.items()}
-    if isinstance(spec, tuple | list):
-        converters = [make_converter(sub) for sub in spec]
-        return lambda value: tuple(conv(v) for conv, v in zip(converters, value, strict=True))
-    dtype = np.dtype(spec.dtype)
-    return lambda value: np.asarray(value, dtype=dtype)
 
 
 def make_action_validator(spec: types.NestedSpec, path: str = "action") -> Callable[[Any], None]:
@@ -158,7 +147,7 @@ class GymWrapper(dm_env.Environment):
         self._pending_seed = seed
         self._observation_spec = space_to_spec(environment.observation_space, "observation")
         self._action_spec = space_to_spec(environment.action_space, "action")
-        self._convert_observation = make_converter(self._observation_spec)
+        self._convert_observation = specs_lib.make_caster(self._observation_spec)
         self._validate_action = make_action_validator(self._action_spec)
         self._to_gym_action = self._make_gym_action_converter(environment.action_space)
         self._needs_reset = True
@@ -250,7 +239,7 @@ class GymnasiumWrapper(gymnasium.Env):
         self._environment = environment
         self.observation_space = spec_to_space(environment.observation_spec())
         self.action_space = spec_to_space(environment.action_spec())
-        self._to_dm_action = make_converter(environment.action_spec())
+        self._to_dm_action = specs_lib.make_caster(environment.action_spec())
         self._to_gym_observation = _make_gym_observation_converter(self.observation_space)
         self.render_mode = render_mode or getattr(environment, "render_mode", None)
         self._reset_takes_seed = "seed" in inspect.signature(environment.reset).parameters

@@ -1,0 +1,237 @@
+"""Adders against hand-built trajectories, read back from a real Reverb table."""
+
+import dm_env
+import numpy as np
+import pytest
+import reverb
+from dm_env import specs as dm_specs
+
+from rlkit import replay, specs, types
+
+SPEC = specs.EnvironmentSpec(
+    observations=dm_specs.Array((1,), np.float32),
+    actions=dm_specs.DiscreteArray(3, dtype=np.int32),
+    rewards=dm_specs.Array((), np.float32),
+    discounts=dm_specs.BoundedArray((), np.float32, 0.0, 1.0),
+)
+
+
+def obs(value):
+    return np.array([value], np.float32)
+
+
+def episode(rewards, final_discount):
+    """FIRST at obs 0, then one step per reward; the last is LAST with `final_discount`."""
+    steps = [dm_env.restart(obs(0))]
+    for t, reward in enumerate(rewards, start=1):
+        if t < len(rewards):
+            steps.append(dm_env.transition(np.float32(reward), obs(t)))
+        else:
+            steps.append(
+                dm_env.TimeStep(
+                    dm_env.StepType.LAST, np.float32(reward), np.float32(final_discount), obs(t)
+                )
+            )
+    return steps
+
+
+def feed(adder, steps, first_action=0):
+    adder.add_first(steps[0])
+    for t, timestep in enumerate(steps[1:]):
+        adder.add(np.int32(first_action + t), timestep)
+
+
+def read_all(server, signature, count):
+    client = reverb.Client(f"localhost:{server.port}")
+    samples = client.sample("queue", num_samples=count, emit_timesteps=False,
+                            unpack_as_table_signature=True)
+    items = [sample.data for sample in samples]
+    assert server.localhost_client().server_info()["queue"].current_size == 0
+    return items
+
+
+@pytest.fixture
+def make_server():
+    servers = []
+
+    def make(signature):
+        server = reverb.Server([replay.queue_table("queue", 1000, signature)], port=None)
+        servers.append(server)
+        return server, reverb.Client(f"localhost:{server.port}")
+
+    yield make
+    for server in servers:
+        server.stop()
+
+
+def transitions_of(items):
+    """Concatenates item blocks into one list of (obs, action, reward, discount, next_obs)."""
+    rows = []
+    for item in items:
+        for i in range(item.action.shape[0]):
+            rows.append(
+                (float(item.observation[i][0]), int(item.action[i]), float(item.reward[i]),
+                 float(item.discount[i]), float(item.next_observation[i][0]))
+            )
+    return rows
+
+
+def test_n_step_returns_across_termination(make_server):
+    signature = replay.transition_signature(SPEC, 1)
+    server, client = make_server(signature)
+    adder = replay.NStepTransitionAdder(client, "queue", SPEC, n_step=3, discount=0.5)
+    feed(adder, episode([1.0, 2.0, 4.0, 8.0], final_discount=0.0))
+    adder.flush()
+    got = transitions_of(read_all(server, signature, 4))
+    g = 0.5
+    expected = [
+        # (s, a, R, discount, s'): R = r1 + g r2 + g^2 r3, discount = g^3 (no terminal inside).
+        (0.0, 0, 1 + g * 2 + g * g * 4, g**3, 3.0),
+        (1.0, 1, 2 + g * 4 + g * g * 8, 0.0, 4.0),  # Reaches the terminal: no bootstrap.
+        (2.0, 2, 4 + g * 8, 0.0, 4.0),
+        (3.0, 3, 8.0, 0.0, 4.0),
+    ]
+    np.testing.assert_allclose(np.array(got), np.array(expected), rtol=1e-6)
+
+
+def test_n_step_returns_across_truncation_bootstrap(make_server):
+    signature = replay.transition_signature(SPEC, 1)
+    server, client = make_server(signature)
+    adder = replay.NStepTransitionAdder(client, "queue", SPEC, n_step=2, discount=0.9)
+    feed(adder, episode([1.0, 1.0, 1.0], final_discount=1.0))
+    adder.flush()
+    got = transitions_of(read_all(server, signature, 3))
+    expected = [
+        (0.0, 0, 1.9, 0.81, 2.0),
+        (1.0, 1, 1.9, 0.81, 3.0),
+        (2.0, 2, 1.0, 0.9, 3.0),  # Truncated: one step left, bootstraps with gamma^1.
+    ]
+    np.testing.assert_allclose(np.array(got), np.array(expected), rtol=1e-6)
+
+
+def test_blocks_pack_transitions_across_episodes(make_server):
+    signature = replay.transition_signature(SPEC, 4)
+    server, client = make_server(signature)
+    adder = replay.NStepTransitionAdder(
+        client, "queue", SPEC, n_step=1, discount=1.0, transitions_per_item=4
+    )
+    feed(adder, episode([1.0, 2.0, 3.0], final_discount=0.0))
+    feed(adder, episode([10.0, 20.0, 30.0], final_discount=1.0), first_action=1)
+    adder.flush()
+    assert adder.items_written == 1  # 6 transitions: one full block, 2 waiting.
+    (item,) = read_all(server, signature, 1)
+    assert item.observation.shape == (4, 1)
+    np.testing.assert_array_equal(item.reward, [1.0, 2.0, 3.0, 10.0])
+    np.testing.assert_array_equal(item.discount, [1.0, 1.0, 0.0, 1.0])
+    np.testing.assert_array_equal(item.action, [0, 1, 2, 1])
+    np.testing.assert_array_equal(item.next_observation[:, 0], [1.0, 2.0, 3.0, 1.0])
+
+
+def test_episode_cut_short_is_written_as_truncated(make_server):
+    signature = replay.transition_signature(SPEC, 1)
+    server, client = make_server(signature)
+    adder = replay.NStepTransitionAdder(client, "queue", SPEC, n_step=3, discount=0.5)
+    steps = episode([1.0, 2.0, 4.0, 8.0], final_discount=0.0)[:3]  # Stopped after 2 steps.
+    feed(adder, steps)
+    adder.add_first(dm_env.restart(obs(100)))
+    adder.flush()
+    got = transitions_of(read_all(server, signature, 2))
+    np.testing.assert_allclose(got, [(0, 0, 2.0, 0.25, 2), (1, 1, 2.0, 0.5, 2)])
+
+
+def step_rows(item):
+    return [
+        (float(o[0]), int(a), float(r), float(d), bool(s))
+        for o, a, r, d, s in zip(
+            item.observation, item.action, item.reward, item.discount, item.start_of_episode,
+            strict=True,
+        )
+    ]
+
+
+def test_sequence_adder_overlap_and_final_step(make_server):
+    signature = replay.step_signature(SPEC, 3)
+    server, client = make_server(signature)
+    adder = replay.SequenceAdder(client, "queue", SPEC, sequence_length=3, period=2)
+    feed(adder, episode([1.0, 2.0, 3.0, 4.0], final_discount=0.0))
+    adder.flush()
+    first, second = read_all(server, signature, 2)
+    assert step_rows(first) == [
+        (0.0, 0, 1.0, 1.0, True), (1.0, 1, 2.0, 1.0, False), (2.0, 2, 3.0, 1.0, False)
+    ]
+    # Overlaps the first by sequence_length - period = 1 step; ends with the final step.
+    assert step_rows(second) == [
+        (2.0, 2, 3.0, 1.0, False), (3.0, 3, 4.0, 0.0, False), (4.0, 0, 0.0, 0.0, False)
+    ]
+
+
+def test_sequence_adder_pads_short_episodes(make_server):
+    signature = replay.step_signature(SPEC, 4)
+    server, client = make_server(signature)
+    adder = replay.SequenceAdder(client, "queue", SPEC, sequence_length=4, period=4)
+    feed(adder, episode([5.0], final_discount=1.0))
+    feed(adder, episode([6.0, 7.0], final_discount=0.0))
+    adder.flush()
+    first, second = read_all(server, signature, 2)
+    zero = (0.0, 0, 0.0, 0.0, False)
+    assert step_rows(first) == [(0.0, 0, 5.0, 1.0, True), (1.0, 0, 0.0, 0.0, False), zero, zero]
+    assert step_rows(second) == [
+        (0.0, 0, 6.0, 1.0, True), (1.0, 1, 7.0, 0.0, False), (2.0, 0, 0.0, 0.0, False), zero
+    ]
+
+
+def test_sequence_adder_without_padding_drops_short_episodes(make_server):
+    signature = replay.step_signature(SPEC, 3)
+    server, client = make_server(signature)
+    adder = replay.SequenceAdder(
+        client, "queue", SPEC, sequence_length=3, period=3, pad_end_of_episode=False
+    )
+    feed(adder, episode([1.0], final_discount=0.0))  # 2 steps: too short.
+    feed(adder, episode([1.0, 2.0, 3.0], final_discount=0.0))  # 4 steps: items end at 3, 4.
+    adder.flush()
+    assert adder.items_written == 2
+    first, second = read_all(server, signature, 2)
+    assert [row[0] for row in step_rows(first)] == [0.0, 1.0, 2.0]
+    assert [row[0] for row in step_rows(second)] == [1.0, 2.0, 3.0]
+
+
+def test_episode_adder_pads_whole_episode(make_server):
+    signature = replay.step_signature(SPEC, 5)
+    server, client = make_server(signature)
+    adder = replay.EpisodeAdder(client, "queue", SPEC, max_sequence_length=5)
+    feed(adder, episode([1.0, 2.0], final_discount=0.0))
+    adder.flush()
+    (item,) = read_all(server, signature, 1)
+    zero = (0.0, 0, 0.0, 0.0, False)
+    assert step_rows(item) == [
+        (0.0, 0, 1.0, 1.0, True), (1.0, 1, 2.0, 0.0, False), (2.0, 0, 0.0, 0.0, False), zero, zero
+    ]
+    with pytest.raises(ValueError, match="max_sequence_length"):
+        feed(adder, episode([1.0] * 6, final_discount=0.0))
+
+
+def test_dataset_flattens_blocks_and_rejects_nan(make_server):
+    signature = replay.transition_signature(SPEC, 2)
+    server = reverb.Server(
+        [replay.uniform_table("replay", 100, reverb.rate_limiters.MinSize(1), signature)],
+        port=None,
+    )
+    client = reverb.Client(f"localhost:{server.port}")
+    adder = replay.NStepTransitionAdder(
+        client, "replay", SPEC, n_step=1, discount=0.9, transitions_per_item=2
+    )
+    feed(adder, episode([1.0, 2.0], final_discount=0.0))
+    adder.flush()
+    iterator = replay.ReplayIterator(client.server_address, "replay", items_per_batch=3)
+    batch = next(iterator)
+    assert isinstance(batch.data, types.Transition)
+    assert batch.data.observation.shape == (6, 1) and batch.data.action.shape == (6,)
+    assert batch.keys.shape == (3,) and batch.probabilities.shape == (3,)
+    np.testing.assert_allclose(batch.probabilities, 1.0)
+    feed(adder, episode([np.nan, 2.0], final_discount=0.0))
+    adder.flush()
+    client.mutate_priorities("replay", deletes=[int(k) for k in batch.keys[:1]])
+    with pytest.raises(Exception, match="NaN"):
+        for _ in range(50):
+            next(iterator)
+    server.stop()
