@@ -61,8 +61,13 @@ class EpsilonGreedyActor(rlkit.Actor):
     def observe(self, action, next_timestep):
         next_state = int(next_timestep.observation)
         self._learner.queue.append(
-            (self._state, int(action), float(next_timestep.reward),
-             float(next_timestep.discount), next_state)
+            (
+                self._state,
+                int(action),
+                float(next_timestep.reward),
+                float(next_timestep.discount),
+                next_state,
+            )
         )
         self._state = next_state
 
@@ -78,8 +83,10 @@ def main(num_episodes: int = 300, seed: int = 0) -> float:
         spec.observations.maximum + 1, spec.actions.num_values, learning_rate=0.5, discount=0.95
     )
     agent = rlkit.Agent(
-        EpsilonGreedyActor(learner, epsilon=0.3, seed=seed), learner,
-        min_observations=0, observations_per_step=1,
+        EpsilonGreedyActor(learner, epsilon=0.3, seed=seed),
+        learner,
+        min_observations=0,
+        observations_per_step=1,
     )
     rlkit.EnvironmentLoop(env, agent, logger=rlkit.loggers.NoOpLogger()).run(num_episodes)
 

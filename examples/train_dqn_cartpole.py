@@ -20,6 +20,8 @@ eval_loop = rlkit.EnvironmentLoop(
     eval_env, agent.make_evaluation_actor(), logger=rlkit.loggers.NoOpLogger()
 )
 returns = [result["episode_return"] for result in eval_loop.run(num_episodes=20)]
-print(f"CartPole-v1: evaluation return {np.mean(returns):.1f} +/- {np.std(returns):.1f} "
-      "(20 greedy episodes after 50,000 env steps)")
+print(
+    f"CartPole-v1: evaluation return {np.mean(returns):.1f} +/- {np.std(returns):.1f} "
+    "(20 greedy episodes after 50,000 env steps)"
+)
 agent.close()

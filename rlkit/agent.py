@@ -26,7 +26,9 @@ class Agent(core.Actor, core.VariableSource):
         observations_per_step: float,
     ):
         if observations_per_step <= 0:
-            raise ValueError(f"observations_per_step must be positive, got {observations_per_step}.")
+            raise ValueError(
+                f"observations_per_step must be positive, got {observations_per_step}."
+            )
         self._actor = actor
         self._learner = learner
         self._min_observations = min_observations

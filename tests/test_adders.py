@@ -43,8 +43,9 @@ def feed(adder, steps, first_action=0):
 
 def read_all(server, signature, count):
     client = reverb.Client(f"localhost:{server.port}")
-    samples = client.sample("queue", num_samples=count, emit_timesteps=False,
-                            unpack_as_table_signature=True)
+    samples = client.sample(
+        "queue", num_samples=count, emit_timesteps=False, unpack_as_table_signature=True
+    )
     items = [sample.data for sample in samples]
     assert server.localhost_client().server_info()["queue"].current_size == 0
     return items
@@ -70,8 +71,13 @@ def transitions_of(items):
     for item in items:
         for i in range(item.action.shape[0]):
             rows.append(
-                (float(item.observation[i][0]), int(item.action[i]), float(item.reward[i]),
-                 float(item.discount[i]), float(item.next_observation[i][0]))
+                (
+                    float(item.observation[i][0]),
+                    int(item.action[i]),
+                    float(item.reward[i]),
+                    float(item.discount[i]),
+                    float(item.next_observation[i][0]),
+                )
             )
     return rows
 
@@ -143,7 +149,11 @@ def step_rows(item):
     return [
         (float(o[0]), int(a), float(r), float(d), bool(s))
         for o, a, r, d, s in zip(
-            item.observation, item.action, item.reward, item.discount, item.start_of_episode,
+            item.observation,
+            item.action,
+            item.reward,
+            item.discount,
+            item.start_of_episode,
             strict=True,
         )
     ]
@@ -157,11 +167,15 @@ def test_sequence_adder_overlap_and_final_step(make_server):
     adder.flush()
     first, second = read_all(server, signature, 2)
     assert step_rows(first) == [
-        (0.0, 0, 1.0, 1.0, True), (1.0, 1, 2.0, 1.0, False), (2.0, 2, 3.0, 1.0, False)
+        (0.0, 0, 1.0, 1.0, True),
+        (1.0, 1, 2.0, 1.0, False),
+        (2.0, 2, 3.0, 1.0, False),
     ]
     # Overlaps the first by sequence_length - period = 1 step; ends with the final step.
     assert step_rows(second) == [
-        (2.0, 2, 3.0, 1.0, False), (3.0, 3, 4.0, 0.0, False), (4.0, 0, 0.0, 0.0, False)
+        (2.0, 2, 3.0, 1.0, False),
+        (3.0, 3, 4.0, 0.0, False),
+        (4.0, 0, 0.0, 0.0, False),
     ]
 
 
@@ -176,7 +190,10 @@ def test_sequence_adder_pads_short_episodes(make_server):
     zero = (0.0, 0, 0.0, 0.0, False)
     assert step_rows(first) == [(0.0, 0, 5.0, 1.0, True), (1.0, 0, 0.0, 0.0, False), zero, zero]
     assert step_rows(second) == [
-        (0.0, 0, 6.0, 1.0, True), (1.0, 1, 7.0, 0.0, False), (2.0, 0, 0.0, 0.0, False), zero
+        (0.0, 0, 6.0, 1.0, True),
+        (1.0, 1, 7.0, 0.0, False),
+        (2.0, 0, 0.0, 0.0, False),
+        zero,
     ]
 
 
@@ -204,7 +221,11 @@ def test_episode_adder_pads_whole_episode(make_server):
     (item,) = read_all(server, signature, 1)
     zero = (0.0, 0, 0.0, 0.0, False)
     assert step_rows(item) == [
-        (0.0, 0, 1.0, 1.0, True), (1.0, 1, 2.0, 0.0, False), (2.0, 0, 0.0, 0.0, False), zero, zero
+        (0.0, 0, 1.0, 1.0, True),
+        (1.0, 1, 2.0, 0.0, False),
+        (2.0, 0, 0.0, 0.0, False),
+        zero,
+        zero,
     ]
     with pytest.raises(ValueError, match="max_sequence_length"):
         feed(adder, episode([1.0] * 6, final_discount=0.0))

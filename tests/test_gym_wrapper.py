@@ -69,7 +69,12 @@ def test_space_to_spec_conversions():
     assert binary.shape == (4,) and np.issubdtype(binary.dtype, np.integer)
     assert (binary.minimum, binary.maximum) == (0, 1)
     nested = wrappers.space_to_spec(
-        spaces.Dict({"a": spaces.Discrete(2), "b": spaces.Tuple([spaces.Box(0, 1, (1,)), spaces.MultiBinary(2)])})
+        spaces.Dict(
+            {
+                "a": spaces.Discrete(2),
+                "b": spaces.Tuple([spaces.Box(0, 1, (1,)), spaces.MultiBinary(2)]),
+            }
+        )
     )
     assert set(nested) == {"a", "b"}
     assert isinstance(nested["b"], tuple) and len(nested["b"]) == 2

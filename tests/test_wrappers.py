@@ -20,7 +20,9 @@ class RecordingEnv(gymnasium.Env):
 
     def __init__(self):
         self.observation_space = spaces.Box(-1.0, 1.0, (2,), np.float64)
-        self.action_space = spaces.Box(np.array([-2.0, 0.0]), np.array([6.0, 1.0]), (2,), np.float32)
+        self.action_space = spaces.Box(
+            np.array([-2.0, 0.0]), np.array([6.0, 1.0]), (2,), np.float32
+        )
         self.received = []
 
     def reset(self, *, seed=None, options=None):

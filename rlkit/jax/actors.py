@@ -48,8 +48,10 @@ class GenericActor(core.Actor):
         self._core = actor_core
         self._variable_client = variable_client
         self._adder = adder
-        self._select = jax.jit(actor_core.select_action, backend=backend) if jit else (
-            actor_core.select_action
+        self._select = (
+            jax.jit(actor_core.select_action, backend=backend)
+            if jit
+            else (actor_core.select_action)
         )
         self._get_extras = actor_core.get_extras
         self._state = actor_core.init(random_key)

@@ -70,6 +70,4 @@ def add_batch_dim(nest: types.NestedArray) -> types.NestedArray:
 def zeros_like_spec(spec_nest, batch: int | None = None) -> types.NestedArray:
     """Dummy inputs for `init`: zeros shaped like the spec (with an optional batch axis)."""
     leading = () if batch is None else (batch,)
-    return jax.tree_util.tree_map(
-        lambda s: jnp.zeros(leading + tuple(s.shape), s.dtype), spec_nest
-    )
+    return jax.tree_util.tree_map(lambda s: jnp.zeros(leading + tuple(s.shape), s.dtype), spec_nest)

@@ -22,6 +22,8 @@ class TerminalLogger(Logger):
         self._console = console or Console(highlight=False)
 
     def write(self, data: LoggingData) -> None:
-        body = " | ".join(f"{key.replace('_', ' ').title()} = {_format(v)}" for key, v in data.items())
+        body = " | ".join(
+            f"{key.replace('_', ' ').title()} = {_format(v)}" for key, v in data.items()
+        )
         prefix = f"[{self._label.title()}] " if self._label else ""
         self._console.print(prefix + body, markup=False, soft_wrap=True)

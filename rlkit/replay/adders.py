@@ -208,9 +208,12 @@ class _StepWriter(Adder):
         )
         self._cast = specs.make_caster(
             Step(
-                environment_spec.observations, environment_spec.actions,
-                environment_spec.rewards, environment_spec.discounts,
-                dm_env.specs.Array((), bool), extras_spec,
+                environment_spec.observations,
+                environment_spec.actions,
+                environment_spec.rewards,
+                environment_spec.discounts,
+                dm_env.specs.Array((), bool),
+                extras_spec,
             )
         )
         self._observation = None
@@ -324,7 +327,8 @@ class SequenceAdder(_StepWriter):
         steps = self.episode_steps
         if self._pad:
             to_boundary = (
-                self._length - steps if steps < self._length
+                self._length - steps
+                if steps < self._length
                 else (-(steps - self._length)) % self._period
             )
             for _ in range(to_boundary):

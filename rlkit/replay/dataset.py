@@ -72,5 +72,6 @@ def update_priorities(
 ) -> None:
     """Writes new priorities for sampled items back to the table (prioritised replay)."""
     client.mutate_priorities(
-        table, updates=dict(zip(np.asarray(keys).tolist(), np.asarray(priorities).tolist()))
+        table,
+        updates=dict(zip(np.asarray(keys).tolist(), np.asarray(priorities).tolist(), strict=True)),
     )

@@ -38,7 +38,9 @@ def transition_signature(
 
 
 def step_signature(
-    environment_spec: specs.EnvironmentSpec, sequence_length: int, extras_spec: types.NestedSpec = ()
+    environment_spec: specs.EnvironmentSpec,
+    sequence_length: int,
+    extras_spec: types.NestedSpec = (),
 ):
     """Signature of sequence / episode items: `Step` fields stacked over time."""
     from rlkit.replay.adders import Step  # Avoid a cycle: adders import tables.

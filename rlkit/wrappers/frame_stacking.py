@@ -27,7 +27,9 @@ class FrameStackingWrapper(EnvironmentWrapper):
         self._num_frames = num_frames
         self._flatten = flatten
         self._stacks = None
-        self._observation_spec = tree.map_structure(self._stacked_spec, environment.observation_spec())
+        self._observation_spec = tree.map_structure(
+            self._stacked_spec, environment.observation_spec()
+        )
 
     def _stacked_spec(self, spec):
         if self._flatten:
@@ -39,8 +41,11 @@ class FrameStackingWrapper(EnvironmentWrapper):
             maximum = np.broadcast_to(spec.maximum, spec.shape)
             stack = self._stack_frames
             return specs.BoundedArray(
-                shape, spec.dtype, stack([minimum] * self._num_frames),
-                stack([maximum] * self._num_frames), name=spec.name,
+                shape,
+                spec.dtype,
+                stack([minimum] * self._num_frames),
+                stack([maximum] * self._num_frames),
+                name=spec.name,
             )
         return specs.Array(shape, spec.dtype, name=spec.name)
 
@@ -60,9 +65,7 @@ class FrameStackingWrapper(EnvironmentWrapper):
             for stack, leaf in zip(self._stacks, leaves, strict=True):
                 stack.append(leaf)
         stacked = [self._stack_frames(list(stack)) for stack in self._stacks]
-        return timestep._replace(
-            observation=tree.unflatten_as(timestep.observation, stacked)
-        )
+        return timestep._replace(observation=tree.unflatten_as(timestep.observation, stacked))
 
     def reset(self, **kwargs) -> dm_env.TimeStep:
         return self._process(self._environment.reset(**kwargs))

@@ -23,7 +23,10 @@ def _narrow_spec(spec):
         maximum = np.asarray(spec.maximum)
         if np.issubdtype(dtype, np.integer):
             info = np.iinfo(dtype)
-            minimum, maximum = np.clip(minimum, info.min, info.max), np.clip(maximum, info.min, info.max)
+            minimum, maximum = (
+                np.clip(minimum, info.min, info.max),
+                np.clip(maximum, info.min, info.max),
+            )
         return specs.BoundedArray(
             spec.shape, dtype, minimum.astype(dtype), maximum.astype(dtype), name=spec.name
         )

@@ -10,7 +10,8 @@ import optax
 import rlax
 
 from rlkit import types
-from rlkit.jax import actors, networks as networks_lib
+from rlkit.jax import actors
+from rlkit.jax import networks as networks_lib
 
 
 class EpsilonGreedyState(NamedTuple):

@@ -55,7 +55,8 @@ class DQN(agent_lib.Agent):
         # completed, so wait for one more item's worth of transitions plus the n-step lag.
         min_observations = (
             config.min_replay_items * config.transitions_per_item
-            + config.transitions_per_item + config.n_step
+            + config.transitions_per_item
+            + config.n_step
         )
         super().__init__(actor, learner, min_observations, config.observations_per_learner_step)
 

@@ -23,13 +23,13 @@ class DQNConfig:
     hidden_sizes: tuple[int, ...] = (256, 256)
     dueling: bool = False
     learning_rate: float = 2.3e-3
-    adam_eps: float = 1.5e-4
+    adam_eps: float = 1e-8
     max_gradient_norm: float = 10.0
     # Loss.
     discount: float = 0.99
     n_step: int = 1
     huber_delta: float = 1.0
-    target_update_period: int = 128  # In gradient updates.
+    target_update_period: int = 16  # In gradient updates.
     # Exploration (epsilon-greedy, linear decay over actor steps).
     epsilon_init: float = 1.0
     epsilon_final: float = 0.04
@@ -49,9 +49,18 @@ class DQNConfig:
         self.hidden_sizes = tuple(self.hidden_sizes)
         validate_dataclass_types(self)
         positive = (
-            "learning_rate", "adam_eps", "max_gradient_norm", "huber_delta", "batch_size",
-            "n_step", "target_update_period", "min_replay_size", "max_replay_size",
-            "samples_per_insert", "transitions_per_item", "num_sgd_steps_per_step",
+            "learning_rate",
+            "adam_eps",
+            "max_gradient_norm",
+            "huber_delta",
+            "batch_size",
+            "n_step",
+            "target_update_period",
+            "min_replay_size",
+            "max_replay_size",
+            "samples_per_insert",
+            "transitions_per_item",
+            "num_sgd_steps_per_step",
             "variable_update_period",
         )
         for name in positive:
@@ -67,7 +76,9 @@ class DQNConfig:
         if self.epsilon_decay_steps < 0:
             raise errors.ConfigError("DQNConfig.epsilon_decay_steps must be >= 0.")
         if any(size <= 0 for size in self.hidden_sizes):
-            raise errors.ConfigError(f"DQNConfig.hidden_sizes must be positive: {self.hidden_sizes}")
+            raise errors.ConfigError(
+                f"DQNConfig.hidden_sizes must be positive: {self.hidden_sizes}"
+            )
         if self.min_replay_size > self.max_replay_size:
             raise errors.ConfigError(
                 f"DQNConfig.min_replay_size ({self.min_replay_size}) exceeds max_replay_size "
