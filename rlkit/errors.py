@@ -23,3 +23,7 @@ class ConfigError(RlkitError, ValueError):
 
 class InvalidBatchError(RlkitError, ValueError):
     """A replay batch that contains NaN or infinite values."""
+
+
+class ReplayTimeoutError(RlkitError, TimeoutError):
+    """Replay sampling was held back by the rate limiter for longer than allowed."""

@@ -6,6 +6,7 @@ import pytest
 import reverb
 from dm_env import specs as dm_specs
 
+import rlkit
 from rlkit import replay, specs, types
 
 SPEC = specs.EnvironmentSpec(
@@ -255,4 +256,21 @@ def test_dataset_flattens_blocks_and_rejects_nan(make_server):
     with pytest.raises(Exception, match="NaN"):
         for _ in range(50):
             next(iterator)
+    server.stop()
+
+
+def test_dataset_times_out_instead_of_hanging():
+    signature = replay.transition_signature(SPEC, 1)
+    limiter = replay.sample_to_insert_limiter(1.0, 1, error_buffer=1.0, block_inserts=False)
+    server = reverb.Server([replay.uniform_table("replay", 100, limiter, signature)], port=None)
+    client = reverb.Client(f"localhost:{server.port}")
+    adder = replay.NStepTransitionAdder(client, "replay", SPEC, n_step=1, discount=0.9)
+    feed(adder, episode([1.0, 2.0], final_discount=0.0))  # 2 inserts allow 2 + 1 samples.
+    adder.flush()
+    iterator = replay.ReplayIterator(
+        client.server_address, "replay", items_per_batch=2, rate_limiter_timeout_s=0.5
+    )
+    next(iterator)
+    with pytest.raises(rlkit.ReplayTimeoutError, match="samples_per_insert"):
+        next(iterator)
     server.stop()

@@ -55,7 +55,6 @@ class GenericActor(core.Actor):
         )
         self._get_extras = actor_core.get_extras
         self._state = actor_core.init(random_key)
-        self._has_extras = False
 
     def select_action(self, observation: types.NestedArray) -> types.NestedArray:
         params = self._variable_client.params if self._variable_client is not None else None

@@ -29,6 +29,10 @@ def _check_finite(data) -> None:
 class ReplayIterator(Iterator[types.Batch]):
     """Yields `Batch(data, keys, probabilities)` from a Reverb table, prefetched by tf.data.
 
+    With `rate_limiter_timeout_s`, a sample that the table's rate limiter holds back for
+    longer raises `ReplayTimeoutError` instead of waiting forever (in one process, nothing
+    else could ever insert the data it waits for).
+
     Items holding a block of transitions (see `NStepTransitionAdder`) are flattened, so
     `data` always has one leading axis of `items_per_batch * transitions_per_item`. `keys`
     and `probabilities` are per item, for priority updates and importance weights.
@@ -42,20 +46,32 @@ class ReplayIterator(Iterator[types.Batch]):
         flatten_blocks: bool = True,
         prefetch: int = 2,
         check_finite: bool = True,
+        rate_limiter_timeout_s: float | None = None,
     ):
+        timeout_ms = -1 if rate_limiter_timeout_s is None else int(rate_limiter_timeout_s * 1000)
         dataset = reverb.TrajectoryDataset.from_table_signature(
             server_address=server_address,
             table=table,
             max_in_flight_samples_per_worker=2 * items_per_batch,
+            rate_limiter_timeout_ms=timeout_ms,
         )
         dataset = dataset.batch(items_per_batch, drop_remainder=True).prefetch(prefetch)
         self._iterator = dataset.as_numpy_iterator()
         self._flatten = flatten_blocks
         self._check_finite = check_finite
         self.items_per_batch = items_per_batch
+        self._table = table
+        self._timeout_s = rate_limiter_timeout_s
 
     def __next__(self) -> types.Batch:
-        sample = next(self._iterator)
+        try:
+            sample = next(self._iterator)
+        except StopIteration:
+            raise errors.ReplayTimeoutError(
+                f"Sampling from replay table {self._table!r} waited {self._timeout_s} s without "
+                "data: its rate limiter allows no more samples until more is inserted. Learner "
+                "steps must keep to the replay ratio (samples_per_insert); step the actor."
+            ) from None
         data = sample.data
         item_type = _ITEM_TYPES.get(type(data).__name__)
         if item_type is not None and type(data) is not item_type:

@@ -7,7 +7,6 @@ from typing import NamedTuple
 import jax
 import jax.numpy as jnp
 import optax
-import rlax
 
 from rlkit import types
 from rlkit.jax import actors
@@ -22,17 +21,25 @@ class EpsilonGreedyState(NamedTuple):
 def make_epsilon_greedy_policy(
     network: networks_lib.FeedForwardNetwork,
     epsilon: float | optax.Schedule,
+    num_actions: int,
 ) -> actors.ActorCore:
-    """Epsilon-greedy on `network`'s Q-values; `epsilon` may be a schedule over actor steps."""
+    """Epsilon-greedy on `network`'s Q-values; `epsilon` may be a schedule over actor steps.
+
+    With probability epsilon a uniformly random action, else the greedy one: written out
+    rather than through a categorical distribution, because this runs once per env step and
+    every op counts at that size.
+    """
     schedule = epsilon if callable(epsilon) else (lambda _: epsilon)
 
     def init(key: types.PRNGKey) -> EpsilonGreedyState:
         return EpsilonGreedyState(key, jnp.zeros((), jnp.int32))
 
     def select_action(params, observation, state: EpsilonGreedyState):
-        key, action_key = jax.random.split(state.key)
+        key, explore_key, random_key = jax.random.split(state.key, 3)
         q_values = network.apply(params, networks_lib.add_batch_dim(observation))[0]
-        action = rlax.epsilon_greedy(schedule(state.steps)).sample(action_key, q_values)
+        explore = jax.random.uniform(explore_key) < schedule(state.steps)
+        random_action = jax.random.randint(random_key, (), 0, num_actions)
+        action = jnp.where(explore, random_action, jnp.argmax(q_values))
         return action.astype(jnp.int32), EpsilonGreedyState(key, state.steps + 1)
 
     return actors.ActorCore(init=init, select_action=select_action, get_extras=lambda _: ())

@@ -9,6 +9,7 @@ import reverb
 
 from rlkit import core, loggers, replay, specs, types
 from rlkit.agents.dqn import acting, learning
+from rlkit.agents.dqn import networks as dqn_networks
 from rlkit.agents.dqn.config import DQNConfig
 from rlkit.jax import actors, variable_utils
 from rlkit.jax import networks as networks_lib
@@ -54,6 +55,8 @@ class DQNBuilder:
             server_address=replay_client.server_address,
             table=self._config.replay_table_name,
             items_per_batch=self._config.items_per_learner_step,
+            # In one process a blocked sample can never be served: fail instead of hanging.
+            rate_limiter_timeout_s=None if self._block_inserts else 60.0,
         )
 
     def make_adder(
@@ -107,14 +110,14 @@ class DQNBuilder:
         environment_spec: specs.EnvironmentSpec,
         evaluation: bool = False,
     ) -> actors.ActorCore:
-        del environment_spec
         cfg = self._config
+        num_actions = dqn_networks.num_discrete_actions(environment_spec)
         if evaluation:
-            return acting.make_epsilon_greedy_policy(networks, cfg.evaluation_epsilon)
+            return acting.make_epsilon_greedy_policy(networks, cfg.evaluation_epsilon, num_actions)
         schedule = optax.linear_schedule(
             cfg.epsilon_init, cfg.epsilon_final, max(cfg.epsilon_decay_steps, 1)
         )
-        return acting.make_epsilon_greedy_policy(networks, schedule)
+        return acting.make_epsilon_greedy_policy(networks, schedule, num_actions)
 
     def make_actor(
         self,

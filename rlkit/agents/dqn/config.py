@@ -13,6 +13,11 @@ from rlkit import errors
 class DQNConfig:
     """Hyperparameters of DQN (double Q-learning, Huber loss, target network, n-step).
 
+    Defaults are RL-Zoo's CartPole-v1 DQN (256x256 MLP, Adam 2.3e-3, batch 64, 0.5 updates
+    per env step, target synced every 128 updates, epsilon 1 -> 0.04 over 8k steps) with
+    double Q-learning and 3-step returns, which reached a greedy return of 475 sooner and
+    more often than 1-step returns in our runs (see the agent's README).
+
     Replay ratio: each environment step adds one transition and the learner draws
     `samples_per_insert` transitions per transition added, i.e. `samples_per_insert /
     batch_size` gradient updates per environment step (32 / 64 = 0.5, as RL-Zoo's
@@ -27,9 +32,9 @@ class DQNConfig:
     max_gradient_norm: float = 10.0
     # Loss.
     discount: float = 0.99
-    n_step: int = 1
+    n_step: int = 3
     huber_delta: float = 1.0
-    target_update_period: int = 16  # In gradient updates.
+    target_update_period: int = 128  # In gradient updates (RL-Zoo: one sync per 128).
     # Exploration (epsilon-greedy, linear decay over actor steps).
     epsilon_init: float = 1.0
     epsilon_final: float = 0.04
