@@ -97,10 +97,12 @@ def main() -> None:
         for r in results
     ]
     finals = [r["final_return"] for r in results]
+    config = dqn.DQNConfig()
     body = f"""## DQN, CartPole-v1, {args.steps:,} env steps (`bench/dqn_cartpole.py`)
 
 Default `DQNConfig` (RL-Zoo's CartPole hyperparameters: 256x256 MLP, lr 2.3e-3, batch 64,
-0.5 updates per env step, epsilon 1 -> 0.04 over 8k steps), double Q, 1-step returns.
+0.5 updates per env step, epsilon 1 -> 0.04 over 8k steps), double Q, {config.n_step}-step returns,
+target synced every {config.target_update_period} updates.
 Evaluation: greedy policy, 10 episodes every {args.eval_every:,} steps, 20 at the end.
 Seconds are training wall-clock only (evaluation excluded), on {platform.machine()},
 {os.cpu_count()} cores.

@@ -1,5 +1,8 @@
 """rlkit: reinforcement learning in the style of Acme, on JAX, with Reverb replay."""
 
+# First: sets XLA's CPU flags before anything can start the backend (see rlkit/_xla_setup.py).
+from rlkit import _xla_setup  # noqa: F401, I001
+
 from rlkit import loggers, specs, types, wrappers
 from rlkit.agent import Agent
 from rlkit.core import Actor, Learner, Saveable, VariableSource, Worker

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import concurrent.futures
 from collections.abc import Sequence
 
 import dm_env
@@ -16,6 +17,12 @@ class Agent(core.Actor, core.VariableSource):
     `observations_per_step` steps (or several per step when it is below 1). The schedule is
     counted, not timed, so a run does the same number of updates whatever the machine; the
     replay table's rate limiter guarantees no sample is drawn before its data is inserted.
+
+    With `learn_in_background=True` the learner steps due at one observation run on a
+    worker thread while the actor keeps acting on the parameters from before them; they are
+    joined before the next learner steps are started, so the actor is always exactly one
+    round of learner steps behind, whatever the timing (runs stay reproducible). On a
+    multi-core CPU this overlaps acting with the jitted update instead of queueing them.
     """
 
     def __init__(
@@ -24,6 +31,7 @@ class Agent(core.Actor, core.VariableSource):
         learner: core.Learner,
         min_observations: int,
         observations_per_step: float,
+        learn_in_background: bool = False,
     ):
         if observations_per_step <= 0:
             raise ValueError(
@@ -35,6 +43,12 @@ class Agent(core.Actor, core.VariableSource):
         self._observations_per_step = observations_per_step
         self._num_observations = 0
         self._learner_steps = 0
+        self._executor = (
+            concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="rlkit-learner")
+            if learn_in_background
+            else None
+        )
+        self._pending: concurrent.futures.Future | None = None
 
     def _learner_steps_due(self) -> int:
         since_start = self._num_observations - self._min_observations
@@ -52,17 +66,38 @@ class Agent(core.Actor, core.VariableSource):
         self._num_observations += 1
         self._actor.observe(action, next_timestep)
 
-    def update(self, wait: bool = False) -> None:
-        due = self._learner_steps_due()
-        if self._learner_steps >= due:
-            return
-        while self._learner_steps < due:
+    def _run_learner(self, num_steps: int) -> None:
+        for _ in range(num_steps):
             self._learner.step()
-            self._learner_steps += 1
-        self._actor.update(wait)
+
+    def update(self, wait: bool = False) -> None:
+        num_steps = self._learner_steps_due() - self._learner_steps
+        if num_steps <= 0:
+            return
+        self._learner_steps += num_steps
+        if self._executor is None:
+            self._run_learner(num_steps)
+            self._actor.update(wait)
+            return
+        self.wait_for_learner()
+        self._actor.update(wait)  # Parameters as of the round just joined.
+        self._pending = self._executor.submit(self._run_learner, num_steps)
+
+    def wait_for_learner(self) -> None:
+        """Blocks until background learner steps finish; re-raises their errors."""
+        if self._pending is not None:
+            pending, self._pending = self._pending, None
+            pending.result()
 
     def get_variables(self, names: Sequence[str]) -> list[types.NestedArray]:
+        self.wait_for_learner()
         return self._learner.get_variables(names)
+
+    def close(self) -> None:
+        """Finishes background learning and stops its thread."""
+        self.wait_for_learner()
+        if self._executor is not None:
+            self._executor.shutdown()
 
     @property
     def learner(self) -> core.Learner:

@@ -20,6 +20,10 @@ class DQN(agent_lib.Agent):
     Starts an in-process Reverb server holding the replay table, and wires actor, adder,
     dataset and learner from `DQNBuilder`. `make_evaluation_actor()` returns a greedy actor
     that shares the learner's parameters and writes nothing to replay.
+
+    By default learner steps run on a background thread while the actor acts on the
+    parameters from before them (see `rlkit.Agent`); `learn_in_background=False` runs them
+    inline.
     """
 
     def __init__(
@@ -29,6 +33,7 @@ class DQN(agent_lib.Agent):
         seed: int = 0,
         counter: counting.Counter | None = None,
         logger: loggers.Logger | None = None,
+        learn_in_background: bool = True,
     ):
         config = config if config is not None else DQNConfig()
         if not isinstance(config, DQNConfig):
@@ -58,7 +63,13 @@ class DQN(agent_lib.Agent):
             + config.transitions_per_item
             + config.n_step
         )
-        super().__init__(actor, learner, min_observations, config.observations_per_learner_step)
+        super().__init__(
+            actor,
+            learner,
+            min_observations,
+            config.observations_per_learner_step,
+            learn_in_background=learn_in_background,
+        )
 
     def make_evaluation_actor(self, seed: int | None = None) -> core.Actor:
         """A greedy actor (epsilon = `config.evaluation_epsilon`) on the current params."""
@@ -66,8 +77,10 @@ class DQN(agent_lib.Agent):
         policy: actors.ActorCore = self.builder.make_policy(
             self.networks, self.environment_spec, evaluation=True
         )
-        return self.builder.make_actor(key, policy, self.environment_spec, self.learner)
+        # The agent as variable source: it waits for background learner steps first.
+        return self.builder.make_actor(key, policy, self.environment_spec, self)
 
     def close(self) -> None:
-        """Stops the replay server."""
+        """Finishes learning and stops the replay server."""
+        super().close()
         self._server.stop()

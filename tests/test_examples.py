@@ -1,0 +1,31 @@
+"""The examples run as documented."""
+
+import importlib.util
+import pathlib
+
+EXAMPLES = pathlib.Path(__file__).resolve().parent.parent / "examples"
+
+
+def load(name):
+    spec = importlib.util.spec_from_file_location(name, EXAMPLES / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_custom_agent_solves_deterministic_frozenlake():
+    custom_agent = load("custom_agent")
+    assert issubclass(custom_agent.TabularQLearner, custom_agent.rlkit.Learner)
+    assert issubclass(custom_agent.EpsilonGreedyActor, custom_agent.rlkit.Actor)
+    assert custom_agent.main(num_episodes=300, seed=0) == 1.0
+
+
+def test_two_line_script_is_the_readme_script():
+    readme = (EXAMPLES.parent / "README.md").read_text()
+    script = (EXAMPLES / "two_line_dqn.py").read_text()
+    for line in (
+        'env = rlkit.make_environment("CartPole-v1", seed=0)',
+        "agent = dqn.DQN(rlkit.specs.make_environment_spec(env), dqn.DQNConfig(), seed=0)",
+        "rlkit.EnvironmentLoop(env, agent).run(num_steps=50_000)",
+    ):
+        assert line in script and line in readme
