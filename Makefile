@@ -19,6 +19,7 @@ run: install
 	$(BIN)/python examples/train_dqn_cartpole.py
 
 test: install
+	$(BIN)/ruff check rlkit tests examples bench
 	$(BIN)/python -m pytest -q -ra
 
 test-fast: install
@@ -30,6 +31,7 @@ lint: install
 
 bench: install
 	$(BIN)/python bench/dqn_cartpole.py
+	$(BIN)/python bench/compare_sb3.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info
