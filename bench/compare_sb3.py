@@ -123,7 +123,8 @@ def main() -> None:
     body = f"""## rlkit vs Stable-Baselines3, DQN CartPole-v1, {
         args.steps:,} steps (`bench/compare_sb3.py`)
 
-Same hyperparameters (RL-Zoo), same number of gradient updates, run one after the other on
+RL-Zoo hyperparameters for both (rlkit's defaults add double Q and 3-step returns), same
+number of gradient updates, run one after the other on
 this machine ({os.cpu_count()} cores). Seconds are training wall-clock only; returns are 20 greedy
 episodes after training. SB3 {SB3_PACKAGES[1].split("==")[1]} with torch {
         SB3_PACKAGES[0].split("==")[1]
