@@ -113,46 +113,6 @@ def test_dqn_rejects_continuous_actions():
         dqn.DQN(spec)
 
 
-def test_agent_learner_schedule():
-    class CountingLearner(rlkit.Learner):
-        steps = 0
-
-        def step(self):
-            self.steps += 1
-
-        def get_variables(self, names):
-            return [None for _ in names]
-
-    class NullActor(rlkit.Actor):
-        def select_action(self, observation):
-            return 0
-
-        def observe_first(self, timestep):
-            pass
-
-        def observe(self, action, next_timestep):
-            pass
-
-        def update(self, wait=False):
-            pass
-
-    learner = CountingLearner()
-    agent = rlkit.Agent(NullActor(), learner, min_observations=10, observations_per_step=4)
-    counts = []
-    for _ in range(22):
-        agent.observe(0, None)
-        agent.update()
-        counts.append(learner.steps)
-    # First step at observation 10, then every 4 observations.
-    assert counts[8:] == [0, 1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3, 4]
-    fast = CountingLearner()
-    agent = rlkit.Agent(NullActor(), fast, min_observations=0, observations_per_step=0.5)
-    for _ in range(3):
-        agent.observe(0, None)
-        agent.update()
-    assert fast.steps == 7  # Observation 1 owes 3 steps (incl. the first), then 2 each.
-
-
 def test_dqn_agent_runs_and_learner_counts_match_the_replay_ratio():
     config = dqn.DQNConfig(
         hidden_sizes=(32,),
@@ -198,52 +158,3 @@ def test_dqn_learns_cartpole():
     # An untrained greedy policy balances for ~10-40 steps; within 20k steps the greedy
     # policy clears 100 (the full 50k-step runs reach 500: see bench/dqn_cartpole.py).
     assert before < 60 and max(scores) >= 100, (before, scores)
-
-
-def test_background_learning_keeps_the_schedule_and_reports_errors():
-    class RecordingLearner(rlkit.Learner):
-        def __init__(self, fail_at=None):
-            self.steps, self.fail_at = 0, fail_at
-
-        def step(self):
-            self.steps += 1
-            if self.steps == self.fail_at:
-                raise RuntimeError("learner broke")
-
-        def get_variables(self, names):
-            return [self.steps for _ in names]
-
-    class ParamsActor(rlkit.Actor):
-        def __init__(self, source):
-            self.source, self.seen = source, []
-
-        def select_action(self, observation):
-            return 0
-
-        def observe_first(self, timestep):
-            pass
-
-        def observe(self, action, next_timestep):
-            pass
-
-        def update(self, wait=False):
-            self.seen.append(self.source.get_variables(["policy"])[0])
-
-    learner = RecordingLearner()
-    actor = ParamsActor(learner)
-    agent = rlkit.Agent(actor, learner, 0, 1, learn_in_background=True)
-    for _ in range(5):
-        agent.observe(0, None)
-        agent.update()
-    agent.wait_for_learner()
-    assert learner.steps == 6  # Same count as in the foreground (2 at the first step).
-    # The actor always sees the parameters of the round before: exactly one round behind.
-    assert actor.seen == [0, 2, 3, 4, 5]
-    agent.close()
-
-    failing = RecordingLearner(fail_at=2)
-    agent = rlkit.Agent(ParamsActor(failing), failing, 0, 1, learn_in_background=True)
-    agent.observe(0, None)
-    agent.update()
-    with pytest.raises(RuntimeError, match="learner broke"):
-        agent.close()
