@@ -21,7 +21,8 @@ class Agent(core.Actor, core.VariableSource):
     With `learn_in_background=True` the learner steps due at one observation run on a
     worker thread while the actor keeps acting on the parameters from before them; they are
     joined before the next learner steps are started, so the actor is always exactly one
-    round of learner steps behind, whatever the timing (runs stay reproducible). On a
+    round of learner steps behind, whatever the timing (the schedule is
+    deterministic; replay samples are not, as Reverb's samplers cannot be seeded). On a
     multi-core CPU this overlaps acting with the jitted update instead of queueing them.
     """
 
@@ -94,10 +95,12 @@ class Agent(core.Actor, core.VariableSource):
         return self._learner.get_variables(names)
 
     def close(self) -> None:
-        """Finishes background learning and stops its thread."""
-        self.wait_for_learner()
-        if self._executor is not None:
-            self._executor.shutdown()
+        """Finishes background learning and stops its thread (re-raising a learner error)."""
+        try:
+            self.wait_for_learner()
+        finally:
+            if self._executor is not None:
+                self._executor.shutdown()
 
     @property
     def learner(self) -> core.Learner:

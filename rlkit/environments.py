@@ -36,4 +36,8 @@ def make_environment(env_id: str, *, seed: int | None = None, **kwargs) -> dm_en
         environment = gymnasium.make(env_id, **kwargs)
     except gymnasium.error.DeprecatedEnv as error:
         raise errors.UnknownEnvironmentError(f"{error} (asked for {env_id!r}).") from error
-    return wrappers.SinglePrecisionWrapper(wrappers.GymWrapper(environment, seed=seed))
+    try:
+        return wrappers.SinglePrecisionWrapper(wrappers.GymWrapper(environment, seed=seed))
+    except Exception:
+        environment.close()
+        raise

@@ -217,3 +217,10 @@ def test_unknown_environment_id_suggests_close_ids():
     with pytest.raises(rlkit.UnknownEnvironmentError, match="CartPole-v1") as info:
         rlkit.make_environment("CartPole-v9")
     assert "Unknown environment id 'CartPole-v9'" in str(info.value)
+
+
+def test_gymnasium_wrapper_seeds_through_rlkit_wrappers():
+    env = wrappers.GymnasiumWrapper(rlkit.make_environment("CartPole-v1"))
+    first, _ = env.reset(seed=1)
+    again, _ = env.reset(seed=1)
+    np.testing.assert_array_equal(first, again)

@@ -137,3 +137,45 @@ def test_wrappers_forward_render_and_attributes():
     env.reset()
     assert env.render().shape[-1] == 3
     assert env.environment.environment.environment.spec.id == "CartPole-v1"
+
+
+def test_action_repeat_after_single_precision_keeps_dtypes():
+    env = wrappers.ActionRepeatWrapper(
+        wrappers.SinglePrecisionWrapper(scripted(rewards=(1.0, 2.0, 3.0))), num_repeats=2
+    )
+    env.reset()
+    step = env.step(0)
+    assert step.reward == 3.0 and step.reward.dtype == np.float32
+    assert step.discount.dtype == np.float32
+
+
+class Float64ActionEnv(RecordingEnv):
+    def __init__(self, low, high):
+        super().__init__()
+        self.action_space = spaces.Box(low, high, (1,), np.float64)
+
+
+def test_single_precision_rounds_float_bounds_inwards():
+    env = wrappers.SinglePrecisionWrapper(wrappers.GymWrapper(Float64ActionEnv(-0.1, 0.1)))
+    spec = env.action_spec()
+    assert spec.dtype == np.float32
+    assert np.float64(spec.minimum[0]) >= -0.1 and np.float64(spec.maximum[0]) <= 0.1
+    env.reset()
+    env.step(np.array(spec.minimum, np.float32))  # The advertised bound is a valid action.
+    env.step(np.array(spec.maximum, np.float32))
+
+
+def test_canonical_spec_handles_huge_finite_bounds():
+    big = float(np.finfo(np.float32).max)
+    inner = Float64ActionEnv(-big, big)
+    env = wrappers.CanonicalSpecWrapper(wrappers.GymWrapper(inner))
+    env.reset()
+    env.step(np.array([0.5], np.float64))
+    assert np.isfinite(inner.received[0]).all() and inner.received[0][0] > 0
+
+
+def test_frame_stacking_flatten_rejects_scalars():
+    with pytest.raises(ValueError, match="scalar"):
+        wrappers.FrameStackingWrapper(
+            wrappers.GymWrapper(gymnasium.make("FrozenLake-v1")), num_frames=2, flatten=True
+        )

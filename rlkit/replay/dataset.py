@@ -67,6 +67,11 @@ class ReplayIterator(Iterator[types.Batch]):
         try:
             sample = next(self._iterator)
         except StopIteration:
+            if self._timeout_s is None:
+                raise errors.RlkitError(
+                    f"Replay table {self._table!r} stopped serving samples (was its server "
+                    "stopped?)."
+                ) from None
             raise errors.ReplayTimeoutError(
                 f"Sampling from replay table {self._table!r} waited {self._timeout_s} s without "
                 "data: its rate limiter allows no more samples until more is inserted. Learner "

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dm_env
+import numpy as np
 
 from rlkit.wrappers.base import EnvironmentWrapper
 
@@ -31,5 +32,7 @@ class ActionRepeatWrapper(EnvironmentWrapper):
             discount *= timestep.discount
             if timestep.last():
                 break
-        cast = type(timestep.reward)
-        return timestep._replace(reward=cast(reward), discount=type(timestep.discount)(discount))
+        return timestep._replace(
+            reward=np.asarray(reward, self.reward_spec().dtype),
+            discount=np.asarray(discount, self.discount_spec().dtype),
+        )

@@ -46,7 +46,8 @@ class CanonicalSpecWrapper(EnvironmentWrapper):
         if self._clip:
             action = np.clip(action, -1.0, 1.0)
         low, high = spec.minimum, spec.maximum
-        scaled = low + (action + 1.0) * 0.5 * (high - low)
+        # Written so that huge finite bounds (e.g. +/- float32 max) cannot overflow high - low.
+        scaled = 0.5 * (1.0 - action) * low + 0.5 * (1.0 + action) * high
         # Rounding can step a hair outside [low, high]; never hand the env an invalid action.
         inside = np.all(action >= -1.0) and np.all(action <= 1.0)
         return np.clip(scaled, low, high).astype(spec.dtype) if inside else scaled

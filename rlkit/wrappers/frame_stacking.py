@@ -32,6 +32,11 @@ class FrameStackingWrapper(EnvironmentWrapper):
         )
 
     def _stacked_spec(self, spec):
+        if self._flatten and not spec.shape:
+            raise ValueError(
+                f"flatten=True merges frames into the last axis, but observation {spec!r} is a "
+                "scalar; use flatten=False to stack scalars into a vector."
+            )
         if self._flatten:
             shape = spec.shape[:-1] + (spec.shape[-1] * self._num_frames,)
         else:

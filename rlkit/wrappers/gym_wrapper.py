@@ -242,7 +242,10 @@ class GymnasiumWrapper(gymnasium.Env):
         self._to_dm_action = specs_lib.make_caster(environment.action_spec())
         self._to_gym_observation = _make_gym_observation_converter(self.observation_space)
         self.render_mode = render_mode or getattr(environment, "render_mode", None)
-        self._reset_takes_seed = "seed" in inspect.signature(environment.reset).parameters
+        parameters = inspect.signature(environment.reset).parameters
+        self._reset_takes_seed = "seed" in parameters or any(
+            p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters.values()
+        )
 
     def reset(self, *, seed: int | None = None, options: dict | None = None):
         super().reset(seed=seed)

@@ -23,13 +23,14 @@ def _narrow_spec(spec):
         maximum = np.asarray(spec.maximum)
         if np.issubdtype(dtype, np.integer):
             info = np.iinfo(dtype)
-            minimum, maximum = (
-                np.clip(minimum, info.min, info.max),
-                np.clip(maximum, info.min, info.max),
-            )
-        return specs.BoundedArray(
-            spec.shape, dtype, minimum.astype(dtype), maximum.astype(dtype), name=spec.name
-        )
+            low = np.clip(minimum, info.min, info.max).astype(dtype)
+            high = np.clip(maximum, info.min, info.max).astype(dtype)
+            return specs.BoundedArray(spec.shape, dtype, low, high, name=spec.name)
+        # Round bounds inwards: a value at the advertised bound must be valid for the inner env.
+        low, high = minimum.astype(dtype), maximum.astype(dtype)
+        low = np.where(low < minimum, np.nextafter(low, dtype(np.inf)), low).astype(dtype)
+        high = np.where(high > maximum, np.nextafter(high, dtype(-np.inf)), high).astype(dtype)
+        return specs.BoundedArray(spec.shape, dtype, low, high, name=spec.name)
     return specs.Array(spec.shape, dtype, name=spec.name)
 
 

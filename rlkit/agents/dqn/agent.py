@@ -54,7 +54,7 @@ class DQN(agent_lib.Agent):
             counter=counting.Counter(counter, "learner") if counter else None,
         )
         policy = self.builder.make_policy(self.networks, environment_spec)
-        adder = self.builder.make_adder(self.replay_client, environment_spec)
+        adder = self._adder = self.builder.make_adder(self.replay_client, environment_spec)
         actor = self.builder.make_actor(actor_key, policy, environment_spec, learner, adder)
         # Start learning once the table can serve samples; the first block must have been
         # completed, so wait for one more item's worth of transitions plus the n-step lag.
@@ -81,6 +81,9 @@ class DQN(agent_lib.Agent):
         return self.builder.make_actor(key, policy, self.environment_spec, self)
 
     def close(self) -> None:
-        """Finishes learning and stops the replay server."""
-        super().close()
-        self._server.stop()
+        """Finishes learning, closes the replay writer and stops the replay server."""
+        try:
+            super().close()
+        finally:
+            self._adder.close()
+            self._server.stop()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import haiku as hk
 import jax.numpy as jnp
+import numpy as np
 from dm_env import specs as dm_specs
 
 from rlkit import errors, specs
@@ -15,9 +16,13 @@ def num_discrete_actions(environment_spec: specs.EnvironmentSpec) -> int:
     """The number of actions; raises for action spaces DQN cannot handle."""
     action_spec = environment_spec.actions
     if not isinstance(action_spec, dm_specs.DiscreteArray):
+        integer = np.issubdtype(np.dtype(action_spec.dtype), np.integer)
+        if integer and action_spec.shape == ():
+            hint = "Its actions start at a non-zero value: shift them to 0 with a wrapper."
+        else:
+            hint = "Use a continuous-control agent, or discretise the actions with a wrapper."
         raise errors.ConfigError(
-            f"DQN needs a single discrete action space, got {action_spec!r}. Use a "
-            "continuous-control agent, or discretise the actions with a wrapper."
+            f"DQN needs a single discrete action space (0..n-1), got {action_spec!r}. {hint}"
         )
     return int(action_spec.num_values)
 
