@@ -137,7 +137,7 @@ def test_step_before_reset_raises():
         env.step(0)
 
 
-@pytest.mark.parametrize("bad_action", [2, -1, np.float32(1.0), np.array([0, 1])])
+@pytest.mark.parametrize("bad_action", [2, -1, True, np.float32(1.0), np.array([0, 1])])
 def test_action_outside_spec_raises(bad_action):
     env = wrappers.GymWrapper(ScriptedEnv())
     env.reset()

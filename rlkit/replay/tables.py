@@ -11,8 +11,6 @@ import tree
 
 from rlkit import specs, types
 
-DEFAULT_PRIORITY_TABLE = "priority_table"
-
 
 def _tensor_spec(spec, leading: tuple[int, ...] = ()) -> tf.TensorSpec:
     return tf.TensorSpec(leading + tuple(spec.shape), tf.as_dtype(np.dtype(spec.dtype)))

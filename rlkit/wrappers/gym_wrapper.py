@@ -116,6 +116,15 @@ def make_action_validator(spec: types.NestedSpec, path: str = "action") -> Calla
             "Select actions within the spec (see env.action_spec())."
         )
 
+    if integer and bounded and spec.shape == ():
+        low_int, high_int = int(low), int(high)
+
+        def check_scalar_integer(action):
+            if not isinstance(action, int | np.integer) or isinstance(action, bool):
+                check_array(action)  # Slow path: names the exact problem.
+            elif not low_int <= action <= high_int:
+                fail(action, "is outside the bounds")
+
     def check_array(action):
         value = np.asarray(action)
         if value.shape != spec.shape:
@@ -128,6 +137,8 @@ def make_action_validator(spec: types.NestedSpec, path: str = "action") -> Calla
         if bounded and (np.any(value < low) or np.any(value > high)):
             fail(action, "is outside the bounds")
 
+    if integer and bounded and spec.shape == ():
+        return check_scalar_integer
     return check_array
 
 
@@ -149,23 +160,10 @@ class GymWrapper(dm_env.Environment):
         self._action_spec = space_to_spec(environment.action_space, "action")
         self._convert_observation = specs_lib.make_caster(self._observation_spec)
         self._validate_action = make_action_validator(self._action_spec)
-        self._to_gym_action = self._make_gym_action_converter(environment.action_space)
+        self._to_gym_action = _space_converter(environment.action_space, _to_gym_action_leaf)
         self._needs_reset = True
         self._has_reset = False
         self.last_info: dict[str, Any] = {}
-
-    @staticmethod
-    def _make_gym_action_converter(space: spaces.Space) -> Callable[[Any], Any]:
-        if isinstance(space, spaces.Discrete):
-            return int
-        if isinstance(space, spaces.Dict):
-            subs = {k: GymWrapper._make_gym_action_converter(s) for k, s in space.spaces.items()}
-            return lambda action: {k: conv(action[k]) for k, conv in subs.items()}
-        if isinstance(space, spaces.Tuple):
-            subs = [GymWrapper._make_gym_action_converter(s) for s in space.spaces]
-            return lambda action: tuple(conv(a) for conv, a in zip(subs, action, strict=True))
-        dtype = space.dtype
-        return lambda action: np.asarray(action, dtype=dtype)
 
     def reset(self, seed: int | None = None) -> dm_env.TimeStep:
         """Starts a new episode; `seed` (or the constructor's seed, once) reseeds the env."""
@@ -215,16 +213,30 @@ class GymWrapper(dm_env.Environment):
         return self._environment
 
 
-def _make_gym_observation_converter(space: spaces.Space) -> Callable[[Any], Any]:
-    """Discrete observations are plain ints in gymnasium; everything else passes as is."""
-    if isinstance(space, spaces.Discrete):
-        return lambda value: np.int64(value)
+def _space_converter(
+    space: spaces.Space, leaf: Callable[[spaces.Space], Callable[[Any], Any]]
+) -> Callable[[Any], Any]:
+    """Builds, once per space, a converter that applies `leaf(subspace)` through Dict/Tuple."""
     if isinstance(space, spaces.Dict):
-        subs = {k: _make_gym_observation_converter(s) for k, s in space.spaces.items()}
+        subs = {k: _space_converter(s, leaf) for k, s in space.spaces.items()}
         return lambda value: {k: conv(value[k]) for k, conv in subs.items()}
     if isinstance(space, spaces.Tuple):
-        subs = [_make_gym_observation_converter(s) for s in space.spaces]
+        subs = [_space_converter(s, leaf) for s in space.spaces]
         return lambda value: tuple(conv(v) for conv, v in zip(subs, value, strict=True))
+    return leaf(space)
+
+
+def _to_gym_action_leaf(space: spaces.Space) -> Callable[[Any], Any]:
+    if isinstance(space, spaces.Discrete):
+        return int
+    dtype = space.dtype
+    return lambda action: np.asarray(action, dtype=dtype)
+
+
+def _to_gym_observation_leaf(space: spaces.Space) -> Callable[[Any], Any]:
+    # Gymnasium's checker wants Discrete observations as plain integers.
+    if isinstance(space, spaces.Discrete):
+        return np.int64
     return lambda value: value
 
 
@@ -240,7 +252,9 @@ class GymnasiumWrapper(gymnasium.Env):
         self.observation_space = spec_to_space(environment.observation_spec())
         self.action_space = spec_to_space(environment.action_spec())
         self._to_dm_action = specs_lib.make_caster(environment.action_spec())
-        self._to_gym_observation = _make_gym_observation_converter(self.observation_space)
+        self._to_gym_observation = _space_converter(
+            self.observation_space, _to_gym_observation_leaf
+        )
         self.render_mode = render_mode or getattr(environment, "render_mode", None)
         parameters = inspect.signature(environment.reset).parameters
         self._reset_takes_seed = "seed" in parameters or any(

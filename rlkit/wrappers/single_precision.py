@@ -7,6 +7,7 @@ import numpy as np
 import tree
 from dm_env import specs
 
+from rlkit import specs as specs_lib
 from rlkit.wrappers.base import EnvironmentWrapper
 
 _NARROW = {np.dtype(np.float64): np.float32, np.dtype(np.int64): np.int32}
@@ -35,17 +36,10 @@ def _narrow_spec(spec):
 
 
 def _make_caster(spec):
-    """A function casting values of `spec` to the narrowed dtype (identity when unchanged)."""
-    leaves = tree.flatten(spec)
-    if len(leaves) == 1 and not isinstance(spec, dict | tuple | list):
-        dtype = _NARROW.get(np.dtype(spec.dtype))
-        if dtype is None:
-            return lambda value: value
-        return lambda value: np.asarray(value, dtype=dtype)
-    narrowed = tree.map_structure(_narrow_spec, spec)
-    return lambda value: tree.map_structure(
-        lambda v, s: np.asarray(v, dtype=s.dtype), value, narrowed
-    )
+    """A function casting values of `spec` to the narrowed dtypes (identity when unchanged)."""
+    if not any(np.dtype(s.dtype) in _NARROW for s in tree.flatten(spec)):
+        return lambda value: value
+    return specs_lib.make_caster(tree.map_structure(_narrow_spec, spec))
 
 
 class SinglePrecisionWrapper(EnvironmentWrapper):
