@@ -5,9 +5,11 @@ from rlkit import _xla_setup  # noqa: F401, I001
 
 from rlkit import loggers, specs, types, wrappers
 from rlkit.agent import Agent
+from rlkit.builders import ActorLearnerBuilder, LearningSchedule
 from rlkit.core import Actor, Learner, Saveable, VariableSource, Worker
 from rlkit.environment_loop import EnvironmentLoop
 from rlkit.environments import make_environment
+from rlkit.local_layout import LocalLayout
 from rlkit.errors import (
     ConfigError,
     InvalidActionError,
@@ -23,6 +25,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "Actor",
+    "ActorLearnerBuilder",
     "Agent",
     "ConfigError",
     "EnvironmentLoop",
@@ -31,6 +34,8 @@ __all__ = [
     "InvalidBatchError",
     "ReplayTimeoutError",
     "Learner",
+    "LearningSchedule",
+    "LocalLayout",
     "ResetRequiredError",
     "RlkitError",
     "Saveable",

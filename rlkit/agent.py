@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import concurrent.futures
 from collections.abc import Sequence
+from typing import Any
 
 import dm_env
+import numpy as np
 
 from rlkit import core, types
 
 
-class Agent(core.Actor, core.VariableSource):
+class Agent(core.Actor, core.VariableSource, core.Saveable[dict[str, Any]]):
     """Acts through `actor` and runs `learner` steps on a fixed schedule.
 
     After `min_observations` environment steps, the learner takes one step every
@@ -93,6 +95,22 @@ class Agent(core.Actor, core.VariableSource):
     def get_variables(self, names: Sequence[str]) -> list[types.NestedArray]:
         self.wait_for_learner()
         return self._learner.get_variables(names)
+
+    def save(self) -> dict[str, Any]:
+        """Learner, actor and schedule state, after pending learner steps (a pytree of arrays)."""
+        self.wait_for_learner()
+        actor_state = self._actor.save() if isinstance(self._actor, core.Saveable) else ()
+        schedule = np.array([self._num_observations, self._learner_steps], np.int64)
+        return {"learner": self._learner.save(), "actor": actor_state, "schedule": schedule}
+
+    def restore(self, state: dict[str, Any]) -> None:
+        """Continues from `save()`'s state: the schedule resumes where it stopped."""
+        self.wait_for_learner()
+        self._learner.restore(state["learner"])
+        if isinstance(self._actor, core.Saveable):
+            self._actor.restore(state["actor"])
+        self._num_observations, self._learner_steps = (int(n) for n in state["schedule"])
+        self._actor.update(wait=True)  # The restored parameters, not the initial ones.
 
     def close(self) -> None:
         """Finishes background learning and stops its thread (re-raising a learner error)."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 import operator
 import time
 from collections.abc import Sequence
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 import dm_env
 import numpy as np
@@ -25,6 +25,15 @@ class EnvLoopObserver(Protocol):
     ) -> None: ...
 
     def get_metrics(self) -> dict[str, Any]: ...
+
+
+class _Episode(NamedTuple):
+    """An unfinished episode, kept between `run` calls."""
+
+    timestep: dm_env.TimeStep
+    episode_return: Any
+    length: int
+    elapsed: float
 
 
 class EnvironmentLoop(core.Worker):
@@ -49,24 +58,36 @@ class EnvironmentLoop(core.Worker):
         self._counter = counter or counting.Counter()
         self._logger = logger or loggers.make_default_logger(label)
         self._observers = tuple(observers)
+        self._episode: _Episode | None = None
+        self._steps_in_last_call = 0
         self._zero_return = tree.map_structure(
             lambda spec: np.zeros(spec.shape, spec.dtype), environment.reward_spec()
         )
 
     def run_episode(self, max_steps: int | None = None) -> dict[str, Any] | None:
-        """Runs one episode (or `max_steps` steps of it); returns its result when it ended."""
+        """Runs one episode, or `max_steps` more steps of it; returns its result if it ended.
+
+        An episode stopped by `max_steps` is continued by the next call, so chunked runs
+        (train, evaluate, checkpoint, train on) see the same episodes as one long run.
+        """
         start = time.perf_counter()
         environment, actor, observers = self._environment, self._actor, self._observers
-        timestep = environment.reset()
-        actor.observe_first(timestep)
-        for observer in observers:
-            observer.observe_first(environment, timestep)
-        episode_return = self._zero_return
-        episode_length = 0
+        if self._episode is None:
+            timestep = environment.reset()
+            actor.observe_first(timestep)
+            for observer in observers:
+                observer.observe_first(environment, timestep)
+            self._episode = _Episode(timestep, self._zero_return, 0, 0.0)
+        episode = self._episode
+        timestep, episode_return = episode.timestep, episode.episode_return
+        steps = 0
         scalar_reward = not isinstance(episode_return, dict | tuple | list)
         while not timestep.last():
-            if max_steps is not None and episode_length >= max_steps:
-                self._counter.increment(steps=episode_length)
+            if max_steps is not None and steps >= max_steps:
+                elapsed = episode.elapsed + time.perf_counter() - start
+                self._episode = _Episode(timestep, episode_return, episode.length + steps, elapsed)
+                self._counter.increment(steps=steps)
+                self._steps_in_last_call = steps
                 return None
             action = actor.select_action(timestep.observation)
             timestep = environment.step(action)
@@ -74,14 +95,17 @@ class EnvironmentLoop(core.Worker):
             for observer in observers:
                 observer.observe(environment, timestep, action)
             actor.update()
-            episode_length += 1
+            steps += 1
             if scalar_reward:
                 episode_return = episode_return + timestep.reward
             else:
                 episode_return = tree.map_structure(operator.add, episode_return, timestep.reward)
 
-        counts = self._counter.increment(episodes=1, steps=episode_length)
-        elapsed = time.perf_counter() - start
+        self._episode = None
+        self._steps_in_last_call = steps
+        counts = self._counter.increment(episodes=1, steps=steps)
+        episode_length = episode.length + steps
+        elapsed = episode.elapsed + time.perf_counter() - start
         result = {
             "episode_length": episode_length,
             "episode_return": episode_return,
@@ -98,7 +122,7 @@ class EnvironmentLoop(core.Worker):
         """Runs `num_episodes` episodes or exactly `num_steps` environment steps (or forever).
 
         With `num_steps`, the loop stops after exactly that many steps even mid-episode (the
-        next `run` starts a fresh episode); results cover the episodes that finished.
+        next `run` continues that episode); results cover the episodes that finished.
         """
         if num_episodes is not None and num_steps is not None:
             raise ValueError("Pass num_episodes or num_steps to run(), not both.")
@@ -112,10 +136,10 @@ class EnvironmentLoop(core.Worker):
         ):
             remaining = None if num_steps is None else num_steps - steps
             result = self.run_episode(max_steps=remaining)
+            steps += self._steps_in_last_call
             if result is None:
                 break
             episodes += 1
-            steps += result["episode_length"]
             self._logger.write(result)
             results.append(result)
         return results

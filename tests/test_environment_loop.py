@@ -104,3 +104,13 @@ def test_csv_logger_writes_and_appends(tmp_path):
     logger.close()
     lines = (tmp_path / "train.csv").read_text().splitlines()
     assert lines == ["step,return", "1,2.5", "2,3.0"]
+
+
+def test_run_steps_continues_an_unfinished_episode():
+    counter = counting.Counter()
+    loop, actor, logger = make_loop(counter=counter)
+    assert loop.run(num_steps=2) == []
+    (result,) = loop.run(num_steps=1)  # The third step of the same episode ends it.
+    assert result["episode_length"] == 3 and result["episode_return"] == 6.0
+    assert actor.calls.count("observe_first") == 1
+    assert counter.get_counts() == {"episodes": 1, "steps": 3}

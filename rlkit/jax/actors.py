@@ -29,7 +29,7 @@ class ActorCore(NamedTuple, Generic[State]):
     get_extras: Callable[[State], Any]
 
 
-class GenericActor(core.Actor):
+class GenericActor(core.Actor, core.Saveable[Any]):
     """Runs an `ActorCore` with parameters from a `VariableClient`, writing to an adder.
 
     One jitted call per step: the observation goes in, the action comes out as numpy and the
@@ -76,3 +76,10 @@ class GenericActor(core.Actor):
     @property
     def state(self) -> Any:
         return self._state
+
+    def save(self) -> Any:
+        """The policy state (PRNG key, step count, ...): what a resumed actor continues from."""
+        return self._state
+
+    def restore(self, state: Any) -> None:
+        self._state = state

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 import optax
 import reverb
 
-from rlkit import core, loggers, replay, specs, types
+from rlkit import builders, core, loggers, replay, specs, types
 from rlkit.agents.dqn import acting, learning
 from rlkit.agents.dqn import networks as dqn_networks
 from rlkit.agents.dqn.config import DQNConfig
@@ -16,7 +16,7 @@ from rlkit.jax import networks as networks_lib
 from rlkit.utils import counting
 
 
-class DQNBuilder:
+class DQNBuilder(builders.ActorLearnerBuilder):
     """Acme-style builder: replay tables, adder, dataset, learner, actor and policy.
 
     Args:
@@ -103,6 +103,15 @@ class DQNBuilder:
             counter=counter,
             logger=logger,
         )
+
+    def learning_schedule(self) -> builders.LearningSchedule:
+        cfg = self._config
+        # Start learning once the table can serve samples; the first block must have been
+        # completed, so wait for one more item's worth of transitions plus the n-step lag.
+        min_observations = (
+            cfg.min_replay_items * cfg.transitions_per_item + cfg.transitions_per_item + cfg.n_step
+        )
+        return builders.LearningSchedule(min_observations, cfg.observations_per_learner_step)
 
     def make_policy(
         self,

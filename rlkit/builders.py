@@ -1,0 +1,88 @@
+"""The builder interface: how an agent's pieces are made, in one process or many.
+
+An agent is a builder. `rlkit.LocalLayout` assembles one in a single process,
+`rlkit.experiments.run_experiment` adds evaluation, checkpoints and logging around it, and the
+distributed layout will assemble the same builder across processes. Nothing agent-specific
+lives outside the builder.
+"""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import Iterator
+from typing import Any, NamedTuple
+
+import reverb
+
+from rlkit import core, loggers, specs, types
+from rlkit.jax import actors
+from rlkit.replay import adders
+from rlkit.utils import counting
+
+
+class LearningSchedule(NamedTuple):
+    """When a single-process agent learns, counted in environment steps.
+
+    The first learner step comes after `min_observations` steps; then one every
+    `observations_per_learner_step` steps (several per step when it is below 1).
+    """
+
+    min_observations: int
+    observations_per_learner_step: float
+
+
+class ActorLearnerBuilder(abc.ABC):
+    """Makes replay tables, adder, dataset, learner, policies and actors for one agent."""
+
+    @abc.abstractmethod
+    def make_replay_tables(
+        self, environment_spec: specs.EnvironmentSpec, policy: actors.ActorCore | None = None
+    ) -> list[reverb.Table]:
+        """The Reverb tables the adder writes to and the learner samples from."""
+
+    @abc.abstractmethod
+    def make_dataset_iterator(self, replay_client: reverb.Client) -> Iterator[types.Batch]:
+        """An iterator over learner batches drawn from the replay tables."""
+
+    @abc.abstractmethod
+    def make_adder(
+        self,
+        replay_client: reverb.Client,
+        environment_spec: specs.EnvironmentSpec,
+        policy: actors.ActorCore | None = None,
+    ) -> adders.Adder:
+        """The adder an acting actor writes its experience with."""
+
+    @abc.abstractmethod
+    def make_learner(
+        self,
+        random_key: types.PRNGKey,
+        networks: Any,
+        dataset: Iterator[types.Batch],
+        logger: loggers.Logger | None = None,
+        environment_spec: specs.EnvironmentSpec | None = None,
+        replay_client: reverb.Client | None = None,
+        counter: counting.Counter | None = None,
+    ) -> core.Learner:
+        """The learner, pulling from `dataset`."""
+
+    @abc.abstractmethod
+    def make_policy(
+        self, networks: Any, environment_spec: specs.EnvironmentSpec, evaluation: bool = False
+    ) -> actors.ActorCore:
+        """The acting policy, or with `evaluation=True` the greedy/deterministic one."""
+
+    @abc.abstractmethod
+    def make_actor(
+        self,
+        random_key: types.PRNGKey,
+        policy: actors.ActorCore,
+        environment_spec: specs.EnvironmentSpec,
+        variable_source: core.VariableSource | None = None,
+        adder: adders.Adder | None = None,
+    ) -> core.Actor:
+        """An actor running `policy` on parameters from `variable_source`."""
+
+    @abc.abstractmethod
+    def learning_schedule(self) -> LearningSchedule:
+        """When a single-process agent runs its learner (see `LearningSchedule`)."""
