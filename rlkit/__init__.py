@@ -11,6 +11,7 @@ from rlkit.environment_loop import EnvironmentLoop
 from rlkit.environments import make_environment
 from rlkit.local_layout import LocalLayout
 from rlkit.errors import (
+    CheckpointError,
     ConfigError,
     InvalidActionError,
     InvalidBatchError,
@@ -27,6 +28,7 @@ __all__ = [
     "Actor",
     "ActorLearnerBuilder",
     "Agent",
+    "CheckpointError",
     "ConfigError",
     "EnvironmentLoop",
     "EnvironmentSpec",

@@ -27,3 +27,7 @@ class InvalidBatchError(RlkitError, ValueError):
 
 class ReplayTimeoutError(RlkitError, TimeoutError):
     """Replay sampling was held back by the rate limiter for longer than allowed."""
+
+
+class CheckpointError(RlkitError, RuntimeError):
+    """A checkpoint or saved policy that is missing, incomplete or does not match the run."""

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from rlkit import core, types
 
 
@@ -36,3 +38,13 @@ class VariableClient:
         if self._params is None:
             self.update_and_wait()
         return self._params
+
+
+class StaticVariableSource(core.VariableSource):
+    """Serves fixed variables under every name: a saved policy's parameters, no learner."""
+
+    def __init__(self, variables: types.Params):
+        self._variables = variables
+
+    def get_variables(self, names: Sequence[str]) -> list[types.Params]:
+        return [self._variables for _ in names]

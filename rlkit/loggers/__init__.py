@@ -1,7 +1,10 @@
-"""Loggers: terminal, CSV, and combinators."""
+"""Loggers: terminal, progress bar, CSV, TensorBoard, parquet history, W&B, and combinators."""
 
 from rlkit.loggers.base import Dispatcher, Logger, LoggingData, NoOpLogger, TimeFilter
 from rlkit.loggers.csv import CSVLogger
+from rlkit.loggers.history import EpisodeHistoryLogger, read_history
+from rlkit.loggers.progress import ProgressLogger
+from rlkit.loggers.tensorboard import TensorBoardLogger
 from rlkit.loggers.terminal import TerminalLogger
 
 
@@ -18,10 +21,14 @@ def make_default_logger(
 __all__ = [
     "CSVLogger",
     "Dispatcher",
+    "EpisodeHistoryLogger",
     "Logger",
     "LoggingData",
     "NoOpLogger",
+    "ProgressLogger",
+    "TensorBoardLogger",
     "TerminalLogger",
     "TimeFilter",
     "make_default_logger",
+    "read_history",
 ]

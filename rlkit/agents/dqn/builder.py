@@ -21,9 +21,10 @@ class DQNBuilder(builders.ActorLearnerBuilder):
 
     Args:
       config: the hyperparameters.
-      block_inserts: whether the rate limiter may block inserts. Leave True when actors and
-        learner run in separate processes; a single-process agent passes False (see
-        `rlkit.replay.sample_to_insert_limiter`).
+      block_inserts: True when actors and learner run in separate processes: the table's
+        rate limiter then keeps the replay ratio (`samples_per_insert`), blocking inserts or
+        samples. A single-process agent passes False: its schedule keeps the ratio and the
+        table only waits for `min_replay_size`.
     """
 
     def __init__(self, config: DQNConfig, block_inserts: bool = True):
@@ -39,13 +40,18 @@ class DQNBuilder(builders.ActorLearnerBuilder):
     ) -> list[reverb.Table]:
         del policy
         cfg = self._config
-        items_per_insert_tolerance = 2 * cfg.items_per_learner_step + 2 * cfg.samples_per_insert
-        limiter = replay.sample_to_insert_limiter(
-            samples_per_insert=cfg.samples_per_insert,
-            min_size_to_sample=cfg.min_replay_items,
-            error_buffer=items_per_insert_tolerance,
-            block_inserts=self._block_inserts,
-        )
+        if self._block_inserts:
+            limiter = replay.sample_to_insert_limiter(
+                samples_per_insert=cfg.samples_per_insert,
+                min_size_to_sample=cfg.min_replay_items,
+                error_buffer=2 * cfg.items_per_learner_step + 2 * cfg.samples_per_insert,
+            )
+        else:
+            # In one process the agent's counted schedule keeps the replay ratio exactly;
+            # the table only holds sampling back until it is big enough. A ratio limiter here
+            # would also count the dataset's prefetched samples, which a resumed run no
+            # longer has, and could then wait forever for inserts the schedule never makes.
+            limiter = reverb.rate_limiters.MinSize(cfg.min_replay_items)
         signature = replay.transition_signature(environment_spec, cfg.transitions_per_item)
         max_items = max(cfg.max_replay_size // cfg.transitions_per_item, cfg.min_replay_items)
         return [replay.uniform_table(cfg.replay_table_name, max_items, limiter, signature)]

@@ -1,0 +1,153 @@
+"""Agent configs from dataclass defaults, YAML files and `key=value` overrides (OmegaConf).
+
+Every agent's config is a dataclass. `load_config` layers, in order, the dataclass defaults,
+YAML files and dotted overrides, type-checks each value against the dataclass (OmegaConf's
+structured configs) and then runs the dataclass's own range checks. Mistakes raise
+`ConfigError` with one line naming the key and the valid ones.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from collections.abc import Sequence
+from typing import Any, TypeVar
+
+import yaml
+from omegaconf import OmegaConf
+from omegaconf import errors as omegaconf_errors
+
+from rlkit import errors
+
+ConfigT = TypeVar("ConfigT")
+
+
+def _valid_keys(config_class: type) -> str:
+    return ", ".join(field.name for field in dataclasses.fields(config_class))
+
+
+def _read_yaml(path: str) -> dict[str, Any]:
+    if not os.path.isfile(path):
+        raise errors.ConfigError(f"Config file {path!r} not found.")
+    try:
+        with open(path) as file:
+            content = yaml.safe_load(file)
+    except yaml.YAMLError as error:
+        where = getattr(error, "problem_mark", None)
+        line = f" (line {where.line + 1})" if where is not None else ""
+        raise errors.ConfigError(f"Config file {path!r} is not valid YAML{line}.") from None
+    if content is None:
+        return {}
+    if not isinstance(content, dict):
+        raise errors.ConfigError(
+            f"Config file {path!r} must hold a mapping of config keys to values, "
+            f"got a {type(content).__name__}."
+        )
+    return content
+
+
+def _parse_overrides(config_class: type, overrides: Sequence[str]):
+    for override in overrides:
+        key, separator, value = override.partition("=")
+        if not separator or not key.strip():
+            raise errors.ConfigError(
+                f"Override {override!r} is not key=value (e.g. learning_rate=3e-4); valid keys "
+                f"of {config_class.__name__}: {_valid_keys(config_class)}."
+            )
+    try:
+        return OmegaConf.from_dotlist(list(overrides))
+    except omegaconf_errors.OmegaConfBaseException as error:
+        raise errors.ConfigError(f"Cannot parse overrides {list(overrides)}: {error}") from None
+
+
+def _type_error(config_class, merged, layer, source, error) -> errors.ConfigError:
+    """A one-line error naming the offending key, its value and the type it must have."""
+    key = error.full_key
+    if not key:  # Raised inside a container: find the top-level key by merging one at a time.
+        for name in OmegaConf.to_container(OmegaConf.create(layer)):
+            try:
+                OmegaConf.merge(merged, {name: OmegaConf.create(layer)[name]})
+            except omegaconf_errors.ValidationError:
+                key = name
+                break
+    field_types = {f.name: f.type for f in dataclasses.fields(config_class)}
+    wanted = field_types.get(str(key).split(".")[0].split("[")[0], "?")
+    value = OmegaConf.create(layer).get(str(key).split(".")[0].split("[")[0], "?")
+    if not isinstance(value, str | int | float | bool):
+        value = OmegaConf.to_container(value) if OmegaConf.is_config(value) else value
+    return errors.ConfigError(
+        f"Config key {key!r} in {source}: {value!r} is not a valid "
+        f"{getattr(wanted, '__name__', wanted)} ({config_class.__name__}.{key})."
+    )
+
+
+def load_config(
+    config_class: type[ConfigT],
+    files: Sequence[str] = (),
+    overrides: Sequence[str] = (),
+    values: dict[str, Any] | None = None,
+) -> ConfigT:
+    """`config_class` defaults, then `values`, each YAML file, and `key=value` overrides.
+
+    Raises:
+      ConfigError: a missing or malformed file, an unknown key, a value of the wrong type, or
+        a value the config's own checks reject.
+    """
+    schema = OmegaConf.structured(config_class)
+    layers = [("values", values)] if values else []
+    layers += [(path, _read_yaml(path)) for path in files]
+    if overrides:
+        layers.append(("--set", _parse_overrides(config_class, overrides)))
+    merged = schema
+    for source, layer in layers:
+        try:
+            merged = OmegaConf.merge(merged, layer)
+        except omegaconf_errors.ConfigKeyError as error:
+            raise errors.ConfigError(
+                f"Unknown config key {error.full_key!r} in {source} for "
+                f"{config_class.__name__}; valid keys: {_valid_keys(config_class)}."
+            ) from None
+        except omegaconf_errors.ValidationError as error:
+            raise _type_error(config_class, merged, layer, source, error) from None
+        except omegaconf_errors.OmegaConfBaseException as error:
+            raise errors.ConfigError(
+                f"Bad config in {source}: {str(error).splitlines()[0]}"
+            ) from None
+    try:
+        return OmegaConf.to_object(merged)
+    except omegaconf_errors.OmegaConfBaseException as error:
+        raise errors.ConfigError(f"Bad config: {str(error).splitlines()[0]}") from None
+
+
+def config_to_dict(config: Any) -> dict[str, Any]:
+    """A config dataclass as plain YAML-able values (tuples become lists)."""
+
+    def plain(value):
+        if isinstance(value, tuple | list):
+            return [plain(v) for v in value]
+        if isinstance(value, dict):
+            return {k: plain(v) for k, v in value.items()}
+        return value
+
+    return {key: plain(value) for key, value in dataclasses.asdict(config).items()}
+
+
+def write_yaml(path: str, content: dict[str, Any], header: str = "") -> None:
+    """Writes `content` as YAML through a temporary file (never half a file)."""
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    temporary = f"{path}.tmp"
+    with open(temporary, "w") as file:
+        if header:
+            file.write("".join(f"# {line}\n" for line in header.splitlines()))
+        yaml.safe_dump(content, file, sort_keys=False)
+    os.replace(temporary, path)
+
+
+def save_config(config: Any, path: str, header: str = "") -> None:
+    """Writes a config dataclass as a YAML file that `load_config` reads back."""
+    write_yaml(path, config_to_dict(config), header)
+
+
+def read_yaml(path: str) -> dict[str, Any]:
+    """Reads a YAML mapping (raising `ConfigError` for a missing or malformed file)."""
+    return _read_yaml(path)

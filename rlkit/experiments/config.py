@@ -1,0 +1,81 @@
+"""`ExperimentConfig`: everything `run_experiment` needs, agent-agnostic."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import dm_env
+
+from rlkit import builders, errors, specs
+
+LOGGER_KINDS = ("terminal", "csv", "tensorboard", "history", "wandb")
+# Kinds that write under the run directory.
+FILE_LOGGER_KINDS = ("csv", "tensorboard", "history")
+
+
+@dataclasses.dataclass
+class ExperimentConfig:
+    """One single-process experiment: an agent (its builder) on an environment.
+
+    Attributes:
+      builder: the agent's builder (e.g. `DQNBuilder(config, block_inserts=False)`).
+      environment_factory: `seed -> dm_env environment`; called once for acting and once,
+        with another seed, for the evaluator, which acts on its own instance.
+      network_factory: `environment_spec -> networks`.
+      max_num_actor_steps: the training budget in environment steps.
+      seed: seeds the agent and the environments.
+      eval_every: evaluate the evaluation policy every this many steps (0: only at the end).
+      num_eval_episodes: episodes per evaluation.
+      target_return: stop once an evaluation's mean return reaches it.
+      run_dir: where checkpoints, logs and the exported policy go; None keeps nothing.
+        Running again with the same run_dir resumes from its last checkpoint.
+      checkpoint_every: checkpoint every this many steps (0: only at the end). Needs run_dir.
+      max_checkpoints_to_keep: older checkpoints are deleted.
+      loggers: any of terminal, csv, tensorboard, history (parquet episodes), wandb.
+      learn_in_background: run learner steps on a worker thread (see `rlkit.Agent`).
+      description: what the run is, by name: `{"agent": ..., "env_id": ..., "env_kwargs": ...,
+        "agent_config": {...}}`. Written with the policy so that `rlkit play`/`eval` and
+        `rlkit.experiments.load_policy` can rebuild it. `make_experiment_config` fills it in.
+      evaluation_callback: called as `callback(actor_steps, evaluation)` after every
+        evaluation (e.g. to report to an optuna trial and prune it by raising).
+      log_every: seconds between rows of the learner's logs.
+    """
+
+    builder: builders.ActorLearnerBuilder
+    environment_factory: Callable[[int], dm_env.Environment]
+    network_factory: Callable[[specs.EnvironmentSpec], Any]
+    max_num_actor_steps: int
+    seed: int = 0
+    eval_every: int = 5_000
+    num_eval_episodes: int = 10
+    target_return: float | None = None
+    run_dir: str | None = None
+    checkpoint_every: int = 10_000
+    max_checkpoints_to_keep: int = 2
+    loggers: Sequence[str] = ("terminal", "csv", "history")
+    learn_in_background: bool = True
+    description: dict[str, Any] | None = None
+    evaluation_callback: Callable[[int, dict[str, Any]], None] | None = None
+    log_every: float = 1.0
+
+    def __post_init__(self):
+        for name in ("max_num_actor_steps", "num_eval_episodes", "max_checkpoints_to_keep"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
+                raise errors.ConfigError(f"{name} must be a positive integer, got {value!r}.")
+        for name in ("eval_every", "checkpoint_every"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+                raise errors.ConfigError(
+                    f"{name} must be a non-negative integer (0: only at the end), got {value!r}."
+                )
+        self.loggers = tuple(self.loggers)
+        unknown = [kind for kind in self.loggers if kind not in LOGGER_KINDS]
+        if unknown:
+            raise errors.ConfigError(
+                f"Unknown logger {unknown[0]!r}; choose from: {', '.join(LOGGER_KINDS)}."
+            )
+        if self.run_dir is None and any(k in FILE_LOGGER_KINDS for k in self.loggers):
+            self.loggers = tuple(k for k in self.loggers if k not in FILE_LOGGER_KINDS)

@@ -1,0 +1,94 @@
+"""The loggers of an experiment, and trimming them back to a checkpoint on resume."""
+
+from __future__ import annotations
+
+import csv
+import os
+
+from rich.console import Console
+
+from rlkit import loggers as loggers_lib
+from rlkit.loggers import history
+
+LABELS = ("actor", "learner", "evaluator")
+EVALUATOR_KEYS = ("actor_steps", "return_mean", "return_std", "episode_length_mean")
+
+
+class _SelectKeys(loggers_lib.Logger):
+    """Passes on only `keys` (for a readable terminal line)."""
+
+    def __init__(self, logger: loggers_lib.Logger, keys: tuple[str, ...]):
+        self._logger, self._keys = logger, keys
+
+    def write(self, data: loggers_lib.LoggingData) -> None:
+        self._logger.write({key: data[key] for key in self._keys if key in data})
+
+    def close(self) -> None:
+        self._logger.close()
+
+
+def logs_directory(run_dir: str) -> str:
+    return os.path.join(run_dir, "logs")
+
+
+def make_experiment_loggers(
+    kinds: tuple[str, ...],
+    run_dir: str | None,
+    total_steps: int,
+    initial_steps: int = 0,
+    console: Console | None = None,
+    wandb_config: dict | None = None,
+) -> dict[str, loggers_lib.Logger]:
+    """One logger per label (actor, learner, evaluator) writing to every kind asked for."""
+    per_label: dict[str, list[loggers_lib.Logger]] = {label: [] for label in LABELS}
+    if "terminal" in kinds:
+        progress = loggers_lib.ProgressLogger(total_steps, initial_steps, console=console)
+        per_label["actor"].append(progress)
+        terminal = loggers_lib.TerminalLogger("evaluator", console=progress.console)
+        per_label["evaluator"].append(_SelectKeys(terminal, EVALUATOR_KEYS))
+    if run_dir is not None:
+        directory = logs_directory(run_dir)
+        if "csv" in kinds:
+            for label in LABELS:
+                per_label[label].append(loggers_lib.CSVLogger(directory, label))
+        if "tensorboard" in kinds:
+            for label in LABELS:
+                tensorboard_dir = os.path.join(directory, "tensorboard")
+                per_label[label].append(loggers_lib.TensorBoardLogger(tensorboard_dir, label))
+        if "history" in kinds:
+            path = os.path.join(directory, "episodes.parquet")
+            per_label["actor"].append(loggers_lib.EpisodeHistoryLogger(path))
+    if "wandb" in kinds:
+        from rlkit.loggers.wandb import WandbLogger
+
+        run_id = os.path.basename(os.path.abspath(run_dir)) if run_dir else None
+        for label in LABELS:
+            per_label[label].append(
+                WandbLogger(label, run_id=run_id, directory=run_dir, config=wandb_config)
+            )
+    return {label: loggers_lib.Dispatcher(items) for label, items in per_label.items()}
+
+
+def truncate_logs(run_dir: str, max_actor_steps: int) -> None:
+    """Drops log rows written after the checkpoint a run resumes from (they are redone)."""
+    directory = logs_directory(run_dir)
+    if not os.path.isdir(directory):
+        return
+    for name in os.listdir(directory):
+        path = os.path.join(directory, name)
+        if name.endswith(".csv"):
+            with open(path, newline="") as file:
+                rows = list(csv.DictReader(file))
+                fieldnames = list(rows[0].keys()) if rows else None
+            if fieldnames is None or "actor_steps" not in fieldnames:
+                continue
+            kept = [row for row in rows if float(row["actor_steps"] or 0) <= max_actor_steps]
+            temporary = f"{path}.tmp"
+            with open(temporary, "w", newline="") as file:
+                writer = csv.DictWriter(file, fieldnames)
+                writer.writeheader()
+                writer.writerows(kept)
+            os.replace(temporary, path)
+        elif name.endswith(".parquet"):
+            rows = history.read_history(path)
+            history.write_history(path, [r for r in rows if r["actor_steps"] <= max_actor_steps])

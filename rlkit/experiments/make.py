@@ -1,0 +1,63 @@
+"""`make_experiment_config`: an `ExperimentConfig` for a registered agent, by name."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rlkit import configs, environments
+from rlkit.experiments.config import ExperimentConfig
+
+
+def make_experiment_config(
+    agent: str,
+    env_id: str,
+    agent_config: Any | None = None,
+    env_kwargs: dict[str, Any] | None = None,
+    **experiment_kwargs,
+) -> ExperimentConfig:
+    """The experiment of agent `agent` (e.g. "dqn") on gymnasium's `env_id`.
+
+    `agent_config` defaults to the agent's shipped YAML for the environment if there is one
+    (`rlkit/agents/dqn/configs/cartpole.yaml`), else the config class's defaults. The run is
+    described by name, so its exported policy can be loaded with `load_policy`.
+
+    Raises:
+      UnknownAgentError, UnknownEnvironmentError, ConfigError: for bad names or values; an
+        environment whose action space the agent cannot handle is a ConfigError.
+    """
+    from rlkit.agents import registry
+
+    entry = registry.get_agent(agent)
+    if agent_config is None:
+        default = entry.default_config_path(env_id)
+        agent_config = configs.load_config(entry.config_class, [default] if default else [])
+    if not isinstance(agent_config, entry.config_class):
+        raise TypeError(
+            f"agent_config must be a {entry.config_class.__name__}, "
+            f"got {type(agent_config).__name__}."
+        )
+    env_kwargs = dict(env_kwargs or {})
+    # Fail on an unknown id or an unsupported action space now, not inside the run.
+    probe = environments.make_environment(env_id, **env_kwargs)
+    try:
+        from rlkit import specs
+
+        entry.make_networks(specs.make_environment_spec(probe), agent_config)
+    finally:
+        probe.close()
+
+    description = {
+        "agent": entry.name,
+        "env_id": env_id,
+        "env_kwargs": env_kwargs,
+        "agent_config": configs.config_to_dict(agent_config),
+    }
+    return ExperimentConfig(
+        builder=entry.make_builder(agent_config, False),
+        environment_factory=lambda seed: environments.make_environment(
+            env_id, seed=seed, **env_kwargs
+        ),
+        network_factory=lambda spec: entry.make_networks(spec, agent_config),
+        description=description,
+        **experiment_kwargs,
+    )

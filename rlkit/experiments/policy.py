@@ -1,0 +1,127 @@
+"""Exported policies: parameters (orbax) plus a description (JSON) that rebuilds the actor.
+
+`export_policy` writes `RUN_DIR/policy/{params/, policy.json}`; `load_policy(RUN_DIR)` turns
+it back into an actor on the agent's evaluation policy with no learner, replay or
+optimiser state. What `rlkit play` and `rlkit eval` run.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import shutil
+from collections.abc import Callable
+from typing import Any
+
+import dm_env
+import jax
+import numpy as np
+import orbax.checkpoint as ocp
+
+from rlkit import configs, core, environments, errors, specs, types
+from rlkit.jax import variable_utils
+
+POLICY_DIR = "policy"
+
+
+def export_policy(run_dir: str, params: types.Params, description: dict[str, Any]) -> str:
+    """Writes `params` and `description` to `run_dir/policy`, replacing it atomically."""
+    target = os.path.abspath(os.path.join(run_dir, POLICY_DIR))
+    staging = f"{target}.tmp"
+    shutil.rmtree(staging, ignore_errors=True)
+    os.makedirs(staging)
+    with ocp.StandardCheckpointer() as checkpointer:
+        checkpointer.save(os.path.join(staging, "params"), jax.device_get(params))
+    with open(os.path.join(staging, "policy.json"), "w") as file:
+        json.dump(description, file, indent=2)
+    previous = f"{target}.old"
+    if os.path.exists(target):
+        shutil.rmtree(previous, ignore_errors=True)
+        os.replace(target, previous)
+    os.replace(staging, target)
+    shutil.rmtree(previous, ignore_errors=True)
+    return target
+
+
+@dataclasses.dataclass
+class SavedPolicy:
+    """A trained policy loaded from a run directory, with what it needs to act."""
+
+    agent: str
+    env_id: str
+    env_kwargs: dict[str, Any]
+    config: Any
+    params: types.Params
+    networks: Any
+    environment_spec: specs.EnvironmentSpec
+    description: dict[str, Any]
+    _entry: Any
+
+    def make_environment(self, seed: int | None = None, **kwargs) -> dm_env.Environment:
+        """A fresh instance of the environment it was trained on (`kwargs` add to make's)."""
+        return environments.make_environment(
+            self.env_id, seed=seed, **{**self.env_kwargs, **kwargs}
+        )
+
+    def make_actor(self, seed: int = 0) -> core.Actor:
+        """An actor on the agent's evaluation (greedy / deterministic) policy."""
+        builder = self._entry.make_builder(self.config, False)
+        policy = builder.make_policy(self.networks, self.environment_spec, evaluation=True)
+        source = variable_utils.StaticVariableSource(self.params)
+        return builder.make_actor(jax.random.PRNGKey(seed), policy, self.environment_spec, source)
+
+    @property
+    def value_function(self) -> Callable[[Any], np.ndarray] | None:
+        """`observations [B, ...] -> values [B, num_actions]`, or None if the agent has none."""
+        if self._entry.make_value_function is None:
+            return None
+        apply = jax.jit(self._entry.make_value_function(self.networks))
+        return lambda observations: np.asarray(apply(self.params, observations))
+
+
+def _policy_directory(run_dir: str) -> str:
+    for candidate in (os.path.join(run_dir, POLICY_DIR), run_dir):
+        if os.path.isfile(os.path.join(candidate, "policy.json")):
+            return candidate
+    if not os.path.isdir(run_dir):
+        raise errors.CheckpointError(f"Run directory {run_dir!r} does not exist.")
+    raise errors.CheckpointError(
+        f"No saved policy in {run_dir!r} (expected {POLICY_DIR}/policy.json): train it with "
+        "`rlkit train` (a policy is exported at the end of training), or point at a run dir."
+    )
+
+
+def load_policy(run_dir: str) -> SavedPolicy:
+    """Loads the policy exported to `run_dir` (a run directory or its `policy/` folder)."""
+    from rlkit.agents import registry
+
+    directory = _policy_directory(run_dir)
+    with open(os.path.join(directory, "policy.json")) as file:
+        description = json.load(file)
+    entry = registry.get_agent(description["agent"])
+    config = configs.load_config(entry.config_class, values=description["agent_config"])
+    env_kwargs = dict(description.get("env_kwargs") or {})
+    environment = environments.make_environment(description["env_id"], **env_kwargs)
+    environment_spec = specs.make_environment_spec(environment)
+    environment.close()
+    networks = entry.make_networks(environment_spec, config)
+    like = jax.eval_shape(networks.init, jax.random.PRNGKey(0))
+    try:
+        with ocp.StandardCheckpointer() as checkpointer:
+            params = checkpointer.restore(os.path.join(directory, "params"), like)
+    except (ValueError, FileNotFoundError) as error:
+        raise errors.CheckpointError(
+            f"The policy parameters in {directory} cannot be loaded ({error})."
+        ) from None
+    return SavedPolicy(
+        agent=entry.name,
+        env_id=description["env_id"],
+        env_kwargs=env_kwargs,
+        config=config,
+        params=params,
+        networks=networks,
+        environment_spec=environment_spec,
+        description=description,
+        _entry=entry,
+    )
