@@ -1,10 +1,15 @@
-"""`rlkit`: train and inspect agents from the terminal.
+"""`rlkit`: train, evaluate, watch, plot and tune agents from the terminal.
 
     rlkit agents
-    rlkit train dqn --env CartPole-v1 [--steps 50000] [--seed 0] [--eval-episodes 20]
+    rlkit train AGENT --env ENV_ID [--config FILE] [--set key=value ...] [--steps N]
+                [--target-return R] [--seed S] [--run-dir DIR] [--logger csv,tensorboard,wandb]
+    rlkit eval RUN_DIR [--episodes N]
+    rlkit play RUN_DIR [--video out.gif|out.mp4] [--episodes N]
+    rlkit plot RUN_DIR [RUN_DIR ...] [--out curves.png]
+    rlkit tune AGENT --env ENV_ID --trials N [--space space.yaml] [--out best.yaml]
 
-Bad input (unknown agent, environment or option value) prints one line on stderr and exits
-with status 2; no traceback.
+Bad input (an unknown agent, environment or config key, a missing run directory, an agent
+that cannot act in the environment) prints one line on stderr and exits with status 2.
 """
 
 from __future__ import annotations
@@ -17,10 +22,7 @@ from collections.abc import Sequence
 os.environ.setdefault("JAX_PLATFORMS", "cpu")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-# name -> (one-line description, supported action spaces).
-AGENTS = {
-    "dqn": ("Double DQN with n-step returns and Reverb replay", "discrete"),
-}
+EXPERIMENT_FILE = "experiment.yaml"
 
 
 class CommandError(Exception):
@@ -32,52 +34,284 @@ class _Parser(argparse.ArgumentParser):
         raise CommandError(f"{self.prog}: {message}")
 
 
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
+    return value
+
+
+def _non_negative_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {text!r}")
+    return value
+
+
 def _build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="rlkit", description="Reinforcement learning on JAX and Reverb.")
     commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
     commands.add_parser("agents", help="list the agents and the action spaces they support")
+
     train = commands.add_parser("train", help="train an agent on a gymnasium environment")
-    train.add_argument("agent", help=f"one of: {', '.join(AGENTS)}")
+    train.add_argument("agent", help="agent name (see `rlkit agents`)")
     train.add_argument("--env", required=True, help="gymnasium environment id")
-    train.add_argument("--steps", type=int, default=50_000, help="environment steps")
+    train.add_argument("--config", action="append", default=[], help="YAML config file")
+    train.add_argument(
+        "--set", action="append", default=[], metavar="KEY=VALUE", help="override a config key"
+    )
+    train.add_argument("--steps", type=_positive_int, default=50_000, help="env step budget")
+    train.add_argument("--target-return", type=float, help="stop once evaluation reaches it")
     train.add_argument("--seed", type=int, default=0)
-    train.add_argument("--eval-episodes", type=int, default=20)
+    train.add_argument("--run-dir", help="default: runs/AGENT_ENV_seedS (rerun to resume)")
+    train.add_argument(
+        "--logger", default="csv", help="comma-separated: csv, tensorboard, wandb (and none)"
+    )
+    train.add_argument("--eval-every", type=_non_negative_int, default=5_000)
+    train.add_argument("--eval-episodes", type=_positive_int, default=10)
+    train.add_argument("--checkpoint-every", type=_non_negative_int, default=10_000)
+
+    evaluate = commands.add_parser("eval", help="evaluate a trained policy")
+    evaluate.add_argument("run_dir")
+    evaluate.add_argument("--episodes", type=_positive_int, default=10)
+    evaluate.add_argument("--seed", type=int, default=12_345)
+
+    play = commands.add_parser("play", help="run a trained policy, optionally to a video")
+    play.add_argument("run_dir")
+    play.add_argument("--video", help="write the episodes to a .gif or .mp4")
+    play.add_argument("--episodes", type=_positive_int, default=1)
+    play.add_argument("--seed", type=int, default=0)
+    play.add_argument("--fps", type=float, help="video frame rate (default: the env's)")
+
+    plot = commands.add_parser("plot", help="plot learning curves of runs")
+    plot.add_argument("run_dirs", nargs="+")
+    plot.add_argument("--out", default="curves.png")
+
+    tune = commands.add_parser("tune", help="search hyperparameters with optuna")
+    tune.add_argument("agent")
+    tune.add_argument("--env", required=True)
+    tune.add_argument("--trials", type=_positive_int, required=True)
+    tune.add_argument("--space", help="search space YAML (default: the agent's)")
+    tune.add_argument("--config", action="append", default=[], help="base config YAML")
+    tune.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
+    tune.add_argument("--steps", type=_positive_int, default=20_000, help="steps per trial")
+    tune.add_argument("--eval-every", type=_positive_int, default=2_000)
+    tune.add_argument("--eval-episodes", type=_positive_int, default=5)
+    tune.add_argument("--seed", type=int, default=0)
+    tune.add_argument("--out", help="best config YAML (default: runs/tune_AGENT_ENV/best.yaml)")
     return parser
 
 
 def _list_agents() -> int:
-    for name, (description, action_spaces) in AGENTS.items():
-        print(f"{name:8s} {description} (actions: {action_spaces})")
+    from rlkit.agents import registry
+
+    for name in registry.agent_names():
+        entry = registry.get_agent(name)
+        print(f"{name:8s} {entry.description} (actions: {entry.action_spaces})")
     return 0
+
+
+def _agent_config(agent: str, env_id: str, files: Sequence[str], overrides: Sequence[str]):
+    """The agent's config: its YAML for the env (unless --config is given), then --set."""
+    from rlkit import configs
+    from rlkit.agents import registry
+
+    entry = registry.get_agent(agent)
+    if not files:
+        default = entry.default_config_path(env_id)
+        files = [default] if default else []
+    return entry, configs.load_config(entry.config_class, files, overrides)
+
+
+def _check_run_dir_matches(path: str, experiment: dict) -> None:
+    from rlkit import configs
+
+    if not os.path.isfile(path):
+        return
+    saved = configs.read_yaml(path)
+    for key in ("agent", "env_id", "seed", "agent_config"):
+        if saved.get(key) != experiment[key]:
+            if key == "agent_config":
+                differs = sorted(
+                    k for k in experiment[key] if saved[key].get(k) != experiment[key][k]
+                )
+                key = f"agent config ({', '.join(differs)})"
+            raise CommandError(
+                f"run dir {os.path.dirname(path)} was started with a different {key}; rerun "
+                "with the same settings to resume it, or pass a new --run-dir."
+            )
 
 
 def _train(args: argparse.Namespace) -> int:
-    if args.agent not in AGENTS:
-        raise CommandError(f"unknown agent {args.agent!r}; choose one of: {', '.join(AGENTS)}.")
-    if args.steps <= 0 or args.eval_episodes <= 0:
-        raise CommandError("--steps and --eval-episodes must be positive integers.")
+    from rlkit import configs, experiments
+    from rlkit.agents import registry
+
+    entry, agent_config = _agent_config(args.agent, args.env, args.config, args.set)
+    kinds = [kind.strip() for kind in args.logger.split(",") if kind.strip()]
+    unknown = [kind for kind in kinds if kind not in ("csv", "tensorboard", "wandb", "none")]
+    if unknown:
+        raise CommandError(
+            f"unknown logger {unknown[0]!r}; choose from csv, tensorboard, wandb, none."
+        )
+    loggers = ("terminal", "history", *(kind for kind in kinds if kind != "none"))
+    run_dir = args.run_dir or os.path.join(
+        "runs", f"{entry.name}_{registry.environment_key(args.env)}_seed{args.seed}"
+    )
+    experiment = experiments.make_experiment_config(
+        entry.name,
+        args.env,
+        agent_config,
+        max_num_actor_steps=args.steps,
+        seed=args.seed,
+        eval_every=args.eval_every,
+        num_eval_episodes=args.eval_episodes,
+        target_return=args.target_return,
+        run_dir=run_dir,
+        checkpoint_every=args.checkpoint_every,
+        loggers=loggers,
+    )
+    summary = {
+        "agent": entry.name,
+        "env_id": args.env,
+        "seed": args.seed,
+        "steps": args.steps,
+        "target_return": args.target_return,
+        "agent_config": configs.config_to_dict(agent_config),
+    }
+    experiment_file = os.path.join(run_dir, EXPERIMENT_FILE)
+    _check_run_dir_matches(experiment_file, summary)
+    configs.write_yaml(experiment_file, summary, header="Written by `rlkit train`.")
+    configs.save_config(agent_config, os.path.join(run_dir, "config.yaml"))
+
+    result = experiments.run_experiment(experiment)
+    if result.resumed_from is not None:
+        print(f"resumed from the checkpoint at step {result.resumed_from}")
+    if result.stop_reason == "already_finished":
+        print(f"{run_dir} already finished ({result.actor_steps} steps); nothing to do")
+    elif result.stop_reason == "target_return":
+        print(f"reached the target return {args.target_return} at {result.actor_steps} steps")
+    final = result.evaluations[-1] if result.evaluations else None
+    if final is not None:
+        print(
+            f"{entry.name} on {args.env}: evaluation return {final['return_mean']:.1f} +/- "
+            f"{final['return_std']:.1f} over {final['episodes']} episodes after "
+            f"{result.actor_steps} steps"
+        )
+    print(
+        f"results in {run_dir}: policy/ (rlkit play|eval {run_dir}), logs/ (CSV, "
+        "episodes.parquet), checkpoints/"
+    )
+    return 0
+
+
+def _evaluate(args: argparse.Namespace) -> int:
     import numpy as np
 
     import rlkit
-    from rlkit.agents import dqn
+    from rlkit import experiments
 
-    env = rlkit.make_environment(args.env, seed=args.seed)
-    agent = dqn.DQN(rlkit.make_environment_spec(env), dqn.DQNConfig(), seed=args.seed)
-    try:
-        rlkit.EnvironmentLoop(env, agent).run(num_steps=args.steps)
-        evaluation = rlkit.EnvironmentLoop(
-            rlkit.make_environment(args.env, seed=args.seed + 10_000),
-            agent.make_evaluation_actor(),
-            logger=rlkit.loggers.NoOpLogger(),
-        )
-        returns = [r["episode_return"] for r in evaluation.run(num_episodes=args.eval_episodes)]
-    finally:
-        agent.close()
+    policy = experiments.load_policy(args.run_dir)
+    loop = rlkit.EnvironmentLoop(
+        policy.make_environment(seed=args.seed),
+        policy.make_actor(seed=args.seed),
+        logger=rlkit.loggers.NoOpLogger(),
+    )
+    returns = [float(r["episode_return"]) for r in loop.run(num_episodes=args.episodes)]
     print(
-        f"{args.agent} on {args.env}: evaluation return {np.mean(returns):.1f} +/- "
-        f"{np.std(returns):.1f} over {args.eval_episodes} episodes after {args.steps} steps"
+        f"{policy.agent} on {policy.env_id}: return {np.mean(returns):.2f} +/- "
+        f"{np.std(returns):.2f} over {args.episodes} episodes (min {min(returns):.1f}, "
+        f"max {max(returns):.1f})"
     )
     return 0
+
+
+def _play(args: argparse.Namespace) -> int:
+    from rlkit import analysis, experiments
+
+    if args.video and os.path.splitext(args.video)[1].lower() not in (".gif", ".mp4"):
+        raise CommandError(f"--video must end in .gif or .mp4, got {args.video!r}.")
+    policy = experiments.load_policy(args.run_dir)
+    render = {"render_mode": "rgb_array"} if args.video else {}
+    environment = policy.make_environment(seed=args.seed, **render)
+    actor = policy.make_actor(seed=args.seed)
+    frames = []
+    for episode in range(args.episodes):
+        record = analysis.record_episode(environment, actor, render=bool(args.video))
+        frames.extend(record.frames)
+        print(f"episode {episode + 1}: return {record.episode_return:.1f}, {len(record)} steps")
+    if args.video:
+        gym_env = environment.environment.environment  # SinglePrecision -> GymWrapper -> gym.
+        fps = args.fps or gym_env.metadata.get("render_fps") or 30
+        count = analysis.write_video(frames, args.video, fps=fps)
+        print(f"wrote {count} frames to {args.video}")
+    environment.close()
+    return 0
+
+
+def _plot(args: argparse.Namespace) -> int:
+    from rlkit import analysis
+
+    path = analysis.plot_learning_curves(args.run_dirs, args.out)
+    print(f"wrote {path}")
+    return 0
+
+
+def _tune(args: argparse.Namespace) -> int:
+    from rlkit.agents import registry
+    from rlkit.experiments import tuning
+
+    entry, base_config = _agent_config(args.agent, args.env, args.config, args.set)
+    out = args.out or os.path.join(
+        "runs", f"tune_{entry.name}_{registry.environment_key(args.env)}", "best.yaml"
+    )
+
+    def on_trial(number, state, score, values):
+        shown = ", ".join(
+            f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in values.items()
+        )
+        print(
+            f"trial {number}: {state}"
+            + (f", score {score:.1f}" if score is not None else "")
+            + f" ({shown})",
+            flush=True,
+        )
+
+    result = tuning.tune(
+        entry.name,
+        args.env,
+        args.trials,
+        out,
+        space_path=args.space,
+        base_config=base_config,
+        max_num_actor_steps=args.steps,
+        eval_every=args.eval_every,
+        num_eval_episodes=args.eval_episodes,
+        seed=args.seed,
+        on_trial=on_trial,
+    )
+    print(
+        f"best: trial {result.best_trial}, score {result.best_value:.1f} "
+        f"({result.num_complete} complete, {result.num_pruned} pruned, {result.num_failed} "
+        f"failed); config written to {result.config_path} (use: rlkit train {entry.name} "
+        f"--env {args.env} --config {result.config_path})"
+    )
+    return 0
+
+
+COMMANDS = {
+    "agents": lambda args: _list_agents(),
+    "train": _train,
+    "eval": _evaluate,
+    "play": _play,
+    "plot": _plot,
+    "tune": _tune,
+}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -85,14 +319,13 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     try:
         args = _build_parser().parse_args(argv)
-        if args.command == "agents":
-            return _list_agents()
-        return _train(args)
+        return COMMANDS[args.command](args)
     except (CommandError, errors.RlkitError) as error:
-        print(f"rlkit: error: {error}", file=sys.stderr)
+        message = " ".join(str(error).split())  # One line, whatever the message holds.
+        print(f"rlkit: error: {message}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print("rlkit: interrupted", file=sys.stderr)
+        print("rlkit: interrupted (a checkpoint was saved; rerun to resume)", file=sys.stderr)
         return 130
 
 

@@ -38,6 +38,7 @@ class ProgressLogger(Logger):
         self._start = time.monotonic()
         self._last_print = -float("inf")
         self._progress: Progress | None = None
+        self._pending: LoggingData | None = None
         if self.console.is_terminal:
             self._progress = Progress(
                 TextColumn(f"[bold]{description}"),
@@ -63,11 +64,13 @@ class ProgressLogger(Logger):
         if self._progress is not None:
             self._progress.update(self._task, completed=steps, info=info)
             return
+        self._pending = data
         if now - self._last_print >= self._time_delta or steps >= self._total:
             self._last_print = now
             remaining = max(self._total - steps, 0) / max(speed, 1e-9)
             eta = datetime.timedelta(seconds=round(remaining))
             percent = 100.0 * steps / max(self._total, 1)
+            self._pending = None
             self.console.print(
                 f"[{self._description}] steps {steps}/{self._total} ({percent:.0f}%) | {info} | "
                 f"ETA {eta}",
@@ -79,3 +82,6 @@ class ProgressLogger(Logger):
         if self._progress is not None:
             self._progress.stop()
             self._progress = None
+        elif self._pending is not None:  # The latest row was held back by time_delta.
+            self._last_print = -float("inf")
+            self.write(self._pending)

@@ -1,0 +1,142 @@
+"""One episode, recorded: rewards, the agent's value estimates, frames; plots and videos."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import dm_env
+import numpy as np
+
+from rlkit import core, errors
+from rlkit.analysis import _figures
+from rlkit.jax import networks as networks_lib
+
+
+@dataclasses.dataclass
+class EpisodeRecord:
+    """Per step t = 0..T-1: the reward after action t and the value estimates before it
+    (`values[t]` has one entry per action, or is empty without a value function); frames
+    are the T + 1 rendered images (reset included), if rendering was asked for."""
+
+    rewards: np.ndarray
+    actions: np.ndarray
+    values: np.ndarray
+    frames: list[np.ndarray]
+
+    @property
+    def episode_return(self) -> float:
+        return float(self.rewards.sum())
+
+    def __len__(self) -> int:
+        return len(self.rewards)
+
+
+def record_episode(
+    environment: dm_env.Environment,
+    actor: core.Actor,
+    value_function: Callable[[Any], np.ndarray] | None = None,
+    render: bool = False,
+    max_steps: int | None = None,
+) -> EpisodeRecord:
+    """Runs one episode of `actor` (not learning) and records it.
+
+    `render=True` needs an environment made with `render_mode="rgb_array"`.
+    """
+    rewards, actions, values, frames = [], [], [], []
+
+    def grab():
+        frame = environment.render()
+        if frame is None or np.asarray(frame).ndim != 3:
+            raise errors.ConfigError(
+                "Rendering returned no RGB frame: make the environment with "
+                "render_mode='rgb_array'."
+            )
+        frames.append(np.asarray(frame, np.uint8))
+
+    timestep = environment.reset()
+    actor.observe_first(timestep)
+    if render:
+        grab()
+    while not timestep.last() and (max_steps is None or len(rewards) < max_steps):
+        if value_function is not None:
+            batch = networks_lib.add_batch_dim(timestep.observation)
+            values.append(np.asarray(value_function(batch))[0])
+        action = actor.select_action(timestep.observation)
+        timestep = environment.step(action)
+        actor.observe(action, timestep)
+        actor.update()
+        rewards.append(float(timestep.reward))
+        actions.append(np.asarray(action))
+        if render:
+            grab()
+    return EpisodeRecord(
+        rewards=np.asarray(rewards, np.float64),
+        actions=np.asarray(actions),
+        values=np.asarray(values, np.float64) if values else np.zeros((len(rewards), 0)),
+        frames=frames,
+    )
+
+
+def plot_episode(
+    record: EpisodeRecord,
+    out: str,
+    discount: float = 0.99,
+    size_px: tuple[int, int] = (800, 600),
+    action_names: Sequence[str] | None = None,
+) -> str:
+    """Rewards per step, and the agent's value estimates against the discounted return that
+    actually followed (their gap is the estimate's error); returns `out`."""
+    steps = np.arange(len(record))
+    figure, axes = _figures.new_figure(size_px)
+    figure.clf()
+    top = figure.add_subplot(2, 1, 1)
+    top.bar(steps, record.rewards, width=1.0, color="tab:green")
+    top.set_ylabel("reward")
+    top.set_title(f"Episode: {len(record)} steps, return {record.episode_return:.1f}")
+    bottom = figure.add_subplot(2, 1, 2, sharex=top)
+    returns_to_go = np.zeros(len(record))
+    running = 0.0
+    for t in reversed(range(len(record))):
+        running = record.rewards[t] + discount * running
+        returns_to_go[t] = running
+    bottom.plot(steps, returns_to_go, color="black", label=f"discounted return (gamma {discount})")
+    if record.values.size:
+        bottom.plot(steps, record.values.max(axis=1), label="max_a Q(s, a)")
+        chosen = record.values[steps, record.actions.reshape(-1).astype(int)]
+        bottom.plot(steps, chosen, linestyle="--", label="Q(s, a taken)")
+    bottom.set_xlabel("step")
+    bottom.set_ylabel("value")
+    bottom.legend(loc="best")
+    bottom.grid(alpha=0.3)
+    figure.tight_layout()
+    return _figures.save_figure(figure, out)
+
+
+def write_video(frames: Sequence[np.ndarray], path: str, fps: float = 30.0) -> int:
+    """Writes frames to `path` (.gif through Pillow, .mp4 through imageio-ffmpeg); returns the
+    number of frames written.
+
+    A GIF stores a run of identical frames as one frame shown for their total duration (Pillow
+    merges them), so its playback time, not its frame count, is len(frames) / fps.
+    """
+    import imageio.v2 as imageio
+
+    extension = os.path.splitext(path)[1].lower()
+    if extension not in (".gif", ".mp4"):
+        raise errors.ConfigError(f"Video path {path!r} must end in .gif or .mp4.")
+    if not frames:
+        raise errors.ConfigError("No frames to write.")
+    os.makedirs(os.path.dirname(os.path.abspath(path)) or ".", exist_ok=True)
+    temporary = f"{path}.tmp{extension}"
+    if extension == ".gif":
+        imageio.mimsave(temporary, list(frames), format="GIF", duration=1000.0 / fps, loop=0)
+    else:
+        # 16-pixel macro blocks: CartPole's 600x400 frames are already a multiple.
+        with imageio.get_writer(temporary, fps=fps, codec="libx264", macro_block_size=16) as w:
+            for frame in frames:
+                w.append_data(frame)
+    os.replace(temporary, path)
+    return len(frames)

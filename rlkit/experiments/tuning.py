@@ -1,0 +1,169 @@
+"""Hyperparameter search with optuna: TPE sampling, median pruning on evaluation returns."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from rlkit import configs, errors
+from rlkit.experiments.make import make_experiment_config
+from rlkit.experiments.run_experiment import run_experiment
+
+
+def load_search_space(path: str, config_class: type) -> dict[str, dict[str, Any]]:
+    """Reads a search space YAML: `key: {low, high[, log]}` or `key: {choices: [...]}`.
+
+    Raises:
+      ConfigError: an unknown config key or a malformed entry (one line, naming it).
+    """
+    space = configs.read_yaml(path)
+    fields = [field.name for field in dataclasses.fields(config_class)]
+    if not space:
+        raise errors.ConfigError(f"Search space {path!r} is empty.")
+    for key, entry in space.items():
+        if key not in fields:
+            raise errors.ConfigError(
+                f"Unknown config key {key!r} in search space {path!r}; valid keys: "
+                f"{', '.join(fields)}."
+            )
+        valid = isinstance(entry, dict) and (
+            (set(entry) == {"choices"} and isinstance(entry["choices"], list) and entry["choices"])
+            or (
+                set(entry) in ({"low", "high"}, {"low", "high", "log"})
+                and all(isinstance(entry[b], int | float) for b in ("low", "high"))
+                and entry["low"] < entry["high"]
+            )
+        )
+        if not valid:
+            raise errors.ConfigError(
+                f"Search space entry {key!r} in {path!r} must be {{low: L, high: H[, log: "
+                f"true]}} with L < H, or {{choices: [...]}}; got {entry!r}."
+            )
+    return space
+
+
+def _suggest(trial, key: str, entry: dict[str, Any]) -> Any:
+    if "choices" in entry:
+        index = trial.suggest_categorical(f"{key}_index", list(range(len(entry["choices"]))))
+        return entry["choices"][index]
+    log = bool(entry.get("log", False))
+    if isinstance(entry["low"], int) and isinstance(entry["high"], int):
+        return trial.suggest_int(key, entry["low"], entry["high"], log=log)
+    return trial.suggest_float(key, float(entry["low"]), float(entry["high"]), log=log)
+
+
+@dataclasses.dataclass
+class TuneResult:
+    best_config: Any
+    best_value: float
+    best_trial: int
+    config_path: str
+    num_complete: int
+    num_pruned: int
+    num_failed: int
+
+
+def tune(
+    agent: str,
+    env_id: str,
+    num_trials: int,
+    out: str,
+    space_path: str | None = None,
+    base_config: Any | None = None,
+    max_num_actor_steps: int = 20_000,
+    eval_every: int = 2_000,
+    num_eval_episodes: int = 5,
+    seed: int = 0,
+    on_trial: Callable[[int, str, float | None, dict[str, Any]], None] | None = None,
+) -> TuneResult:
+    """Searches `agent`'s config on `env_id`; writes the best config to `out` (YAML).
+
+    A trial's score is its mean evaluation return over the run (rewarding agents that learn
+    early and stay good); each evaluation is reported to optuna so that the median pruner
+    stops trials that fall behind. Configs the agent rejects (e.g. a batch size that does
+    not divide into replay items) count as failed trials.
+    """
+    import optuna
+
+    from rlkit.agents import registry
+
+    entry = registry.get_agent(agent)
+    space_path = space_path or entry.tune_space_path()
+    if space_path is None:
+        raise errors.ConfigError(f"Agent {agent!r} ships no search space: pass --space FILE.")
+    space = load_search_space(space_path, entry.config_class)
+    if base_config is None:
+        default = entry.default_config_path(env_id)
+        base_config = configs.load_config(entry.config_class, [default] if default else [])
+    make_experiment_config(agent, env_id, base_config, max_num_actor_steps=1)  # Validates.
+
+    def objective(trial) -> float:
+        values = {key: _suggest(trial, key, spec) for key, spec in space.items()}
+        config = dataclasses.replace(base_config, **values)  # Runs the config's checks.
+
+        def report(steps: int, evaluation: dict[str, Any]) -> None:
+            trial.report(evaluation["return_mean"], step=steps)
+            if trial.should_prune():
+                raise optuna.TrialPruned()
+
+        experiment = make_experiment_config(
+            agent,
+            env_id,
+            config,
+            max_num_actor_steps=max_num_actor_steps,
+            eval_every=eval_every,
+            num_eval_episodes=num_eval_episodes,
+            seed=seed,
+            loggers=(),
+            evaluation_callback=report,
+        )
+        try:
+            result = run_experiment(experiment)
+        except optuna.TrialPruned:
+            if on_trial:
+                on_trial(trial.number, "pruned", None, values)
+            raise
+        score = float(np.mean([e["return_mean"] for e in result.evaluations]))
+        if on_trial:
+            on_trial(trial.number, "complete", score, values)
+        return score
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    study = optuna.create_study(
+        direction="maximize",
+        sampler=optuna.samplers.TPESampler(seed=seed),
+        pruner=optuna.pruners.MedianPruner(n_startup_trials=2, n_warmup_steps=0),
+    )
+    study.optimize(objective, n_trials=num_trials, catch=(errors.ConfigError,))
+    states = [trial.state for trial in study.trials]
+    complete = [t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE]
+    if not complete:
+        raise errors.RlkitError(
+            f"None of the {num_trials} trials completed (pruned or rejected configs); run "
+            "more trials or widen the search space."
+        )
+    best = study.best_trial
+    best_values = {
+        key: spec["choices"][best.params[f"{key}_index"]] if "choices" in spec else best.params[key]
+        for key, spec in space.items()
+    }
+    best_config = dataclasses.replace(base_config, **best_values)
+    header = (
+        f"Best of {num_trials} optuna trials of {agent} on {env_id} (trial {best.number}): "
+        f"mean evaluation return {best.value:.2f} over {max_num_actor_steps} steps, seed {seed}."
+    )
+    configs.save_config(best_config, out, header=header)
+    study.trials_dataframe().to_csv(os.path.splitext(out)[0] + "_trials.csv", index=False)
+    return TuneResult(
+        best_config=best_config,
+        best_value=float(best.value),
+        best_trial=best.number,
+        config_path=out,
+        num_complete=len(complete),
+        num_pruned=states.count(optuna.trial.TrialState.PRUNED),
+        num_failed=states.count(optuna.trial.TrialState.FAIL),
+    )
