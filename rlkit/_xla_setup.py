@@ -15,10 +15,7 @@ import sys
 _FLAG = "--xla_cpu_multi_thread_eigen=false"
 
 
-def prefer_single_threaded_cpu_kernels()
-# TensorFlow is only here for Reverb's datasets; its start-up INFO lines are noise. Read when
-# TensorFlow loads, so set before anything imports Reverb; a value the user set is kept.
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2") -> None:
+def prefer_single_threaded_cpu_kernels() -> None:
     """Adds the flag to XLA_FLAGS unless opted out, already set, or too late to matter."""
     if os.environ.get("RLKIT_XLA_CPU_MULTI_THREAD", "0") not in ("", "0"):
         return
