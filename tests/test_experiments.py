@@ -1,0 +1,156 @@
+"""run_experiment: evaluation, checkpoints, resume, policy export, loggers."""
+
+import os
+import shutil
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from rlkit import errors, experiments
+from rlkit.agents.dqn import DQNConfig
+from rlkit.experiments import checkpointing
+
+SMALL = DQNConfig(min_replay_size=100, hidden_sizes=(32, 32))
+
+
+def make_config(run_dir, steps, **kwargs):
+    settings = dict(eval_every=400, checkpoint_every=400, num_eval_episodes=2, loggers=("csv",))
+    settings.update(kwargs)
+    return experiments.make_experiment_config(
+        "dqn", "CartPole-v1", SMALL, max_num_actor_steps=steps, run_dir=run_dir, **settings
+    )
+
+
+def files_under(directory):
+    for root, _, names in os.walk(directory):
+        for name in names:
+            yield os.path.join(root, name)
+
+
+@pytest.fixture(scope="module")
+def finished_run(tmp_path_factory):
+    run_dir = str(tmp_path_factory.mktemp("run"))
+    config = make_config(run_dir, 1200, loggers=("csv", "history", "tensorboard"))
+    return run_dir, experiments.run_experiment(config)
+
+
+def test_evaluates_checkpoints_and_exports_the_policy(finished_run):
+    run_dir, result = finished_run
+    assert result.stop_reason == "steps" and result.actor_steps == 1200
+    assert [e["actor_steps"] for e in result.evaluations] == [400, 800, 1200]
+    assert all(e["episodes"] == 2 for e in result.evaluations)
+    checkpointer = checkpointing.Checkpointer(run_dir)
+    assert checkpointer.latest_step() == 1200
+    assert sorted(os.listdir(os.path.join(run_dir, "checkpoints"))) == ["1200", "800"]
+    assert sorted(os.listdir(os.path.join(run_dir, "replay"))) == ["1200", "800"]
+    metadata = checkpointer.read_metadata(1200)
+    assert metadata["counts"]["actor_steps"] == 1200 and metadata["counts"]["learner_steps"] > 0
+    checkpointer.close()
+
+    policy = experiments.load_policy(run_dir)
+    assert (policy.agent, policy.env_id) == ("dqn", "CartPole-v1")
+    assert policy.config == SMALL and policy.description["actor_steps"] == 1200
+    environment = policy.make_environment(seed=3)
+    actor = policy.make_actor()
+    timestep = environment.reset()
+    action = actor.select_action(timestep.observation)
+    assert int(action) in (0, 1)
+    values = policy.value_function(np.zeros((5, 4), np.float32))
+    assert values.shape == (5, 2)
+
+
+def test_checkpoints_are_not_pickles(finished_run):
+    run_dir, _ = finished_run
+    for path in files_under(run_dir):
+        assert not path.endswith((".pkl", ".pickle")), path
+        with open(path, "rb") as file:
+            head = file.read(2)
+        assert not (head[:1] == b"\x80" and head[1:2] in (b"\x02", b"\x03", b"\x04", b"\x05")), (
+            f"{path} looks like a pickle"
+        )
+
+
+def test_logs_are_written(finished_run):
+    run_dir, _ = finished_run
+    logs = os.path.join(run_dir, "logs")
+    evaluator = pd.read_csv(os.path.join(logs, "evaluator.csv"))
+    assert evaluator["actor_steps"].tolist() == [400, 800, 1200]
+    history = pd.read_parquet(os.path.join(logs, "episodes.parquet"))
+    assert list(history.columns) == ["actor_steps", "wall_time", "episode_return", "episode_length"]
+    assert history["actor_steps"].is_monotonic_increasing and history["actor_steps"].max() <= 1200
+    assert (history["episode_return"] == history["episode_length"]).all()  # CartPole: +1/step.
+    assert len(pd.read_csv(os.path.join(logs, "learner.csv"))) >= 1
+    assert any("tfevents" in name for name in os.listdir(os.path.join(logs, "tensorboard")))
+
+
+def test_resume_continues_the_step_count(tmp_path):
+    run_dir = str(tmp_path)
+    first = experiments.run_experiment(make_config(run_dir, 800))
+    assert first.resumed_from is None
+    learner_steps_before = checkpointing.Checkpointer(run_dir).read_metadata(800)["counts"][
+        "learner_steps"
+    ]
+    second = experiments.run_experiment(make_config(run_dir, 1200))
+    assert second.resumed_from == 800 and second.actor_steps == 1200
+    assert [e["actor_steps"] for e in second.evaluations] == [400, 800, 1200]
+    counts = checkpointing.Checkpointer(run_dir).read_metadata(1200)["counts"]
+    assert counts["actor_steps"] == 1200 and counts["learner_steps"] > learner_steps_before
+    # The step column continues; no rows from before the checkpoint are repeated.
+    steps = pd.read_csv(os.path.join(run_dir, "logs", "evaluator.csv"))["actor_steps"].tolist()
+    assert steps == [400, 800, 1200]
+
+    again = experiments.run_experiment(make_config(run_dir, 1200))
+    assert again.stop_reason == "already_finished" and again.actor_steps == 1200
+
+
+def test_leftovers_of_an_interrupted_write_are_ignored(tmp_path):
+    run_dir = str(tmp_path)
+    experiments.run_experiment(make_config(run_dir, 400))
+    # What a crash mid-checkpoint at step 800 could leave behind.
+    os.makedirs(os.path.join(run_dir, "checkpoints", "800.orbax-checkpoint-tmp-1234", "state"))
+    shutil.copytree(os.path.join(run_dir, "replay", "400"), os.path.join(run_dir, "replay", "800"))
+    os.makedirs(os.path.join(run_dir, ".replay-staging", "2026-01-01T00:00:00"))
+    result = experiments.run_experiment(make_config(run_dir, 800))
+    assert result.resumed_from == 400 and result.actor_steps == 800
+    assert sorted(os.listdir(os.path.join(run_dir, "checkpoints"))) == ["400", "800"]
+
+
+def test_missing_replay_checkpoint_is_a_clear_error(tmp_path):
+    run_dir = str(tmp_path)
+    experiments.run_experiment(make_config(run_dir, 400))
+    shutil.rmtree(os.path.join(run_dir, "replay", "400"))
+    with pytest.raises(errors.CheckpointError, match="replay data .* is missing"):
+        experiments.run_experiment(make_config(run_dir, 800))
+
+
+def test_target_return_stops_early(tmp_path):
+    result = experiments.run_experiment(make_config(str(tmp_path), 4000, target_return=-1.0))
+    assert result.stop_reason == "target_return" and result.actor_steps == 400
+
+
+def test_without_run_dir_nothing_is_written(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    seen = []
+    config = make_config(None, 800, evaluation_callback=lambda step, row: seen.append(step))
+    result = experiments.run_experiment(config)
+    assert seen == [400, 800] and result.final_return == result.evaluations[-1]["return_mean"]
+    assert os.listdir(tmp_path) == []
+
+
+def test_experiment_config_errors():
+    with pytest.raises(errors.ConfigError, match="Unknown logger 'mlflow'"):
+        make_config(None, 100, loggers=("mlflow",))
+    with pytest.raises(errors.ConfigError, match="max_num_actor_steps must be a positive"):
+        make_config(None, 0)
+    with pytest.raises(errors.ConfigError, match="discrete"):
+        experiments.make_experiment_config("dqn", "Pendulum-v1", max_num_actor_steps=10)
+    with pytest.raises(errors.UnknownEnvironmentError):
+        experiments.make_experiment_config("dqn", "CartPole-v9", max_num_actor_steps=10)
+
+
+def test_load_policy_errors(tmp_path):
+    with pytest.raises(errors.CheckpointError, match="does not exist"):
+        experiments.load_policy(str(tmp_path / "nowhere"))
+    with pytest.raises(errors.CheckpointError, match="No saved policy"):
+        experiments.load_policy(str(tmp_path))
