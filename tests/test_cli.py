@@ -1,42 +1,243 @@
-"""The `rlkit` command: listing, training end to end, one-line errors."""
+"""The `rlkit` command: every subcommand end to end, one-line errors, resume after SIGKILL."""
 
+import os
 import pathlib
+import signal
 import subprocess
 import sys
+import time
 
+import pandas as pd
 import pytest
+from PIL import Image
 
+from rlkit import configs
+from rlkit.agents.dqn import DQNConfig
 from rlkit.cli import main as cli
+
+RLKIT = str(pathlib.Path(sys.executable).parent / "rlkit")  # Installed by pyproject's scripts.
+TINY = ["--set", "min_replay_size=100", "--set", "hidden_sizes=[32,32]"]
+
+
+def run_cli(capsys, *argv):
+    code = cli.main([str(a) for a in argv])
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    run_dir = tmp_path_factory.mktemp("cli") / "run"
+    argv = ["train", "dqn", "--env", "CartPole-v1", "--steps", "1200", "--eval-every", "600"]
+    argv += ["--eval-episodes", "2", "--run-dir", str(run_dir), "--logger", "csv,tensorboard"]
+    assert cli.main([*argv, *TINY]) == 0
+    return run_dir, argv
 
 
 def test_agents_lists_dqn(capsys):
-    assert cli.main(["agents"]) == 0
-    assert "dqn" in capsys.readouterr().out
+    code, out, _ = run_cli(capsys, "agents")
+    assert code == 0 and "dqn" in out and "(actions: discrete)" in out
+
+
+def test_train_writes_a_complete_run_dir(trained):
+    run_dir, _ = trained
+    for name in ("experiment.yaml", "config.yaml", "policy/policy.json", "logs/evaluator.csv"):
+        assert (run_dir / name).exists(), name
+    assert configs.load_config(DQNConfig, [str(run_dir / "config.yaml")]).hidden_sizes == (32, 32)
+    assert pd.read_csv(run_dir / "logs" / "evaluator.csv")["actor_steps"].tolist() == [600, 1200]
+    assert any("tfevents" in p.name for p in (run_dir / "logs" / "tensorboard").iterdir())
+
+
+def test_rerun_is_a_no_op_and_more_steps_resume(trained, capsys):
+    run_dir, argv = trained
+    code, out, _ = run_cli(capsys, *argv, *TINY)
+    assert code == 0 and "already finished (1200 steps)" in out
+    longer = [a if a != "1200" else "1500" for a in argv]
+    code, out, _ = run_cli(capsys, *longer, *TINY)
+    assert code == 0 and "resumed from the checkpoint at step 1200" in out
+    assert "after 1500 steps" in out
+
+
+def test_eval_prints_mean_and_std(trained, capsys):
+    run_dir, _ = trained
+    code, out, _ = run_cli(capsys, "eval", run_dir, "--episodes", "3")
+    assert code == 0 and "dqn on CartPole-v1: return" in out and "over 3 episodes" in out
+
+
+@pytest.mark.parametrize("extension", ["gif", "mp4"])
+def test_play_records_a_video(trained, capsys, tmp_path, extension):
+    run_dir, _ = trained
+    video = tmp_path / f"play.{extension}"
+    code, out, _ = run_cli(capsys, "play", run_dir, "--video", video, "--episodes", "2")
+    assert code == 0 and video.stat().st_size > 0
+    lengths = [int(line.split(", ")[1].split()[0]) for line in out.splitlines() if "steps" in line]
+    assert len(lengths) == 2
+    # One frame per step plus each episode's reset frame.
+    assert f"wrote {sum(lengths) + 2} frames" in out
+    if extension == "mp4":
+        import imageio.v2 as imageio
+
+        with imageio.get_reader(video) as reader:
+            assert reader.count_frames() == sum(lengths) + 2
+
+
+def test_plot_writes_a_png(trained, capsys, tmp_path):
+    run_dir, _ = trained
+    out_png = tmp_path / "curves.png"
+    code, out, _ = run_cli(capsys, "plot", run_dir, run_dir, "--out", out_png)
+    assert code == 0 and f"wrote {out_png}" in out
+    with Image.open(out_png) as image:
+        assert image.format == "PNG" and image.size == (800, 500)
+
+
+def test_run_dir_started_with_another_config_is_refused(trained, capsys):
+    run_dir, argv = trained
+    code, _, err = run_cli(capsys, *argv, *TINY, "--set", "learning_rate=0.01")
+    assert code == 2 and "different agent config (learning_rate)" in err
+
+
+def test_tune_writes_the_best_config(capsys, tmp_path):
+    space = tmp_path / "space.yaml"
+    space.write_text("learning_rate: {low: 1.0e-4, high: 1.0e-2, log: true}\n")
+    best = tmp_path / "best.yaml"
+    code, out, _ = run_cli(
+        capsys,
+        "tune",
+        "dqn",
+        "--env",
+        "CartPole-v1",
+        "--trials",
+        "2",
+        "--steps",
+        "400",
+        "--eval-every",
+        "200",
+        "--eval-episodes",
+        "2",
+        "--space",
+        space,
+        "--out",
+        best,
+        *TINY,
+    )
+    assert code == 0 and "best: trial" in out and f"config written to {best}" in out
+    tuned = configs.load_config(DQNConfig, [str(best)])
+    assert 1e-4 <= tuned.learning_rate <= 1e-2 and tuned.min_replay_size == 100
+    assert (tmp_path / "best_trials.csv").exists()
+
+
+def test_tune_prunes_trials_that_fall_behind(monkeypatch, tmp_path):
+    from rlkit.experiments import ExperimentResult, tuning
+
+    def fake_run(config):  # Returns grow with the learning rate: the low ones get pruned.
+        score = config.builder.config.learning_rate * 1000
+        evaluations = []
+        for step in (100, 200, 300, 400):
+            evaluations.append({"actor_steps": step, "return_mean": score})
+            config.evaluation_callback(step, evaluations[-1])
+        return ExperimentResult(400, evaluations, "steps", None, None, 0.0)
+
+    monkeypatch.setattr(tuning, "run_experiment", fake_run)
+    space = tmp_path / "space.yaml"
+    space.write_text("learning_rate: {low: 1.0e-4, high: 1.0e-2, log: true}\n")
+    result = tuning.tune("dqn", "CartPole-v1", 12, str(tmp_path / "b.yaml"), str(space))
+    assert result.num_pruned >= 1 and result.num_complete >= 2
+    assert result.best_config.learning_rate * 1000 == pytest.approx(result.best_value)
 
 
 @pytest.mark.parametrize(
     "argv, message",
     [
-        (["train", "ppo9", "--env", "CartPole-v1"], "unknown agent 'ppo9'"),
+        (["train", "ppo9", "--env", "CartPole-v1"], "Unknown agent 'ppo9'"),
         (["train", "dqn", "--env", "CartPole-v9"], "Unknown environment id 'CartPole-v9'"),
         (["train", "dqn", "--env", "Pendulum-v1", "--steps", "10"], "discrete action"),
-        (["train", "dqn", "--env", "CartPole-v1", "--steps", "-5"], "positive"),
+        (["train", "dqn", "--env", "CartPole-v1", "--steps", "-5"], "positive integer"),
         (["train", "dqn"], "--env"),
+        (["train", "dqn", "--env", "CartPole-v1", "--set", "lr=1"], "Unknown config key 'lr'"),
+        (["train", "dqn", "--env", "CartPole-v1", "--set", "batch_size=x"], "'batch_size'"),
+        (["train", "dqn", "--env", "CartPole-v1", "--config", "/no/such.yaml"], "not found"),
+        (["train", "dqn", "--env", "CartPole-v1", "--logger", "mlflow"], "unknown logger"),
+        (["eval", "/no/such/run"], "does not exist"),
+        (["play", "/no/such/run"], "does not exist"),
+        (["play", "/no/such/run", "--video", "out.avi"], ".gif or .mp4"),
+        (["plot", "/no/such/run"], "does not exist"),
+        (["tune", "ppo9", "--env", "CartPole-v1", "--trials", "1"], "Unknown agent 'ppo9'"),
+        (["tune", "dqn", "--env", "CartPole-v1", "--trials", "0"], "positive integer"),
         (["fly"], "invalid choice"),
     ],
 )
 def test_bad_input_is_one_line_and_non_zero(capsys, argv, message):
-    assert cli.main(argv) == 2
-    err = capsys.readouterr().err
+    code, _, err = run_cli(capsys, *argv)
+    assert code == 2
     assert message in err and err.count("\n") == 1 and "Traceback" not in err
 
 
-def test_console_script_trains_end_to_end():
-    script = pathlib.Path(sys.executable).parent / "rlkit"  # Installed by pyproject's scripts.
-    assert script.exists(), "pip install -e . did not install the rlkit console script"
-    command = [str(script), "train", "dqn", "--env", "CartPole-v1", "--steps", "1500"]
-    result = subprocess.run(
-        [*command, "--eval-episodes", "2"], capture_output=True, text=True, timeout=300
+def test_bad_search_space_is_one_line(capsys, tmp_path):
+    space = tmp_path / "space.yaml"
+    space.write_text("gamma: {low: 0.9, high: 0.99}\n")
+    code, _, err = run_cli(
+        capsys, "tune", "dqn", "--env", "CartPole-v1", "--trials", "1", "--space", space
     )
-    assert result.returncode == 0, result.stderr[-2000:]
-    assert "dqn on CartPole-v1: evaluation return" in result.stdout
+    assert code == 2 and "Unknown config key 'gamma' in search space" in err
+    assert err.count("\n") == 1
+
+
+def test_empty_run_dir_has_nothing_to_play_or_plot(capsys, tmp_path):
+    code, _, err = run_cli(capsys, "play", tmp_path)
+    assert code == 2 and "No saved policy" in err
+    code, _, err = run_cli(capsys, "plot", tmp_path)
+    assert code == 2 and "No learning curve" in err
+
+
+def test_console_script_bad_input_has_no_traceback(tmp_path):
+    result = subprocess.run(
+        [RLKIT, "train", "dqn", "--env", "CartPole-v1", "--set", "lr=1"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=tmp_path,
+    )
+    assert result.returncode == 2 and result.stdout == ""
+    assert result.stderr.startswith("rlkit: error: Unknown config key 'lr'")
+    assert result.stderr.count("\n") == 1
+
+
+def _latest_checkpoint(run_dir: pathlib.Path) -> int:
+    directory = run_dir / "checkpoints"
+    if not directory.is_dir():
+        return 0
+    steps = [int(p.name) for p in directory.iterdir() if p.name.isdigit()]
+    return max(steps, default=0)
+
+
+def test_sigkill_mid_training_then_the_same_command_resumes(tmp_path):
+    run_dir = tmp_path / "run"
+    command = [RLKIT, "train", "dqn", "--env", "CartPole-v1", "--steps", "4000"]
+    command += ["--checkpoint-every", "500", "--eval-every", "2000", "--eval-episodes", "2"]
+    command += ["--run-dir", str(run_dir), *TINY]
+    process = subprocess.Popen(
+        command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=tmp_path
+    )
+    deadline = time.monotonic() + 240
+    while _latest_checkpoint(run_dir) < 1000 and process.poll() is None:
+        assert time.monotonic() < deadline, "no checkpoint at step 1000 within 240 s"
+        time.sleep(0.05)
+    process.send_signal(signal.SIGKILL)
+    assert process.wait(timeout=30) == -signal.SIGKILL, "the run finished before the kill"
+    killed_at = _latest_checkpoint(run_dir)
+    assert 1000 <= killed_at < 4000
+
+    result = subprocess.run(command, capture_output=True, text=True, timeout=600, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr[-3000:]
+    resumed = int(result.stdout.split("resumed from the checkpoint at step ")[1].split()[0])
+    assert resumed >= killed_at  # The newest complete checkpoint, maybe written after the poll.
+    assert "after 4000 steps" in result.stdout
+    assert _latest_checkpoint(run_dir) == 4000
+    evaluations = pd.read_csv(run_dir / "logs" / "evaluator.csv")["actor_steps"].tolist()
+    assert evaluations == [2000, 4000]
+    history = pd.read_parquet(run_dir / "logs" / "episodes.parquet")
+    assert history["actor_steps"].is_monotonic_increasing
+    # No half-written leftovers: each replay checkpoint belongs to a kept orbax step.
+    assert not list(run_dir.glob("checkpoints/*tmp*"))
+    assert os.listdir(run_dir / ".replay-staging") == []
+    assert sorted(os.listdir(run_dir / "replay")) == sorted(os.listdir(run_dir / "checkpoints"))

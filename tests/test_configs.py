@@ -24,7 +24,10 @@ def test_layers_apply_in_order(tmp_path):
 
 
 def test_int_values_for_float_keys_are_converted():
-    assert configs.load_config(DQNConfig, overrides=["samples_per_insert=64"]).samples_per_insert == 64.0
+    assert (
+        configs.load_config(DQNConfig, overrides=["samples_per_insert=64"]).samples_per_insert
+        == 64.0
+    )
 
 
 @pytest.mark.parametrize(
@@ -70,7 +73,9 @@ def test_saved_config_round_trips(tmp_path):
     assert configs.load_config(DQNConfig, [str(path)]) == config
 
 
-@pytest.mark.parametrize("env_id", ["CartPole-v1", "MountainCar-v0", "Acrobot-v1", "LunarLander-v3"])
+@pytest.mark.parametrize(
+    "env_id", ["CartPole-v1", "MountainCar-v0", "Acrobot-v1", "LunarLander-v3"]
+)
 def test_shipped_dqn_configs_load(env_id):
     entry = registry.get_agent("dqn")
     path = entry.default_config_path(env_id)
@@ -88,5 +93,7 @@ def test_environment_keys_and_unknown_agents():
     assert registry.environment_key("CartPole-v1") == "cartpole"
     assert registry.environment_key("ALE/Pong-v5") == "pong"
     assert registry.get_agent("dqn").default_config_path("Pendulum-v1") is None
-    with pytest.raises(registry.UnknownAgentError, match="Unknown agent 'ppo9'; choose one of: dqn"):
+    with pytest.raises(
+        registry.UnknownAgentError, match="Unknown agent 'ppo9'; choose one of: dqn"
+    ):
         registry.get_agent("ppo9")

@@ -1,0 +1,109 @@
+"""Analysis: value heatmaps, episode plots, learning curves and videos."""
+
+import imageio.v2 as imageio
+import numpy as np
+import pytest
+from dm_env import specs
+from PIL import Image
+
+import rlkit
+from rlkit import analysis, errors
+
+
+def png_size(path):
+    with Image.open(path) as image:
+        assert image.format == "PNG"
+        return image.size
+
+
+def fake_q(observations):
+    """Two actions; values depend on the state so the maps are not flat."""
+    flat = np.asarray(observations, np.float64).reshape(len(observations), -1).sum(axis=1)
+    return np.stack([flat, -flat], axis=1)
+
+
+def test_value_heatmap_of_a_discrete_state(tmp_path):
+    out = analysis.plot_value_heatmap(
+        fake_q,
+        specs.DiscreteArray(16),
+        str(tmp_path / "frozenlake.png"),
+        action_names=["left", "right"],
+    )
+    assert png_size(out) == (1000, 450)
+
+
+def test_value_heatmap_of_a_2d_state(tmp_path):
+    environment = rlkit.make_environment("MountainCar-v0")
+    out = analysis.plot_value_heatmap(
+        fake_q,
+        environment.observation_spec(),
+        str(tmp_path / "mountaincar.png"),
+        resolution=20,
+        axis_labels=("position", "velocity"),
+        size_px=(900, 400),
+    )
+    assert png_size(out) == (900, 400)
+
+
+def test_value_heatmap_errors(tmp_path):
+    with pytest.raises(errors.ConfigError, match="discrete observation or a 2-D"):
+        analysis.plot_value_heatmap(fake_q, specs.Array((4,), np.float32), str(tmp_path / "x.png"))
+    with pytest.raises(errors.ConfigError, match="pass bounds"):
+        analysis.plot_value_heatmap(fake_q, specs.Array((2,), np.float32), str(tmp_path / "x.png"))
+    with pytest.raises(errors.ConfigError, match="does not hold 16 states"):
+        analysis.plot_value_heatmap(
+            fake_q, specs.DiscreteArray(16), str(tmp_path / "x.png"), grid_shape=(3, 5)
+        )
+
+
+class FixedActor(rlkit.Actor):
+    def select_action(self, observation):
+        return np.int64(0)
+
+    def observe_first(self, timestep):
+        pass
+
+    def observe(self, action, next_timestep):
+        pass
+
+    def update(self, wait=False):
+        pass
+
+
+def test_record_and_plot_an_episode(tmp_path):
+    environment = rlkit.make_environment("CartPole-v1", seed=0, render_mode="rgb_array")
+    record = analysis.record_episode(environment, FixedActor(), fake_q, render=True)
+    assert len(record.frames) == len(record) + 1  # The reset frame, then one per step.
+    assert record.values.shape == (len(record), 2)
+    assert record.episode_return == len(record)
+    out = analysis.plot_episode(record, str(tmp_path / "episode.png"), size_px=(640, 480))
+    assert png_size(out) == (640, 480)
+
+
+def test_rendering_needs_rgb_array(tmp_path):
+    environment = rlkit.make_environment("CartPole-v1")
+    with pytest.raises(errors.ConfigError, match="render_mode='rgb_array'"):
+        analysis.record_episode(environment, FixedActor(), render=True)
+
+
+def test_videos_have_the_expected_frames(tmp_path):
+    rng = np.random.default_rng(0)
+    frames = [rng.integers(0, 255, (64, 96, 3), dtype=np.uint8) for _ in range(12)]
+    frames += [frames[-1]] * 3  # A still stretch at the end, as when an episode ends.
+    mp4 = str(tmp_path / "clip.mp4")
+    assert analysis.write_video(frames, mp4, fps=25) == 15
+    with imageio.get_reader(mp4) as reader:
+        assert reader.count_frames() == 15
+        assert reader.get_meta_data()["fps"] == 25
+    gif = str(tmp_path / "clip.gif")
+    assert analysis.write_video(frames, gif, fps=25) == 15
+    with Image.open(gif) as image:
+        durations = []
+        for index in range(image.n_frames):
+            image.seek(index)
+            durations.append(image.info["duration"])
+        assert image.size == (96, 64)
+    # Pillow stores the still stretch as one longer frame: the playback time is exact.
+    assert len(durations) == 12 and sum(durations) == pytest.approx(15 * 40)
+    with pytest.raises(errors.ConfigError, match=".gif or .mp4"):
+        analysis.write_video(frames, str(tmp_path / "clip.avi"))
