@@ -4,7 +4,7 @@ from rlkit.experiments.checkpointing import Checkpointer
 from rlkit.experiments.config import LOGGER_KINDS, ExperimentConfig
 from rlkit.experiments.evaluator import Evaluator
 from rlkit.experiments.make import make_experiment_config
-from rlkit.experiments.policy import SavedPolicy, export_policy, load_policy
+from rlkit.experiments.policy import SavedPolicy, export_policy, load_policy, policy_description
 from rlkit.experiments.run_experiment import ExperimentResult, run_experiment
 
 __all__ = [
@@ -17,5 +17,6 @@ __all__ = [
     "export_policy",
     "load_policy",
     "make_experiment_config",
+    "policy_description",
     "run_experiment",
 ]

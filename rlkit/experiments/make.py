@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from rlkit import configs, environments
+from rlkit.experiments import policy
 from rlkit.experiments.config import ExperimentConfig
 
 
@@ -46,12 +47,7 @@ def make_experiment_config(
     finally:
         probe.close()
 
-    description = {
-        "agent": entry.name,
-        "env_id": env_id,
-        "env_kwargs": env_kwargs,
-        "agent_config": configs.config_to_dict(agent_config),
-    }
+    description = policy.policy_description(entry.name, env_id, agent_config, env_kwargs)
     return ExperimentConfig(
         builder=entry.make_builder(agent_config, False),
         environment_factory=lambda seed: environments.make_environment(

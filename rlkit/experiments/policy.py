@@ -25,8 +25,23 @@ from rlkit.jax import variable_utils
 POLICY_DIR = "policy"
 
 
+def policy_description(
+    agent: str, env_id: str, agent_config: Any, env_kwargs: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """What `load_policy` needs to rebuild a policy: the agent by name, its config, the env."""
+    return {
+        "agent": agent,
+        "env_id": env_id,
+        "env_kwargs": dict(env_kwargs or {}),
+        "agent_config": configs.config_to_dict(agent_config),
+    }
+
+
 def export_policy(run_dir: str, params: types.Params, description: dict[str, Any]) -> str:
-    """Writes `params` and `description` to `run_dir/policy`, replacing it atomically."""
+    """Writes `params` and `description` (see `policy_description`) to `run_dir/policy`.
+
+    An existing policy is replaced only once the new one is completely written.
+    """
     target = os.path.abspath(os.path.join(run_dir, POLICY_DIR))
     staging = f"{target}.tmp"
     shutil.rmtree(staging, ignore_errors=True)
