@@ -82,24 +82,35 @@ class EnvironmentLoop(core.Worker):
         timestep, episode_return = episode.timestep, episode.episode_return
         steps = 0
         scalar_reward = not isinstance(episode_return, dict | tuple | list)
-        while not timestep.last():
-            if max_steps is not None and steps >= max_steps:
-                elapsed = episode.elapsed + time.perf_counter() - start
-                self._episode = _Episode(timestep, episode_return, episode.length + steps, elapsed)
-                self._counter.increment(steps=steps)
-                self._steps_in_last_call = steps
-                return None
-            action = actor.select_action(timestep.observation)
-            timestep = environment.step(action)
-            actor.observe(action, next_timestep=timestep)
-            for observer in observers:
-                observer.observe(environment, timestep, action)
-            actor.update()
-            steps += 1
-            if scalar_reward:
-                episode_return = episode_return + timestep.reward
-            else:
-                episode_return = tree.map_structure(operator.add, episode_return, timestep.reward)
+        try:
+            while not timestep.last():
+                if max_steps is not None and steps >= max_steps:
+                    elapsed = episode.elapsed + time.perf_counter() - start
+                    self._episode = _Episode(
+                        timestep, episode_return, episode.length + steps, elapsed
+                    )
+                    self._counter.increment(steps=steps)
+                    self._steps_in_last_call = steps
+                    return None
+                action = actor.select_action(timestep.observation)
+                timestep = environment.step(action)
+                actor.observe(action, next_timestep=timestep)
+                for observer in observers:
+                    observer.observe(environment, timestep, action)
+                actor.update()
+                steps += 1
+                if scalar_reward:
+                    episode_return = episode_return + timestep.reward
+                else:
+                    episode_return = tree.map_structure(
+                        operator.add, episode_return, timestep.reward
+                    )
+        except BaseException:
+            # Interrupted mid-step (Ctrl-C, an error): the steps taken still count, and the
+            # episode is abandoned, as the environment's state is unknown.
+            self._episode = None
+            self._counter.increment(steps=steps)
+            raise
 
         self._episode = None
         self._steps_in_last_call = steps

@@ -241,3 +241,28 @@ def test_sigkill_mid_training_then_the_same_command_resumes(tmp_path):
     assert not list(run_dir.glob("checkpoints/*tmp*"))
     assert os.listdir(run_dir / ".replay-staging") == []
     assert sorted(os.listdir(run_dir / "replay")) == sorted(os.listdir(run_dir / "checkpoints"))
+
+
+def test_sigterm_checkpoints_and_exits_with_one_line(tmp_path):
+    run_dir = tmp_path / "run"
+    command = [RLKIT, "train", "dqn", "--env", "CartPole-v1", "--steps", "50000"]
+    command += ["--checkpoint-every", "500", "--eval-every", "0", "--run-dir", str(run_dir), *TINY]
+    process = subprocess.Popen(
+        command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, cwd=tmp_path
+    )
+    deadline = time.monotonic() + 240
+    while _latest_checkpoint(run_dir) < 500:
+        assert process.poll() is None and time.monotonic() < deadline
+        time.sleep(0.05)
+    time.sleep(1.0)  # Into the next stretch of training.
+    before = _latest_checkpoint(run_dir)
+    process.send_signal(signal.SIGTERM)
+    _, stderr = process.communicate(timeout=120)
+    assert process.returncode == 130
+    errors = [line for line in stderr.splitlines() if line.startswith("rlkit:")]
+    assert errors == ["rlkit: interrupted; checkpoint saved, rerun the same command to resume"]
+    assert "Traceback" not in stderr
+    # The interruption itself was checkpointed, at the exact step it stopped.
+    after = _latest_checkpoint(run_dir)
+    assert after > before and after % 500 != 0
+    assert (run_dir / "policy" / "policy.json").exists()

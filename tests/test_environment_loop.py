@@ -114,3 +114,20 @@ def test_run_steps_continues_an_unfinished_episode():
     assert result["episode_length"] == 3 and result["episode_return"] == 6.0
     assert actor.calls.count("observe_first") == 1
     assert counter.get_counts() == {"episodes": 1, "steps": 3}
+
+
+def test_an_interrupted_step_counts_and_abandons_the_episode():
+    counter = counting.Counter()
+    loop, actor, _ = make_loop(rewards=(1.0,) * 10, counter=counter)
+
+    def interrupt_on_third_update(wait=False):
+        actor.calls.append("update")
+        if actor.calls.count("update") == 3:
+            raise KeyboardInterrupt
+
+    actor.update = interrupt_on_third_update
+    with pytest.raises(KeyboardInterrupt):
+        loop.run(num_steps=8)
+    assert counter.get_counts() == {"steps": 2}  # Two completed steps; the third was cut.
+    loop.run(num_steps=1)
+    assert actor.calls.count("observe_first") == 2  # A fresh episode after the interruption.

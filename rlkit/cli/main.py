@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
 import sys
 from collections.abc import Sequence
 
@@ -148,6 +149,10 @@ def _check_run_dir_matches(path: str, experiment: dict) -> None:
             )
 
 
+def _raise_keyboard_interrupt(signum, frame):
+    raise KeyboardInterrupt
+
+
 def _train(args: argparse.Namespace) -> int:
     from rlkit import configs, experiments
     from rlkit.agents import registry
@@ -189,7 +194,12 @@ def _train(args: argparse.Namespace) -> int:
     configs.write_yaml(experiment_file, summary, header="Written by `rlkit train`.")
     configs.save_config(agent_config, os.path.join(run_dir, "config.yaml"))
 
-    result = experiments.run_experiment(experiment)
+    # A scheduler's SIGTERM (preemption, `kill`) checkpoints like Ctrl-C does.
+    previous_handler = signal.signal(signal.SIGTERM, _raise_keyboard_interrupt)
+    try:
+        result = experiments.run_experiment(experiment)
+    finally:
+        signal.signal(signal.SIGTERM, previous_handler)
     if result.resumed_from is not None:
         print(f"resumed from the checkpoint at step {result.resumed_from}")
     if result.stop_reason == "already_finished":
@@ -317,15 +327,20 @@ COMMANDS = {
 def main(argv: Sequence[str] | None = None) -> int:
     from rlkit import errors
 
+    command = None
     try:
         args = _build_parser().parse_args(argv)
-        return COMMANDS[args.command](args)
+        command = args.command
+        return COMMANDS[command](args)
     except (CommandError, errors.RlkitError) as error:
         message = " ".join(str(error).split())  # One line, whatever the message holds.
         print(f"rlkit: error: {message}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print("rlkit: interrupted (a checkpoint was saved; rerun to resume)", file=sys.stderr)
+        resume = (
+            "; checkpoint saved, rerun the same command to resume" if command == "train" else ""
+        )
+        print(f"rlkit: interrupted{resume}", file=sys.stderr)
         return 130
 
 

@@ -50,7 +50,14 @@ class Checkpointer:
     def save(
         self, step: int, agent_state: Any, metadata: dict[str, Any], replay: str | None = None
     ) -> None:
-        """Writes step `step`, with `replay` (a finished Reverb checkpoint in staging)."""
+        """Writes step `step`, with `replay` (a finished Reverb checkpoint in staging).
+
+        A step that is already saved is kept as it is (e.g. Ctrl-C right after a checkpoint).
+        """
+        if step in self._manager.all_steps():
+            if replay is not None:
+                shutil.rmtree(replay, ignore_errors=True)
+            return
         if replay is not None:
             committed = os.path.join(self.replay_directory, str(step))
             shutil.rmtree(committed, ignore_errors=True)

@@ -40,7 +40,6 @@ class ExperimentConfig:
         `rlkit.experiments.load_policy` can rebuild it. `make_experiment_config` fills it in.
       evaluation_callback: called as `callback(actor_steps, evaluation)` after every
         evaluation (e.g. to report to an optuna trial and prune it by raising).
-      log_every: seconds between rows of the learner's logs.
     """
 
     builder: builders.ActorLearnerBuilder
@@ -58,7 +57,6 @@ class ExperimentConfig:
     learn_in_background: bool = True
     description: dict[str, Any] | None = None
     evaluation_callback: Callable[[int, dict[str, Any]], None] | None = None
-    log_every: float = 1.0
 
     def __post_init__(self):
         for name in ("max_num_actor_steps", "num_eval_episodes", "max_checkpoints_to_keep"):

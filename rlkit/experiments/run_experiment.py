@@ -53,8 +53,9 @@ def run_experiment(config: ExperimentConfig) -> ExperimentResult:
     Every `eval_every` steps the evaluator runs the evaluation policy on its own environment;
     training stops early once an evaluation reaches `target_return`. With a `run_dir`, the
     agent, counters and replay are checkpointed every `checkpoint_every` steps and at the end
-    (also on Ctrl-C), and the final policy is exported to `run_dir/policy`. Calling it again
-    with the same `run_dir` resumes from the last checkpoint; the step count continues.
+    (also on Ctrl-C), and the policy is exported to `run_dir/policy` with each checkpoint.
+    Calling it again with the same `run_dir` resumes from the last checkpoint; the step count
+    continues.
     """
     start = time.monotonic()
     environment = config.environment_factory(config.seed)
@@ -132,6 +133,13 @@ def run_experiment(config: ExperimentConfig) -> ExperimentResult:
             state = agent.save()  # Joins background learner steps first.
             meta = {"counts": counter.save()["counts"], "evaluations": evaluations}
             checkpointer.save(steps, state, meta, replay=agent.checkpoint_replay())
+            if config.description is not None:  # `rlkit play` works while training goes on.
+                (params,) = agent.get_variables(["policy"])
+                last = evaluations[-1]["return_mean"] if evaluations else None
+                description = {**config.description, "actor_steps": steps}
+                policy.export_policy(
+                    config.run_dir, params, {**description, "evaluation_return": last}
+                )
 
         next_evaluation = _next_multiple(steps, config.eval_every, config.max_num_actor_steps)
         next_checkpoint = _next_multiple(steps, config.checkpoint_every, config.max_num_actor_steps)
@@ -165,14 +173,6 @@ def run_experiment(config: ExperimentConfig) -> ExperimentResult:
         if not evaluations or evaluations[-1]["actor_steps"] != steps:
             evaluations.append(evaluator.evaluate())
         save_checkpoint()
-        if config.run_dir is not None and config.description is not None:
-            (params,) = agent.get_variables(["policy"])
-            description = {
-                **config.description,
-                "actor_steps": steps,
-                "evaluation_return": evaluations[-1]["return_mean"],
-            }
-            policy.export_policy(config.run_dir, params, description)
     finally:
         try:
             agent.close()
