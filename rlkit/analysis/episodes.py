@@ -85,7 +85,6 @@ def plot_episode(
     out: str,
     discount: float = 0.99,
     size_px: tuple[int, int] = (800, 600),
-    action_names: Sequence[str] | None = None,
 ) -> str:
     """Rewards per step, and the agent's value estimates against the discounted return that
     actually followed (their gap is the estimate's error); returns `out`."""

@@ -105,6 +105,18 @@ def plot_value_heatmap(
                     color="white",
                     fontsize=8,
                 )
+                right.text(
+                    column,
+                    row,
+                    names[greedy[row, column]],
+                    ha="center",
+                    va="center",
+                    color="white",
+                    fontsize=8,
+                )
+        for axis in (left, right):
+            axis.set_xticks(range(shape[1]))
+            axis.set_yticks(range(shape[0]))
     else:
         for axis in (left, right):
             axis.set_xlabel(axis_labels[0])

@@ -8,6 +8,8 @@ from typing import NamedTuple
 import haiku as hk
 import jax
 import jax.numpy as jnp
+import tree
+from dm_env import specs as dm_specs
 
 from rlkit import types
 
@@ -61,6 +63,27 @@ def batch_flatten(inputs: types.NestedArray) -> jax.Array:
     leaves = jax.tree_util.tree_leaves(inputs)
     flat = [jnp.reshape(x, (x.shape[0], -1)).astype(jnp.float32) for x in leaves]
     return flat[0] if len(flat) == 1 else jnp.concatenate(flat, axis=-1)
+
+
+def make_observation_encoder(observation_spec) -> Callable[[types.NestedArray], jax.Array]:
+    """`observations [B, ...] -> features [B, D]`: discrete ones one-hot, the rest flattened.
+
+    A discrete observation (a `DiscreteArray`, e.g. FrozenLake's state index) is a category,
+    not a magnitude; feeding its index to a linear layer would make neighbouring states look
+    alike. Every other leaf is cast to float32 and flattened; leaves are concatenated.
+    """
+    spec_leaves = tree.flatten(observation_spec)
+
+    def encode(observations: types.NestedArray) -> jax.Array:
+        features = []
+        for spec, x in zip(spec_leaves, tree.flatten(observations), strict=True):
+            x = jnp.asarray(x)
+            if isinstance(spec, dm_specs.DiscreteArray):
+                x = jax.nn.one_hot(x, spec.num_values)
+            features.append(jnp.reshape(x, (x.shape[0], -1)).astype(jnp.float32))
+        return features[0] if len(features) == 1 else jnp.concatenate(features, axis=-1)
+
+    return encode
 
 
 def add_batch_dim(nest: types.NestedArray) -> types.NestedArray:

@@ -30,13 +30,16 @@ def num_discrete_actions(environment_spec: specs.EnvironmentSpec) -> int:
 def make_networks(
     environment_spec: specs.EnvironmentSpec, config: DQNConfig
 ) -> networks_lib.FeedForwardNetwork:
-    """Q-network: observation [B, ...] -> Q-values [B, num_actions]."""
+    """Q-network: observation [B, ...] -> Q-values [B, num_actions] (discrete observations
+    one-hot encoded)."""
     num_actions = num_discrete_actions(environment_spec)
+    encode = networks_lib.make_observation_encoder(environment_spec.observations)
 
     def q_network(observation):
+        features = encode(observation)
         if config.dueling:
-            return networks_lib.DuelingMLP(num_actions, config.hidden_sizes)(observation)
-        return networks_lib.MLP([*config.hidden_sizes, num_actions])(observation)
+            return networks_lib.DuelingMLP(num_actions, config.hidden_sizes)(features)
+        return networks_lib.MLP([*config.hidden_sizes, num_actions])(features)
 
     transformed = hk.without_apply_rng(hk.transform(q_network))
     dummy = networks_lib.zeros_like_spec(environment_spec.observations, batch=1)
