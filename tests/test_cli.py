@@ -266,3 +266,24 @@ def test_sigterm_checkpoints_and_exits_with_one_line(tmp_path):
     after = _latest_checkpoint(run_dir)
     assert after > before and after % 500 != 0
     assert (run_dir / "policy" / "policy.json").exists()
+
+
+@pytest.mark.skipif(
+    __import__("importlib").util.find_spec("wandb") is not None, reason="wandb is installed"
+)
+def test_wandb_logger_without_wandb_is_one_line(capsys, tmp_path):
+    code, _, err = run_cli(
+        capsys,
+        "train",
+        "dqn",
+        "--env",
+        "CartPole-v1",
+        "--steps",
+        "100",
+        "--logger",
+        "wandb",
+        "--run-dir",
+        tmp_path / "run",
+        *TINY,
+    )
+    assert code == 2 and "pip install 'rlkit[wandb]'" in err and err.count("\n") == 1

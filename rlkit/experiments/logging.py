@@ -40,6 +40,15 @@ def make_experiment_loggers(
     wandb_config: dict | None = None,
 ) -> dict[str, loggers_lib.Logger]:
     """One logger per label (actor, learner, evaluator) writing to every kind asked for."""
+    wandb_loggers = {}
+    if "wandb" in kinds:  # First: a missing package must fail before the progress bar starts.
+        from rlkit.loggers.wandb import WandbLogger
+
+        run_id = os.path.basename(os.path.abspath(run_dir)) if run_dir else None
+        wandb_loggers = {
+            label: WandbLogger(label, run_id=run_id, directory=run_dir, config=wandb_config)
+            for label in LABELS
+        }
     per_label: dict[str, list[loggers_lib.Logger]] = {label: [] for label in LABELS}
     if "terminal" in kinds:
         progress = loggers_lib.ProgressLogger(total_steps, initial_steps, console=console)
@@ -58,14 +67,8 @@ def make_experiment_loggers(
         if "history" in kinds:
             path = os.path.join(directory, "episodes.parquet")
             per_label["actor"].append(loggers_lib.EpisodeHistoryLogger(path))
-    if "wandb" in kinds:
-        from rlkit.loggers.wandb import WandbLogger
-
-        run_id = os.path.basename(os.path.abspath(run_dir)) if run_dir else None
-        for label in LABELS:
-            per_label[label].append(
-                WandbLogger(label, run_id=run_id, directory=run_dir, config=wandb_config)
-            )
+    for label, logger in wandb_loggers.items():
+        per_label[label].append(logger)
     return {label: loggers_lib.Dispatcher(items) for label, items in per_label.items()}
 
 
