@@ -29,3 +29,13 @@ def test_two_line_script_is_the_readme_script():
         "rlkit.EnvironmentLoop(env, agent).run(num_steps=50_000)",
     ):
         assert line in script and line in readme
+
+
+def test_experiment_example_trains_and_resumes(tmp_path, capsys):
+    experiment = load("experiment")
+    run_dir = str(tmp_path / "run")
+    experiment.main(run_dir, steps=1_500)
+    experiment.main(run_dir, steps=2_000)
+    out = capsys.readouterr().out
+    assert "1500 steps: evaluation return" in out and "resumed from step 1500" in out
+    assert "2000 steps: evaluation return" in out and "saved policy: dqn on CartPole-v1" in out
