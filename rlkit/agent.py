@@ -45,7 +45,8 @@ class Agent(core.Actor, core.VariableSource, core.Saveable[dict[str, Any]]):
         self._min_observations = min_observations
         self._observations_per_step = observations_per_step
         self._num_observations = 0
-        self._learner_steps = 0
+        self._learner_steps_started = 0  # Read and written by the acting thread only.
+        self._learner_steps_done = 0  # Counted by whichever thread runs the learner.
         self._executor = (
             concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="rlkit-learner")
             if learn_in_background
@@ -72,25 +73,36 @@ class Agent(core.Actor, core.VariableSource, core.Saveable[dict[str, Any]]):
     def _run_learner(self, num_steps: int) -> None:
         for _ in range(num_steps):
             self._learner.step()
+            self._learner_steps_done += 1
 
     def update(self, wait: bool = False) -> None:
-        num_steps = self._learner_steps_due() - self._learner_steps
+        num_steps = self._learner_steps_due() - self._learner_steps_started
         if num_steps <= 0:
             return
-        self._learner_steps += num_steps
         if self._executor is None:
+            self._learner_steps_started += num_steps
             self._run_learner(num_steps)
             self._actor.update(wait)
             return
         self.wait_for_learner()
         self._actor.update(wait)  # Parameters as of the round just joined.
         self._pending = self._executor.submit(self._run_learner, num_steps)
+        self._learner_steps_started += num_steps
 
     def wait_for_learner(self) -> None:
-        """Blocks until background learner steps finish; re-raises their errors."""
-        if self._pending is not None:
-            pending, self._pending = self._pending, None
+        """Blocks until background learner steps finish; re-raises their errors.
+
+        Interrupted while waiting (Ctrl-C), the round stays pending, so a later `save` still
+        waits for it.
+        """
+        pending = self._pending
+        if pending is None:
+            return
+        try:
             pending.result()
+        finally:
+            if pending.done():
+                self._pending = None
 
     def get_variables(self, names: Sequence[str]) -> list[types.NestedArray]:
         self.wait_for_learner()
@@ -100,7 +112,8 @@ class Agent(core.Actor, core.VariableSource, core.Saveable[dict[str, Any]]):
         """Learner, actor and schedule state, after pending learner steps (a pytree of arrays)."""
         self.wait_for_learner()
         actor_state = self._actor.save() if isinstance(self._actor, core.Saveable) else ()
-        schedule = np.array([self._num_observations, self._learner_steps], np.int64)
+        # Steps done, not started: an interrupted inline round is redone after a resume.
+        schedule = np.array([self._num_observations, self._learner_steps_done], np.int64)
         return {"learner": self._learner.save(), "actor": actor_state, "schedule": schedule}
 
     def restore(self, state: dict[str, Any]) -> None:
@@ -109,7 +122,8 @@ class Agent(core.Actor, core.VariableSource, core.Saveable[dict[str, Any]]):
         self._learner.restore(state["learner"])
         if isinstance(self._actor, core.Saveable):
             self._actor.restore(state["actor"])
-        self._num_observations, self._learner_steps = (int(n) for n in state["schedule"])
+        self._num_observations, self._learner_steps_done = (int(n) for n in state["schedule"])
+        self._learner_steps_started = self._learner_steps_done
         self._actor.update(wait=True)  # The restored parameters, not the initial ones.
 
     def close(self) -> None:

@@ -95,10 +95,10 @@ class EnvironmentLoop(core.Worker):
                 action = actor.select_action(timestep.observation)
                 timestep = environment.step(action)
                 actor.observe(action, next_timestep=timestep)
+                steps += 1  # Counted once observed, as the agent counts it.
                 for observer in observers:
                     observer.observe(environment, timestep, action)
                 actor.update()
-                steps += 1
                 if scalar_reward:
                     episode_return = episode_return + timestep.reward
                 else:

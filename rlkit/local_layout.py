@@ -59,19 +59,23 @@ class LocalLayout(agent_lib.Agent):
             )
         tables = builder.make_replay_tables(environment_spec)
         self._server = reverb.Server(tables, port=None, checkpointer=checkpointer)
-        self.replay_client = reverb.Client(f"localhost:{self._server.port}")
-        learner = builder.make_learner(
-            learner_key,
-            networks,
-            builder.make_dataset_iterator(self.replay_client),
-            logger=logger,
-            environment_spec=environment_spec,
-            replay_client=self.replay_client,
-            counter=counting.Counter(counter, "learner") if counter else None,
-        )
-        policy = builder.make_policy(networks, environment_spec)
-        self._adder = builder.make_adder(self.replay_client, environment_spec, policy)
-        actor = builder.make_actor(actor_key, policy, environment_spec, learner, self._adder)
+        try:
+            self.replay_client = reverb.Client(f"localhost:{self._server.port}")
+            learner = builder.make_learner(
+                learner_key,
+                networks,
+                builder.make_dataset_iterator(self.replay_client),
+                logger=logger,
+                environment_spec=environment_spec,
+                replay_client=self.replay_client,
+                counter=counting.Counter(counter, "learner") if counter else None,
+            )
+            policy = builder.make_policy(networks, environment_spec)
+            self._adder = builder.make_adder(self.replay_client, environment_spec, policy)
+            actor = builder.make_actor(actor_key, policy, environment_spec, learner, self._adder)
+        except BaseException:
+            self._server.stop()
+            raise
         schedule = builder.learning_schedule()
         super().__init__(
             actor,

@@ -78,3 +78,48 @@ def test_background_learner_errors_surface():
     observe_and_update(agent, 1)
     with pytest.raises(RuntimeError, match="learner broke"):
         agent.close()
+
+
+class SlowLearner(CountingLearner):
+    def __init__(self):
+        super().__init__()
+        import threading
+
+        self.release = threading.Event()
+
+    def step(self):
+        self.release.wait(timeout=10)
+        super().step()
+
+    def save(self):
+        return {"steps": self.steps}
+
+    def restore(self, state):
+        self.steps = state["steps"]
+
+
+def test_save_after_an_interrupted_wait_still_joins_the_round():
+    learner = SlowLearner()
+    agent = rlkit.Agent(
+        ParamsActor(learner),
+        learner,
+        min_observations=0,
+        observations_per_step=1,
+        learn_in_background=True,
+    )
+    observe_and_update(agent, 1)  # Submits one round; the learner is held at its first step.
+    pending = agent._pending
+
+    def interrupted(timeout=None):
+        raise KeyboardInterrupt
+
+    pending.result = interrupted  # Ctrl-C while the acting thread waits for the round.
+    with pytest.raises(KeyboardInterrupt):
+        agent.wait_for_learner()
+    assert agent._pending is pending  # Still pending: a save must wait for it.
+    del pending.result
+    learner.release.set()
+    state = agent.save()
+    # Observation 1 owes two steps (the first one included); both were joined.
+    assert state["learner"] == {"steps": 2} and state["schedule"].tolist() == [1, 2]
+    agent.close()

@@ -128,6 +128,7 @@ def test_an_interrupted_step_counts_and_abandons_the_episode():
     actor.update = interrupt_on_third_update
     with pytest.raises(KeyboardInterrupt):
         loop.run(num_steps=8)
-    assert counter.get_counts() == {"steps": 2}  # Two completed steps; the third was cut.
+    # The third step was observed (the agent counted it) before its update was cut short.
+    assert counter.get_counts() == {"steps": 3}
     loop.run(num_steps=1)
     assert actor.calls.count("observe_first") == 2  # A fresh episode after the interruption.

@@ -154,3 +154,49 @@ def test_load_policy_errors(tmp_path):
         experiments.load_policy(str(tmp_path / "nowhere"))
     with pytest.raises(errors.CheckpointError, match="No saved policy"):
         experiments.load_policy(str(tmp_path))
+
+
+def test_interrupted_final_evaluation_is_redone_on_rerun(tmp_path, monkeypatch):
+    import sys
+
+    run_module = sys.modules["rlkit.experiments.run_experiment"]  # The module, not the function.
+    run_dir = str(tmp_path)
+    original = run_module.Evaluator.evaluate
+    calls = []
+
+    def interrupted_at_the_end(self):
+        calls.append(1)
+        if len(calls) == 2:  # The evaluation at step 800, the last one.
+            raise KeyboardInterrupt
+        return original(self)
+
+    monkeypatch.setattr(run_module.Evaluator, "evaluate", interrupted_at_the_end)
+    with pytest.raises(experiments.ExperimentInterrupted) as raised:
+        experiments.run_experiment(make_config(run_dir, 800))
+    assert raised.value.checkpoint_step == 800
+    monkeypatch.setattr(run_module.Evaluator, "evaluate", original)
+
+    result = experiments.run_experiment(make_config(run_dir, 800))
+    assert result.stop_reason == "steps" and result.resumed_from == 800
+    assert [e["actor_steps"] for e in result.evaluations] == [400, 800]
+    assert experiments.load_policy(run_dir).description["evaluation_return"] is not None
+    again = experiments.run_experiment(make_config(run_dir, 800))
+    assert again.stop_reason == "already_finished" and len(again.evaluations) == 2
+
+
+def test_a_run_dir_without_checkpoints_starts_afresh(tmp_path):
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    (logs / "evaluator.csv").write_text("actor_steps,return_mean\n99999,1.0\n")
+    experiments.run_experiment(make_config(str(tmp_path), 400))
+    steps = pd.read_csv(logs / "evaluator.csv")["actor_steps"].tolist()
+    assert steps == [400]
+
+
+def test_a_run_dir_in_use_is_refused(tmp_path):
+    import fcntl
+
+    with open(tmp_path / ".lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        with pytest.raises(errors.CheckpointError, match="in use by another rlkit process"):
+            experiments.run_experiment(make_config(str(tmp_path), 400))

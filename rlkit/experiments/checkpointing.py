@@ -43,21 +43,30 @@ class Checkpointer:
             create=True,
         )
         self._manager = ocp.CheckpointManager(self.directory, options=options)
+        self._delete_unreferenced_replay()  # Left by a crash between the two writes.
 
     def latest_step(self) -> int | None:
         return self._manager.latest_step()
 
     def save(
-        self, step: int, agent_state: Any, metadata: dict[str, Any], replay: str | None = None
+        self,
+        step: int,
+        agent_state: Any,
+        metadata: dict[str, Any],
+        replay: str | None = None,
+        overwrite: bool = False,
     ) -> None:
         """Writes step `step`, with `replay` (a finished Reverb checkpoint in staging).
 
-        A step that is already saved is kept as it is (e.g. Ctrl-C right after a checkpoint).
+        A step that is already saved is kept as it is (e.g. Ctrl-C right after a checkpoint),
+        or with `overwrite` replaced (the older steps stay whole meanwhile).
         """
         if step in self._manager.all_steps():
-            if replay is not None:
-                shutil.rmtree(replay, ignore_errors=True)
-            return
+            if not overwrite:
+                if replay is not None:
+                    shutil.rmtree(replay, ignore_errors=True)
+                return
+            self._manager.delete(step)
         if replay is not None:
             committed = os.path.join(self.replay_directory, str(step))
             shutil.rmtree(committed, ignore_errors=True)

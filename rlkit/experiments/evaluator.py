@@ -27,6 +27,7 @@ class Evaluator:
         counter: counting.Counter,
         logger: loggers.Logger | None = None,
     ):
+        self._environment = environment
         self._loop = environment_loop.EnvironmentLoop(
             environment, actor, logger=loggers.NoOpLogger(), label="evaluator"
         )
@@ -53,3 +54,7 @@ class Evaluator:
         }
         self._logger.write(row)
         return row
+
+    def close(self) -> None:
+        """Closes the evaluation environment."""
+        self._environment.close()

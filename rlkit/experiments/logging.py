@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import csv
+import hashlib
 import os
+import shutil
 
 from rich.console import Console
 
@@ -23,6 +25,9 @@ class _SelectKeys(loggers_lib.Logger):
     def write(self, data: loggers_lib.LoggingData) -> None:
         self._logger.write({key: data[key] for key in self._keys if key in data})
 
+    def flush(self) -> None:
+        self._logger.flush()
+
     def close(self) -> None:
         self._logger.close()
 
@@ -38,13 +43,22 @@ def make_experiment_loggers(
     initial_steps: int = 0,
     console: Console | None = None,
     wandb_config: dict | None = None,
+    purge_step: int | None = None,
 ) -> dict[str, loggers_lib.Logger]:
-    """One logger per label (actor, learner, evaluator) writing to every kind asked for."""
+    """One logger per label (actor, learner, evaluator) writing to every kind asked for.
+
+    `purge_step`: on resume, TensorBoard hides the old events from this step on (they are
+    redone), as the CSV and parquet logs are truncated.
+    """
     wandb_loggers = {}
     if "wandb" in kinds:  # First: a missing package must fail before the progress bar starts.
         from rlkit.loggers.wandb import WandbLogger
 
-        run_id = os.path.basename(os.path.abspath(run_dir)) if run_dir else None
+        # One W&B run per run directory, resumed with it.
+        run_id = None
+        if run_dir:
+            digest = hashlib.sha1(os.path.abspath(run_dir).encode()).hexdigest()[:10]
+            run_id = f"{os.path.basename(os.path.abspath(run_dir))}-{digest}"
         wandb_loggers = {
             label: WandbLogger(label, run_id=run_id, directory=run_dir, config=wandb_config)
             for label in LABELS
@@ -63,13 +77,20 @@ def make_experiment_loggers(
         if "tensorboard" in kinds:
             for label in LABELS:
                 tensorboard_dir = os.path.join(directory, "tensorboard")
-                per_label[label].append(loggers_lib.TensorBoardLogger(tensorboard_dir, label))
+                per_label[label].append(
+                    loggers_lib.TensorBoardLogger(tensorboard_dir, label, purge_step=purge_step)
+                )
         if "history" in kinds:
             path = os.path.join(directory, "episodes.parquet")
             per_label["actor"].append(loggers_lib.EpisodeHistoryLogger(path))
     for label, logger in wandb_loggers.items():
         per_label[label].append(logger)
     return {label: loggers_lib.Dispatcher(items) for label, items in per_label.items()}
+
+
+def clear_logs(run_dir: str) -> None:
+    """Deletes the logs of a run that left no checkpoint: a fresh start redoes all of them."""
+    shutil.rmtree(logs_directory(run_dir), ignore_errors=True)
 
 
 def truncate_logs(run_dir: str, max_actor_steps: int) -> None:

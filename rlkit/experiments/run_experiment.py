@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import fcntl
+import json
 import os
 import time
 from typing import Any
 
-from rlkit import environment_loop, local_layout, specs
+from rlkit import environment_loop, errors, local_layout, specs
 from rlkit.experiments import checkpointing, policy
 from rlkit.experiments import logging as experiment_logging
 from rlkit.experiments.config import ExperimentConfig
@@ -43,8 +46,43 @@ class ExperimentResult:
         return self.evaluations[-1]["return_mean"] if self.evaluations else float("nan")
 
 
+class ExperimentInterrupted(KeyboardInterrupt):
+    """Ctrl-C (or SIGTERM, through the CLI) stopped a run.
+
+    `checkpoint_step` is the step of the checkpoint written on the way out, or None when none
+    could be (no run directory, or a second Ctrl-C during the save).
+    """
+
+    def __init__(self, checkpoint_step: int | None):
+        super().__init__(f"interrupted; checkpoint at step {checkpoint_step}")
+        self.checkpoint_step = checkpoint_step
+
+
+@contextlib.contextmanager
+def _exclusive(run_dir: str):
+    """Holds `run_dir/.lock` so that two processes never write one run directory."""
+    with open(os.path.join(run_dir, ".lock"), "w") as lock:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise errors.CheckpointError(
+                f"Run directory {run_dir} is in use by another rlkit process; wait for it to "
+                "finish, or use another run directory."
+            ) from None
+        yield  # The lock goes with the file (and with the process, if it is killed).
+
+
 def _next_multiple(steps: int, every: int, limit: int) -> int:
     return limit if every <= 0 else min((steps // every + 1) * every, limit)
+
+
+def _exported_policy_steps(run_dir: str) -> int | None:
+    path = os.path.join(run_dir, policy.POLICY_DIR, "policy.json")
+    try:
+        with open(path) as file:
+            return json.load(file).get("actor_steps")
+    except (OSError, ValueError, AttributeError):
+        return None
 
 
 def run_experiment(config: ExperimentConfig) -> ExperimentResult:
@@ -53,63 +91,76 @@ def run_experiment(config: ExperimentConfig) -> ExperimentResult:
     Every `eval_every` steps the evaluator runs the evaluation policy on its own environment;
     training stops early once an evaluation reaches `target_return`. With a `run_dir`, the
     agent, counters and replay are checkpointed every `checkpoint_every` steps and at the end
-    (also on Ctrl-C), and the policy is exported to `run_dir/policy` with each checkpoint.
-    Calling it again with the same `run_dir` resumes from the last checkpoint; the step count
-    continues.
+    (also on Ctrl-C: `ExperimentInterrupted` then says where), and the policy is exported to
+    `run_dir/policy` with each checkpoint. Calling it again with the same `run_dir` resumes
+    from the last checkpoint; the step count continues. A run directory without a checkpoint
+    starts afresh (its logs are cleared).
     """
     start = time.monotonic()
-    environment = config.environment_factory(config.seed)
-    environment_spec = specs.make_environment_spec(environment)
-    networks = config.network_factory(environment_spec)
-    counter = counting.Counter()
-
-    checkpointer = None
-    metadata: dict[str, Any] = {}
-    resumed_from = None
-    replay_path = None
-    if config.run_dir is not None:
-        os.makedirs(config.run_dir, exist_ok=True)
-        checkpointer = checkpointing.Checkpointer(config.run_dir, config.max_checkpoints_to_keep)
-        resumed_from = checkpointer.latest_step()
-        if resumed_from is not None:
-            metadata = checkpointer.read_metadata(resumed_from)
-            replay_path = checkpointer.replay_path_for_restore(metadata)
-            counter.restore({"counts": metadata["counts"]})
-            experiment_logging.truncate_logs(config.run_dir, resumed_from)
-    steps = int(counter.get_counts().get("actor_steps", 0))
-    evaluations: list[dict[str, Any]] = list(metadata.get("evaluations", []))
-    finished_by_target = (
-        config.target_return is not None
-        and bool(evaluations)
-        and evaluations[-1]["return_mean"] >= config.target_return
-    )
-    if resumed_from is not None and (steps >= config.max_num_actor_steps or finished_by_target):
-        environment.close()
-        checkpointer.close()
-        return ExperimentResult(
-            steps, evaluations, "already_finished", resumed_from, config.run_dir, 0.0
+    with contextlib.ExitStack() as stack:
+        checkpointer = None
+        metadata: dict[str, Any] = {}
+        resumed_from = replay_path = None
+        counter = counting.Counter()
+        if config.run_dir is not None:
+            os.makedirs(config.run_dir, exist_ok=True)
+            stack.enter_context(_exclusive(config.run_dir))
+            checkpointer = checkpointing.Checkpointer(
+                config.run_dir, config.max_checkpoints_to_keep
+            )
+            stack.callback(checkpointer.close)
+            resumed_from = checkpointer.latest_step()
+            if resumed_from is None:
+                experiment_logging.clear_logs(config.run_dir)
+            else:
+                metadata = checkpointer.read_metadata(resumed_from)
+                replay_path = checkpointer.replay_path_for_restore(metadata)
+                counter.restore({"counts": metadata["counts"]})
+                experiment_logging.truncate_logs(config.run_dir, resumed_from)
+        steps = int(counter.get_counts().get("actor_steps", 0))
+        evaluations: list[dict[str, Any]] = list(metadata.get("evaluations", []))
+        evaluated_now = bool(evaluations) and evaluations[-1]["actor_steps"] == steps
+        reached_target = (
+            config.target_return is not None
+            and evaluated_now
+            and evaluations[-1]["return_mean"] >= config.target_return
         )
+        policy_current = (
+            config.run_dir is None
+            or config.description is None
+            or _exported_policy_steps(config.run_dir) == steps
+        )
+        if resumed_from is not None and policy_current and evaluated_now:
+            if steps >= config.max_num_actor_steps or reached_target:
+                return ExperimentResult(
+                    steps, evaluations, "already_finished", resumed_from, config.run_dir, 0.0
+                )
 
-    loggers = experiment_logging.make_experiment_loggers(
-        config.loggers,
-        config.run_dir,
-        config.max_num_actor_steps,
-        initial_steps=steps,
-        wandb_config=config.description,
-    )
-    agent = local_layout.LocalLayout(
-        config.builder,
-        environment_spec,
-        networks,
-        seed=config.seed,
-        counter=counter,
-        logger=loggers["learner"],
-        learn_in_background=config.learn_in_background,
-        replay_checkpoint_dir=checkpointer.replay_staging_directory if checkpointer else None,
-        restore_replay_from=replay_path,
-    )
-    stop_reason = "steps"
-    try:
+        environment = config.environment_factory(config.seed)
+        stack.callback(environment.close)
+        environment_spec = specs.make_environment_spec(environment)
+        loggers = experiment_logging.make_experiment_loggers(
+            config.loggers,
+            config.run_dir,
+            config.max_num_actor_steps,
+            initial_steps=steps,
+            wandb_config=config.description,
+            purge_step=None if resumed_from is None else resumed_from + 1,
+        )
+        for logger in loggers.values():
+            stack.callback(logger.close)
+        agent = local_layout.LocalLayout(
+            config.builder,
+            environment_spec,
+            config.network_factory(environment_spec),
+            seed=config.seed,
+            counter=counter,
+            logger=loggers["learner"],
+            learn_in_background=config.learn_in_background,
+            replay_checkpoint_dir=checkpointer.replay_staging_directory if checkpointer else None,
+            restore_replay_from=replay_path,
+        )
+        stack.callback(agent.close)
         if resumed_from is not None:
             agent.restore(checkpointer.restore_state(resumed_from, agent.save()))
         train_loop = environment_loop.EnvironmentLoop(
@@ -126,13 +177,16 @@ def run_experiment(config: ExperimentConfig) -> ExperimentResult:
             counter,
             loggers["evaluator"],
         )
+        stack.callback(evaluator.close)
 
-        def save_checkpoint() -> None:
+        def save_checkpoint(overwrite: bool = False) -> None:
             if checkpointer is None:
                 return
             state = agent.save()  # Joins background learner steps first.
+            for logger in loggers.values():
+                logger.flush()  # Logs reach disk no later than the checkpoint they lead to.
             meta = {"counts": counter.save()["counts"], "evaluations": evaluations}
-            checkpointer.save(steps, state, meta, replay=agent.checkpoint_replay())
+            checkpointer.save(steps, state, meta, agent.checkpoint_replay(), overwrite)
             if config.description is not None:  # `rlkit play` works while training goes on.
                 (params,) = agent.get_variables(["policy"])
                 last = evaluations[-1]["return_mean"] if evaluations else None
@@ -141,10 +195,11 @@ def run_experiment(config: ExperimentConfig) -> ExperimentResult:
                     config.run_dir, params, {**description, "evaluation_return": last}
                 )
 
+        stop_reason = "steps"
         next_evaluation = _next_multiple(steps, config.eval_every, config.max_num_actor_steps)
         next_checkpoint = _next_multiple(steps, config.checkpoint_every, config.max_num_actor_steps)
         try:
-            while steps < config.max_num_actor_steps:
+            while steps < config.max_num_actor_steps and not reached_target:
                 until = min(next_evaluation, next_checkpoint)
                 train_loop.run(num_steps=until - steps)
                 steps = until
@@ -155,38 +210,29 @@ def run_experiment(config: ExperimentConfig) -> ExperimentResult:
                     )
                     if config.evaluation_callback is not None:
                         config.evaluation_callback(steps, evaluations[-1])
-                    if (
+                    reached_target = (
                         config.target_return is not None
                         and evaluations[-1]["return_mean"] >= config.target_return
-                    ):
-                        stop_reason = "target_return"
-                        break
+                    )
                 if steps == next_checkpoint and steps < config.max_num_actor_steps:
                     save_checkpoint()
                     next_checkpoint = _next_multiple(
                         steps, config.checkpoint_every, config.max_num_actor_steps
                     )
+            # A resumed run whose last evaluation was interrupted evaluates here.
+            if not evaluations or evaluations[-1]["actor_steps"] != steps:
+                evaluations.append(evaluator.evaluate())
         except KeyboardInterrupt:
             steps = int(counter.get_counts().get("actor_steps", steps))
-            save_checkpoint()
-            raise
-        if not evaluations or evaluations[-1]["actor_steps"] != steps:
-            evaluations.append(evaluator.evaluate())
-        save_checkpoint()
-    finally:
-        try:
-            agent.close()
-        finally:
-            for logger in loggers.values():
-                logger.close()
-            environment.close()
-            if checkpointer is not None:
-                checkpointer.close()
+            saved = None
+            with contextlib.suppress(KeyboardInterrupt):  # A second Ctrl-C skips the save.
+                if checkpointer is not None:
+                    save_checkpoint()
+                    saved = steps
+            raise ExperimentInterrupted(saved) from None
+        if reached_target:
+            stop_reason = "target_return"
+        save_checkpoint(overwrite=True)  # Replaces a step saved without its evaluation.
     return ExperimentResult(
-        steps,
-        evaluations,
-        stop_reason,
-        resumed_from,
-        config.run_dir,
-        time.monotonic() - start,
+        steps, evaluations, stop_reason, resumed_from, config.run_dir, time.monotonic() - start
     )

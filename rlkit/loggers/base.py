@@ -26,6 +26,9 @@ class Logger(abc.ABC):
     def write(self, data: LoggingData) -> None:
         """Writes one row."""
 
+    def flush(self) -> None:
+        """Writes buffered rows out (before a checkpoint)."""
+
     def close(self) -> None:
         """Flushes and releases resources."""
 
@@ -47,9 +50,20 @@ class Dispatcher(Logger):
         for logger in self._loggers:
             logger.write(data)
 
-    def close(self) -> None:
+    def flush(self) -> None:
         for logger in self._loggers:
-            logger.close()
+            logger.flush()
+
+    def close(self) -> None:
+        """Closes every logger, even if one fails; re-raises the first failure."""
+        failure = None
+        for logger in self._loggers:
+            try:
+                logger.close()
+            except Exception as error:
+                failure = failure or error
+        if failure is not None:
+            raise failure
 
 
 class TimeFilter(Logger):
@@ -65,6 +79,9 @@ class TimeFilter(Logger):
         if now - self._last_write >= self._time_delta:
             self._logger.write(data)
             self._last_write = now
+
+    def flush(self) -> None:
+        self._logger.flush()
 
     def close(self) -> None:
         self._logger.close()

@@ -11,13 +11,20 @@ class TensorBoardLogger(Logger):
     """Writes every numeric value as the scalar `label/key` at step `data[steps_key]`.
 
     Rows without `steps_key` are numbered by the logger. A resumed run appends a new event
-    file to the same directory; TensorBoard merges them.
+    file to the same directory, with `purge_step` set to the step it resumed after:
+    TensorBoard then drops the older events from that step on, so redone steps appear once.
     """
 
-    def __init__(self, logdir: str, label: str = "", steps_key: str = "actor_steps"):
+    def __init__(
+        self,
+        logdir: str,
+        label: str = "",
+        steps_key: str = "actor_steps",
+        purge_step: int | None = None,
+    ):
         from tensorboardX import SummaryWriter
 
-        self._writer = SummaryWriter(logdir=logdir)
+        self._writer = SummaryWriter(logdir=logdir, purge_step=purge_step)
         self._label = label
         self._steps_key = steps_key
         self._rows = 0
@@ -30,6 +37,9 @@ class TensorBoardLogger(Logger):
             if isinstance(value, numbers.Real) and not isinstance(value, bool):
                 tag = f"{self._label}/{key}" if self._label else key
                 self._writer.add_scalar(tag, float(value), global_step=step)
+
+    def flush(self) -> None:
+        self._writer.flush()
 
     def close(self) -> None:
         self._writer.close()
