@@ -32,6 +32,8 @@ def _read_yaml(path: str) -> dict[str, Any]:
     try:
         with open(path) as file:
             content = yaml.safe_load(file)
+    except (OSError, UnicodeDecodeError) as error:
+        raise errors.ConfigError(f"Cannot read config file {path!r}: {error}.") from None
     except yaml.YAMLError as error:
         where = getattr(error, "problem_mark", None)
         line = f" (line {where.line + 1})" if where is not None else ""
@@ -109,9 +111,11 @@ def load_config(
             ) from None
         except omegaconf_errors.ValidationError as error:
             raise _type_error(config_class, merged, layer, source, error) from None
-        except omegaconf_errors.OmegaConfBaseException as error:
+        except (omegaconf_errors.OmegaConfBaseException, TypeError) as error:
+            # E.g. a mapping or an indexed key (hidden_sizes.0=8) for a list-valued field.
             raise errors.ConfigError(
-                f"Bad config in {source}: {str(error).splitlines()[0]}"
+                f"Bad config in {source}: {str(error).splitlines()[0]} (valid keys of "
+                f"{config_class.__name__}: {_valid_keys(config_class)})."
             ) from None
     try:
         return OmegaConf.to_object(merged)

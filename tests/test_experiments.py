@@ -2,6 +2,7 @@
 
 import os
 import shutil
+import time
 
 import numpy as np
 import pandas as pd
@@ -200,3 +201,23 @@ def test_a_run_dir_in_use_is_refused(tmp_path):
         fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
         with pytest.raises(errors.CheckpointError, match="in use by another rlkit process"):
             experiments.run_experiment(make_config(str(tmp_path), 400))
+
+
+def test_signals_wait_for_a_checkpoint_being_written():
+    import signal
+    import sys
+
+    run_module = sys.modules["rlkit.experiments.run_experiment"]
+    previous = signal.getsignal(signal.SIGTERM)
+    written = []
+    with run_module._SignalGuard() as guard:
+        with pytest.raises(KeyboardInterrupt) as raised:
+            with guard.protect():
+                os.kill(os.getpid(), signal.SIGTERM)
+                time.sleep(0.05)  # Delivered here, held back.
+                written.append("checkpoint")
+        assert written == ["checkpoint"] and isinstance(raised.value, run_module._Terminated)
+        with pytest.raises(KeyboardInterrupt):
+            os.kill(os.getpid(), signal.SIGINT)
+            time.sleep(0.05)
+    assert signal.getsignal(signal.SIGTERM) is previous

@@ -6,6 +6,8 @@ import os
 
 import matplotlib
 
+from rlkit import errors
+
 matplotlib.use("Agg")  # Files only: works headless and never opens a window.
 import matplotlib.pyplot as plt  # noqa: E402
 
@@ -20,9 +22,13 @@ def new_figure(size_px: tuple[int, int], ncols: int = 1):
 
 def save_figure(figure, path: str) -> str:
     """Saves `figure` as PNG at its exact size (no tight bbox) and closes it."""
-    os.makedirs(os.path.dirname(os.path.abspath(path)) or ".", exist_ok=True)
     temporary = f"{path}.tmp.png"
-    figure.savefig(temporary, dpi=DPI, format="png")
-    plt.close(figure)
-    os.replace(temporary, path)
+    try:
+        os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+        figure.savefig(temporary, dpi=DPI, format="png")
+        os.replace(temporary, path)
+    except OSError as error:
+        raise errors.RlkitError(f"Could not write {path!r}: {error}") from None
+    finally:
+        plt.close(figure)
     return path

@@ -14,8 +14,15 @@ from rlkit.analysis import _figures
 
 
 def load_learning_curve(run_dir: str) -> pd.DataFrame:
-    """`actor_steps` and `episode_return` of a run: its evaluations if it has any, else its
-    training episodes (from the parquet history or actor.csv)."""
+    """`actor_steps` and `episode_return` of a run, sorted by step: its evaluations if it has
+    any, else its training episodes (from the parquet history or actor.csv)."""
+    frame = _read_curve(run_dir)
+    return frame.sort_values("actor_steps", kind="stable").drop_duplicates(
+        "actor_steps", keep="last"
+    )
+
+
+def _read_curve(run_dir: str) -> pd.DataFrame:
     logs = os.path.join(run_dir, "logs")
     if not os.path.isdir(run_dir):
         raise errors.CheckpointError(f"Run directory {run_dir!r} does not exist.")
@@ -38,12 +45,15 @@ def load_learning_curve(run_dir: str) -> pd.DataFrame:
     )
 
 
-def _label(run_dir: str) -> str:
+def _group(run_dir: str) -> tuple[str, str]:
+    """(label, key): runs of one agent, environment and config (seeds aside) share a key."""
     path = os.path.join(run_dir, "experiment.yaml")
     if os.path.isfile(path):
         experiment = configs.read_yaml(path)
-        return f"{experiment.get('agent', '?')} on {experiment.get('env_id', '?')}"
-    return os.path.basename(os.path.normpath(run_dir))
+        label = f"{experiment.get('agent', '?')} on {experiment.get('env_id', '?')}"
+        return label, f"{label} {experiment.get('agent_config')}"
+    name = os.path.basename(os.path.normpath(run_dir))
+    return name, name
 
 
 def plot_learning_curves(
@@ -52,16 +62,27 @@ def plot_learning_curves(
     size_px: tuple[int, int] = (800, 500),
     num_points: int = 100,
 ) -> str:
-    """Plots return vs env steps; runs of the same agent and environment (e.g. seeds) are one
-    curve, their mean with a band of +/- one standard deviation. Returns `out`."""
+    """Plots return vs env steps; runs of the same agent, environment and config (e.g.
+    seeds) are one curve, their mean with a band of +/- one standard deviation, over the steps
+    all of them reached. Returns `out`."""
     if not run_dirs:
         raise errors.ConfigError("plot_learning_curves needs at least one run directory.")
     groups: dict[str, list[pd.DataFrame]] = defaultdict(list)
+    labels: dict[str, str] = {}
     for run_dir in run_dirs:
-        groups[_label(run_dir)].append(load_learning_curve(run_dir))
+        label, key = _group(run_dir)
+        groups[key].append(load_learning_curve(run_dir))
+        labels[key] = label
+    # Two configs of the same agent on the same environment: number them apart.
+    counts = defaultdict(int)
+    for key, label in labels.items():
+        counts[label] += 1
+        if list(labels.values()).count(label) > 1:
+            labels[key] = f"{label}, config {counts[label]}"
     figure, axes = _figures.new_figure(size_px)
     axis = axes[0, 0]
-    for label, curves in groups.items():
+    for key, curves in groups.items():
+        label = labels[key]
         end = min(curve["actor_steps"].max() for curve in curves)
         start = max(curve["actor_steps"].min() for curve in curves)
         grid = np.linspace(start, end, num_points) if end > start else np.array([end])

@@ -128,14 +128,19 @@ def write_video(frames: Sequence[np.ndarray], path: str, fps: float = 30.0) -> i
         raise errors.ConfigError(f"Video path {path!r} must end in .gif or .mp4.")
     if not frames:
         raise errors.ConfigError("No frames to write.")
-    os.makedirs(os.path.dirname(os.path.abspath(path)) or ".", exist_ok=True)
     temporary = f"{path}.tmp{extension}"
-    if extension == ".gif":
-        imageio.mimsave(temporary, list(frames), format="GIF", duration=1000.0 / fps, loop=0)
-    else:
-        # 16-pixel macro blocks: CartPole's 600x400 frames are already a multiple.
-        with imageio.get_writer(temporary, fps=fps, codec="libx264", macro_block_size=16) as w:
-            for frame in frames:
-                w.append_data(frame)
-    os.replace(temporary, path)
+    try:
+        os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+        if extension == ".gif":
+            imageio.mimsave(temporary, list(frames), format="GIF", duration=1000.0 / fps, loop=0)
+        else:
+            # 16-pixel macro blocks: CartPole's 600x400 frames are already a multiple.
+            with imageio.get_writer(
+                temporary, fps=fps, codec="libx264", macro_block_size=16
+            ) as writer:
+                for frame in frames:
+                    writer.append_data(frame)
+        os.replace(temporary, path)
+    except (OSError, RuntimeError, ValueError) as error:
+        raise errors.RlkitError(f"Could not write the video {path!r}: {error}") from None
     return len(frames)

@@ -45,6 +45,16 @@ def _positive_int(text: str) -> int:
     return value
 
 
+def _seed(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if not 0 <= value < 2**32:
+        raise argparse.ArgumentTypeError(f"expected a seed in [0, 2**32), got {text!r}")
+    return value
+
+
 def _non_negative_int(text: str) -> int:
     try:
         value = int(text)
@@ -69,7 +79,7 @@ def _build_parser() -> argparse.ArgumentParser:
     )
     train.add_argument("--steps", type=_positive_int, default=50_000, help="env step budget")
     train.add_argument("--target-return", type=float, help="stop once evaluation reaches it")
-    train.add_argument("--seed", type=int, default=0)
+    train.add_argument("--seed", type=_seed, default=0)
     train.add_argument("--run-dir", help="default: runs/AGENT_ENV_seedS (rerun to resume)")
     train.add_argument(
         "--logger", default="csv", help="comma-separated: csv, tensorboard, wandb (and none)"
@@ -81,13 +91,13 @@ def _build_parser() -> argparse.ArgumentParser:
     evaluate = commands.add_parser("eval", help="evaluate a trained policy")
     evaluate.add_argument("run_dir")
     evaluate.add_argument("--episodes", type=_positive_int, default=10)
-    evaluate.add_argument("--seed", type=int, default=12_345)
+    evaluate.add_argument("--seed", type=_seed, default=12_345)
 
     play = commands.add_parser("play", help="run a trained policy, optionally to a video")
     play.add_argument("run_dir")
     play.add_argument("--video", help="write the episodes to a .gif or .mp4")
     play.add_argument("--episodes", type=_positive_int, default=1)
-    play.add_argument("--seed", type=int, default=0)
+    play.add_argument("--seed", type=_seed, default=0)
     play.add_argument("--fps", type=float, help="video frame rate (default: the env's)")
 
     plot = commands.add_parser("plot", help="plot learning curves of runs")
@@ -104,7 +114,7 @@ def _build_parser() -> argparse.ArgumentParser:
     tune.add_argument("--steps", type=_positive_int, default=20_000, help="steps per trial")
     tune.add_argument("--eval-every", type=_positive_int, default=2_000)
     tune.add_argument("--eval-episodes", type=_positive_int, default=5)
-    tune.add_argument("--seed", type=int, default=0)
+    tune.add_argument("--seed", type=_seed, default=0)
     tune.add_argument("--out", help="best config YAML (default: runs/tune_AGENT_ENV/best.yaml)")
     return parser
 
@@ -138,7 +148,7 @@ def _check_run_dir_matches(path: str, experiment: dict) -> None:
     saved = configs.read_yaml(path)
     for key in ("agent", "env_id", "seed", "agent_config"):
         if saved.get(key) != experiment[key]:
-            if key == "agent_config":
+            if key == "agent_config" and isinstance(saved.get(key), dict):
                 differs = sorted(
                     k for k in experiment[key] if saved[key].get(k) != experiment[key][k]
                 )
@@ -147,10 +157,6 @@ def _check_run_dir_matches(path: str, experiment: dict) -> None:
                 f"run dir {os.path.dirname(path)} was started with a different {key}; rerun "
                 "with the same settings to resume it, or pass a new --run-dir."
             )
-
-
-def _raise_keyboard_interrupt(signum, frame):
-    raise KeyboardInterrupt
 
 
 def _train(args: argparse.Namespace) -> int:
@@ -194,12 +200,8 @@ def _train(args: argparse.Namespace) -> int:
     configs.write_yaml(experiment_file, summary, header="Written by `rlkit train`.")
     configs.save_config(agent_config, os.path.join(run_dir, "config.yaml"))
 
-    # A scheduler's SIGTERM (preemption, `kill`) checkpoints like Ctrl-C does.
-    previous_handler = signal.signal(signal.SIGTERM, _raise_keyboard_interrupt)
-    try:
-        result = experiments.run_experiment(experiment)
-    finally:
-        signal.signal(signal.SIGTERM, previous_handler)
+    # Ctrl-C and a scheduler's SIGTERM checkpoint on the way out (ExperimentInterrupted).
+    result = experiments.run_experiment(experiment)
     if result.resumed_from is not None:
         print(f"resumed from the checkpoint at step {result.resumed_from}")
     if result.stop_reason == "already_finished":
@@ -336,12 +338,21 @@ def main(argv: Sequence[str] | None = None) -> int:
         message = " ".join(str(error).split())  # One line, whatever the message holds.
         print(f"rlkit: error: {message}", file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
-        resume = (
-            "; checkpoint saved, rerun the same command to resume" if command == "train" else ""
-        )
-        print(f"rlkit: interrupted{resume}", file=sys.stderr)
-        return 130
+    except OSError as error:  # A path that cannot be written or read: still one line.
+        print(f"rlkit: error: {' '.join(str(error).split())}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt as interruption:
+        from rlkit.experiments import ExperimentInterrupted
+
+        if not isinstance(interruption, ExperimentInterrupted):
+            print("rlkit: interrupted", file=sys.stderr)
+            return 128 + signal.SIGINT
+        message = "terminated" if interruption.signal == signal.SIGTERM else "interrupted"
+        step = interruption.checkpoint_step
+        if command == "train" and step is not None:
+            message += f"; checkpoint saved at step {step}, rerun the same command to resume"
+        print(f"rlkit: {message}", file=sys.stderr)
+        return 128 + interruption.signal
 
 
 if __name__ == "__main__":

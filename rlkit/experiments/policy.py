@@ -96,7 +96,9 @@ class SavedPolicy:
 
 
 def _policy_directory(run_dir: str) -> str:
-    for candidate in (os.path.join(run_dir, POLICY_DIR), run_dir):
+    policy_dir = os.path.join(run_dir, POLICY_DIR)
+    # `policy.old` is the previous export, for the moment `export_policy` swaps them.
+    for candidate in (policy_dir, f"{policy_dir}.old", run_dir):
         if os.path.isfile(os.path.join(candidate, "policy.json")):
             return candidate
     if not os.path.isdir(run_dir):
@@ -112,12 +114,20 @@ def load_policy(run_dir: str) -> SavedPolicy:
     from rlkit.agents import registry
 
     directory = _policy_directory(run_dir)
-    with open(os.path.join(directory, "policy.json")) as file:
-        description = json.load(file)
-    entry = registry.get_agent(description["agent"])
-    config = configs.load_config(entry.config_class, values=description["agent_config"])
-    env_kwargs = dict(description.get("env_kwargs") or {})
-    environment = environments.make_environment(description["env_id"], **env_kwargs)
+    try:
+        with open(os.path.join(directory, "policy.json")) as file:
+            description = json.load(file)
+        agent, env_id = description["agent"], description["env_id"]
+        agent_config = dict(description["agent_config"])
+        env_kwargs = dict(description.get("env_kwargs") or {})
+    except (OSError, ValueError, KeyError, TypeError, AttributeError) as error:
+        raise errors.CheckpointError(
+            f"{directory}/policy.json is unreadable or incomplete ({error!r}); export the "
+            "policy again (rerun training, or `rlkit.experiments.export_policy`)."
+        ) from None
+    entry = registry.get_agent(agent)
+    config = configs.load_config(entry.config_class, values=agent_config)
+    environment = environments.make_environment(env_id, **env_kwargs)
     environment_spec = specs.make_environment_spec(environment)
     environment.close()
     networks = entry.make_networks(environment_spec, config)
@@ -131,7 +141,7 @@ def load_policy(run_dir: str) -> SavedPolicy:
         ) from None
     return SavedPolicy(
         agent=entry.name,
-        env_id=description["env_id"],
+        env_id=env_id,
         env_kwargs=env_kwargs,
         config=config,
         params=params,

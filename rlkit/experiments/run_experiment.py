@@ -7,6 +7,8 @@ import dataclasses
 import fcntl
 import json
 import os
+import signal
+import threading
 import time
 from typing import Any
 
@@ -47,15 +49,61 @@ class ExperimentResult:
 
 
 class ExperimentInterrupted(KeyboardInterrupt):
-    """Ctrl-C (or SIGTERM, through the CLI) stopped a run.
+    """SIGINT (Ctrl-C) or SIGTERM (a scheduler's preemption, `kill`) stopped a run.
 
-    `checkpoint_step` is the step of the checkpoint written on the way out, or None when none
-    could be (no run directory, or a second Ctrl-C during the save).
+    `checkpoint_step` is the step of the checkpoint written on the way out (None without a
+    run directory); `signal` is the signal's number.
     """
 
-    def __init__(self, checkpoint_step: int | None):
-        super().__init__(f"interrupted; checkpoint at step {checkpoint_step}")
+    def __init__(self, checkpoint_step: int | None, signal_number: int):
+        super().__init__(f"interrupted by signal {signal_number}; checkpoint {checkpoint_step}")
         self.checkpoint_step = checkpoint_step
+        self.signal = signal_number
+
+
+class _Terminated(KeyboardInterrupt):
+    """SIGTERM, raised like Ctrl-C so that the run checkpoints on the way out."""
+
+
+class _SignalGuard:
+    """Turns SIGINT/SIGTERM into interruptions, held back while a checkpoint is written.
+
+    A signal that arrives inside `protect()` is raised when the block ends, so a checkpoint
+    is never cut short by Ctrl-C or SIGTERM. Installed only in the main thread (where Python
+    delivers signals); the previous handlers come back on exit.
+    """
+
+    def __init__(self):
+        self._depth = 0
+        self._pending: int | None = None
+        self._previous: dict[int, Any] = {}
+
+    def __enter__(self) -> _SignalGuard:
+        if threading.current_thread() is threading.main_thread():
+            for signal_number in (signal.SIGINT, signal.SIGTERM):
+                self._previous[signal_number] = signal.signal(signal_number, self._handle)
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        for signal_number, handler in self._previous.items():
+            signal.signal(signal_number, handler)
+
+    def _handle(self, signal_number: int, frame) -> None:
+        if self._depth:
+            self._pending = signal_number
+            return
+        raise _Terminated() if signal_number == signal.SIGTERM else KeyboardInterrupt()
+
+    @contextlib.contextmanager
+    def protect(self):
+        self._depth += 1
+        try:
+            yield
+        finally:
+            self._depth -= 1
+            if not self._depth and self._pending is not None:
+                pending, self._pending = self._pending, None
+                self._handle(pending, None)
 
 
 @contextlib.contextmanager
@@ -91,13 +139,15 @@ def run_experiment(config: ExperimentConfig) -> ExperimentResult:
     Every `eval_every` steps the evaluator runs the evaluation policy on its own environment;
     training stops early once an evaluation reaches `target_return`. With a `run_dir`, the
     agent, counters and replay are checkpointed every `checkpoint_every` steps and at the end
-    (also on Ctrl-C: `ExperimentInterrupted` then says where), and the policy is exported to
+    (also on SIGINT/Ctrl-C or SIGTERM, which raise `ExperimentInterrupted` once that
+    checkpoint is written; a signal during a checkpoint waits for it), and the policy is exported to
     `run_dir/policy` with each checkpoint. Calling it again with the same `run_dir` resumes
     from the last checkpoint; the step count continues. A run directory without a checkpoint
     starts afresh (its logs are cleared).
     """
     start = time.monotonic()
     with contextlib.ExitStack() as stack:
+        guard = stack.enter_context(_SignalGuard())
         checkpointer = None
         metadata: dict[str, Any] = {}
         resumed_from = replay_path = None
@@ -182,6 +232,10 @@ def run_experiment(config: ExperimentConfig) -> ExperimentResult:
         def save_checkpoint(overwrite: bool = False) -> None:
             if checkpointer is None:
                 return
+            with guard.protect():
+                write_checkpoint(overwrite)
+
+        def write_checkpoint(overwrite: bool) -> None:
             state = agent.save()  # Joins background learner steps first.
             for logger in loggers.values():
                 logger.flush()  # Logs reach disk no later than the checkpoint they lead to.
@@ -222,14 +276,18 @@ def run_experiment(config: ExperimentConfig) -> ExperimentResult:
             # A resumed run whose last evaluation was interrupted evaluates here.
             if not evaluations or evaluations[-1]["actor_steps"] != steps:
                 evaluations.append(evaluator.evaluate())
-        except KeyboardInterrupt:
+        except KeyboardInterrupt as interruption:
+            signal_number = (
+                signal.SIGTERM if isinstance(interruption, _Terminated) else signal.SIGINT
+            )
             steps = int(counter.get_counts().get("actor_steps", steps))
             saved = None
-            with contextlib.suppress(KeyboardInterrupt):  # A second Ctrl-C skips the save.
+            with contextlib.suppress(KeyboardInterrupt):  # A second signal: already stopping.
                 if checkpointer is not None:
-                    save_checkpoint()
-                    saved = steps
-            raise ExperimentInterrupted(saved) from None
+                    with guard.protect():
+                        write_checkpoint(overwrite=False)
+                        saved = steps
+            raise ExperimentInterrupted(saved, signal_number) from None
         if reached_target:
             stop_reason = "target_return"
         save_checkpoint(overwrite=True)  # Replaces a step saved without its evaluation.

@@ -85,7 +85,9 @@ def tune(
     A trial's score is its mean evaluation return over the run (rewarding agents that learn
     early and stay good); each evaluation is reported to optuna so that the median pruner
     stops trials that fall behind. Configs the agent rejects (e.g. a batch size that does
-    not divide into replay items) count as failed trials.
+    not divide into replay items) and trials that fail with an rlkit error count as failed
+    trials. The best config so far is rewritten to `out` after every completed trial, so an
+    interrupted search keeps what it found.
     """
     import optuna
 
@@ -103,7 +105,12 @@ def tune(
 
     def objective(trial) -> float:
         values = {key: _suggest(trial, key, spec) for key, spec in space.items()}
-        config = dataclasses.replace(base_config, **values)  # Runs the config's checks.
+        try:
+            config = dataclasses.replace(base_config, **values)  # Runs the config's checks.
+        except errors.ConfigError as error:
+            if on_trial:
+                on_trial(trial.number, f"rejected ({error})", None, values)
+            raise
 
         def report(steps: int, evaluation: dict[str, Any]) -> None:
             trial.report(evaluation["return_mean"], step=steps)
@@ -127,6 +134,10 @@ def tune(
             if on_trial:
                 on_trial(trial.number, "pruned", None, values)
             raise
+        except errors.RlkitError as error:
+            if on_trial:
+                on_trial(trial.number, f"failed ({error})", None, values)
+            raise
         score = float(np.mean([e["return_mean"] for e in result.evaluations]))
         if on_trial:
             on_trial(trial.number, "complete", score, values)
@@ -138,7 +149,32 @@ def tune(
         sampler=optuna.samplers.TPESampler(seed=seed),
         pruner=optuna.pruners.MedianPruner(n_startup_trials=2, n_warmup_steps=0),
     )
-    study.optimize(objective, n_trials=num_trials, catch=(errors.ConfigError,))
+
+    def best_of(study) -> tuple[Any, Any]:
+        best = study.best_trial
+        best_values = {
+            key: spec["choices"][best.params[f"{key}_index"]]
+            if "choices" in spec
+            else best.params[key]
+            for key, spec in space.items()
+        }
+        return best, dataclasses.replace(base_config, **best_values)
+
+    def write_best(study, _trial) -> None:
+        if not any(t.state == optuna.trial.TrialState.COMPLETE for t in study.trials):
+            return
+        best, best_config = best_of(study)
+        header = (
+            f"Best of {len(study.trials)} optuna trials of {agent} on {env_id} (trial "
+            f"{best.number}): mean evaluation return {best.value:.2f} over "
+            f"{max_num_actor_steps} steps, seed {seed}."
+        )
+        configs.save_config(best_config, out, header=header)
+        study.trials_dataframe().to_csv(os.path.splitext(out)[0] + "_trials.csv", index=False)
+
+    study.optimize(
+        objective, n_trials=num_trials, catch=(errors.RlkitError,), callbacks=[write_best]
+    )
     states = [trial.state for trial in study.trials]
     complete = [t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE]
     if not complete:
@@ -146,18 +182,7 @@ def tune(
             f"None of the {num_trials} trials completed (pruned or rejected configs); run "
             "more trials or widen the search space."
         )
-    best = study.best_trial
-    best_values = {
-        key: spec["choices"][best.params[f"{key}_index"]] if "choices" in spec else best.params[key]
-        for key, spec in space.items()
-    }
-    best_config = dataclasses.replace(base_config, **best_values)
-    header = (
-        f"Best of {num_trials} optuna trials of {agent} on {env_id} (trial {best.number}): "
-        f"mean evaluation return {best.value:.2f} over {max_num_actor_steps} steps, seed {seed}."
-    )
-    configs.save_config(best_config, out, header=header)
-    study.trials_dataframe().to_csv(os.path.splitext(out)[0] + "_trials.csv", index=False)
+    best, best_config = best_of(study)
     return TuneResult(
         best_config=best_config,
         best_value=float(best.value),
