@@ -107,3 +107,28 @@ def test_videos_have_the_expected_frames(tmp_path):
     assert len(durations) == 12 and sum(durations) == pytest.approx(15 * 40)
     with pytest.raises(errors.ConfigError, match=".gif or .mp4"):
         analysis.write_video(frames, str(tmp_path / "clip.avi"))
+
+
+def write_run(directory, agent_config, rows):
+    (directory / "logs").mkdir(parents=True)
+    (directory / "experiment.yaml").write_text(
+        f"agent: dqn\nenv_id: CartPole-v1\nagent_config: {agent_config}\n"
+    )
+    lines = ["actor_steps,return_mean"] + [f"{step},{value}" for step, value in rows]
+    (directory / "logs" / "evaluator.csv").write_text("\n".join(lines) + "\n")
+    return str(directory)
+
+
+def test_learning_curves_are_sorted_and_grouped_by_config(tmp_path):
+    from rlkit.analysis import curves
+
+    # Rows as a crash and a resume can leave them: out of order, one step twice.
+    run = write_run(tmp_path / "a", "{lr: 1}", [(200, 2.0), (100, 1.0), (200, 3.0)])
+    curve = analysis.load_learning_curve(run)
+    assert curve["actor_steps"].tolist() == [100, 200]
+    assert curve["episode_return"].tolist() == [1.0, 3.0]  # The later row of a step wins.
+    seed_twin = write_run(tmp_path / "b", "{lr: 1}", [(100, 5.0), (200, 5.0)])
+    other = write_run(tmp_path / "c", "{lr: 2}", [(100, 0.0), (200, 0.0)])
+    assert curves._group(run) == curves._group(seed_twin) != curves._group(other)
+    out = analysis.plot_learning_curves([run, seed_twin, other], str(tmp_path / "c.png"))
+    assert png_size(out) == (800, 500)
