@@ -111,6 +111,10 @@ class Agent(core.Actor, core.VariableSource, core.Saveable[dict[str, Any]]):
     def save(self) -> dict[str, Any]:
         """Learner, actor and schedule state, after pending learner steps (a pytree of arrays)."""
         self.wait_for_learner()
+        if self._executor is not None:
+            # A round submitted just before an interruption may not be in `_pending`; the
+            # single worker runs tasks in order, so this one returns after it.
+            self._executor.submit(lambda: None).result()
         actor_state = self._actor.save() if isinstance(self._actor, core.Saveable) else ()
         # Steps done, not started: an interrupted inline round is redone after a resume.
         schedule = np.array([self._num_observations, self._learner_steps_done], np.int64)

@@ -130,5 +130,7 @@ def test_learning_curves_are_sorted_and_grouped_by_config(tmp_path):
     seed_twin = write_run(tmp_path / "b", "{lr: 1}", [(100, 5.0), (200, 5.0)])
     other = write_run(tmp_path / "c", "{lr: 2}", [(100, 0.0), (200, 0.0)])
     assert curves._group(run) == curves._group(seed_twin) != curves._group(other)
+    labels = curves._number_duplicates({"k1": "dqn on X", "k2": "dqn on X", "k3": "sac on Y"})
+    assert labels == {"k1": "dqn on X, config 1", "k2": "dqn on X, config 2", "k3": "sac on Y"}
     out = analysis.plot_learning_curves([run, seed_twin, other], str(tmp_path / "c.png"))
     assert png_size(out) == (800, 500)

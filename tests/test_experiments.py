@@ -221,3 +221,29 @@ def test_signals_wait_for_a_checkpoint_being_written():
             os.kill(os.getpid(), signal.SIGINT)
             time.sleep(0.05)
     assert signal.getsignal(signal.SIGTERM) is previous
+
+
+def test_an_interrupted_mid_run_evaluation_is_redone_first(tmp_path, monkeypatch):
+    import sys
+
+    run_module = sys.modules["rlkit.experiments.run_experiment"]
+    original = run_module.Evaluator.evaluate
+    calls = []
+
+    def interrupted_first(self):
+        calls.append(1)
+        if len(calls) == 1:  # The evaluation at step 400 (of 800).
+            raise KeyboardInterrupt
+        return original(self)
+
+    monkeypatch.setattr(run_module.Evaluator, "evaluate", interrupted_first)
+    with pytest.raises(experiments.ExperimentInterrupted) as raised:
+        experiments.run_experiment(make_config(str(tmp_path), 800))
+    assert raised.value.checkpoint_step == 400 and raised.value.signal == 2
+    monkeypatch.setattr(run_module.Evaluator, "evaluate", original)
+    seen = []
+    result = experiments.run_experiment(
+        make_config(str(tmp_path), 800, evaluation_callback=lambda step, row: seen.append(step))
+    )
+    assert result.resumed_from == 400 and seen == [400, 800]
+    assert [e["actor_steps"] for e in result.evaluations] == [400, 800]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Sequence
 
 import numpy as np
@@ -56,6 +56,19 @@ def _group(run_dir: str) -> tuple[str, str]:
     return name, name
 
 
+def _number_duplicates(labels: dict[str, str]) -> dict[str, str]:
+    """Two configs of the same agent on the same environment: number them apart."""
+    per_label = Counter(labels.values())
+    numbered: defaultdict[str, int] = defaultdict(int)
+    result = {}
+    for key, label in labels.items():
+        if per_label[label] > 1:
+            numbered[label] += 1
+            label = f"{label}, config {numbered[label]}"
+        result[key] = label
+    return result
+
+
 def plot_learning_curves(
     run_dirs: Sequence[str],
     out: str,
@@ -73,12 +86,7 @@ def plot_learning_curves(
         label, key = _group(run_dir)
         groups[key].append(load_learning_curve(run_dir))
         labels[key] = label
-    # Two configs of the same agent on the same environment: number them apart.
-    counts = defaultdict(int)
-    for key, label in labels.items():
-        counts[label] += 1
-        if list(labels.values()).count(label) > 1:
-            labels[key] = f"{label}, config {counts[label]}"
+    labels = _number_duplicates(labels)
     figure, axes = _figures.new_figure(size_px)
     axis = axes[0, 0]
     for key, curves in groups.items():

@@ -164,6 +164,15 @@ def _train(args: argparse.Namespace) -> int:
     run_dir = args.run_dir or os.path.join(
         "runs", f"{entry.name}_{registry.environment_key(args.env)}_seed{args.seed}"
     )
+    summary = {
+        "agent": entry.name,
+        "env_id": args.env,
+        "seed": args.seed,
+        "steps": args.steps,
+        "target_return": args.target_return,
+        "agent_config": configs.config_to_dict(agent_config),
+    }
+    _check_run_dir_matches(os.path.join(run_dir, EXPERIMENT_FILE), summary)
     experiment = experiments.make_experiment_config(
         entry.name,
         args.env,
@@ -176,19 +185,12 @@ def _train(args: argparse.Namespace) -> int:
         run_dir=run_dir,
         checkpoint_every=args.checkpoint_every,
         loggers=loggers,
+        # Written once the run holds the directory (a busy one is refused first).
+        run_dir_files={
+            EXPERIMENT_FILE: summary,
+            "config.yaml": configs.config_to_dict(agent_config),
+        },
     )
-    summary = {
-        "agent": entry.name,
-        "env_id": args.env,
-        "seed": args.seed,
-        "steps": args.steps,
-        "target_return": args.target_return,
-        "agent_config": configs.config_to_dict(agent_config),
-    }
-    experiment_file = os.path.join(run_dir, EXPERIMENT_FILE)
-    _check_run_dir_matches(experiment_file, summary)
-    configs.write_yaml(experiment_file, summary, header="Written by `rlkit train`.")
-    configs.save_config(agent_config, os.path.join(run_dir, "config.yaml"))
 
     # Ctrl-C and a scheduler's SIGTERM checkpoint on the way out (ExperimentInterrupted).
     result = experiments.run_experiment(experiment)
@@ -331,18 +333,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     except OSError as error:  # A path that cannot be written or read: still one line.
         print(f"rlkit: error: {' '.join(str(error).split())}", file=sys.stderr)
         return 1
-    except KeyboardInterrupt as interruption:
-        from rlkit.experiments import ExperimentInterrupted
-
-        if not isinstance(interruption, ExperimentInterrupted):
-            print("rlkit: interrupted", file=sys.stderr)
-            return 128 + signal.SIGINT
-        message = "terminated" if interruption.signal == signal.SIGTERM else "interrupted"
-        step = interruption.checkpoint_step
+    except KeyboardInterrupt as interruption:  # An ExperimentInterrupted carries the details.
+        signal_number = getattr(interruption, "signal", signal.SIGINT)
+        message = "terminated" if signal_number == signal.SIGTERM else "interrupted"
+        step = getattr(interruption, "checkpoint_step", None)
         if command == "train" and step is not None:
             message += f"; checkpoint saved at step {step}, rerun the same command to resume"
         print(f"rlkit: {message}", file=sys.stderr)
-        return 128 + interruption.signal
+        return 128 + signal_number
 
 
 if __name__ == "__main__":

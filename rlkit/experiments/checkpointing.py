@@ -48,25 +48,21 @@ class Checkpointer:
     def latest_step(self) -> int | None:
         return self._manager.latest_step()
 
-    def save(
-        self,
-        step: int,
-        agent_state: Any,
-        metadata: dict[str, Any],
-        replay: str | None = None,
-        overwrite: bool = False,
-    ) -> None:
-        """Writes step `step`, with `replay` (a finished Reverb checkpoint in staging).
+    def has_step(self, step: int) -> bool:
+        return step in self._manager.all_steps()
 
-        A step that is already saved is kept as it is (e.g. Ctrl-C right after a checkpoint),
-        or with `overwrite` replaced (the older steps stay whole meanwhile).
-        """
-        if step in self._manager.all_steps():
-            if not overwrite:
-                if replay is not None:
-                    shutil.rmtree(replay, ignore_errors=True)
-                return
-            self._manager.delete(step)
+    def delete_step(self, step: int) -> bool:
+        """Deletes step `step` so it can be written again, unless it is the only one (a crash
+        before the rewrite must still leave a checkpoint). Returns whether it was deleted."""
+        if len(self._manager.all_steps()) < 2:
+            return False
+        self._manager.delete(step)
+        return True
+
+    def save(
+        self, step: int, agent_state: Any, metadata: dict[str, Any], replay: str | None = None
+    ) -> None:
+        """Writes step `step`, with `replay` (a finished Reverb checkpoint in staging)."""
         if replay is not None:
             committed = os.path.join(self.replay_directory, str(step))
             shutil.rmtree(committed, ignore_errors=True)

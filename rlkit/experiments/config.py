@@ -38,6 +38,8 @@ class ExperimentConfig:
       description: what the run is, by name: `{"agent": ..., "env_id": ..., "env_kwargs": ...,
         "agent_config": {...}}`. Written with the policy so that `rlkit play`/`eval` and
         `rlkit.experiments.load_policy` can rebuild it. `make_experiment_config` fills it in.
+      run_dir_files: YAML files (name -> mapping) written into `run_dir` once this run holds
+        it, e.g. the command line's record of what was run.
       evaluation_callback: called as `callback(actor_steps, evaluation)` after every
         evaluation (e.g. to report to an optuna trial and prune it by raising).
     """
@@ -56,6 +58,7 @@ class ExperimentConfig:
     loggers: Sequence[str] = ("terminal", "csv", "history")
     learn_in_background: bool = True
     description: dict[str, Any] | None = None
+    run_dir_files: dict[str, dict[str, Any]] = dataclasses.field(default_factory=dict)
     evaluation_callback: Callable[[int, dict[str, Any]], None] | None = None
 
     def __post_init__(self):

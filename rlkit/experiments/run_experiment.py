@@ -12,7 +12,7 @@ import threading
 import time
 from typing import Any
 
-from rlkit import environment_loop, errors, local_layout, specs
+from rlkit import configs, environment_loop, errors, local_layout, specs
 from rlkit.experiments import checkpointing, policy
 from rlkit.experiments import logging as experiment_logging
 from rlkit.experiments.config import ExperimentConfig
@@ -65,12 +65,17 @@ class _Terminated(KeyboardInterrupt):
     """SIGTERM, raised like Ctrl-C so that the run checkpoints on the way out."""
 
 
+def _signal_number(interruption: KeyboardInterrupt) -> int:
+    return signal.SIGTERM if isinstance(interruption, _Terminated) else signal.SIGINT
+
+
 class _SignalGuard:
     """Turns SIGINT/SIGTERM into interruptions, held back while a checkpoint is written.
 
-    A signal that arrives inside `protect()` is raised when the block ends, so a checkpoint
-    is never cut short by Ctrl-C or SIGTERM. Installed only in the main thread (where Python
-    delivers signals); the previous handlers come back on exit.
+    A signal that arrives inside `protect()` (or after `hold()`, during teardown) is raised
+    when the block ends (or at `release()`), so a checkpoint is never cut short. Installed
+    only in the main thread (where Python delivers signals) and only over Python-level
+    handlers (an ignored signal stays ignored); the previous handlers come back on exit.
     """
 
     def __init__(self):
@@ -81,6 +86,9 @@ class _SignalGuard:
     def __enter__(self) -> _SignalGuard:
         if threading.current_thread() is threading.main_thread():
             for signal_number in (signal.SIGINT, signal.SIGTERM):
+                previous = signal.getsignal(signal_number)
+                if previous is signal.SIG_IGN or previous is None:
+                    continue
                 self._previous[signal_number] = signal.signal(signal_number, self._handle)
         return self
 
@@ -90,20 +98,29 @@ class _SignalGuard:
 
     def _handle(self, signal_number: int, frame) -> None:
         if self._depth:
-            self._pending = signal_number
+            if self._pending != signal.SIGTERM:  # A termination outranks a Ctrl-C.
+                self._pending = signal_number
             return
         raise _Terminated() if signal_number == signal.SIGTERM else KeyboardInterrupt()
 
+    def hold(self) -> None:
+        """Holds every further signal until `release()`."""
+        self._depth += 1
+
+    def release(self) -> None:
+        """Ends `hold()`/`protect()`; raises the signal held meanwhile, if any."""
+        self._depth -= 1
+        if not self._depth and self._pending is not None:
+            pending, self._pending = self._pending, None
+            self._handle(pending, None)
+
     @contextlib.contextmanager
     def protect(self):
-        self._depth += 1
+        self.hold()
         try:
             yield
         finally:
-            self._depth -= 1
-            if not self._depth and self._pending is not None:
-                pending, self._pending = self._pending, None
-                self._handle(pending, None)
+            self.release()
 
 
 @contextlib.contextmanager
@@ -145,152 +162,189 @@ def run_experiment(config: ExperimentConfig) -> ExperimentResult:
     from the last checkpoint; the step count continues. A run directory without a checkpoint
     starts afresh (its logs are cleared).
     """
-    start = time.monotonic()
-    with contextlib.ExitStack() as stack:
-        guard = stack.enter_context(_SignalGuard())
-        checkpointer = None
-        metadata: dict[str, Any] = {}
-        resumed_from = replay_path = None
-        counter = counting.Counter()
-        if config.run_dir is not None:
-            os.makedirs(config.run_dir, exist_ok=True)
-            stack.enter_context(_exclusive(config.run_dir))
-            checkpointer = checkpointing.Checkpointer(
-                config.run_dir, config.max_checkpoints_to_keep
-            )
-            stack.callback(checkpointer.close)
-            resumed_from = checkpointer.latest_step()
-            if resumed_from is None:
-                experiment_logging.clear_logs(config.run_dir)
-            else:
-                metadata = checkpointer.read_metadata(resumed_from)
-                replay_path = checkpointer.replay_path_for_restore(metadata)
-                counter.restore({"counts": metadata["counts"]})
-                experiment_logging.truncate_logs(config.run_dir, resumed_from)
-        steps = int(counter.get_counts().get("actor_steps", 0))
-        evaluations: list[dict[str, Any]] = list(metadata.get("evaluations", []))
-        evaluated_now = bool(evaluations) and evaluations[-1]["actor_steps"] == steps
-        reached_target = (
-            config.target_return is not None
-            and evaluated_now
-            and evaluations[-1]["return_mean"] >= config.target_return
-        )
-        policy_current = (
-            config.run_dir is None
-            or config.description is None
-            or _exported_policy_steps(config.run_dir) == steps
-        )
-        if resumed_from is not None and policy_current and evaluated_now:
-            if steps >= config.max_num_actor_steps or reached_target:
-                return ExperimentResult(
-                    steps, evaluations, "already_finished", resumed_from, config.run_dir, 0.0
-                )
-
-        environment = config.environment_factory(config.seed)
-        stack.callback(environment.close)
-        environment_spec = specs.make_environment_spec(environment)
-        loggers = experiment_logging.make_experiment_loggers(
-            config.loggers,
-            config.run_dir,
-            config.max_num_actor_steps,
-            initial_steps=steps,
-            wandb_config=config.description,
-            purge_step=None if resumed_from is None else resumed_from + 1,
-        )
-        for logger in loggers.values():
-            stack.callback(logger.close)
-        agent = local_layout.LocalLayout(
-            config.builder,
-            environment_spec,
-            config.network_factory(environment_spec),
-            seed=config.seed,
-            counter=counter,
-            logger=loggers["learner"],
-            learn_in_background=config.learn_in_background,
-            replay_checkpoint_dir=checkpointer.replay_staging_directory if checkpointer else None,
-            restore_replay_from=replay_path,
-        )
-        stack.callback(agent.close)
-        if resumed_from is not None:
-            agent.restore(checkpointer.restore_state(resumed_from, agent.save()))
-        train_loop = environment_loop.EnvironmentLoop(
-            environment,
-            agent,
-            counter=counting.Counter(counter, "actor"),
-            logger=loggers["actor"],
-            label="actor",
-        )
-        evaluator = Evaluator(
-            config.environment_factory(config.seed + EVALUATION_SEED_OFFSET),
-            agent.make_evaluation_actor(),
-            config.num_eval_episodes,
-            counter,
-            loggers["evaluator"],
-        )
-        stack.callback(evaluator.close)
-
-        def save_checkpoint(overwrite: bool = False) -> None:
-            if checkpointer is None:
-                return
-            with guard.protect():
-                write_checkpoint(overwrite)
-
-        def write_checkpoint(overwrite: bool) -> None:
-            state = agent.save()  # Joins background learner steps first.
-            for logger in loggers.values():
-                logger.flush()  # Logs reach disk no later than the checkpoint they lead to.
-            meta = {"counts": counter.save()["counts"], "evaluations": evaluations}
-            checkpointer.save(steps, state, meta, agent.checkpoint_replay(), overwrite)
-            if config.description is not None:  # `rlkit play` works while training goes on.
-                (params,) = agent.get_variables(["policy"])
-                last = evaluations[-1]["return_mean"] if evaluations else None
-                description = {**config.description, "actor_steps": steps}
-                policy.export_policy(
-                    config.run_dir, params, {**description, "evaluation_return": last}
-                )
-
-        stop_reason = "steps"
-        next_evaluation = _next_multiple(steps, config.eval_every, config.max_num_actor_steps)
-        next_checkpoint = _next_multiple(steps, config.checkpoint_every, config.max_num_actor_steps)
+    latest_checkpoint: list[int | None] = [None]
+    with _SignalGuard() as guard:
         try:
-            while steps < config.max_num_actor_steps and not reached_target:
-                until = min(next_evaluation, next_checkpoint)
-                train_loop.run(num_steps=until - steps)
-                steps = until
-                if steps == next_evaluation:
-                    evaluations.append(evaluator.evaluate())
-                    next_evaluation = _next_multiple(
-                        steps, config.eval_every, config.max_num_actor_steps
-                    )
-                    if config.evaluation_callback is not None:
-                        config.evaluation_callback(steps, evaluations[-1])
-                    reached_target = (
-                        config.target_return is not None
-                        and evaluations[-1]["return_mean"] >= config.target_return
-                    )
-                if steps == next_checkpoint and steps < config.max_num_actor_steps:
-                    save_checkpoint()
-                    next_checkpoint = _next_multiple(
-                        steps, config.checkpoint_every, config.max_num_actor_steps
-                    )
-            # A resumed run whose last evaluation was interrupted evaluates here.
-            if not evaluations or evaluations[-1]["actor_steps"] != steps:
-                evaluations.append(evaluator.evaluate())
+            result = _run_experiment(config, guard, latest_checkpoint)
+            guard.release()  # A signal during teardown, held until now.
+        except ExperimentInterrupted:
+            raise
         except KeyboardInterrupt as interruption:
-            signal_number = (
-                signal.SIGTERM if isinstance(interruption, _Terminated) else signal.SIGINT
+            raise ExperimentInterrupted(
+                latest_checkpoint[0], _signal_number(interruption)
+            ) from None
+    return result
+
+
+def _run_experiment(
+    config: ExperimentConfig, guard: _SignalGuard, latest_checkpoint: list[int | None]
+) -> ExperimentResult:
+    with contextlib.ExitStack() as stack:
+        try:
+            return _train(config, guard, latest_checkpoint, stack)
+        finally:
+            guard.hold()  # Teardown (closing agent, loggers, envs) is not interrupted.
+
+
+def _train(
+    config: ExperimentConfig,
+    guard: _SignalGuard,
+    latest_checkpoint: list[int | None],
+    stack: contextlib.ExitStack,
+) -> ExperimentResult:
+    start = time.monotonic()
+    checkpointer = None
+    metadata: dict[str, Any] = {}
+    resumed_from = replay_path = None
+    counter = counting.Counter()
+    if config.run_dir is not None:
+        os.makedirs(config.run_dir, exist_ok=True)
+        stack.enter_context(_exclusive(config.run_dir))
+        for name, content in config.run_dir_files.items():
+            configs.write_yaml(os.path.join(config.run_dir, name), content)
+        checkpointer = checkpointing.Checkpointer(config.run_dir, config.max_checkpoints_to_keep)
+        stack.callback(checkpointer.close)
+        resumed_from = checkpointer.latest_step()
+        latest_checkpoint[0] = resumed_from
+        if resumed_from is None:
+            experiment_logging.clear_logs(config.run_dir)
+        else:
+            metadata = checkpointer.read_metadata(resumed_from)
+            replay_path = checkpointer.replay_path_for_restore(metadata)
+            counter.restore({"counts": metadata["counts"]})
+            experiment_logging.truncate_logs(config.run_dir, resumed_from)
+    steps = int(counter.get_counts().get("actor_steps", 0))
+    evaluations: list[dict[str, Any]] = list(metadata.get("evaluations", []))
+    evaluated_now = bool(evaluations) and evaluations[-1]["actor_steps"] == steps
+    reached_target = (
+        config.target_return is not None
+        and evaluated_now
+        and evaluations[-1]["return_mean"] >= config.target_return
+    )
+    policy_current = (
+        config.run_dir is None
+        or config.description is None
+        or _exported_policy_steps(config.run_dir) == steps
+    )
+    if resumed_from is not None and policy_current and evaluated_now:
+        if steps >= config.max_num_actor_steps or reached_target:
+            return ExperimentResult(
+                steps, evaluations, "already_finished", resumed_from, config.run_dir, 0.0
             )
-            steps = int(counter.get_counts().get("actor_steps", steps))
-            saved = None
-            with contextlib.suppress(KeyboardInterrupt):  # A second signal: already stopping.
-                if checkpointer is not None:
-                    with guard.protect():
-                        write_checkpoint(overwrite=False)
-                        saved = steps
-            raise ExperimentInterrupted(saved, signal_number) from None
-        if reached_target:
-            stop_reason = "target_return"
-        save_checkpoint(overwrite=True)  # Replaces a step saved without its evaluation.
+
+    environment = config.environment_factory(config.seed)
+    stack.callback(environment.close)
+    environment_spec = specs.make_environment_spec(environment)
+    loggers = experiment_logging.make_experiment_loggers(
+        config.loggers,
+        config.run_dir,
+        config.max_num_actor_steps,
+        initial_steps=steps,
+        wandb_config=config.description,
+        purge_step=None if resumed_from is None else resumed_from + 1,
+    )
+    for logger in loggers.values():
+        stack.callback(logger.close)
+    agent = local_layout.LocalLayout(
+        config.builder,
+        environment_spec,
+        config.network_factory(environment_spec),
+        seed=config.seed,
+        counter=counter,
+        logger=loggers["learner"],
+        learn_in_background=config.learn_in_background,
+        replay_checkpoint_dir=checkpointer.replay_staging_directory if checkpointer else None,
+        restore_replay_from=replay_path,
+    )
+    stack.callback(agent.close)
+    if resumed_from is not None:
+        agent.restore(checkpointer.restore_state(resumed_from, agent.save()))
+    train_loop = environment_loop.EnvironmentLoop(
+        environment,
+        agent,
+        counter=counting.Counter(counter, "actor"),
+        logger=loggers["actor"],
+        label="actor",
+    )
+    evaluator = Evaluator(
+        config.environment_factory(config.seed + EVALUATION_SEED_OFFSET),
+        agent.make_evaluation_actor(),
+        config.num_eval_episodes,
+        counter,
+        loggers["evaluator"],
+    )
+    stack.callback(evaluator.close)
+
+    def save_checkpoint(final: bool = False) -> None:
+        if checkpointer is None:
+            return
+        with guard.protect():
+            write_checkpoint(final)
+
+    def write_checkpoint(final: bool) -> None:
+        """Checkpoints step `steps` (the final one replaces a copy missing its evaluation)."""
+        if checkpointer.has_step(steps):
+            saved_evaluations = checkpointer.read_metadata(steps).get("evaluations") or []
+            evaluated = bool(saved_evaluations) and saved_evaluations[-1]["actor_steps"] == steps
+            if not final or evaluated or not checkpointer.delete_step(steps):
+                export_policy_if_stale()
+                return
+        state = agent.save()  # Joins background learner steps first.
+        for logger in loggers.values():
+            logger.flush()  # Logs reach disk no later than the checkpoint they lead to.
+        meta = {"counts": counter.save()["counts"], "evaluations": evaluations}
+        checkpointer.save(steps, state, meta, agent.checkpoint_replay())
+        latest_checkpoint[0] = steps
+        export_policy_if_stale(force=True)
+
+    def export_policy_if_stale(force: bool = False) -> None:
+        """Exports the current policy (`rlkit play` works while training goes on)."""
+        if config.description is None:
+            return
+        if not force and _exported_policy_steps(config.run_dir) == steps:
+            return
+        (params,) = agent.get_variables(["policy"])
+        last = evaluations[-1]["return_mean"] if evaluations else None
+        description = {**config.description, "actor_steps": steps, "evaluation_return": last}
+        policy.export_policy(config.run_dir, params, description)
+
+    stop_reason = "steps"
+    next_evaluation = _next_multiple(steps, config.eval_every, config.max_num_actor_steps)
+    if config.eval_every and steps and steps % config.eval_every == 0 and not evaluated_now:
+        next_evaluation = steps  # The evaluation due here was interrupted: redo it first.
+    next_checkpoint = _next_multiple(steps, config.checkpoint_every, config.max_num_actor_steps)
+    try:
+        while steps < config.max_num_actor_steps and not reached_target:
+            until = min(next_evaluation, next_checkpoint)
+            train_loop.run(num_steps=until - steps)
+            steps = until
+            if steps == next_evaluation:
+                evaluations.append(evaluator.evaluate())
+                next_evaluation = _next_multiple(
+                    steps, config.eval_every, config.max_num_actor_steps
+                )
+                if config.evaluation_callback is not None:
+                    config.evaluation_callback(steps, evaluations[-1])
+                reached_target = (
+                    config.target_return is not None
+                    and evaluations[-1]["return_mean"] >= config.target_return
+                )
+            if steps == next_checkpoint and steps < config.max_num_actor_steps:
+                save_checkpoint()
+                next_checkpoint = _next_multiple(
+                    steps, config.checkpoint_every, config.max_num_actor_steps
+                )
+        # A resumed run whose last evaluation was interrupted evaluates here.
+        if not evaluations or evaluations[-1]["actor_steps"] != steps:
+            evaluations.append(evaluator.evaluate())
+    except KeyboardInterrupt as interruption:
+        steps = int(counter.get_counts().get("actor_steps", steps))
+        with contextlib.suppress(KeyboardInterrupt):  # A second signal: already stopping.
+            save_checkpoint()
+        raise ExperimentInterrupted(latest_checkpoint[0], _signal_number(interruption)) from None
+    if reached_target:
+        stop_reason = "target_return"
+    save_checkpoint(final=True)
     return ExperimentResult(
         steps, evaluations, stop_reason, resumed_from, config.run_dir, time.monotonic() - start
     )

@@ -143,7 +143,8 @@ def tune(
             on_trial(trial.number, "complete", score, values)
         return score
 
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    # Every trial is reported through `on_trial`; optuna's own warnings carry tracebacks.
+    optuna.logging.set_verbosity(optuna.logging.ERROR)
     study = optuna.create_study(
         direction="maximize",
         sampler=optuna.samplers.TPESampler(seed=seed),
