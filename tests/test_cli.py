@@ -231,6 +231,7 @@ def test_sigkill_mid_training_then_the_same_command_resumes(tmp_path):
 
     result = subprocess.run(command, capture_output=True, text=True, timeout=600, cwd=tmp_path)
     assert result.returncode == 0, result.stderr[-3000:]
+    assert "[reverb/cc/" not in result.stderr  # Reverb's C++ INFO lines are filtered out.
     resumed = int(result.stdout.split("resumed from the checkpoint at step ")[1].split()[0])
     assert resumed >= killed_at  # The newest complete checkpoint, maybe written after the poll.
     assert "after 4000 steps" in result.stdout
@@ -296,3 +297,17 @@ def test_wandb_logger_without_wandb_is_one_line(capsys, tmp_path):
         *TINY,
     )
     assert code == 2 and "pip install 'rlkit[wandb]'" in err and err.count("\n") == 1
+
+
+def test_stderr_filter_drops_only_reverb_info_lines():
+    from rlkit.cli import _stderr
+
+    source_read, source_write = os.pipe()
+    sink_read, sink_write = os.pipe()
+    os.write(source_write, b"[reverb/cc/platform/default/server.cc:71] Started\nkeep me\n")
+    os.write(source_write, b"[reverb/cc/client.cc:165] Sampler\nWarning: also kept")
+    os.close(source_write)
+    _stderr._forward(source_read, sink_write)
+    os.close(sink_write)
+    with os.fdopen(sink_read, "rb") as sink:
+        assert sink.read() == b"keep me\nWarning: also kept"

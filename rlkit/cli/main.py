@@ -319,6 +319,13 @@ COMMANDS = {
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    from rlkit.cli import _stderr
+
+    with _stderr.filtered_stderr():
+        return _main(argv)
+
+
+def _main(argv: Sequence[str] | None) -> int:
     from rlkit import errors
 
     command = None
