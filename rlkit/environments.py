@@ -24,6 +24,7 @@ def make_environment(env_id: str, *, seed: int | None = None, **kwargs) -> dm_en
 
     Raises:
       UnknownEnvironmentError: `env_id` is not registered; the message suggests close ids.
+      ConfigError: a keyword argument the environment does not take.
     """
     if env_id not in gymnasium.registry:
         close = difflib.get_close_matches(env_id, _registered_ids(), n=5, cutoff=0.5)
@@ -36,6 +37,13 @@ def make_environment(env_id: str, *, seed: int | None = None, **kwargs) -> dm_en
         environment = gymnasium.make(env_id, **kwargs)
     except gymnasium.error.DeprecatedEnv as error:
         raise errors.UnknownEnvironmentError(f"{error} (asked for {env_id!r}).") from error
+    except TypeError as error:
+        if not kwargs:
+            raise
+        raise errors.ConfigError(
+            f"gymnasium.make({env_id!r}, {', '.join(f'{k}={v!r}' for k, v in kwargs.items())}) "
+            f"failed: {error}. Check the environment's keyword arguments."
+        ) from None
     try:
         return wrappers.SinglePrecisionWrapper(wrappers.GymWrapper(environment, seed=seed))
     except Exception:

@@ -126,6 +126,48 @@ def test_tune_writes_the_best_config(capsys, tmp_path):
     assert (tmp_path / "best_trials.csv").exists()
 
 
+def test_env_args_reach_the_environment_and_the_saved_policy(capsys, tmp_path):
+    run_dir = tmp_path / "run"
+    code, out, _ = run_cli(
+        capsys,
+        "train",
+        "dqn",
+        "--env",
+        "FrozenLake-v1",
+        "--env-arg",
+        "is_slippery=false",
+        "--steps",
+        "300",
+        "--eval-every",
+        "0",
+        "--eval-episodes",
+        "2",
+        "--run-dir",
+        run_dir,
+        *TINY,
+    )
+    assert code == 0, out
+    from rlkit import experiments
+
+    policy = experiments.load_policy(str(run_dir))
+    assert policy.env_kwargs == {"is_slippery": False}
+    gym_env = policy.make_environment().environment.environment  # Under the dm_env wrappers.
+    assert gym_env.spec.kwargs["is_slippery"] is False
+    code, _, err = run_cli(
+        capsys,
+        "train",
+        "dqn",
+        "--env",
+        "FrozenLake-v1",
+        "--steps",
+        "300",
+        "--run-dir",
+        run_dir,
+        *TINY,
+    )
+    assert code == 2 and "different env_kwargs" in err
+
+
 def test_tune_prunes_trials_that_fall_behind(monkeypatch, tmp_path):
     from rlkit.experiments import ExperimentResult, tuning
 
@@ -164,6 +206,8 @@ def test_tune_prunes_trials_that_fall_behind(monkeypatch, tmp_path):
         (["tune", "ppo9", "--env", "CartPole-v1", "--trials", "1"], "Unknown agent 'ppo9'"),
         (["tune", "dqn", "--env", "CartPole-v1", "--trials", "0"], "positive integer"),
         (["train", "dqn", "--env", "CartPole-v1", "--seed", "-1"], "expected a seed"),
+        (["train", "dqn", "--env", "CartPole-v1", "--env-arg", "x"], "--env-arg expects"),
+        (["train", "dqn", "--env", "FrozenLake-v1", "--env-arg", "size=4"], "keyword arguments"),
         (["train", "dqn", "--env", "CartPole-v1", "--set", "hidden_sizes.0=8"], "hidden_sizes"),
         (["fly"], "invalid choice"),
     ],

@@ -1,8 +1,9 @@
 """`rlkit`: train, evaluate, watch, plot and tune agents from the terminal.
 
     rlkit agents
-    rlkit train AGENT --env ENV_ID [--config FILE] [--set key=value ...] [--steps N]
-                [--target-return R] [--seed S] [--run-dir DIR] [--logger csv,tensorboard,wandb]
+    rlkit train AGENT --env ENV_ID [--env-arg KEY=VALUE ...] [--config FILE]
+                [--set key=value ...] [--steps N] [--target-return R] [--seed S]
+                [--run-dir DIR] [--logger csv,tensorboard,wandb]
     rlkit eval RUN_DIR [--episodes N]
     rlkit play RUN_DIR [--video out.gif|out.mp4] [--episodes N]
     rlkit plot RUN_DIR [RUN_DIR ...] [--out curves.png]
@@ -67,6 +68,13 @@ def _build_parser() -> argparse.ArgumentParser:
     train.add_argument(
         "--set", action="append", default=[], metavar="KEY=VALUE", help="override a config key"
     )
+    train.add_argument(
+        "--env-arg",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="keyword argument for gymnasium.make (e.g. is_slippery=false)",
+    )
     train.add_argument("--steps", type=_positive_int, default=50_000, help="env step budget")
     train.add_argument("--target-return", type=float, help="stop once evaluation reaches it")
     train.add_argument("--seed", type=_seed, default=0)
@@ -98,6 +106,7 @@ def _build_parser() -> argparse.ArgumentParser:
     tune.add_argument("agent")
     tune.add_argument("--env", required=True)
     tune.add_argument("--trials", type=_positive_int, required=True)
+    tune.add_argument("--env-arg", action="append", default=[], metavar="KEY=VALUE")
     tune.add_argument("--space", help="search space YAML (default: the agent's)")
     tune.add_argument("--config", action="append", default=[], help="base config YAML")
     tune.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
@@ -130,13 +139,31 @@ def _agent_config(agent: str, env_id: str, files: Sequence[str], overrides: Sequ
     return entry, configs.load_config(entry.config_class, files, overrides)
 
 
+def _env_kwargs(pairs: Sequence[str]) -> dict:
+    """`KEY=VALUE` pairs for `gymnasium.make`; values are read as YAML (numbers, booleans)."""
+    import yaml
+
+    kwargs = {}
+    for pair in pairs:
+        key, separator, value = pair.partition("=")
+        if not separator or not key.strip().isidentifier():
+            raise CommandError(
+                f"--env-arg expects KEY=VALUE (e.g. is_slippery=false), got {pair!r}"
+            )
+        try:
+            kwargs[key.strip()] = yaml.safe_load(value)
+        except yaml.YAMLError:
+            raise CommandError(f"--env-arg {pair!r}: cannot read the value {value!r}") from None
+    return kwargs
+
+
 def _check_run_dir_matches(path: str, experiment: dict) -> None:
     from rlkit import configs
 
     if not os.path.isfile(path):
         return
     saved = configs.read_yaml(path)
-    for key in ("agent", "env_id", "seed", "agent_config"):
+    for key in ("agent", "env_id", "env_kwargs", "seed", "agent_config"):
         if saved.get(key) != experiment[key]:
             if key == "agent_config" and isinstance(saved.get(key), dict):
                 differs = sorted(
@@ -154,6 +181,7 @@ def _train(args: argparse.Namespace) -> int:
     from rlkit.agents import registry
 
     entry, agent_config = _agent_config(args.agent, args.env, args.config, args.set)
+    env_kwargs = _env_kwargs(args.env_arg)
     kinds = [kind.strip() for kind in args.logger.split(",") if kind.strip()]
     unknown = [kind for kind in kinds if kind not in ("csv", "tensorboard", "wandb", "none")]
     if unknown:
@@ -167,6 +195,7 @@ def _train(args: argparse.Namespace) -> int:
     summary = {
         "agent": entry.name,
         "env_id": args.env,
+        "env_kwargs": env_kwargs,
         "seed": args.seed,
         "steps": args.steps,
         "target_return": args.target_return,
@@ -177,6 +206,7 @@ def _train(args: argparse.Namespace) -> int:
         entry.name,
         args.env,
         agent_config,
+        env_kwargs=env_kwargs,
         max_num_actor_steps=args.steps,
         seed=args.seed,
         eval_every=args.eval_every,
@@ -291,6 +321,7 @@ def _tune(args: argparse.Namespace) -> int:
         args.env,
         args.trials,
         out,
+        env_kwargs=_env_kwargs(args.env_arg),
         space_path=args.space,
         base_config=base_config,
         max_num_actor_steps=args.steps,

@@ -78,6 +78,7 @@ def tune(
     eval_every: int = 2_000,
     num_eval_episodes: int = 5,
     seed: int = 0,
+    env_kwargs: dict[str, Any] | None = None,
     on_trial: Callable[[int, str, float | None, dict[str, Any]], None] | None = None,
 ) -> TuneResult:
     """Searches `agent`'s config on `env_id`; writes the best config to `out` (YAML).
@@ -101,7 +102,8 @@ def tune(
     if base_config is None:
         default = entry.default_config_path(env_id)
         base_config = configs.load_config(entry.config_class, [default] if default else [])
-    make_experiment_config(agent, env_id, base_config, max_num_actor_steps=1)  # Validates.
+    # Validates the names and the action space before any trial runs.
+    make_experiment_config(agent, env_id, base_config, env_kwargs, max_num_actor_steps=1)
 
     def objective(trial) -> float:
         values = {key: _suggest(trial, key, spec) for key, spec in space.items()}
@@ -121,6 +123,7 @@ def tune(
             agent,
             env_id,
             config,
+            env_kwargs,
             max_num_actor_steps=max_num_actor_steps,
             eval_every=eval_every,
             num_eval_episodes=num_eval_episodes,
