@@ -182,7 +182,9 @@ def test_tune_prunes_trials_that_fall_behind(monkeypatch, tmp_path):
     monkeypatch.setattr(tuning, "run_experiment", fake_run)
     space = tmp_path / "space.yaml"
     space.write_text("learning_rate: {low: 1.0e-4, high: 1.0e-2, log: true}\n")
-    result = tuning.tune("dqn", "CartPole-v1", 12, str(tmp_path / "b.yaml"), str(space))
+    result = tuning.tune(
+        "dqn", "CartPole-v1", 12, str(tmp_path / "b.yaml"), str(space), max_num_actor_steps=400
+    )
     assert result.num_pruned >= 1 and result.num_complete >= 2
     assert result.best_config.learning_rate * 1000 == pytest.approx(result.best_value)
 

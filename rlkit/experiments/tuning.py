@@ -79,16 +79,18 @@ def tune(
     num_eval_episodes: int = 5,
     seed: int = 0,
     env_kwargs: dict[str, Any] | None = None,
+    prune_after_steps: int | None = None,
     on_trial: Callable[[int, str, float | None, dict[str, Any]], None] | None = None,
 ) -> TuneResult:
     """Searches `agent`'s config on `env_id`; writes the best config to `out` (YAML).
 
     A trial's score is its mean evaluation return over the run (rewarding agents that learn
     early and stay good); each evaluation is reported to optuna so that the median pruner
-    stops trials that fall behind. Configs the agent rejects (e.g. a batch size that does
-    not divide into replay items) and trials that fail with an rlkit error count as failed
-    trials. The best config so far is rewritten to `out` after every completed trial, so an
-    interrupted search keeps what it found.
+    stops trials that fall behind, once they have trained `prune_after_steps` steps (default:
+    a quarter of the budget, as early returns say little about a config). Configs the agent
+    rejects (e.g. a batch size that does not divide into replay items) and trials that fail
+    with an rlkit error count as failed trials. The best config so far is rewritten to `out`
+    after every completed trial, so an interrupted search keeps what it found.
     """
     import optuna
 
@@ -151,7 +153,12 @@ def tune(
     study = optuna.create_study(
         direction="maximize",
         sampler=optuna.samplers.TPESampler(seed=seed),
-        pruner=optuna.pruners.MedianPruner(n_startup_trials=2, n_warmup_steps=0),
+        pruner=optuna.pruners.MedianPruner(
+            n_startup_trials=2,
+            n_warmup_steps=(
+                max_num_actor_steps // 4 if prune_after_steps is None else prune_after_steps
+            ),
+        ),
     )
 
     def best_of(study) -> tuple[Any, Any]:
