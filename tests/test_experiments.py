@@ -247,3 +247,28 @@ def test_an_interrupted_mid_run_evaluation_is_redone_first(tmp_path, monkeypatch
     )
     assert result.resumed_from == 400 and seen == [400, 800]
     assert [e["actor_steps"] for e in result.evaluations] == [400, 800]
+
+
+def test_resume_after_a_crash_redoes_logs_once(tmp_path):
+    from tensorboard.backend.event_processing import event_accumulator
+
+    run_dir = str(tmp_path)
+    loggers = ("csv", "history", "tensorboard")
+    experiments.run_experiment(make_config(run_dir, 1200, loggers=loggers))
+    # As if the process died after logging up to 1200 but before its last checkpoint.
+    for folder in ("checkpoints", "replay"):
+        shutil.rmtree(os.path.join(run_dir, folder, "1200"))
+    result = experiments.run_experiment(make_config(run_dir, 1200, loggers=loggers))
+    assert result.resumed_from == 800
+    logs = os.path.join(run_dir, "logs")
+    assert pd.read_csv(os.path.join(logs, "evaluator.csv"))["actor_steps"].tolist() == [
+        400,
+        800,
+        1200,
+    ]
+    history = pd.read_parquet(os.path.join(logs, "episodes.parquet"))
+    assert history["actor_steps"].is_monotonic_increasing
+    events = event_accumulator.EventAccumulator(os.path.join(logs, "tensorboard"))
+    events.Reload()
+    steps = [event.step for event in events.Scalars("evaluator/return_mean")]
+    assert steps == [400, 800, 1200]  # The first 1200 was purged by the resumed writer.
