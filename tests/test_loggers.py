@@ -86,3 +86,14 @@ def test_wandb_is_optional():
 
     with pytest.raises(errors.ConfigError, match=r"pip install 'rlkit\[wandb\]'"):
         WandbLogger("actor")
+
+
+def test_progress_rows_without_a_return_only_move_the_steps():
+    out = io.StringIO()
+    console = Console(file=out, force_terminal=False, width=200)
+    progress = loggers.ProgressLogger(1000, console=console, time_delta=0.0)
+    progress.write(row(900, 7, 33.0))
+    progress.write({"actor_steps": 1000, "return_mean": 99.0, "episodes": 10})  # Evaluator.
+    progress.close()
+    last = out.getvalue().splitlines()[-1]
+    assert last.startswith("[train] steps 1000/1000 (100%) | episodes 7 | return 33.0")

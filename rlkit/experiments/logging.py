@@ -67,6 +67,7 @@ def make_experiment_loggers(
     if "terminal" in kinds:
         progress = loggers_lib.ProgressLogger(total_steps, initial_steps, console=console)
         per_label["actor"].append(progress)
+        per_label["evaluator"].append(progress)  # The final evaluation completes the bar.
         terminal = loggers_lib.TerminalLogger("evaluator", console=progress.console)
         per_label["evaluator"].append(_SelectKeys(terminal, EVALUATOR_KEYS))
     if run_dir is not None:

@@ -15,7 +15,8 @@ class ProgressLogger(Logger):
     """Shows steps of `total_steps`, episodes, the last return, steps/s and the ETA.
 
     Fed the actor loop's per-episode rows (they carry `steps_key`, `episodes` or
-    `actor_episodes`, and `episode_return`). On a terminal this is a rich progress bar that
+    `actor_episodes`, and `episode_return`), and optionally the evaluator's rows, which move
+    the bar to the step they were taken at (the budget, at the end). On a terminal this is a rich progress bar that
     other output on the same `console` prints above; elsewhere (a pipe, a CI log, a file) it
     prints one plain line at most every `time_delta` seconds.
     """
@@ -39,6 +40,7 @@ class ProgressLogger(Logger):
         self._last_print = -float("inf")
         self._progress: Progress | None = None
         self._pending: LoggingData | None = None
+        self._episodes, self._return = 0, float("nan")
         if self.console.is_terminal:
             self._progress = Progress(
                 TextColumn(f"[bold]{description}"),
@@ -55,12 +57,14 @@ class ProgressLogger(Logger):
             self._progress.start()
 
     def write(self, data: LoggingData) -> None:
+        """An episode row updates everything; another row (an evaluation) only the steps."""
         steps = int(to_python(data.get(self._steps_key, 0)))
-        episodes = to_python(data.get("actor_episodes", data.get("episodes", 0)))
-        episode_return = to_python(data.get("episode_return", float("nan")))
+        if "episode_return" in data:
+            self._episodes = to_python(data.get("actor_episodes", data.get("episodes", 0)))
+            self._return = to_python(data["episode_return"])
         now = time.monotonic()
         speed = (steps - self._initial) / max(now - self._start, 1e-9)
-        info = f"episodes {episodes} | return {episode_return:.1f} | {speed:.0f} steps/s"
+        info = f"episodes {self._episodes} | return {self._return:.1f} | {speed:.0f} steps/s"
         if self._progress is not None:
             self._progress.update(self._task, completed=steps, info=info)
             return
