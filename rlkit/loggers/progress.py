@@ -16,9 +16,9 @@ class ProgressLogger(Logger):
 
     Fed the actor loop's per-episode rows (they carry `steps_key`, `episodes` or
     `actor_episodes`, and `episode_return`), and optionally the evaluator's rows, which move
-    the bar to the step they were taken at (the budget, at the end). On a terminal this is a rich progress bar that
-    other output on the same `console` prints above; elsewhere (a pipe, a CI log, a file) it
-    prints one plain line at most every `time_delta` seconds.
+    the bar to the step they were taken at (the budget, at the end). On a terminal this is a
+    rich progress bar that other output on the same `console` prints above; elsewhere (a
+    pipe, a CI log, a file) it prints one plain line at most every `time_delta` seconds.
     """
 
     def __init__(
