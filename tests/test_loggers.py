@@ -97,3 +97,18 @@ def test_progress_rows_without_a_return_only_move_the_steps():
     progress.close()
     last = out.getvalue().splitlines()[-1]
     assert last.startswith("[train] steps 1000/1000 (100%) | episodes 7 | return 33.0")
+
+
+def test_tensorboard_loggers_of_several_labels_share_a_directory(tmp_path):
+    from tensorboard.backend.event_processing import event_accumulator
+
+    actor = loggers.TensorBoardLogger(str(tmp_path), "actor")
+    evaluator = loggers.TensorBoardLogger(str(tmp_path), "evaluator")
+    actor.write({"actor_steps": 10, "episode_return": 5.0})
+    evaluator.write({"actor_steps": 10, "return_mean": 9.0})
+    actor.close()
+    evaluator.close()
+    events = event_accumulator.EventAccumulator(str(tmp_path))
+    events.Reload()
+    assert [s.value for s in events.Scalars("actor/episode_return")] == [5.0]
+    assert [s.value for s in events.Scalars("evaluator/return_mean")] == [9.0]

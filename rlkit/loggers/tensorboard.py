@@ -24,7 +24,10 @@ class TensorBoardLogger(Logger):
     ):
         from tensorboardX import SummaryWriter
 
-        self._writer = SummaryWriter(logdir=logdir, purge_step=purge_step)
+        # Event files are named by the second they were opened in: loggers of several labels
+        # opened together in one directory need their own suffix, or they write one file.
+        suffix = f".{label}" if label else ""
+        self._writer = SummaryWriter(logdir=logdir, purge_step=purge_step, filename_suffix=suffix)
         self._label = label
         self._steps_key = steps_key
         self._rows = 0
