@@ -5,10 +5,10 @@ from __future__ import annotations
 import dataclasses
 import importlib.resources
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
-from rlkit import builders, errors, specs
+from rlkit import builders, configs, errors, specs
 
 
 class UnknownAgentError(errors.RlkitError, ValueError):
@@ -49,6 +49,16 @@ class AgentEntry:
     def default_config_path(self, env_id: str) -> str | None:
         """The shipped YAML for `env_id` (e.g. `configs/cartpole.yaml`), if there is one."""
         return self._config_file(f"{environment_key(env_id)}.yaml")
+
+    def load_config(
+        self, env_id: str, files: Sequence[str] = (), overrides: Sequence[str] = ()
+    ) -> Any:
+        """The config for `env_id`: the shipped YAML for it (unless `files` are given, which
+        replace it), then `key=value` overrides. Raises `ConfigError` on any mistake."""
+        if not files:
+            default = self.default_config_path(env_id)
+            files = [default] if default else []
+        return configs.load_config(self.config_class, files, overrides)
 
     def tune_space_path(self) -> str | None:
         """The shipped default search space for `rlkit tune`."""

@@ -10,7 +10,7 @@ from typing import Any
 import dm_env
 import numpy as np
 
-from rlkit import core, errors
+from rlkit import core, environment_loop, errors, loggers
 from rlkit.analysis import _figures
 from rlkit.jax import networks as networks_lib
 
@@ -34,6 +34,39 @@ class EpisodeRecord:
         return len(self.rewards)
 
 
+class _EpisodeRecorder:
+    """An `EnvironmentLoop` observer keeping rewards, actions, value estimates and frames."""
+
+    def __init__(self, value_function: Callable[[Any], np.ndarray] | None, render: bool):
+        self._value_function = value_function
+        self._render = render
+        self.rewards, self.actions, self.values, self.frames = [], [], [], []
+
+    def _record_state(self, environment: dm_env.Environment, timestep: dm_env.TimeStep):
+        if self._value_function is not None and not timestep.last():
+            batch = networks_lib.add_batch_dim(timestep.observation)
+            self.values.append(np.asarray(self._value_function(batch))[0])
+        if self._render:
+            frame = environment.render()
+            if frame is None or np.asarray(frame).ndim != 3:
+                raise errors.ConfigError(
+                    "Rendering returned no RGB frame: make the environment with "
+                    "render_mode='rgb_array'."
+                )
+            self.frames.append(np.asarray(frame, np.uint8))
+
+    def observe_first(self, environment: dm_env.Environment, timestep: dm_env.TimeStep):
+        self._record_state(environment, timestep)
+
+    def observe(self, environment: dm_env.Environment, timestep: dm_env.TimeStep, action):
+        self.rewards.append(float(timestep.reward))
+        self.actions.append(np.asarray(action))
+        self._record_state(environment, timestep)
+
+    def get_metrics(self) -> dict[str, Any]:
+        return {}
+
+
 def record_episode(
     environment: dm_env.Environment,
     actor: core.Actor,
@@ -41,42 +74,22 @@ def record_episode(
     render: bool = False,
     max_steps: int | None = None,
 ) -> EpisodeRecord:
-    """Runs one episode of `actor` (not learning) and records it.
+    """Runs one episode of `actor` (or its first `max_steps` steps) and records it.
 
     `render=True` needs an environment made with `render_mode="rgb_array"`.
     """
-    rewards, actions, values, frames = [], [], [], []
-
-    def grab():
-        frame = environment.render()
-        if frame is None or np.asarray(frame).ndim != 3:
-            raise errors.ConfigError(
-                "Rendering returned no RGB frame: make the environment with "
-                "render_mode='rgb_array'."
-            )
-        frames.append(np.asarray(frame, np.uint8))
-
-    timestep = environment.reset()
-    actor.observe_first(timestep)
-    if render:
-        grab()
-    while not timestep.last() and (max_steps is None or len(rewards) < max_steps):
-        if value_function is not None:
-            batch = networks_lib.add_batch_dim(timestep.observation)
-            values.append(np.asarray(value_function(batch))[0])
-        action = actor.select_action(timestep.observation)
-        timestep = environment.step(action)
-        actor.observe(action, timestep)
-        actor.update()
-        rewards.append(float(timestep.reward))
-        actions.append(np.asarray(action))
-        if render:
-            grab()
+    recorder = _EpisodeRecorder(value_function, render)
+    loop = environment_loop.EnvironmentLoop(
+        environment, actor, logger=loggers.NoOpLogger(), observers=[recorder]
+    )
+    loop.run_episode(max_steps=max_steps)
+    steps = len(recorder.rewards)
+    values = recorder.values[:steps]  # Cut at max_steps: the state after the last step.
     return EpisodeRecord(
-        rewards=np.asarray(rewards, np.float64),
-        actions=np.asarray(actions),
-        values=np.asarray(values, np.float64) if values else np.zeros((len(rewards), 0)),
-        frames=frames,
+        rewards=np.asarray(recorder.rewards, np.float64),
+        actions=np.asarray(recorder.actions),
+        values=np.asarray(values, np.float64) if values else np.zeros((steps, 0)),
+        frames=recorder.frames,
     )
 
 

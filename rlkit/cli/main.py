@@ -129,14 +129,10 @@ def _list_agents() -> int:
 
 def _agent_config(agent: str, env_id: str, files: Sequence[str], overrides: Sequence[str]):
     """The agent's config: its YAML for the env (unless --config is given), then --set."""
-    from rlkit import configs
     from rlkit.agents import registry
 
     entry = registry.get_agent(agent)
-    if not files:
-        default = entry.default_config_path(env_id)
-        files = [default] if default else []
-    return entry, configs.load_config(entry.config_class, files, overrides)
+    return entry, entry.load_config(env_id, files, overrides)
 
 
 def _env_kwargs(pairs: Sequence[str]) -> dict:

@@ -96,7 +96,7 @@ class Checkpointer:
         return restored.state
 
     def replay_path_for_restore(self, metadata: dict[str, Any]) -> str | None:
-        """The replay checkpoint to load; deletes newer ones that no checkpoint names."""
+        """The path of the replay checkpoint that goes with `metadata`'s step."""
         if metadata.get("replay") is None:
             return None
         path = os.path.join(self.replay_directory, metadata["replay"])
@@ -105,7 +105,6 @@ class Checkpointer:
                 f"The checkpoint's replay data {path} is missing; restore it, or delete "
                 f"{self.directory} to start the run afresh."
             )
-        self._delete_unreferenced_replay()
         return path
 
     def _delete_unreferenced_replay(self) -> None:

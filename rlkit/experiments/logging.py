@@ -7,8 +7,6 @@ import hashlib
 import os
 import shutil
 
-from rich.console import Console
-
 from rlkit import loggers as loggers_lib
 from rlkit.loggers import history
 
@@ -41,7 +39,6 @@ def make_experiment_loggers(
     run_dir: str | None,
     total_steps: int,
     initial_steps: int = 0,
-    console: Console | None = None,
     wandb_config: dict | None = None,
     purge_step: int | None = None,
 ) -> dict[str, loggers_lib.Logger]:
@@ -65,7 +62,7 @@ def make_experiment_loggers(
         }
     per_label: dict[str, list[loggers_lib.Logger]] = {label: [] for label in LABELS}
     if "terminal" in kinds:
-        progress = loggers_lib.ProgressLogger(total_steps, initial_steps, console=console)
+        progress = loggers_lib.ProgressLogger(total_steps, initial_steps)
         per_label["actor"].append(progress)
         per_label["evaluator"].append(progress)  # The final evaluation completes the bar.
         terminal = loggers_lib.TerminalLogger("evaluator", console=progress.console)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from rlkit import configs, environments
+from rlkit import environments, specs
 from rlkit.experiments import policy
 from rlkit.experiments.config import ExperimentConfig
 
@@ -30,8 +30,7 @@ def make_experiment_config(
 
     entry = registry.get_agent(agent)
     if agent_config is None:
-        default = entry.default_config_path(env_id)
-        agent_config = configs.load_config(entry.config_class, [default] if default else [])
+        agent_config = entry.load_config(env_id)
     if not isinstance(agent_config, entry.config_class):
         raise TypeError(
             f"agent_config must be a {entry.config_class.__name__}, "
@@ -41,8 +40,6 @@ def make_experiment_config(
     # Fail on an unknown id or an unsupported action space now, not inside the run.
     probe = environments.make_environment(env_id, **env_kwargs)
     try:
-        from rlkit import specs
-
         entry.make_networks(specs.make_environment_spec(probe), agent_config)
     finally:
         probe.close()

@@ -141,6 +141,11 @@ def _next_multiple(steps: int, every: int, limit: int) -> int:
     return limit if every <= 0 else min((steps // every + 1) * every, limit)
 
 
+def _reached(target_return: float | None, evaluations: list[dict[str, Any]]) -> bool:
+    """Whether the latest evaluation reached the target return."""
+    return target_return is not None and evaluations[-1]["return_mean"] >= target_return
+
+
 def _exported_policy_steps(run_dir: str) -> int | None:
     path = os.path.join(run_dir, policy.POLICY_DIR, "policy.json")
     try:
@@ -216,11 +221,7 @@ def _train(
     steps = int(counter.get_counts().get("actor_steps", 0))
     evaluations: list[dict[str, Any]] = list(metadata.get("evaluations", []))
     evaluated_now = bool(evaluations) and evaluations[-1]["actor_steps"] == steps
-    reached_target = (
-        config.target_return is not None
-        and evaluated_now
-        and evaluations[-1]["return_mean"] >= config.target_return
-    )
+    reached_target = evaluated_now and _reached(config.target_return, evaluations)
     policy_current = (
         config.run_dir is None
         or config.description is None
@@ -325,10 +326,7 @@ def _train(
                 )
                 if config.evaluation_callback is not None:
                     config.evaluation_callback(steps, evaluations[-1])
-                reached_target = (
-                    config.target_return is not None
-                    and evaluations[-1]["return_mean"] >= config.target_return
-                )
+                reached_target = _reached(config.target_return, evaluations)
             if steps == next_checkpoint and steps < config.max_num_actor_steps:
                 save_checkpoint()
                 next_checkpoint = _next_multiple(

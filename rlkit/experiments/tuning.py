@@ -102,8 +102,7 @@ def tune(
         raise errors.ConfigError(f"Agent {agent!r} ships no search space: pass --space FILE.")
     space = load_search_space(space_path, entry.config_class)
     if base_config is None:
-        default = entry.default_config_path(env_id)
-        base_config = configs.load_config(entry.config_class, [default] if default else [])
+        base_config = entry.load_config(env_id)
     # Validates the names and the action space before any trial runs.
     make_experiment_config(agent, env_id, base_config, env_kwargs, max_num_actor_steps=1)
 
