@@ -276,8 +276,7 @@ def _play(args: argparse.Namespace) -> int:
         frames.extend(record.frames)
         print(f"episode {episode + 1}: return {record.episode_return:.1f}, {len(record)} steps")
     if args.video:
-        gym_env = environment.environment.environment  # SinglePrecision -> GymWrapper -> gym.
-        fps = args.fps or gym_env.metadata.get("render_fps") or 30
+        fps = args.fps or environment.metadata.get("render_fps") or 30
         count = analysis.write_video(frames, args.video, fps=fps)
         print(f"wrote {count} frames to {args.video}")
     environment.close()

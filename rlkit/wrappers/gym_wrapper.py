@@ -212,6 +212,11 @@ class GymWrapper(dm_env.Environment):
         """The wrapped gymnasium environment."""
         return self._environment
 
+    @property
+    def metadata(self) -> dict:
+        """The gymnasium environment's metadata (`render_fps`, `render_modes`)."""
+        return self._environment.metadata
+
 
 def _space_converter(
     space: spaces.Space, leaf: Callable[[spaces.Space], Callable[[Any], Any]]
