@@ -45,7 +45,9 @@ def test_train_writes_a_complete_run_dir(trained):
         assert (run_dir / name).exists(), name
     assert configs.load_config(DQNConfig, [str(run_dir / "config.yaml")]).hidden_sizes == (32, 32)
     assert pd.read_csv(run_dir / "logs" / "evaluator.csv")["actor_steps"].tolist() == [600, 1200]
-    assert any("tfevents" in p.name for p in (run_dir / "logs" / "tensorboard").iterdir())
+    tensorboard = run_dir / "logs" / "tensorboard"
+    assert sorted(p.name for p in tensorboard.iterdir()) == ["actor", "evaluator", "learner"]
+    assert any("tfevents" in p.name for p in (tensorboard / "evaluator").iterdir())
 
 
 def test_rerun_is_a_no_op_and_more_steps_resume(trained, capsys):

@@ -82,7 +82,8 @@ def test_logs_are_written(finished_run):
     assert history["actor_steps"].is_monotonic_increasing and history["actor_steps"].max() <= 1200
     assert (history["episode_return"] == history["episode_length"]).all()  # CartPole: +1/step.
     assert len(pd.read_csv(os.path.join(logs, "learner.csv"))) >= 1
-    assert any("tfevents" in name for name in os.listdir(os.path.join(logs, "tensorboard")))
+    for label in ("actor", "learner", "evaluator"):
+        assert any("tfevents" in n for n in os.listdir(os.path.join(logs, "tensorboard", label)))
 
 
 def test_resume_continues_the_step_count(tmp_path):
@@ -268,7 +269,7 @@ def test_resume_after_a_crash_redoes_logs_once(tmp_path):
     ]
     history = pd.read_parquet(os.path.join(logs, "episodes.parquet"))
     assert history["actor_steps"].is_monotonic_increasing
-    events = event_accumulator.EventAccumulator(os.path.join(logs, "tensorboard"))
+    events = event_accumulator.EventAccumulator(os.path.join(logs, "tensorboard", "evaluator"))
     events.Reload()
     steps = [event.step for event in events.Scalars("evaluator/return_mean")]
     assert steps == [400, 800, 1200]  # The first 1200 was purged by the resumed writer.

@@ -74,7 +74,9 @@ def make_experiment_loggers(
                 per_label[label].append(loggers_lib.CSVLogger(directory, label))
         if "tensorboard" in kinds:
             for label in LABELS:
-                tensorboard_dir = os.path.join(directory, "tensorboard")
+                # One TensorBoard run per label: a resumed writer's purge covers its whole
+                # directory and must not drop the other labels' new events.
+                tensorboard_dir = os.path.join(directory, "tensorboard", label)
                 per_label[label].append(
                     loggers_lib.TensorBoardLogger(tensorboard_dir, label, purge_step=purge_step)
                 )

@@ -12,7 +12,8 @@ class TensorBoardLogger(Logger):
 
     Rows without `steps_key` are numbered by the logger. A resumed run appends a new event
     file to the same directory, with `purge_step` set to the step it resumed after:
-    TensorBoard then drops the older events from that step on, so redone steps appear once.
+    TensorBoard then drops the older events of the whole directory from that step on, so
+    redone steps appear once (give each purging logger its own directory).
     """
 
     def __init__(
