@@ -94,7 +94,8 @@ class EnvironmentLoop(core.Worker):
                     return None
                 action = actor.select_action(timestep.observation)
                 timestep = environment.step(action)
-                actor.observe(action, next_timestep=timestep)
+                # Positional, as Acme calls it: subclasses may name the parameters freely.
+                actor.observe(action, timestep)
                 steps += 1  # Counted once observed, as the agent counts it.
                 for observer in observers:
                     observer.observe(environment, timestep, action)

@@ -132,3 +132,42 @@ def test_an_interrupted_step_counts_and_abandons_the_episode():
     assert counter.get_counts() == {"steps": 3}
     loop.run(num_steps=1)
     assert actor.calls.count("observe_first") == 2  # A fresh episode after the interruption.
+
+
+class RenamedParametersActor(rlkit.Actor):
+    """An actor whose parameter names differ from `rlkit.Actor`'s: the loop must not care."""
+
+    def __init__(self):
+        self.observed = []
+
+    def select_action(self, obs):
+        return np.int32(0)
+
+    def observe_first(self, ts):
+        self.observed.append(ts.step_type)
+
+    def observe(self, act, ts):
+        self.observed.append((int(act), float(ts.reward)))
+
+    def update(self, block=False):
+        pass
+
+
+class NoOpLearner(rlkit.Learner):
+    def step(self):
+        pass
+
+    def get_variables(self, names):
+        return [None for _ in names]
+
+
+@pytest.mark.parametrize("in_agent", [False, True], ids=["actor", "agent"])
+def test_actor_methods_are_called_positionally(in_agent):
+    actor = RenamedParametersActor()
+    runner = rlkit.Agent(actor, NoOpLearner(), 0, 1.0) if in_agent else actor
+    loop = rlkit.EnvironmentLoop(
+        rlkit.wrappers.GymWrapper(ScriptedEnv((1.0, 2.0))), runner, logger=RecordingLogger()
+    )
+    (result,) = loop.run(num_episodes=1)
+    assert result["episode_return"] == 3.0
+    assert actor.observed[1:] == [(0, 1.0), (0, 2.0)]
