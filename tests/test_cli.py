@@ -252,6 +252,35 @@ def test_console_script_bad_input_has_no_traceback(tmp_path):
     assert result.stderr.count("\n") == 1
 
 
+def test_readme_commands_take_paths_relative_to_the_working_directory(tmp_path, monkeypatch):
+    (tmp_path / "my.yaml").write_text("batch_size: 32\n")
+    (tmp_path / "space.yaml").write_text("learning_rate: {low: 1.0e-4, high: 1.0e-2}\n")
+
+    def rlkit(*argv):
+        result = subprocess.run(
+            [RLKIT, *argv], capture_output=True, text=True, timeout=300, cwd=tmp_path
+        )
+        assert result.returncode == 0, result.stderr[-3000:]
+        return result.stdout
+
+    short = ["--steps", "300", "--eval-every", "150", "--eval-episodes", "1", *TINY]
+    rlkit(
+        "train", "dqn", "--env", "CartPole-v1", "--config", "my.yaml", "--run-dir", "runs/a", *short
+    )
+    assert "over 1 episodes" in rlkit("eval", "runs/a", "--episodes", "1")
+    assert "wrote" in rlkit("play", "runs/a", "--video", "videos/a.gif")
+    assert "wrote" in rlkit("plot", "runs/a", "--out", "plots/curves.png")
+    tune = ["tune", "dqn", "--env", "CartPole-v1", "--trials", "1", "--space", "space.yaml"]
+    rlkit(*tune, "--out", "tuned/best.yaml", *short)
+    for path in ("runs/a/policy/policy.json", "videos/a.gif", "plots/curves.png"):
+        assert (tmp_path / path).stat().st_size > 0, path
+    assert (tmp_path / "tuned" / "best.yaml").is_file()
+    from rlkit import experiments
+
+    monkeypatch.chdir(tmp_path)
+    assert experiments.load_policy("runs/a").env_id == "CartPole-v1"
+
+
 def _latest_checkpoint(run_dir: pathlib.Path) -> int:
     directory = run_dir / "checkpoints"
     if not directory.is_dir():

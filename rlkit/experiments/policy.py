@@ -132,9 +132,11 @@ def load_policy(run_dir: str) -> SavedPolicy:
     environment.close()
     networks = entry.make_networks(environment_spec, config)
     like = jax.eval_shape(networks.init, jax.random.PRNGKey(0))
+    # Orbax refuses relative paths; users give them relative to the working directory.
+    params_path = os.path.abspath(os.path.join(directory, "params"))
     try:
         with ocp.StandardCheckpointer() as checkpointer:
-            params = checkpointer.restore(os.path.join(directory, "params"), like)
+            params = checkpointer.restore(params_path, like)
     except (ValueError, FileNotFoundError) as error:
         raise errors.CheckpointError(
             f"The policy parameters in {directory} cannot be loaded ({error})."
