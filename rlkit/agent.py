@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import concurrent.futures
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import dm_env
@@ -26,6 +26,8 @@ class Agent(core.Actor, core.VariableSource, core.Saveable[dict[str, Any]]):
     round of learner steps behind, whatever the timing (the schedule is
     deterministic; replay samples are not, as Reverb's samplers cannot be seeded). On a
     multi-core CPU this overlaps acting with the jitted update instead of queueing them.
+    `before_background_round(num_steps)`, if given, runs on the acting thread before a
+    round is handed to the worker (e.g. to draw its replay batches at a deterministic point).
     """
 
     def __init__(
@@ -35,6 +37,7 @@ class Agent(core.Actor, core.VariableSource, core.Saveable[dict[str, Any]]):
         min_observations: int,
         observations_per_step: float,
         learn_in_background: bool = False,
+        before_background_round: Callable[[int], None] | None = None,
     ):
         if observations_per_step <= 0:
             raise ValueError(
@@ -53,6 +56,7 @@ class Agent(core.Actor, core.VariableSource, core.Saveable[dict[str, Any]]):
             else None
         )
         self._pending: concurrent.futures.Future | None = None
+        self._before_background_round = before_background_round
 
     def _learner_steps_due(self) -> int:
         since_start = self._num_observations - self._min_observations
@@ -86,6 +90,8 @@ class Agent(core.Actor, core.VariableSource, core.Saveable[dict[str, Any]]):
             return
         self.wait_for_learner()
         self._actor.update(wait)  # Parameters as of the round just joined.
+        if self._before_background_round is not None:
+            self._before_background_round(num_steps)
         self._pending = self._executor.submit(self._run_learner, num_steps)
         self._learner_steps_started += num_steps
 

@@ -12,9 +12,7 @@ import abc
 from collections.abc import Iterator
 from typing import Any, NamedTuple
 
-import reverb
-
-from rlkit import core, loggers, specs, types
+from rlkit import core, loggers, replay, specs, types
 from rlkit.jax import actors
 from rlkit.replay import adders
 from rlkit.utils import counting
@@ -24,11 +22,14 @@ class LearningSchedule(NamedTuple):
     """When a single-process agent learns, counted in environment steps.
 
     The first learner step comes after `min_observations` steps; then one every
-    `observations_per_learner_step` steps (several per step when it is below 1).
+    `observations_per_learner_step` steps (several per step when it is below 1). Each
+    learner step draws `batches_per_learner_step` batches from its dataset (the
+    single-process layout draws them before a background round, see `rlkit.LocalLayout`).
     """
 
     min_observations: int
     observations_per_learner_step: float
+    batches_per_learner_step: int = 1
 
 
 class ActorLearnerBuilder(abc.ABC):
@@ -37,17 +38,17 @@ class ActorLearnerBuilder(abc.ABC):
     @abc.abstractmethod
     def make_replay_tables(
         self, environment_spec: specs.EnvironmentSpec, policy: actors.ActorCore | None = None
-    ) -> list[reverb.Table]:
-        """The Reverb tables the adder writes to and the learner samples from."""
+    ) -> list[replay.TableConfig]:
+        """The replay tables the adder writes to and the learner samples from."""
 
     @abc.abstractmethod
-    def make_dataset_iterator(self, replay_client: reverb.Client) -> Iterator[types.Batch]:
+    def make_dataset_iterator(self, replay_client: replay.ReplayClient) -> Iterator[types.Batch]:
         """An iterator over learner batches drawn from the replay tables."""
 
     @abc.abstractmethod
     def make_adder(
         self,
-        replay_client: reverb.Client,
+        replay_client: replay.ReplayClient,
         environment_spec: specs.EnvironmentSpec,
         policy: actors.ActorCore | None = None,
     ) -> adders.Adder:
@@ -61,7 +62,7 @@ class ActorLearnerBuilder(abc.ABC):
         dataset: Iterator[types.Batch],
         logger: loggers.Logger | None = None,
         environment_spec: specs.EnvironmentSpec | None = None,
-        replay_client: reverb.Client | None = None,
+        replay_client: replay.ReplayClient | None = None,
         counter: counting.Counter | None = None,
     ) -> core.Learner:
         """The learner, pulling from `dataset`."""

@@ -1,19 +1,18 @@
-"""`LocalLayout`: any builder's agent in one process, with its Reverb server in-process."""
+"""`LocalLayout`: any builder's agent in one process, with its replay in-process."""
 
 from __future__ import annotations
 
 from typing import Any
 
 import jax
-import reverb
 
 from rlkit import agent as agent_lib
-from rlkit import builders, core, loggers, specs
+from rlkit import builders, core, loggers, replay, specs
 from rlkit.utils import counting
 
 
 class LocalLayout(agent_lib.Agent):
-    """Assembles an agent from its builder: replay server, adder, dataset, learner and actor.
+    """Assembles an agent from its builder: replay tables, adder, dataset, learner and actor.
 
     `EnvironmentLoop(env, LocalLayout(builder, spec, networks)).run(num_steps=...)` trains it.
     `make_evaluation_actor()` gives an actor on the evaluation policy that shares the
@@ -28,10 +27,16 @@ class LocalLayout(agent_lib.Agent):
       counter: a parent counter; the learner counts `learner_steps` in it.
       logger: the learner's logger.
       learn_in_background: run learner steps on a worker thread (see `rlkit.Agent`).
-      replay_checkpoint_dir: where `checkpoint_replay()` writes the replay contents (Reverb's
-        own checkpoint format). None: replay is not checkpointed.
-      restore_replay_from: a Reverb checkpoint (as returned by `checkpoint_replay`) to load the
-        tables from when the server starts.
+      replay_checkpoint_dir: where `checkpoint_replay()` writes the replay contents (the
+        backend's own format). None: replay is not checkpointed.
+      restore_replay_from: a replay checkpoint (as returned by `checkpoint_replay`) to load
+        the tables from when they start.
+      replay_backend: "auto" (the in-process `local` tables: one process needs no server),
+        "local", or "reverb" (an in-process Reverb server; its port is open to the network,
+        which is logged).
+
+    With the local backend, a background round's batches are drawn on the acting thread
+    just before the round starts, so the same seed gives the same run.
     """
 
     def __init__(
@@ -45,26 +50,29 @@ class LocalLayout(agent_lib.Agent):
         learn_in_background: bool = True,
         replay_checkpoint_dir: str | None = None,
         restore_replay_from: str | None = None,
+        replay_backend: str = "auto",
     ):
         self.builder = builder
         self.environment_spec = environment_spec
         self.networks = networks
         learner_key, actor_key, self._evaluation_key = jax.random.split(jax.random.PRNGKey(seed), 3)
 
-        checkpointer = None
-        if replay_checkpoint_dir is not None or restore_replay_from is not None:
-            checkpointer = reverb.checkpointers.DefaultCheckpointer(
-                replay_checkpoint_dir or restore_replay_from,
-                fallback_checkpoint_path=restore_replay_from,
-            )
         tables = builder.make_replay_tables(environment_spec)
-        self._server = reverb.Server(tables, port=None, checkpointer=checkpointer)
+        self._server = replay.make_server(
+            tables,
+            replay_backend,
+            seed=seed,
+            checkpoint_dir=replay_checkpoint_dir,
+            restore_from=restore_replay_from,
+        )
+        self.replay_backend = self._server.backend
         try:
-            self.replay_client = reverb.Client(f"localhost:{self._server.port}")
+            self.replay_client = self._server.client()
+            dataset = builder.make_dataset_iterator(self.replay_client)
             learner = builder.make_learner(
                 learner_key,
                 networks,
-                builder.make_dataset_iterator(self.replay_client),
+                dataset,
                 logger=logger,
                 environment_spec=environment_spec,
                 replay_client=self.replay_client,
@@ -77,12 +85,19 @@ class LocalLayout(agent_lib.Agent):
             self._server.stop()
             raise
         schedule = builder.learning_schedule()
+        before_round = None
+        if hasattr(dataset, "prefetch"):  # Draws batches now (local backend): deterministic.
+
+            def before_round(num_steps: int) -> None:
+                dataset.prefetch(num_steps * schedule.batches_per_learner_step)
+
         super().__init__(
             actor,
             learner,
             schedule.min_observations,
             schedule.observations_per_learner_step,
             learn_in_background=learn_in_background,
+            before_background_round=before_round,
         )
 
     def make_evaluation_actor(self, seed: int | None = None) -> core.Actor:

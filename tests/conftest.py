@@ -5,6 +5,8 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 os.environ.setdefault("SDL_VIDEODRIVER", "dummy")
 os.environ.setdefault("MUJOCO_GL", "egl")
 
+import importlib.util  # noqa: E402
+
 import gymnasium  # noqa: E402
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
@@ -43,3 +45,13 @@ class ScriptedEnv(gymnasium.Env):
 @pytest.fixture
 def scripted_env():
     return ScriptedEnv
+
+
+# Reverb is an extra (rlkit[reverb]): the current-stack venv runs the suite without it.
+REPLAY_BACKENDS = ["local"] + (["reverb"] if importlib.util.find_spec("reverb") else [])
+
+
+@pytest.fixture(params=REPLAY_BACKENDS)
+def replay_backend(request):
+    """Each replay backend installed here; Reverb's tests run where the extra is installed."""
+    return request.param

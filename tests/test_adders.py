@@ -1,13 +1,14 @@
-"""Adders against hand-built trajectories, read back from a real Reverb table."""
+"""Adders against hand-built trajectories, read back from a real table on each backend."""
 
 import dm_env
 import numpy as np
 import pytest
-import reverb
+import tree
 from dm_env import specs as dm_specs
 
 import rlkit
 from rlkit import replay, specs, types
+from tests.conftest import REPLAY_BACKENDS
 
 SPEC = specs.EnvironmentSpec(
     observations=dm_specs.Array((1,), np.float32),
@@ -42,24 +43,21 @@ def feed(adder, steps, first_action=0):
         adder.add(np.int32(first_action + t), timestep)
 
 
-def read_all(server, signature, count):
-    client = reverb.Client(f"localhost:{server.port}")
-    samples = client.sample(
-        "queue", num_samples=count, emit_timesteps=False, unpack_as_table_signature=True
-    )
-    items = [sample.data for sample in samples]
-    assert server.localhost_client().server_info()["queue"].current_size == 0
-    return items
+def read_all(client, count):
+    """Every item of the queue table, in insertion order; the queue is then empty."""
+    batch = next(client.dataset("queue", count, flatten_blocks=False, check_finite=False))
+    assert client.table_size("queue") == 0
+    return [tree.map_structure(lambda x, i=i: x[i], batch.data) for i in range(count)]
 
 
 @pytest.fixture
-def make_server():
+def make_server(replay_backend):
     servers = []
 
-    def make(signature):
-        server = reverb.Server([replay.queue_table("queue", 1000, signature)], port=None)
+    def make(signature, backend=replay_backend):
+        server = replay.make_server([replay.queue_table("queue", 1000, signature)], backend)
         servers.append(server)
-        return server, reverb.Client(f"localhost:{server.port}")
+        return server, server.client()
 
     yield make
     for server in servers:
@@ -85,11 +83,11 @@ def transitions_of(items):
 
 def test_n_step_returns_across_termination(make_server):
     signature = replay.transition_signature(SPEC, 1)
-    server, client = make_server(signature)
+    _, client = make_server(signature)
     adder = replay.NStepTransitionAdder(client, "queue", SPEC, n_step=3, discount=0.5)
     feed(adder, episode([1.0, 2.0, 4.0, 8.0], final_discount=0.0))
     adder.flush()
-    got = transitions_of(read_all(server, signature, 4))
+    got = transitions_of(read_all(client, 4))
     g = 0.5
     expected = [
         # (s, a, R, discount, s'): R = r1 + g r2 + g^2 r3, discount = g^3 (no terminal inside).
@@ -103,11 +101,11 @@ def test_n_step_returns_across_termination(make_server):
 
 def test_n_step_returns_across_truncation_bootstrap(make_server):
     signature = replay.transition_signature(SPEC, 1)
-    server, client = make_server(signature)
+    _, client = make_server(signature)
     adder = replay.NStepTransitionAdder(client, "queue", SPEC, n_step=2, discount=0.9)
     feed(adder, episode([1.0, 1.0, 1.0], final_discount=1.0))
     adder.flush()
-    got = transitions_of(read_all(server, signature, 3))
+    got = transitions_of(read_all(client, 3))
     expected = [
         (0.0, 0, 1.9, 0.81, 2.0),
         (1.0, 1, 1.9, 0.81, 3.0),
@@ -118,7 +116,7 @@ def test_n_step_returns_across_truncation_bootstrap(make_server):
 
 def test_blocks_pack_transitions_across_episodes(make_server):
     signature = replay.transition_signature(SPEC, 4)
-    server, client = make_server(signature)
+    _, client = make_server(signature)
     adder = replay.NStepTransitionAdder(
         client, "queue", SPEC, n_step=1, discount=1.0, transitions_per_item=4
     )
@@ -126,7 +124,7 @@ def test_blocks_pack_transitions_across_episodes(make_server):
     feed(adder, episode([10.0, 20.0, 30.0], final_discount=1.0), first_action=1)
     adder.flush()
     assert adder.items_written == 1  # 6 transitions: one full block, 2 waiting.
-    (item,) = read_all(server, signature, 1)
+    (item,) = read_all(client, 1)
     assert item.observation.shape == (4, 1)
     np.testing.assert_array_equal(item.reward, [1.0, 2.0, 3.0, 10.0])
     np.testing.assert_array_equal(item.discount, [1.0, 1.0, 0.0, 1.0])
@@ -136,13 +134,13 @@ def test_blocks_pack_transitions_across_episodes(make_server):
 
 def test_episode_cut_short_is_written_as_truncated(make_server):
     signature = replay.transition_signature(SPEC, 1)
-    server, client = make_server(signature)
+    _, client = make_server(signature)
     adder = replay.NStepTransitionAdder(client, "queue", SPEC, n_step=3, discount=0.5)
     steps = episode([1.0, 2.0, 4.0, 8.0], final_discount=0.0)[:3]  # Stopped after 2 steps.
     feed(adder, steps)
     adder.add_first(dm_env.restart(obs(100)))
     adder.flush()
-    got = transitions_of(read_all(server, signature, 2))
+    got = transitions_of(read_all(client, 2))
     np.testing.assert_allclose(got, [(0, 0, 2.0, 0.25, 2), (1, 1, 2.0, 0.5, 2)])
 
 
@@ -162,11 +160,11 @@ def step_rows(item):
 
 def test_sequence_adder_overlap_and_final_step(make_server):
     signature = replay.step_signature(SPEC, 3)
-    server, client = make_server(signature)
+    _, client = make_server(signature)
     adder = replay.SequenceAdder(client, "queue", SPEC, sequence_length=3, period=2)
     feed(adder, episode([1.0, 2.0, 3.0, 4.0], final_discount=0.0))
     adder.flush()
-    first, second = read_all(server, signature, 2)
+    first, second = read_all(client, 2)
     assert step_rows(first) == [
         (0.0, 0, 1.0, 1.0, True),
         (1.0, 1, 2.0, 1.0, False),
@@ -182,12 +180,12 @@ def test_sequence_adder_overlap_and_final_step(make_server):
 
 def test_sequence_adder_pads_short_episodes(make_server):
     signature = replay.step_signature(SPEC, 4)
-    server, client = make_server(signature)
+    _, client = make_server(signature)
     adder = replay.SequenceAdder(client, "queue", SPEC, sequence_length=4, period=4)
     feed(adder, episode([5.0], final_discount=1.0))
     feed(adder, episode([6.0, 7.0], final_discount=0.0))
     adder.flush()
-    first, second = read_all(server, signature, 2)
+    first, second = read_all(client, 2)
     zero = (0.0, 0, 0.0, 0.0, False)
     assert step_rows(first) == [(0.0, 0, 5.0, 1.0, True), (1.0, 0, 0.0, 0.0, False), zero, zero]
     assert step_rows(second) == [
@@ -200,7 +198,7 @@ def test_sequence_adder_pads_short_episodes(make_server):
 
 def test_sequence_adder_without_padding_drops_short_episodes(make_server):
     signature = replay.step_signature(SPEC, 3)
-    server, client = make_server(signature)
+    _, client = make_server(signature)
     adder = replay.SequenceAdder(
         client, "queue", SPEC, sequence_length=3, period=3, pad_end_of_episode=False
     )
@@ -208,18 +206,18 @@ def test_sequence_adder_without_padding_drops_short_episodes(make_server):
     feed(adder, episode([1.0, 2.0, 3.0], final_discount=0.0))  # 4 steps: items end at 3, 4.
     adder.flush()
     assert adder.items_written == 2
-    first, second = read_all(server, signature, 2)
+    first, second = read_all(client, 2)
     assert [row[0] for row in step_rows(first)] == [0.0, 1.0, 2.0]
     assert [row[0] for row in step_rows(second)] == [1.0, 2.0, 3.0]
 
 
 def test_episode_adder_pads_whole_episode(make_server):
     signature = replay.step_signature(SPEC, 5)
-    server, client = make_server(signature)
+    _, client = make_server(signature)
     adder = replay.EpisodeAdder(client, "queue", SPEC, max_sequence_length=5)
     feed(adder, episode([1.0, 2.0], final_discount=0.0))
     adder.flush()
-    (item,) = read_all(server, signature, 1)
+    (item,) = read_all(client, 1)
     zero = (0.0, 0, 0.0, 0.0, False)
     assert step_rows(item) == [
         (0.0, 0, 1.0, 1.0, True),
@@ -232,45 +230,93 @@ def test_episode_adder_pads_whole_episode(make_server):
         feed(adder, episode([1.0] * 6, final_discount=0.0))
 
 
-def test_dataset_flattens_blocks_and_rejects_nan(make_server):
+def _uniform_server(backend, signature, limiter):
+    return replay.make_server([replay.uniform_table("replay", 100, limiter, signature)], backend)
+
+
+def test_dataset_flattens_blocks_and_rejects_nan(replay_backend):
     signature = replay.transition_signature(SPEC, 2)
-    server = reverb.Server(
-        [replay.uniform_table("replay", 100, reverb.rate_limiters.MinSize(1), signature)],
-        port=None,
-    )
-    client = reverb.Client(f"localhost:{server.port}")
+    server = _uniform_server(replay_backend, signature, replay.min_size_limiter(1))
+    client = server.client()
     adder = replay.NStepTransitionAdder(
         client, "replay", SPEC, n_step=1, discount=0.9, transitions_per_item=2
     )
     feed(adder, episode([1.0, 2.0], final_discount=0.0))
     adder.flush()
-    iterator = replay.ReplayIterator(client.server_address, "replay", items_per_batch=3)
+    iterator = client.dataset("replay", items_per_batch=3)
     batch = next(iterator)
     assert isinstance(batch.data, types.Transition)
     assert batch.data.observation.shape == (6, 1) and batch.data.action.shape == (6,)
     assert batch.keys.shape == (3,) and batch.probabilities.shape == (3,)
     np.testing.assert_allclose(batch.probabilities, 1.0)
+    server.stop()
+
+    server = _uniform_server(replay_backend, signature, replay.min_size_limiter(1))
+    adder = replay.NStepTransitionAdder(
+        server.client(), "replay", SPEC, n_step=1, discount=0.9, transitions_per_item=2
+    )
     feed(adder, episode([np.nan, 2.0], final_discount=0.0))
     adder.flush()
-    client.mutate_priorities("replay", deletes=[int(k) for k in batch.keys[:1]])
-    with pytest.raises(Exception, match="NaN"):
-        for _ in range(50):
-            next(iterator)
+    with pytest.raises(rlkit.InvalidBatchError, match="'reward' contains NaN"):
+        next(server.client().dataset("replay", items_per_batch=1))
     server.stop()
 
 
-def test_dataset_times_out_instead_of_hanging():
+def test_dataset_times_out_instead_of_hanging(replay_backend):
     signature = replay.transition_signature(SPEC, 1)
     limiter = replay.sample_to_insert_limiter(1.0, 1, error_buffer=1.0, block_inserts=False)
-    server = reverb.Server([replay.uniform_table("replay", 100, limiter, signature)], port=None)
-    client = reverb.Client(f"localhost:{server.port}")
+    server = _uniform_server(replay_backend, signature, limiter)
+    client = server.client()
     adder = replay.NStepTransitionAdder(client, "replay", SPEC, n_step=1, discount=0.9)
     feed(adder, episode([1.0, 2.0], final_discount=0.0))  # 2 inserts allow 2 + 1 samples.
     adder.flush()
-    iterator = replay.ReplayIterator(
-        client.server_address, "replay", items_per_batch=2, rate_limiter_timeout_s=0.5
-    )
+    iterator = client.dataset("replay", items_per_batch=2, rate_limiter_timeout_s=0.5)
     next(iterator)
     with pytest.raises(rlkit.ReplayTimeoutError, match="samples_per_insert"):
         next(iterator)
     server.stop()
+
+
+def _random_episodes(seed, count=4):
+    """Episodes of random length and rewards, ending in termination or truncation."""
+    rng = np.random.default_rng(seed)
+    return [
+        episode(rng.normal(size=rng.integers(1, 9)).tolist(), float(rng.integers(2)))
+        for _ in range(count)
+    ]
+
+
+ADDERS = {
+    "n_step": (
+        lambda client: replay.NStepTransitionAdder(
+            client, "queue", SPEC, n_step=3, discount=0.9, transitions_per_item=2
+        ),
+        replay.transition_signature(SPEC, 2),
+    ),
+    "sequence": (
+        lambda client: replay.SequenceAdder(client, "queue", SPEC, sequence_length=4, period=3),
+        replay.step_signature(SPEC, 4),
+    ),
+    "episode": (
+        lambda client: replay.EpisodeAdder(client, "queue", SPEC, max_sequence_length=10),
+        replay.step_signature(SPEC, 10),
+    ),
+}
+
+
+@pytest.mark.skipif("reverb" not in REPLAY_BACKENDS, reason="compares with the Reverb extra")
+@pytest.mark.parametrize("adder_name", sorted(ADDERS))
+def test_backends_write_the_same_items(make_server, adder_name):
+    make_adder, signature = ADDERS[adder_name]
+    items = {}
+    for backend in ("local", "reverb"):
+        _, client = make_server(signature, backend)
+        adder = make_adder(client)
+        for steps in _random_episodes(seed=7):
+            feed(adder, steps)
+        adder.flush()
+        items[backend] = read_all(client, adder.items_written)
+    assert len(items["local"]) == len(items["reverb"]) > 1
+    for local_item, reverb_item in zip(items["local"], items["reverb"], strict=True):
+        assert type(local_item) is type(reverb_item)
+        tree.map_structure(np.testing.assert_array_equal, local_item, reverb_item)

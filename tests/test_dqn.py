@@ -5,6 +5,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
+import psutil
 import pytest
 
 import rlkit
@@ -28,20 +29,21 @@ def hand_batch():
     )
 
 
-@chex.variants(with_jit=True, without_jit=True)
-def test_loss_matches_hand_computation():
-    online = jnp.array([[1.0, 0.0], [0.0, 2.0]])
-    target = jnp.array([[3.0, 0.0], [0.0, 1.0]])
-    loss_fn = lambda p, t, b: dqn.dqn_loss(LINEAR, p, t, b, 1.0)  # noqa: E731
-    # Transition 1: Q(s) = [1, 2], Q(s', online) = [1, 4] selects action 1 (double Q), whose
-    # target value is Q(s', target)[1] = 2 (plain Q-learning would take max = 3):
-    # TD = 1 + 0.9 * 2 - Q(s)[0] = 1.8, Huber(1.8) = 1.3.
-    # Transition 2: terminal, TD = -1 - Q(s)[1] = -1 - 2 = -3, Huber(-3) = 2.5.
-    loss, td_errors = test_loss_matches_hand_computation.variant(loss_fn)(
-        online, target, hand_batch()
-    )
-    np.testing.assert_allclose(td_errors, [1.8, -3.0], rtol=1e-6)
-    np.testing.assert_allclose(loss, (1.3 + 2.5) / 2, rtol=1e-6)
+class LossTest(chex.TestCase):
+    """The loss, jitted and not (chex variants need a TestCase to be collected)."""
+
+    @chex.variants(with_jit=True, without_jit=True)
+    def test_loss_matches_hand_computation(self):
+        online = jnp.array([[1.0, 0.0], [0.0, 2.0]])
+        target = jnp.array([[3.0, 0.0], [0.0, 1.0]])
+        loss_fn = lambda p, t, b: dqn.dqn_loss(LINEAR, p, t, b, 1.0)  # noqa: E731
+        # Transition 1: Q(s) = [1, 2], Q(s', online) = [1, 4] selects action 1 (double Q), whose
+        # target value is Q(s', target)[1] = 2 (plain Q-learning would take max = 3):
+        # TD = 1 + 0.9 * 2 - Q(s)[0] = 1.8, Huber(1.8) = 1.3.
+        # Transition 2: terminal, TD = -1 - Q(s)[1] = -1 - 2 = -3, Huber(-3) = 2.5.
+        loss, td_errors = self.variant(loss_fn)(online, target, hand_batch())
+        np.testing.assert_allclose(td_errors, [1.8, -3.0], rtol=1e-6)
+        np.testing.assert_allclose(loss, (1.3 + 2.5) / 2, rtol=1e-6)
 
 
 def make_state(params, optimizer):
@@ -137,11 +139,58 @@ def test_dqn_agent_runs_and_learner_counts_match_the_replay_ratio():
     agent.close()
 
 
+def _listening_ports():
+    connections = psutil.Process().net_connections(kind="inet")
+    return [c.laddr for c in connections if c.status == psutil.CONN_LISTEN]
+
+
+def test_single_process_agent_listens_on_no_port_by_default(replay_backend, caplog):
+    env = rlkit.make_environment("CartPole-v1", seed=0)
+    spec = rlkit.make_environment_spec(env)
+    assert _listening_ports() == []
+    agent = dqn.DQN(spec, dqn.DQNConfig(hidden_sizes=(8,)), replay_backend="auto")
+    rlkit.EnvironmentLoop(env, agent, logger=rlkit.loggers.NoOpLogger()).run(num_steps=50)
+    assert agent.replay_backend == "local" and _listening_ports() == []
+    agent.close()
+    if replay_backend == "reverb":  # Asked for, it is served, and the open port is logged.
+        agent = dqn.DQN(spec, dqn.DQNConfig(hidden_sizes=(8,)), replay_backend="reverb")
+        (port,) = {address.port for address in _listening_ports()}
+        agent.close()
+        warnings = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+        assert any(f"port {port} is open on all interfaces" in w for w in warnings), warnings
+
+
+def test_same_seed_same_run_on_the_local_backend():
+    """Background learner included: batches are drawn at a deterministic point."""
+    config = dqn.DQNConfig(hidden_sizes=(16,), min_replay_size=64, epsilon_decay_steps=300)
+    params = []
+    for seed in (0, 0, 1):
+        env = rlkit.make_environment("CartPole-v1", seed=seed)
+        agent = dqn.DQN(
+            rlkit.make_environment_spec(env),
+            config,
+            seed=seed,
+            logger=rlkit.loggers.NoOpLogger(),
+            replay_backend="local",
+            learn_in_background=True,
+        )
+        rlkit.EnvironmentLoop(env, agent, logger=rlkit.loggers.NoOpLogger()).run(num_steps=600)
+        (policy_params,) = agent.get_variables(["policy"])
+        params.append(jax.tree_util.tree_leaves(policy_params))
+        agent.close()
+    chex.assert_trees_all_equal(params[0], params[1])
+    assert not all(np.array_equal(a, b) for a, b in zip(params[0], params[2], strict=True))
+
+
 @pytest.mark.slow
-def test_dqn_learns_cartpole():
+def test_dqn_learns_cartpole(replay_backend):
     env = rlkit.make_environment("CartPole-v1", seed=0)
     agent = dqn.DQN(
-        rlkit.make_environment_spec(env), dqn.DQNConfig(), seed=0, logger=rlkit.loggers.NoOpLogger()
+        rlkit.make_environment_spec(env),
+        dqn.DQNConfig(),
+        seed=0,
+        logger=rlkit.loggers.NoOpLogger(),
+        replay_backend=replay_backend,
     )
     loop = rlkit.EnvironmentLoop(env, agent, logger=rlkit.loggers.NoOpLogger())
     evaluation = rlkit.EnvironmentLoop(

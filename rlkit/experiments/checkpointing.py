@@ -1,11 +1,11 @@
-"""Experiment checkpoints: orbax for arrays and JSON, Reverb's own format for replay.
+"""Experiment checkpoints: orbax for arrays and JSON, the replay backend's format for replay.
 
 A checkpoint at step N is an orbax step directory `checkpoints/N` holding the agent's state
 (learner, actor and schedule: arrays only) and JSON metadata (counters, evaluations so far,
 the replay checkpoint it goes with), plus that replay checkpoint in `replay/N`.
 
-Order of writes: Reverb writes the tables to `.replay-staging/` (it keeps only its latest
-checkpoint there), the finished directory is renamed to `replay/N`, then orbax writes
+Order of writes: the replay backend writes the tables to `.replay-staging/` (keeping only its
+latest checkpoint there), the finished directory is renamed to `replay/N`, then orbax writes
 `checkpoints/N` to a temporary directory and renames it when complete. A crash at any point
 leaves the previous step whole; leftovers (staging, a `replay/N` with no orbax step) are
 deleted on the next start. Nothing is pickled: loading a checkpoint runs no code from it.
@@ -62,7 +62,7 @@ class Checkpointer:
     def save(
         self, step: int, agent_state: Any, metadata: dict[str, Any], replay: str | None = None
     ) -> None:
-        """Writes step `step`, with `replay` (a finished Reverb checkpoint in staging)."""
+        """Writes step `step`, with `replay` (a finished replay checkpoint in staging)."""
         if replay is not None:
             committed = os.path.join(self.replay_directory, str(step))
             shutil.rmtree(committed, ignore_errors=True)

@@ -35,6 +35,9 @@ class ExperimentConfig:
       max_checkpoints_to_keep: older checkpoints are deleted.
       loggers: any of terminal, csv, tensorboard, history (parquet episodes), wandb.
       learn_in_background: run learner steps on a worker thread (see `rlkit.Agent`).
+      replay_backend: "auto" (the in-process `local` tables in this single-process runner),
+        "local", or "reverb" (a Reverb server in this process: needs `rlkit[reverb]`, and
+        its port is open on all interfaces, which is logged).
       description: what the run is, by name: `{"agent": ..., "env_id": ..., "env_kwargs": ...,
         "agent_config": {...}}`. Written with the policy so that `rlkit play`/`eval` and
         `rlkit.experiments.load_policy` can rebuild it. `make_experiment_config` fills it in.
@@ -57,6 +60,7 @@ class ExperimentConfig:
     max_checkpoints_to_keep: int = 2
     loggers: Sequence[str] = ("terminal", "csv", "history")
     learn_in_background: bool = True
+    replay_backend: str = "auto"
     description: dict[str, Any] | None = None
     run_dir_files: dict[str, dict[str, Any]] = dataclasses.field(default_factory=dict)
     evaluation_callback: Callable[[int, dict[str, Any]], None] | None = None
@@ -72,6 +76,9 @@ class ExperimentConfig:
                 raise errors.ConfigError(
                     f"{name} must be a non-negative integer (0: only at the end), got {value!r}."
                 )
+        from rlkit.replay import servers
+
+        servers.resolve_backend(self.replay_backend)  # An unknown name fails here.
         self.loggers = tuple(self.loggers)
         unknown = [kind for kind in self.loggers if kind not in LOGGER_KINDS]
         if unknown:

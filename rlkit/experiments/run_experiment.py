@@ -12,7 +12,7 @@ import threading
 import time
 from typing import Any
 
-from rlkit import configs, environment_loop, errors, local_layout, specs
+from rlkit import configs, environment_loop, errors, local_layout, replay, specs
 from rlkit.experiments import checkpointing, policy
 from rlkit.experiments import logging as experiment_logging
 from rlkit.experiments.config import ExperimentConfig
@@ -201,6 +201,7 @@ def _train(
     checkpointer = None
     metadata: dict[str, Any] = {}
     resumed_from = replay_path = None
+    replay_backend = replay.resolve_backend(config.replay_backend)
     counter = counting.Counter()
     if config.run_dir is not None:
         os.makedirs(config.run_dir, exist_ok=True)
@@ -216,6 +217,14 @@ def _train(
         else:
             metadata = checkpointer.read_metadata(resumed_from)
             replay_path = checkpointer.replay_path_for_restore(metadata)
+            # Checkpoints from before the local backend existed hold Reverb's replay.
+            saved_backend = metadata.get("replay_backend", "reverb")
+            if replay_path is not None and saved_backend != replay_backend:
+                raise errors.CheckpointError(
+                    f"This run's replay was checkpointed by the {saved_backend!r} replay backend; "
+                    f"resume it with replay_backend={saved_backend!r} "
+                    f"(--replay-backend {saved_backend})."
+                )
             counter.restore({"counts": metadata["counts"]})
             experiment_logging.truncate_logs(config.run_dir, resumed_from)
     steps = int(counter.get_counts().get("actor_steps", 0))
@@ -256,6 +265,7 @@ def _train(
         learn_in_background=config.learn_in_background,
         replay_checkpoint_dir=checkpointer.replay_staging_directory if checkpointer else None,
         restore_replay_from=replay_path,
+        replay_backend=replay_backend,
     )
     stack.callback(agent.close)
     if resumed_from is not None:
@@ -293,7 +303,11 @@ def _train(
         state = agent.save()  # Joins background learner steps first.
         for logger in loggers.values():
             logger.flush()  # Logs reach disk no later than the checkpoint they lead to.
-        meta = {"counts": counter.save()["counts"], "evaluations": evaluations}
+        meta = {
+            "counts": counter.save()["counts"],
+            "evaluations": evaluations,
+            "replay_backend": agent.replay_backend,
+        }
         checkpointer.save(steps, state, meta, agent.checkpoint_replay())
         latest_checkpoint[0] = steps
         export_policy_if_stale(force=True)

@@ -1,28 +1,49 @@
-"""Replay on Reverb: tables, adders and datasets."""
+"""Replay: tables, adders and datasets over two backends (in-process `local`, and Reverb).
+
+Builders describe tables with `TableConfig` (`uniform_table`, `prioritized_table`,
+`queue_table`); `make_server(tables, backend)` starts them on a backend; its client gives
+adders their trajectory writers and learners their datasets. Reverb is imported only when
+the `reverb` backend is used.
+"""
 
 from rlkit.replay.adders import Adder, EpisodeAdder, NStepTransitionAdder, SequenceAdder, Step
-from rlkit.replay.dataset import ReplayIterator, update_priorities
-from rlkit.replay.tables import (
+from rlkit.replay.base import (
+    BACKENDS,
+    RateLimiter,
+    ReplayClient,
+    ReplayServer,
+    TableConfig,
+    TrajectoryWriter,
+    min_size_limiter,
     prioritized_table,
+    queue_limiter,
     queue_table,
     sample_to_insert_limiter,
-    step_signature,
-    transition_signature,
     uniform_table,
 )
+from rlkit.replay.servers import make_server, resolve_backend
+from rlkit.replay.tables import step_signature, transition_signature
 
 __all__ = [
+    "BACKENDS",
     "Adder",
     "EpisodeAdder",
     "NStepTransitionAdder",
-    "ReplayIterator",
+    "RateLimiter",
+    "ReplayClient",
+    "ReplayServer",
     "SequenceAdder",
     "Step",
+    "TableConfig",
+    "TrajectoryWriter",
+    "make_server",
+    "min_size_limiter",
     "prioritized_table",
+    "queue_limiter",
     "queue_table",
+    "resolve_backend",
     "sample_to_insert_limiter",
     "step_signature",
     "transition_signature",
     "uniform_table",
-    "update_priorities",
 ]

@@ -1,4 +1,4 @@
-"""Adders: turn the actor's stream of timesteps into Reverb items.
+"""Adders: turn the actor's stream of timesteps into replay items (on either backend).
 
 Every adder reads `discount`, never a "done" flag: a terminal step (discount 0) stops
 bootstrapping, a time-limit truncation (LAST with discount 1) keeps it.
@@ -13,10 +13,10 @@ from typing import Any, NamedTuple
 
 import dm_env
 import numpy as np
-import reverb
 import tree
 
 from rlkit import specs, types
+from rlkit.replay import base
 
 
 class Step(NamedTuple):
@@ -63,7 +63,7 @@ class NStepTransitionAdder(Adder):
     d = 1, so the learner's target is always `R + discount * V(s_{t+m})`.
 
     Transitions are independent of one another, so `transitions_per_item` of them are packed
-    into one Reverb item (a block, stacked on axis 0) regardless of episode boundaries: one
+    into one replay item (a block, stacked on axis 0) regardless of episode boundaries: one
     insert and one sample then move a block instead of a single transition, which is what
     makes Reverb fast enough for DQN's replay ratio. `transitions_per_item=1` gives classic
     one-transition items (exact per-transition priorities).
@@ -71,7 +71,7 @@ class NStepTransitionAdder(Adder):
 
     def __init__(
         self,
-        client: reverb.Client,
+        client: base.ReplayClient,
         table: str,
         environment_spec: specs.EnvironmentSpec,
         n_step: int = 1,
@@ -187,7 +187,7 @@ class _StepWriter(Adder):
 
     def __init__(
         self,
-        client: reverb.Client,
+        client: base.ReplayClient,
         table: str,
         environment_spec: specs.EnvironmentSpec,
         keep_alive: int,
@@ -300,7 +300,7 @@ class SequenceAdder(_StepWriter):
 
     def __init__(
         self,
-        client: reverb.Client,
+        client: base.ReplayClient,
         table: str,
         environment_spec: specs.EnvironmentSpec,
         sequence_length: int,
@@ -347,7 +347,7 @@ class EpisodeAdder(_StepWriter):
 
     def __init__(
         self,
-        client: reverb.Client,
+        client: base.ReplayClient,
         table: str,
         environment_spec: specs.EnvironmentSpec,
         max_sequence_length: int,

@@ -1,29 +1,18 @@
-"""Reverb datasets as iterators of prefetched numpy batches."""
+"""Reverb datasets as iterators of prefetched numpy batches (the Reverb backend's)."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 
-import numpy as np
 import reverb
-import tree
 
 from rlkit import errors, types
+from rlkit.replay import base
 from rlkit.replay.adders import Step
 
 # Reverb rebuilds namedtuples from the table signature under new classes of the same name;
 # map them back so batches are the library's own types.
 _ITEM_TYPES = {cls.__name__: cls for cls in (types.Transition, Step)}
-
-
-def _check_finite(data) -> None:
-    for path, leaf in tree.flatten_with_path(data):
-        if np.issubdtype(leaf.dtype, np.floating) and not np.isfinite(leaf).all():
-            field = ".".join(str(p) for p in path)
-            raise errors.InvalidBatchError(
-                f"Replay batch field '{field}' contains NaN or inf. Check the environment's "
-                "observations/rewards (e.g. normalise them) before they reach replay."
-            )
 
 
 class ReplayIterator(Iterator[types.Batch]):
@@ -72,27 +61,13 @@ class ReplayIterator(Iterator[types.Batch]):
                     f"Replay table {self._table!r} stopped serving samples (was its server "
                     "stopped?)."
                 ) from None
-            raise errors.ReplayTimeoutError(
-                f"Sampling from replay table {self._table!r} waited {self._timeout_s} s without "
-                "data: its rate limiter allows no more samples until more is inserted. Learner "
-                "steps must keep to the replay ratio (samples_per_insert); step the actor."
-            ) from None
+            raise base.timeout_error(self._table, self._timeout_s) from None
         data = sample.data
         item_type = _ITEM_TYPES.get(type(data).__name__)
         if item_type is not None and type(data) is not item_type:
             data = item_type(*data)
         if self._flatten:
-            data = tree.map_structure(lambda x: x.reshape((-1,) + x.shape[2:]), data)
+            data = base.flatten_blocks(data)
         if self._check_finite:
-            _check_finite(data)
+            base.check_finite(data)
         return types.Batch(data=data, keys=sample.info.key, probabilities=sample.info.probability)
-
-
-def update_priorities(
-    client: reverb.Client, table: str, keys: np.ndarray, priorities: np.ndarray
-) -> None:
-    """Writes new priorities for sampled items back to the table (prioritised replay)."""
-    client.mutate_priorities(
-        table,
-        updates=dict(zip(np.asarray(keys).tolist(), np.asarray(priorities).tolist(), strict=True)),
-    )

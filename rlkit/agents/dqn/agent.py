@@ -1,4 +1,4 @@
-"""`DQN`: a ready-to-run single-process DQN agent (Reverb server in this process)."""
+"""`DQN`: a ready-to-run single-process DQN agent (replay tables in this process)."""
 
 from __future__ import annotations
 
@@ -12,7 +12,8 @@ from rlkit.utils import counting
 class DQN(local_layout.LocalLayout):
     """DQN that learns while it acts: `EnvironmentLoop(env, DQN(spec)).run(num_steps=...)`.
 
-    `LocalLayout` over `DQNBuilder`: an in-process Reverb server holds the replay table.
+    `LocalLayout` over `DQNBuilder`: the replay table lives in this process (the `local`
+    backend by default; `replay_backend="reverb"` serves it from a Reverb server).
     `make_evaluation_actor()` returns a greedy actor that shares the learner's parameters and
     writes nothing to replay.
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import optax
-import reverb
 
 from rlkit import builders, core, loggers, replay, specs, types
 from rlkit.agents.dqn import acting, learning
@@ -37,7 +36,7 @@ class DQNBuilder(builders.ActorLearnerBuilder):
 
     def make_replay_tables(
         self, environment_spec: specs.EnvironmentSpec, policy: actors.ActorCore | None = None
-    ) -> list[reverb.Table]:
+    ) -> list[replay.TableConfig]:
         del policy
         cfg = self._config
         if self._block_inserts:
@@ -51,23 +50,22 @@ class DQNBuilder(builders.ActorLearnerBuilder):
             # the table only holds sampling back until it is big enough. A ratio limiter here
             # would also count the dataset's prefetched samples, which a resumed run no
             # longer has, and could then wait forever for inserts the schedule never makes.
-            limiter = reverb.rate_limiters.MinSize(cfg.min_replay_items)
+            limiter = replay.min_size_limiter(cfg.min_replay_items)
         signature = replay.transition_signature(environment_spec, cfg.transitions_per_item)
         max_items = max(cfg.max_replay_size // cfg.transitions_per_item, cfg.min_replay_items)
         return [replay.uniform_table(cfg.replay_table_name, max_items, limiter, signature)]
 
-    def make_dataset_iterator(self, replay_client: reverb.Client) -> Iterator[types.Batch]:
-        return replay.ReplayIterator(
-            server_address=replay_client.server_address,
-            table=self._config.replay_table_name,
-            items_per_batch=self._config.items_per_learner_step,
+    def make_dataset_iterator(self, replay_client: replay.ReplayClient) -> Iterator[types.Batch]:
+        return replay_client.dataset(
+            self._config.replay_table_name,
+            self._config.items_per_learner_step,
             # In one process a blocked sample can never be served: fail instead of hanging.
             rate_limiter_timeout_s=None if self._block_inserts else 60.0,
         )
 
     def make_adder(
         self,
-        replay_client: reverb.Client,
+        replay_client: replay.ReplayClient,
         environment_spec: specs.EnvironmentSpec,
         policy: actors.ActorCore | None = None,
     ) -> replay.Adder:
@@ -89,7 +87,7 @@ class DQNBuilder(builders.ActorLearnerBuilder):
         dataset: Iterator[types.Batch],
         logger: loggers.Logger | None = None,
         environment_spec: specs.EnvironmentSpec | None = None,
-        replay_client: reverb.Client | None = None,
+        replay_client: replay.ReplayClient | None = None,
         counter: counting.Counter | None = None,
     ) -> learning.DQNLearner:
         del environment_spec, replay_client

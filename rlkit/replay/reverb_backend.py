@@ -1,0 +1,164 @@
+"""The Reverb backend: `TableConfig`s served by a Reverb server (`pip install rlkit[reverb]`).
+
+Reverb and TensorFlow are imported only here, and only when this backend is used, so
+`import rlkit` works without them.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+import numpy as np
+
+from rlkit import errors, types
+from rlkit.replay import base
+
+_log = logging.getLogger("rlkit.replay")
+
+
+def import_reverb():
+    """Imports `reverb`, or raises `ConfigError` naming the extra that provides it."""
+    try:
+        import reverb
+    except ImportError as error:
+        raise errors.ConfigError(
+            f"The 'reverb' replay backend needs Reverb, which is not installed ({error}). "
+            "Install the extra on Python 3.11: pip install -c constraints.txt 'rlkit[reverb]'; "
+            "or use replay_backend='local'."
+        ) from None
+    return reverb
+
+
+def _tensor_signature(signature: Any) -> Any:
+    import tensorflow as tf
+    import tree
+
+    if signature is None:
+        return None
+    return tree.map_structure(
+        lambda spec: tf.TensorSpec(tuple(spec.shape), tf.as_dtype(np.dtype(spec.dtype))),
+        signature,
+    )
+
+
+def make_table(config: base.TableConfig):
+    """A `reverb.Table` with `config`'s sampler, FIFO remover and rate limiter."""
+    reverb = import_reverb()
+    limiter = config.rate_limiter
+    samplers = {
+        "uniform": reverb.selectors.Uniform,
+        "prioritized": lambda: reverb.selectors.Prioritized(config.priority_exponent),
+        "fifo": reverb.selectors.Fifo,
+    }
+    return reverb.Table(
+        name=config.name,
+        sampler=samplers[config.sampler](),
+        remover=reverb.selectors.Fifo(),
+        max_size=config.max_size,
+        rate_limiter=reverb.rate_limiters.RateLimiter(
+            samples_per_insert=limiter.samples_per_insert,
+            min_size_to_sample=limiter.min_size_to_sample,
+            min_diff=limiter.min_diff,
+            max_diff=limiter.max_diff,
+        ),
+        max_times_sampled=config.max_times_sampled,
+        signature=_tensor_signature(config.signature),
+    )
+
+
+class ReverbReplayClient(base.ReplayClient):
+    """A `reverb.Client` behind rlkit's replay interface."""
+
+    backend = "reverb"
+
+    def __init__(self, server_address: str):
+        reverb = import_reverb()
+        self.server_address = server_address
+        self.reverb_client = reverb.Client(server_address)
+
+    def trajectory_writer(self, num_keep_alive_refs: int):
+        return self.reverb_client.trajectory_writer(num_keep_alive_refs=num_keep_alive_refs)
+
+    def dataset(
+        self,
+        table: str,
+        items_per_batch: int,
+        flatten_blocks: bool = True,
+        check_finite: bool = True,
+        rate_limiter_timeout_s: float | None = None,
+    ) -> Iterator[types.Batch]:
+        from rlkit.replay.dataset import ReplayIterator
+
+        return ReplayIterator(
+            self.server_address,
+            table,
+            items_per_batch,
+            flatten_blocks=flatten_blocks,
+            check_finite=check_finite,
+            rate_limiter_timeout_s=rate_limiter_timeout_s,
+        )
+
+    def update_priorities(self, table: str, keys: np.ndarray, priorities: np.ndarray) -> None:
+        priorities = base.checked_priorities(priorities, table)
+        keys = np.asarray(keys).reshape(-1).tolist()
+        self.reverb_client.mutate_priorities(
+            table, updates=dict(zip(keys, priorities.tolist(), strict=True))
+        )
+
+    def table_size(self, table: str) -> int:
+        return int(self.reverb_client.server_info()[table].current_size)
+
+    def checkpoint(self) -> str:
+        return self.reverb_client.checkpoint()
+
+
+class ReverbReplayServer(base.ReplayServer):
+    """A Reverb server in this process. It listens on all interfaces (Reverb has no bind
+    address): use it where other processes must reach the tables.
+
+    Args:
+      tables: the tables to serve.
+      port: the gRPC port (None: a free one).
+      checkpoint_dir: where `checkpoint()` writes (Reverb keeps only its latest there).
+      restore_from: a Reverb checkpoint to load the tables from when the server starts.
+    """
+
+    backend = "reverb"
+
+    def __init__(
+        self,
+        tables: Sequence[base.TableConfig],
+        port: int | None = None,
+        checkpoint_dir: str | None = None,
+        restore_from: str | None = None,
+    ):
+        if restore_from is not None:
+            from rlkit.replay.local import check_checkpoint_backend
+
+            check_checkpoint_backend(restore_from, "reverb")
+        reverb = import_reverb()
+        checkpointer = None
+        if checkpoint_dir is not None or restore_from is not None:
+            checkpointer = reverb.checkpointers.DefaultCheckpointer(
+                checkpoint_dir or restore_from, fallback_checkpoint_path=restore_from
+            )
+        self._server = reverb.Server(
+            [make_table(table) for table in tables], port=port, checkpointer=checkpointer
+        )
+        self.port = self._server.port
+
+    def client(self) -> ReverbReplayClient:
+        return ReverbReplayClient(f"localhost:{self.port}")
+
+    def stop(self) -> None:
+        self._server.stop()
+
+
+def warn_open_port(port: int) -> None:
+    _log.warning(
+        "Replay backend 'reverb' in one process: its gRPC port %d is open on all interfaces, "
+        "without authentication (replay_backend='local' opens none).",
+        port,
+    )

@@ -1,0 +1,52 @@
+"""Choosing a replay backend and starting its server."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from rlkit import errors
+from rlkit.replay import base
+
+
+def resolve_backend(backend: str, distributed: bool = False) -> str:
+    """`auto` is `local` in one process and `reverb` when other processes must reach replay.
+
+    One process reaches its tables directly, so a Reverb server there would only open an
+    unauthenticated gRPC port on all interfaces (Reverb cannot bind to loopback).
+    """
+    if backend not in base.BACKENDS:
+        raise errors.ConfigError(
+            f"Unknown replay backend {backend!r}; choose from: {', '.join(base.BACKENDS)}."
+        )
+    if backend == "auto":
+        return "reverb" if distributed else "local"
+    return backend
+
+
+def make_server(
+    tables: Sequence[base.TableConfig],
+    backend: str = "auto",
+    seed: int = 0,
+    checkpoint_dir: str | None = None,
+    restore_from: str | None = None,
+    distributed: bool = False,
+) -> base.ReplayServer:
+    """A replay server holding `tables` on `backend` ("auto", "local" or "reverb").
+
+    `seed` seeds the local backend's samplers (Reverb's cannot be seeded); `checkpoint_dir`
+    is where `client().checkpoint()` writes; `restore_from` is a checkpoint to start from.
+    A Reverb server in a single-process run logs one line: its port is open to the network.
+    """
+    backend = resolve_backend(backend, distributed)
+    if backend == "local":
+        from rlkit.replay.local import LocalReplayServer
+
+        return LocalReplayServer(tables, seed, checkpoint_dir, restore_from)
+    from rlkit.replay import reverb_backend
+
+    server = reverb_backend.ReverbReplayServer(
+        tables, checkpoint_dir=checkpoint_dir, restore_from=restore_from
+    )
+    if not distributed:
+        reverb_backend.warn_open_port(server.port)
+    return server

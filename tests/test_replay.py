@@ -1,0 +1,223 @@
+"""Replay tables on each backend: sampling distributions, priorities, queues, checkpoints."""
+
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import tree
+from dm_env import specs as dm_specs
+from scipy import stats
+
+import rlkit
+from rlkit import replay
+from rlkit.replay import local
+
+SIGNATURE = {"x": dm_specs.Array((2,), np.float32), "i": dm_specs.Array((), np.int64)}
+# A wrong sampler fails these by a wide margin; a right one, about once in 10^6 runs.
+P_VALUE_FLOOR = 1e-6
+
+
+def item(i):
+    return {"x": np.full((2,), i, np.float32), "i": np.int64(i)}
+
+
+def fill(client, table, count, priorities=None):
+    writer = client.trajectory_writer(num_keep_alive_refs=1)
+    for i in range(count):
+        writer.append(item(i))
+        priority = 1.0 if priorities is None else float(priorities[i])
+        writer.create_item(table, priority, tree.map_structure(lambda c: c[-1], writer.history))
+    writer.flush()
+
+
+def draw(client, table, batches, items_per_batch=100):
+    dataset = client.dataset(table, items_per_batch, flatten_blocks=False)
+    drawn = [next(dataset) for _ in range(batches)]
+    indices = np.concatenate([batch.data["i"] for batch in drawn])
+    keys = np.concatenate([batch.keys for batch in drawn])
+    probabilities = np.concatenate([batch.probabilities for batch in drawn])
+    return indices, keys, probabilities
+
+
+@pytest.fixture
+def start(replay_backend):
+    servers = []
+
+    def make(*tables, **kwargs):
+        server = replay.make_server(list(tables), replay_backend, **kwargs)
+        servers.append(server)
+        return server.client()
+
+    yield make
+    for server in servers:
+        server.stop()
+
+
+def test_uniform_sampling_frequencies(start):
+    client = start(replay.uniform_table("t", 100, replay.min_size_limiter(1), SIGNATURE))
+    fill(client, "t", 10)
+    indices, _, probabilities = draw(client, "t", 50)
+    counts = np.bincount(indices, minlength=10)
+    assert stats.chisquare(counts).pvalue > P_VALUE_FLOOR, counts
+    np.testing.assert_allclose(probabilities, 0.1, rtol=1e-6)
+
+
+def test_prioritized_sampling_frequencies_and_probabilities(start):
+    exponent = 0.6
+    table = replay.prioritized_table("t", 100, replay.min_size_limiter(1), exponent, SIGNATURE)
+    client = start(table)
+    priorities = np.arange(1.0, 11.0)
+    fill(client, "t", 10, priorities)
+    expected = priorities**exponent / np.sum(priorities**exponent)
+    indices, _, probabilities = draw(client, "t", 100)
+    counts = np.bincount(indices, minlength=10)
+    assert stats.chisquare(counts, expected * counts.sum()).pvalue > P_VALUE_FLOOR, counts
+    np.testing.assert_allclose(probabilities, expected[indices], rtol=1e-5)
+
+
+def test_priority_updates_land_on_the_sampled_keys(start):
+    client = start(replay.prioritized_table("t", 100, replay.min_size_limiter(1), 1.0, SIGNATURE))
+    fill(client, "t", 10)
+    indices, keys, _ = draw(client, "t", 1, items_per_batch=5)
+    chosen_index, chosen_key = indices[0], keys[0]
+    everyone_else = [key for key, index in zip(keys, indices, strict=True) if index != chosen_index]
+    all_keys = np.unique(draw(client, "t", 20)[1])
+    others = [key for key in all_keys if key != chosen_key]
+    assert set(everyone_else) <= set(others)
+    client.update_priorities("t", np.array(others), np.zeros(len(others)))
+    client.update_priorities("t", np.array([chosen_key]), np.array([3.0]))
+    indices, keys, probabilities = draw(client, "t", 2)
+    assert set(indices) == {chosen_index} and set(keys) == {chosen_key}
+    np.testing.assert_allclose(probabilities, 1.0)
+
+
+def test_priorities_must_be_finite_and_non_negative(start):
+    client = start(replay.prioritized_table("t", 10, replay.min_size_limiter(1), 1.0, SIGNATURE))
+    fill(client, "t", 2)
+    _, keys, _ = draw(client, "t", 1, items_per_batch=2)
+    for bad in (-1.0, np.nan, np.inf):
+        with pytest.raises(rlkit.InvalidBatchError, match="non-negative and finite"):
+            client.update_priorities("t", keys[:1], np.array([bad]))
+
+
+def test_queue_is_fifo_and_hands_out_each_item_once(start):
+    client = start(replay.queue_table("q", 100, SIGNATURE))
+    fill(client, "q", 6)
+    dataset = client.dataset("q", 2, flatten_blocks=False)
+    assert [next(dataset).data["i"].tolist() for _ in range(3)] == [[0, 1], [2, 3], [4, 5]]
+    assert client.table_size("q") == 0
+
+
+def test_full_table_evicts_the_oldest(start):
+    client = start(replay.uniform_table("t", 4, replay.min_size_limiter(1), SIGNATURE))
+    fill(client, "t", 7)
+    assert client.table_size("t") == 4
+    assert set(draw(client, "t", 10)[0]) == {3, 4, 5, 6}
+
+
+def test_checkpoint_restores_the_tables(start, tmp_path):
+    tables = [
+        replay.prioritized_table("p", 8, replay.min_size_limiter(1), 0.5, SIGNATURE),
+        replay.uniform_table("u", 8, replay.min_size_limiter(1), SIGNATURE),
+    ]
+    client = start(*tables, seed=3, checkpoint_dir=str(tmp_path / "staging"))
+    fill(client, "p", 11, priorities=np.arange(1.0, 12.0))  # Evicts 3: a wrapped ring.
+    fill(client, "u", 5)
+    _, keys, _ = draw(client, "p", 1, items_per_batch=3)
+    client.update_priorities("p", keys, np.array([0.0, 7.0, 2.5])[: len(keys)])
+    path = client.checkpoint()
+    restored = start(*tables, seed=99, restore_from=path)
+    for name in ("p", "u"):
+        assert restored.table_size(name) == client.table_size(name)
+        before = draw(client, name, 40)
+        after = draw(restored, name, 40)
+        if client.backend == "local":  # Same items, keys and sampler state: the same draws.
+            for old, new in zip(before, after, strict=True):
+                np.testing.assert_array_equal(old, new)
+        else:  # Reverb's sampler is not seedable: the same contents and probabilities.
+            assert set(before[0]) == set(after[0]) and set(before[1]) == set(after[1])
+            by_key = dict(zip(before[1], before[2], strict=True))
+            np.testing.assert_allclose([by_key[k] for k in after[1]], after[2], rtol=1e-6)
+
+
+def test_local_sampling_is_seeded():
+    tables = [replay.prioritized_table("p", 50, replay.min_size_limiter(1), 0.6, SIGNATURE)]
+    runs = []
+    for seed in (1, 1, 2):
+        server = replay.make_server(tables, "local", seed=seed)
+        fill(server.client(), "p", 30, priorities=np.arange(1.0, 31.0))
+        runs.append(draw(server.client(), "p", 3)[0])
+        server.stop()
+    np.testing.assert_array_equal(runs[0], runs[1])
+    assert not np.array_equal(runs[0], runs[2])
+
+
+def test_local_update_for_an_evicted_key_is_ignored():
+    server = replay.make_server(
+        [replay.prioritized_table("p", 2, replay.min_size_limiter(1), 1.0, SIGNATURE)], "local"
+    )
+    client = server.client()
+    fill(client, "p", 2)
+    _, keys, _ = draw(client, "p", 1, items_per_batch=50)
+    oldest = keys.min()
+    fill(client, "p", 1)  # Evicts the oldest; its slot now holds a new item with a new key.
+    client.update_priorities("p", np.array([oldest]), np.array([1000.0]))
+    _, _, probabilities = draw(client, "p", 1, items_per_batch=50)
+    np.testing.assert_allclose(probabilities, 0.5)
+
+
+def test_local_table_checks_items_against_the_signature():
+    server = replay.make_server([replay.queue_table("q", 4, SIGNATURE)], "local")
+    writer = server.client().trajectory_writer(1)
+    writer.append({"x": np.zeros((3,), np.float32), "i": np.int64(0)})
+    with pytest.raises(ValueError, match=r"float32\[3\]; the table's signature says float32\[2\]"):
+        writer.create_item("q", 1.0, tree.map_structure(lambda c: c[-1], writer.history))
+
+
+def test_local_sum_tree_matches_prefix_sums():
+    rng = np.random.default_rng(0)
+    sum_tree = local.SumTree(13)
+    values = rng.uniform(0, 5, 13)
+    values[[2, 7]] = 0.0
+    sum_tree.set(np.arange(13), values)
+    assert sum_tree.total == pytest.approx(values.sum())
+    targets = rng.uniform(0, values.sum(), 1000)
+    expected = np.searchsorted(np.cumsum(values), targets, side="right")
+    np.testing.assert_array_equal(sum_tree.find(targets), expected)
+
+
+def test_checkpoint_of_the_other_backend_is_a_clear_error(tmp_path):
+    server = replay.make_server(
+        [replay.queue_table("q", 4, SIGNATURE)], "local", checkpoint_dir=str(tmp_path)
+    )
+    path = server.client().checkpoint()
+    with pytest.raises(rlkit.CheckpointError, match="written by the 'local' replay backend"):
+        replay.make_server([replay.queue_table("q", 4, SIGNATURE)], "reverb", restore_from=path)
+
+
+def test_unknown_backend_is_a_config_error():
+    with pytest.raises(rlkit.ConfigError, match="choose from: auto, local, reverb"):
+        replay.make_server([], "redis")
+
+
+def test_import_without_reverb_and_asking_for_it():
+    """rlkit imports where Reverb is missing; asking for it names the extra, in one line."""
+    script = (
+        "import sys; sys.modules['reverb'] = None; sys.modules['tensorflow'] = None\n"
+        "import rlkit\n"
+        "from rlkit import replay\n"
+        "from rlkit.agents import dqn\n"
+        "try:\n"
+        "    replay.make_server([], 'reverb')\n"
+        "except rlkit.ConfigError as error:\n"
+        "    print(error)\n"
+    )
+    env = {**os.environ, "JAX_PLATFORMS": "cpu"}
+    result = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, env=env, timeout=120
+    )
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.strip().splitlines()
+    assert len(lines) == 1 and "pip install -c constraints.txt 'rlkit[reverb]'" in lines[0]
