@@ -14,6 +14,17 @@ def _registered_ids() -> list[str]:
     return sorted(gymnasium.registry.keys())
 
 
+def check_environment_id(env_id: str) -> None:
+    """Raises `UnknownEnvironmentError` (suggesting close ids) unless gymnasium knows `env_id`."""
+    if env_id not in gymnasium.registry:
+        close = difflib.get_close_matches(env_id, _registered_ids(), n=5, cutoff=0.5)
+        hint = f" Did you mean: {', '.join(close)}?" if close else ""
+        raise errors.UnknownEnvironmentError(
+            f"Unknown environment id {env_id!r}.{hint} "
+            "List the registered ids with `gymnasium.pprint_registry()`."
+        )
+
+
 def make_environment(env_id: str, *, seed: int | None = None, **kwargs) -> dm_env.Environment:
     """`gymnasium.make(env_id, **kwargs)`, as a single-precision dm_env environment.
 
@@ -26,13 +37,7 @@ def make_environment(env_id: str, *, seed: int | None = None, **kwargs) -> dm_en
       UnknownEnvironmentError: `env_id` is not registered; the message suggests close ids.
       ConfigError: a keyword argument the environment does not take.
     """
-    if env_id not in gymnasium.registry:
-        close = difflib.get_close_matches(env_id, _registered_ids(), n=5, cutoff=0.5)
-        hint = f" Did you mean: {', '.join(close)}?" if close else ""
-        raise errors.UnknownEnvironmentError(
-            f"Unknown environment id {env_id!r}.{hint} "
-            "List the registered ids with `gymnasium.pprint_registry()`."
-        )
+    check_environment_id(env_id)
     try:
         environment = gymnasium.make(env_id, **kwargs)
     except gymnasium.error.DeprecatedEnv as error:

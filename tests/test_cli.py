@@ -281,6 +281,65 @@ def test_readme_commands_take_paths_relative_to_the_working_directory(tmp_path, 
     assert experiments.load_policy("runs/a").env_id == "CartPole-v1"
 
 
+# Seconds to import each; `rlkit agents`, help and argument errors must not wait for them.
+HEAVY_MODULES = ("jax", "haiku", "orbax", "optax", "rlax", "reverb", "tensorflow", "pandas")
+HEAVY_MODULES += ("matplotlib", "optuna", "pyarrow", "tensorboardX")
+IMPORTED_HEAVY = """
+import sys
+from rlkit.cli.main import main
+try:
+    code = main(sys.argv[2:])
+except SystemExit as exit:
+    code = exit.code
+heavy = sorted({name.split(".")[0] for name in sys.modules} & set(sys.argv[1].split(",")))
+print("exit", code, "heavy", ",".join(heavy))
+"""
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["agents"],
+        ["--help"],
+        ["train", "--help"],
+        ["train", "nosuchagent", "--env", "CartPole-v1"],
+        ["train", "dqn", "--env", "CartPole-v1", "--steps", "-1"],
+        ["train", "dqn", "--env", "CartPole-v9"],
+        ["train", "dqn", "--env", "CartPole-v1", "--set", "lr=1"],
+        ["tune", "dqn", "--env", "CartPole-v1", "--trials", "1", "--set", "lr=1"],
+        ["eval", "/no/such/run"],
+        ["play", "/no/such/run"],
+    ],
+    ids=" ".join,
+)
+def test_listing_help_and_argument_errors_do_not_import_jax(argv):
+    result = subprocess.run(
+        [sys.executable, "-c", IMPORTED_HEAVY, ",".join(HEAVY_MODULES), *argv],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    last = result.stdout.splitlines()[-1]
+    assert last.startswith("exit 0" if "agents" in argv or "--help" in argv else "exit 2")
+    assert last.endswith("heavy "), f"{last} ({result.stderr[-2000:]})"
+
+
+def test_lazy_packages_still_export_every_public_name():
+    script = """
+import importlib, types
+import rlkit.experiments.run_experiment  # The module first: the package keeps the function.
+for name in ("rlkit", "rlkit.experiments", "rlkit.analysis", "rlkit.agents.dqn"):
+    package = importlib.import_module(name)
+    for attribute in package.__all__:
+        assert getattr(package, attribute) is not None, (name, attribute)
+from rlkit import experiments
+assert not isinstance(experiments.run_experiment, types.ModuleType)
+print("ok")
+"""
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
+    assert result.stdout == "ok\n", result.stderr[-3000:]
+
+
 def _latest_checkpoint(run_dir: pathlib.Path) -> int:
     directory = run_dir / "checkpoints"
     if not directory.is_dir():

@@ -3,44 +3,76 @@
 from __future__ import annotations
 
 import dataclasses
+import importlib
 import importlib.resources
 import re
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from rlkit import builders, configs, errors, specs
+from rlkit import errors
+
+if TYPE_CHECKING:
+    from rlkit import builders, specs
 
 
 class UnknownAgentError(errors.RlkitError, ValueError):
     """An agent name that is not registered."""
 
 
+def _resolve(reference: str) -> Any:
+    """`"package.module:attribute"` -> the attribute, importing the module now."""
+    module, _, attribute = reference.partition(":")
+    return getattr(importlib.import_module(module), attribute)
+
+
 @dataclasses.dataclass(frozen=True)
 class AgentEntry:
     """How to build one agent from its config.
+
+    Everything but the name and descriptions is a `"module:attribute"` reference, imported
+    on first use: listing the agents (`rlkit agents`) or checking a command line must not
+    import JAX.
 
     Attributes:
       name: the command-line name (`rlkit train NAME`).
       description: one line for `rlkit agents`.
       action_spaces: the action spaces it supports, in words.
-      config_class: its config dataclass.
-      make_builder: `(config, block_inserts) -> builder`.
-      make_networks: `(environment_spec, config) -> networks`; raises `ConfigError` for an
-        environment the agent cannot handle.
-      make_value_function: `(networks) -> (params, observations [B, ...]) -> values [B, A]`,
-        the per-action values for analysis plots; None if the agent has none.
       package: the agent's package; its `configs/` folder holds default YAMLs named after
         environments (`cartpole.yaml` for `CartPole-v1`) and `tune_space.yaml`.
+      config: its config dataclass.
+      builder: `(config, block_inserts) -> builder`.
+      networks: `(environment_spec, config) -> networks`; raises `ConfigError` for an
+        environment the agent cannot handle.
+      value_function: `(networks) -> (params, observations [B, ...]) -> values [B, A]`, the
+        per-action values for analysis plots; None if the agent has none.
     """
 
     name: str
     description: str
     action_spaces: str
-    config_class: type
-    make_builder: Callable[[Any, bool], builders.ActorLearnerBuilder]
-    make_networks: Callable[[specs.EnvironmentSpec, Any], Any]
-    make_value_function: Callable[[Any], Callable[[Any, Any], Any]] | None
     package: str
+    config: str
+    builder: str
+    networks: str
+    value_function: str | None = None
+
+    @property
+    def config_class(self) -> type:
+        """The agent's config dataclass."""
+        return _resolve(self.config)
+
+    def make_builder(self, config: Any, block_inserts: bool) -> builders.ActorLearnerBuilder:
+        """The agent's builder for `config` (`block_inserts`: see `ActorLearnerBuilder`)."""
+        return _resolve(self.builder)(config, block_inserts)
+
+    def make_networks(self, environment_spec: specs.EnvironmentSpec, config: Any) -> Any:
+        """The agent's networks for `environment_spec`; `ConfigError` if it cannot act there."""
+        return _resolve(self.networks)(environment_spec, config)
+
+    @property
+    def make_value_function(self) -> Callable[[Any], Callable[[Any, Any], Any]] | None:
+        """`(networks) -> (params, observations) -> values [B, A]`, or None."""
+        return None if self.value_function is None else _resolve(self.value_function)
 
     def _config_file(self, name: str) -> str | None:
         path = importlib.resources.files(self.package).joinpath("configs", name)
@@ -58,6 +90,8 @@ class AgentEntry:
         if not files:
             default = self.default_config_path(env_id)
             files = [default] if default else []
+        from rlkit import configs  # OmegaConf: not needed to list the agents.
+
         return configs.load_config(self.config_class, files, overrides)
 
     def tune_space_path(self) -> str | None:
@@ -70,33 +104,38 @@ def environment_key(env_id: str) -> str:
     return re.sub(r"-v\d+$", "", env_id.split("/")[-1]).lower().replace("-", "_")
 
 
-def _dqn() -> AgentEntry:
-    from rlkit.agents import dqn
-
-    return AgentEntry(
-        name="dqn",
-        description="Double DQN with n-step returns, Huber loss and Reverb replay",
-        action_spaces="discrete",
-        config_class=dqn.DQNConfig,
-        make_builder=lambda config, block_inserts: dqn.DQNBuilder(config, block_inserts),
-        make_networks=dqn.make_networks,
-        make_value_function=lambda networks: networks.apply,
-        package="rlkit.agents.dqn",
-    )
-
-
-_FACTORIES: dict[str, Callable[[], AgentEntry]] = {"dqn": _dqn}
+_AGENTS: dict[str, AgentEntry] = {
+    entry.name: entry
+    for entry in [
+        AgentEntry(
+            name="dqn",
+            description="Double DQN with n-step returns, Huber loss and Reverb replay",
+            action_spaces="discrete",
+            package="rlkit.agents.dqn",
+            config="rlkit.agents.dqn.config:DQNConfig",
+            builder="rlkit.agents.dqn.builder:DQNBuilder",
+            networks="rlkit.agents.dqn.networks:make_networks",
+            value_function="rlkit.agents.dqn.networks:q_values",
+        ),
+    ]
+}
 
 
 def agent_names() -> list[str]:
-    return list(_FACTORIES)
+    """The registered agents' names, in registration order."""
+    return list(_AGENTS)
+
+
+def agents_summary() -> str:
+    """`dqn (discrete actions), ...`: every agent and what it can act in, for messages."""
+    return ", ".join(f"{e.name} ({e.action_spaces} actions)" for e in _AGENTS.values())
 
 
 def get_agent(name: str) -> AgentEntry:
     """The registered agent `name`; raises `UnknownAgentError` listing the known ones."""
-    if name not in _FACTORIES:
+    if name not in _AGENTS:
         raise UnknownAgentError(
-            f"Unknown agent {name!r}; choose one of: {', '.join(_FACTORIES)} "
+            f"Unknown agent {name!r}; choose one of: {', '.join(_AGENTS)} "
             "(`rlkit agents` lists them)."
         )
-    return _FACTORIES[name]()
+    return _AGENTS[name]

@@ -1,8 +1,25 @@
 """Analysis: learning curves, value heatmaps, episode plots and videos (matplotlib, imageio)."""
 
-from rlkit.analysis.curves import load_learning_curve, plot_learning_curves
-from rlkit.analysis.episodes import EpisodeRecord, plot_episode, record_episode, write_video
-from rlkit.analysis.values import plot_value_heatmap
+from typing import TYPE_CHECKING
+
+from rlkit import _lazy
+
+# Imported on first use (see rlkit/_lazy.py): matplotlib, pandas and JAX load when needed.
+_EXPORTS = {
+    "EpisodeRecord": "rlkit.analysis.episodes",
+    "load_learning_curve": "rlkit.analysis.curves",
+    "plot_episode": "rlkit.analysis.episodes",
+    "plot_learning_curves": "rlkit.analysis.curves",
+    "plot_value_heatmap": "rlkit.analysis.values",
+    "record_episode": "rlkit.analysis.episodes",
+    "write_video": "rlkit.analysis.episodes",
+}
+_lazy.attach(__name__, _EXPORTS)
+
+if TYPE_CHECKING:
+    from rlkit.analysis.curves import load_learning_curve, plot_learning_curves
+    from rlkit.analysis.episodes import EpisodeRecord, plot_episode, record_episode, write_video
+    from rlkit.analysis.values import plot_value_heatmap
 
 __all__ = [
     "EpisodeRecord",

@@ -173,7 +173,7 @@ def _check_run_dir_matches(path: str, experiment: dict) -> None:
 
 
 def _train(args: argparse.Namespace) -> int:
-    from rlkit import configs, experiments
+    from rlkit import configs, environments
     from rlkit.agents import registry
 
     entry, agent_config = _agent_config(args.agent, args.env, args.config, args.set)
@@ -184,6 +184,7 @@ def _train(args: argparse.Namespace) -> int:
         raise CommandError(
             f"unknown logger {unknown[0]!r}; choose from csv, tensorboard, wandb, none."
         )
+    environments.check_environment_id(args.env)
     loggers = ("terminal", "history", *(kind for kind in kinds if kind != "none"))
     run_dir = args.run_dir or os.path.join(
         "runs", f"{entry.name}_{registry.environment_key(args.env)}_seed{args.seed}"
@@ -198,6 +199,9 @@ def _train(args: argparse.Namespace) -> int:
         "agent_config": configs.config_to_dict(agent_config),
     }
     _check_run_dir_matches(os.path.join(run_dir, EXPERIMENT_FILE), summary)
+    # JAX and the rest load only now: a mistake on the command line is reported at once.
+    from rlkit import experiments
+
     experiment = experiments.make_experiment_config(
         entry.name,
         args.env,
@@ -292,10 +296,13 @@ def _plot(args: argparse.Namespace) -> int:
 
 
 def _tune(args: argparse.Namespace) -> int:
+    from rlkit import environments
     from rlkit.agents import registry
-    from rlkit.experiments import tuning
 
     entry, base_config = _agent_config(args.agent, args.env, args.config, args.set)
+    environments.check_environment_id(args.env)
+    from rlkit.experiments import tuning  # JAX and optuna: once the command line is good.
+
     out = args.out or os.path.join(
         "runs", f"tune_{entry.name}_{registry.environment_key(args.env)}", "best.yaml"
     )

@@ -1,15 +1,42 @@
 """Experiments: run an agent with evaluation, checkpoints, logging and policy export."""
 
-from rlkit.experiments.checkpointing import Checkpointer
-from rlkit.experiments.config import LOGGER_KINDS, ExperimentConfig
-from rlkit.experiments.evaluator import Evaluator
-from rlkit.experiments.make import make_experiment_config
-from rlkit.experiments.policy import SavedPolicy, export_policy, load_policy, policy_description
-from rlkit.experiments.run_experiment import (
-    ExperimentInterrupted,
-    ExperimentResult,
-    run_experiment,
-)
+from typing import TYPE_CHECKING
+
+from rlkit import _lazy
+
+# Imported on first use (see rlkit/_lazy.py): `load_policy` checks its path before JAX loads.
+_EXPORTS = {
+    "LOGGER_KINDS": "rlkit.experiments.config",
+    "Checkpointer": "rlkit.experiments.checkpointing",
+    "Evaluator": "rlkit.experiments.evaluator",
+    "ExperimentConfig": "rlkit.experiments.config",
+    "ExperimentInterrupted": "rlkit.experiments.run_experiment",
+    "ExperimentResult": "rlkit.experiments.run_experiment",
+    "SavedPolicy": "rlkit.experiments.policy",
+    "export_policy": "rlkit.experiments.policy",
+    "load_policy": "rlkit.experiments.policy",
+    "make_experiment_config": "rlkit.experiments.make",
+    "policy_description": "rlkit.experiments.policy",
+    "run_experiment": "rlkit.experiments.run_experiment",
+}
+_lazy.attach(__name__, _EXPORTS)
+
+if TYPE_CHECKING:
+    from rlkit.experiments.checkpointing import Checkpointer
+    from rlkit.experiments.config import LOGGER_KINDS, ExperimentConfig
+    from rlkit.experiments.evaluator import Evaluator
+    from rlkit.experiments.make import make_experiment_config
+    from rlkit.experiments.policy import (
+        SavedPolicy,
+        export_policy,
+        load_policy,
+        policy_description,
+    )
+    from rlkit.experiments.run_experiment import (
+        ExperimentInterrupted,
+        ExperimentResult,
+        run_experiment,
+    )
 
 __all__ = [
     "LOGGER_KINDS",

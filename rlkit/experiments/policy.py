@@ -12,15 +12,17 @@ import json
 import os
 import shutil
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import dm_env
-import jax
 import numpy as np
-import orbax.checkpoint as ocp
 
 from rlkit import configs, core, environments, errors, specs, types
-from rlkit.jax import variable_utils
+
+if TYPE_CHECKING:
+    import dm_env
+
+# JAX and orbax are imported where they are used: `rlkit eval` and `rlkit play` check the
+# run directory first, so that a mistyped path is reported at once.
 
 POLICY_DIR = "policy"
 
@@ -42,6 +44,9 @@ def export_policy(run_dir: str, params: types.Params, description: dict[str, Any
 
     An existing policy is replaced only once the new one is completely written.
     """
+    import jax
+    import orbax.checkpoint as ocp
+
     target = os.path.abspath(os.path.join(run_dir, POLICY_DIR))
     staging = f"{target}.tmp"
     shutil.rmtree(staging, ignore_errors=True)
@@ -81,6 +86,10 @@ class SavedPolicy:
 
     def make_actor(self, seed: int = 0) -> core.Actor:
         """An actor on the agent's evaluation (greedy / deterministic) policy."""
+        import jax
+
+        from rlkit.jax import variable_utils
+
         builder = self._entry.make_builder(self.config, False)
         policy = builder.make_policy(self.networks, self.environment_spec, evaluation=True)
         source = variable_utils.StaticVariableSource(self.params)
@@ -91,6 +100,8 @@ class SavedPolicy:
         """`observations [B, ...] -> values [B, num_actions]`, or None if the agent has none."""
         if self._entry.make_value_function is None:
             return None
+        import jax
+
         apply = jax.jit(self._entry.make_value_function(self.networks))
         return lambda observations: np.asarray(apply(self.params, observations))
 
@@ -126,6 +137,9 @@ def load_policy(run_dir: str) -> SavedPolicy:
             "policy again (rerun training, or `rlkit.experiments.export_policy`)."
         ) from None
     entry = registry.get_agent(agent)
+    import jax
+    import orbax.checkpoint as ocp
+
     config = configs.load_config(entry.config_class, values=agent_config)
     environment = environments.make_environment(env_id, **env_kwargs)
     environment_spec = specs.make_environment_spec(environment)

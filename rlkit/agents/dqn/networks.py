@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import haiku as hk
 import jax.numpy as jnp
 import numpy as np
 from dm_env import specs as dm_specs
 
-from rlkit import errors, specs
+from rlkit import errors, specs, types
 from rlkit.agents.dqn.config import DQNConfig
 from rlkit.jax import networks as networks_lib
 
@@ -49,3 +51,10 @@ def make_networks(
             jnp.float32
         ),
     )
+
+
+def q_values(
+    networks: networks_lib.FeedForwardNetwork,
+) -> Callable[[types.Params, types.NestedArray], jnp.ndarray]:
+    """`(params, observations [B, ...]) -> Q-values [B, num_actions]`, what value plots read."""
+    return networks.apply
