@@ -12,6 +12,7 @@ import pytest
 from PIL import Image
 
 from rlkit import configs
+from rlkit import errors as rlkit_errors
 from rlkit.agents.dqn import DQNConfig
 from rlkit.cli import main as cli
 
@@ -189,6 +190,15 @@ def test_tune_prunes_trials_that_fall_behind(monkeypatch, tmp_path):
     )
     assert result.num_pruned >= 1 and result.num_complete >= 2
     assert result.best_config.learning_rate * 1000 == pytest.approx(result.best_value)
+
+
+def test_tune_without_a_search_space_names_both_ways_to_pass_one(monkeypatch, tmp_path):
+    from rlkit.agents import registry
+    from rlkit.experiments import tuning
+
+    monkeypatch.setattr(registry.AgentEntry, "tune_space_path", lambda self: None)
+    with pytest.raises(rlkit_errors.ConfigError, match=r"space_path=, or --space FILE"):
+        tuning.tune("dqn", "CartPole-v1", 1, str(tmp_path / "best.yaml"))
 
 
 @pytest.mark.parametrize(

@@ -109,10 +109,25 @@ def test_config_errors_name_the_field(kwargs, message):
         dqn.DQNConfig(**kwargs)
 
 
-def test_dqn_rejects_continuous_actions():
+def test_dqn_rejects_continuous_actions_naming_only_agents_that_exist():
     spec = rlkit.make_environment_spec(rlkit.make_environment("Pendulum-v1"))
-    with pytest.raises(rlkit.ConfigError, match="discrete action"):
+    with pytest.raises(rlkit.ConfigError, match="discrete action") as error:
         dqn.DQN(spec)
+    message = str(error.value)
+    assert "Registered agents: dqn (discrete actions); `rlkit agents` describes them." in message
+    assert "continuous-control agent" not in message and "discretise" not in message
+
+
+def test_dqn_names_the_wrapper_that_renumbers_actions():
+    import gymnasium.wrappers
+    from gymnasium import spaces
+
+    cartpole = rlkit.make_environment_spec(rlkit.make_environment("CartPole-v1"))
+    actions = rlkit.wrappers.space_to_spec(spaces.Discrete(3, start=1))  # Actions 1, 2, 3.
+    with pytest.raises(rlkit.ConfigError, match="numbered from 1") as error:
+        dqn.make_networks(cartpole._replace(actions=actions), dqn.DQNConfig())
+    assert "gymnasium.wrappers.TransformAction" in str(error.value)
+    assert hasattr(gymnasium.wrappers, "TransformAction")  # The message names what exists.
 
 
 def test_dqn_agent_runs_and_learner_counts_match_the_replay_ratio():

@@ -78,8 +78,12 @@ def test_space_to_spec_conversions():
     )
     assert set(nested) == {"a", "b"}
     assert isinstance(nested["b"], tuple) and len(nested["b"]) == 2
-    with pytest.raises(wrappers.UnsupportedSpaceError, match="Text"):
+    with pytest.raises(wrappers.UnsupportedSpaceError, match="Text.*FlattenObservation"):
         wrappers.space_to_spec(spaces.Text(5))
+    # A space that does not flatten gets no advice to flatten it.
+    with pytest.raises(wrappers.UnsupportedSpaceError, match="ObservationWrapper") as error:
+        wrappers.space_to_spec(spaces.Graph(spaces.Box(0, 1, (2,)), None))
+    assert "Flatten" not in str(error.value)
 
 
 def test_spec_space_round_trip():

@@ -99,7 +99,9 @@ def tune(
     entry = registry.get_agent(agent)
     space_path = space_path or entry.tune_space_path()
     if space_path is None:
-        raise errors.ConfigError(f"Agent {agent!r} ships no search space: pass --space FILE.")
+        raise errors.ConfigError(
+            f"Agent {agent!r} ships no search space: pass one (space_path=, or --space FILE)."
+        )
     space = load_search_space(space_path, entry.config_class)
     if base_config is None:
         base_config = entry.load_config(env_id)

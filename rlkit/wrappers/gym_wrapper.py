@@ -43,9 +43,19 @@ def space_to_spec(space: spaces.Space, name: str = "") -> types.NestedSpec:
         return {key: space_to_spec(sub, key) for key, sub in space.spaces.items()}
     if isinstance(space, spaces.Tuple):
         return tuple(space_to_spec(sub, f"{name}{i}") for i, sub in enumerate(space.spaces))
+    try:
+        flattens = isinstance(spaces.flatten_space(space), spaces.Box)
+    except NotImplementedError:
+        flattens = False
+    # Graph and Sequence spaces do not flatten: only suggest flattening where it works.
+    hint = (
+        "As an observation, gymnasium.wrappers.FlattenObservation turns it into a Box."
+        if flattens
+        else "Map it onto one of these with a gymnasium.ObservationWrapper or ActionWrapper."
+    )
     raise UnsupportedSpaceError(
         f"gymnasium space {space} has no dm_env spec equivalent; supported are Discrete, Box, "
-        "MultiDiscrete, MultiBinary, Dict and Tuple. Flatten it with a gymnasium wrapper first."
+        f"MultiDiscrete, MultiBinary, Dict and Tuple. {hint}"
     )
 
 

@@ -10,6 +10,7 @@ import numpy as np
 from dm_env import specs as dm_specs
 
 from rlkit import errors, specs, types
+from rlkit.agents import registry
 from rlkit.agents.dqn.config import DQNConfig
 from rlkit.jax import networks as networks_lib
 
@@ -18,11 +19,15 @@ def num_discrete_actions(environment_spec: specs.EnvironmentSpec) -> int:
     """The number of actions; raises for action spaces DQN cannot handle."""
     action_spec = environment_spec.actions
     if not isinstance(action_spec, dm_specs.DiscreteArray):
+        # Name only what exists: the registered agents, and for actions numbered from
+        # another start, the gymnasium wrapper that renumbers them.
+        hint = f"Registered agents: {registry.agents_summary()}; `rlkit agents` describes them."
         integer = np.issubdtype(np.dtype(action_spec.dtype), np.integer)
         if integer and action_spec.shape == ():
-            hint = "Its actions start at a non-zero value: shift them to 0 with a wrapper."
-        else:
-            hint = "Use a continuous-control agent, or discretise the actions with a wrapper."
+            hint = (
+                f"Its actions are numbered from {action_spec.minimum}, DQN's from 0: in "
+                "Python, gymnasium.wrappers.TransformAction can renumber them. " + hint
+            )
         raise errors.ConfigError(
             f"DQN needs a single discrete action space (0..n-1), got {action_spec!r}. {hint}"
         )
