@@ -1,5 +1,6 @@
 """Analysis: value heatmaps, episode plots, learning curves and videos."""
 
+import gymnasium
 import imageio.v2 as imageio
 import numpy as np
 import pytest
@@ -134,3 +135,104 @@ def test_learning_curves_are_sorted_and_grouped_by_config(tmp_path):
     assert labels == {"k1": "dqn on X, config 1", "k2": "dqn on X, config 2", "k3": "sac on Y"}
     out = analysis.plot_learning_curves([run, seed_twin, other], str(tmp_path / "c.png"))
     assert png_size(out) == (800, 500)
+
+
+def four_action_q(observations):
+    """Four actions (FrozenLake's); the greedy one cycles with the state."""
+    flat = np.asarray(observations, np.float64).reshape(len(observations), -1).sum(axis=1)
+    return np.stack([np.cos(flat + shift) for shift in range(4)], axis=1)
+
+
+def capture_figures(monkeypatch):
+    """The figures `rlkit.analysis` saves, kept open for inspection."""
+    from rlkit.analysis import _figures
+
+    figures = []
+    save = _figures.save_figure
+
+    def keep(figure, path):
+        figures.append(figure)
+        return save(figure, path)
+
+    monkeypatch.setattr(_figures, "save_figure", keep)
+    return figures
+
+
+def test_frozenlake_map_marks_holes_goal_and_start(tmp_path, monkeypatch):
+    from rlkit.analysis import values
+
+    environment = gymnasium.make("FrozenLake-v1")
+    grid_map = values.grid_world_map(environment, 16)
+    assert grid_map == ["SFFF", "FHFH", "FFFH", "HFFG"]
+    names = values.action_names("FrozenLake-v1", environment, 4)
+    assert names == ["Left", "Down", "Right", "Up"]
+    figures = capture_figures(monkeypatch)
+    out = analysis.plot_value_heatmap(
+        four_action_q,
+        specs.DiscreteArray(16),
+        str(tmp_path / "frozenlake.png"),
+        action_names=names,
+        grid_map=grid_map,
+    )
+    assert png_size(out) == (1000, 450)
+    (figure,) = figures
+    values_axis, actions_axis = figure.axes[0], figure.axes[1]  # Then their colorbars.
+    for axis in (values_axis, actions_axis):
+        texts = [text.get_text() for text in axis.texts]
+        assert texts.count("H") == 4 and texts.count("G") == 1 and texts.count("S") == 1
+        hatched = [patch for patch in axis.patches if patch.get_hatch() == "//"]
+        assert len(hatched) == 4  # The holes: black, hatched.
+        assert sum(patch.get_label() == "goal" for patch in axis.patches) == 1
+    # Holes and the goal are out of the colour scale: 16 - 5 states carry a value.
+    assert values_axis.images[0].get_array().count() == 11
+    legend = [text.get_text() for text in figure.legends[0].get_texts()]
+    assert legend == ["H: hole", "G: goal", "S: start"]
+    colorbar_labels = [label.get_text() for label in figure.axes[3].get_yticklabels()]
+    assert colorbar_labels == ["\u2190 Left", "\u2193 Down", "\u2192 Right", "\u2191 Up"]
+    assert set(text.get_text() for text in actions_axis.texts) >= {"\u2190", "\u2192"}
+
+
+def test_cliff_walking_map_and_action_names():
+    from rlkit.analysis import values
+
+    environment = gymnasium.make("CliffWalking-v1")
+    grid_map = values.grid_world_map(environment, 48)
+    assert grid_map[:3] == ["." * 12] * 3 and grid_map[3] == "S" + "C" * 10 + "G"
+    assert values.action_names("CliffWalking-v1", environment, 4) == [
+        "Up",
+        "Right",
+        "Down",
+        "Left",
+    ]
+    # Taxi's `desc` draws its walls, not one cell per state: no map.
+    assert values.grid_world_map(gymnasium.make("Taxi-v4"), 500) is None
+
+
+def test_action_names_from_the_env_the_table_or_numbers():
+    from rlkit.analysis import values
+
+    class Atari:
+        unwrapped = None
+
+        def get_action_meanings(self):
+            return ["NOOP", "FIRE"]
+
+    atari = Atari()
+    atari.unwrapped = atari
+    assert values.action_names("ALE/Pong-v5", atari, 2) == ["NOOP", "FIRE"]
+    car = gymnasium.make("MountainCar-v0")
+    assert values.action_names("MountainCar-v0", car, 3) == [
+        "Accelerate left",
+        "Don't accelerate",
+        "Accelerate right",
+    ]
+    assert values.action_names("Unknown-v0", None, 2) == ["action 0", "action 1"]
+    # A table entry with the wrong number of actions (a modified env) is not used.
+    assert values.action_names("FrozenLake-v1", None, 3) == ["action 0", "action 1", "action 2"]
+
+
+def test_grid_map_must_match_the_grid(tmp_path):
+    with pytest.raises(errors.ConfigError, match="grid_map has 2 rows"):
+        analysis.plot_value_heatmap(
+            fake_q, specs.DiscreteArray(16), str(tmp_path / "x.png"), grid_map=["SFFF", "FHFH"]
+        )

@@ -1,15 +1,124 @@
-"""Value heatmaps over a small state space: a discrete state or a 2-D continuous one."""
+"""Value heatmaps over a small state space: a discrete state or a 2-D continuous one.
+
+`plot_value_heatmap` draws any `observations -> Q-values` function; `plot_policy_values`
+draws a saved policy (what `rlkit plot RUN --values` runs) with what its environment knows:
+the map of a grid world (FrozenLake's holes and goal, CliffWalking's cliff), the names of
+the actions, the axes of a 2-D observation.
+"""
 
 from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from dm_env import specs as dm_specs
 
 from rlkit import errors
 from rlkit.analysis import _figures
+
+if TYPE_CHECKING:
+    from rlkit.experiments.policy import SavedPolicy
+
+# What each action of known gymnasium environments does, keyed by env id prefix (the
+# namespace, as in "tabular/CliffWalking-v0", is ignored). Atari environments name their
+# actions themselves (`get_action_meanings`).
+ACTION_MEANINGS: dict[str, tuple[str, ...]] = {
+    "FrozenLake": ("Left", "Down", "Right", "Up"),
+    "CliffWalking": ("Up", "Right", "Down", "Left"),
+    "Taxi": ("South", "North", "East", "West", "Pickup", "Drop off"),
+    # "MountainCar-" leaves out MountainCarContinuous (continuous actions).
+    "MountainCar-": ("Accelerate left", "Don't accelerate", "Accelerate right"),
+    "Acrobot": ("Torque -1", "Torque 0", "Torque +1"),
+    "CartPole": ("Push left", "Push right"),
+    "LunarLander": ("Do nothing", "Fire left engine", "Fire main engine", "Fire right engine"),
+    "Blackjack": ("Stick", "Hit"),
+}
+
+# The axes of known 2-D observations, keyed like ACTION_MEANINGS.
+OBSERVATION_AXES: dict[str, tuple[str, str]] = {
+    "MountainCar": ("position", "velocity"),
+}
+
+# Grid-world map characters drawn as cells of their own (gymnasium's `desc` letters).
+_BLOCKED = {"H": "hole", "C": "cliff"}  # Never occupied: black, hatched.
+_GOAL = "G"
+_START = "S"
+_MARK_NAMES = {**_BLOCKED, _GOAL: "goal", _START: "start"}
+
+# Direction-like action names drawn as arrows in grid cells.
+_ARROWS = {
+    "left": "\u2190",
+    "up": "\u2191",
+    "right": "\u2192",
+    "down": "\u2193",
+    "west": "\u2190",
+    "north": "\u2191",
+    "east": "\u2192",
+    "south": "\u2193",
+}
+
+# Above this many cells a grid gets no per-cell text (it would not be readable).
+_MAX_ANNOTATED_CELLS = 200
+
+
+def _env_name(env_id: str) -> str:
+    return env_id.rsplit("/", 1)[-1]
+
+
+def _by_prefix(table: dict[str, Any], env_id: str) -> Any:
+    name = _env_name(env_id)
+    matches = [prefix for prefix in table if name.startswith(prefix)]
+    return table[max(matches, key=len)] if matches else None
+
+
+def action_names(env_id: str, environment: Any, num_actions: int) -> list[str]:
+    """Names of the actions `0..num_actions-1` of a gymnasium environment.
+
+    The environment's own `get_action_meanings()` (Atari) if it has one, else the
+    `ACTION_MEANINGS` entry for `env_id`, else "action 0", "action 1", ...
+    """
+    unwrapped = getattr(environment, "unwrapped", environment)
+    meanings = getattr(unwrapped, "get_action_meanings", None)
+    if callable(meanings):
+        try:
+            names = [str(name) for name in meanings()]
+        except Exception:  # A name lookup must never stop a plot.
+            names = []
+        if len(names) == num_actions:
+            return names
+    known = _by_prefix(ACTION_MEANINGS, env_id)
+    if known is not None and len(known) == num_actions:
+        return list(known)
+    return [f"action {action}" for action in range(num_actions)]
+
+
+def grid_world_map(environment: Any, num_states: int) -> list[str] | None:
+    """The rows of a grid world's map, one character per state, or None if it has none.
+
+    FrozenLake's `desc` as it is (S start, F frozen, H hole, G goal); CliffWalking's cliff
+    as C, its start S and goal G. A `desc` that is not one cell per state (Taxi's walls) is
+    not a map of the states.
+    """
+    unwrapped = getattr(environment, "unwrapped", environment)
+    desc = getattr(unwrapped, "desc", None)
+    if desc is not None:
+        desc = np.asarray(desc)
+        if desc.ndim == 2 and desc.size == num_states:
+            return [
+                "".join(c.decode() if isinstance(c, bytes) else str(c) for c in row) for row in desc
+            ]
+    cliff = getattr(unwrapped, "_cliff", None)
+    shape = getattr(unwrapped, "shape", None)
+    if cliff is not None and shape is not None and int(np.prod(shape)) == num_states:
+        rows = np.where(np.asarray(cliff, bool), "C", ".").astype("<U1")
+        start = getattr(unwrapped, "start_state_index", None)
+        if start is not None:
+            rows[np.unravel_index(int(start), tuple(shape))] = _START
+        rows[-1, -1] = _GOAL  # gymnasium's CliffWalking ends in the bottom-right corner.
+        return ["".join(row) for row in rows]
+    return None
 
 
 def _states(
@@ -26,15 +135,12 @@ def _states(
         return np.arange(count, dtype=observation_spec.dtype), tuple(grid_shape), None
     if observation_spec.shape == (2,):
         if bounds is None:
-            low = np.asarray(getattr(observation_spec, "minimum", -np.inf), np.float64)
-            high = np.asarray(getattr(observation_spec, "maximum", np.inf), np.float64)
-            low, high = np.broadcast_to(low, (2,)), np.broadcast_to(high, (2,))
-            if not (np.isfinite(low).all() and np.isfinite(high).all()):
+            bounds = _bounds(observation_spec)
+            if bounds is None:
                 raise errors.ConfigError(
                     "The observation space is unbounded: pass bounds=(x_min, x_max, y_min, "
                     "y_max) to plot_value_heatmap."
                 )
-            bounds = (low[0], high[0], low[1], high[1])
         x = np.linspace(bounds[0], bounds[1], resolution)
         y = np.linspace(bounds[2], bounds[3], resolution)
         xx, yy = np.meshgrid(x, y)  # Rows are y (velocity), columns x (position).
@@ -46,6 +152,222 @@ def _states(
     )
 
 
+def _bounds(observation_spec) -> tuple[float, float, float, float] | None:
+    """(x_min, x_max, y_min, y_max) of a 2-D spec, or None if a bound is infinite."""
+    low = np.asarray(getattr(observation_spec, "minimum", -np.inf), np.float64)
+    high = np.asarray(getattr(observation_spec, "maximum", np.inf), np.float64)
+    low, high = np.broadcast_to(low, (2,)), np.broadcast_to(high, (2,))
+    if not (np.isfinite(low).all() and np.isfinite(high).all()):
+        return None
+    return (float(low[0]), float(high[0]), float(low[1]), float(high[1]))
+
+
+def _cell_text(
+    axis, column: float, row: float, text: str, fontsize: float, background, **placement: str
+) -> None:
+    """Text in a cell, black or white, whichever reads better on its `background` colour."""
+    red, green, blue = background[:3]
+    light = 0.299 * red + 0.587 * green + 0.114 * blue > 0.5
+    axis.text(
+        column,
+        row,
+        text,
+        color="black" if light else "white",
+        fontsize=fontsize,
+        **{"ha": "center", "va": "center", **placement},
+    )
+
+
+def _draw_map_cell(axis, column: int, row: int, mark: str, fontsize: float) -> None:
+    """A hole / cliff (black, hatched) or goal (gold) cell, labelled with its letter."""
+    from matplotlib.patches import Rectangle
+
+    blocked = mark in _BLOCKED
+    axis.add_patch(
+        Rectangle(
+            (column - 0.5, row - 0.5),
+            1,
+            1,
+            facecolor="black" if blocked else "gold",
+            edgecolor="0.45" if blocked else "darkgoldenrod",
+            hatch="//" if blocked else None,
+            linewidth=0.8,
+            label=_MARK_NAMES[mark],
+        )
+    )
+    axis.text(
+        column,
+        row,
+        mark,
+        ha="center",
+        va="center",
+        color="white" if blocked else "black",
+        fontsize=fontsize + 2,
+        fontweight="bold",
+    )
+
+
+def _format_value(value: float) -> str:
+    """A value in at most about five characters: 0.62, -28.8, 153."""
+    magnitude = abs(value)
+    if magnitude >= 100:
+        return f"{value:.0f}"
+    return f"{value:.1f}" if magnitude >= 10 else f"{value:.2f}"
+
+
+def _draw(
+    value_function: Callable[[np.ndarray], np.ndarray],
+    observation_spec,
+    grid_shape: tuple[int, int] | None,
+    resolution: int,
+    bounds: tuple[float, float, float, float] | None,
+    action_names: Sequence[str] | None,
+    axis_labels: tuple[str, str] | None,
+    size_px: tuple[int, int],
+    grid_map: Sequence[str] | None,
+    tick_labels: tuple[Sequence[str], Sequence[str]] | None,
+    title: str | None,
+):
+    """The figure of `plot_value_heatmap`, and its (values, actions) axes; not saved."""
+    states, shape, extent = _states(observation_spec, grid_shape, resolution, bounds)
+    values = np.asarray(value_function(states))
+    if values.ndim != 2 or values.shape[0] != len(states):
+        raise errors.ConfigError(
+            f"value_function must map {len(states)} states to [{len(states)}, num_actions] "
+            f"values, got shape {values.shape}."
+        )
+    marks = np.full(shape, "", dtype="<U1")
+    if grid_map is not None:
+        if extent is not None:
+            raise errors.ConfigError("grid_map is for discrete states, not a continuous grid.")
+        widths = {len(row) for row in grid_map}
+        if len(grid_map) != shape[0] or widths != {shape[1]}:
+            raise errors.ConfigError(
+                f"grid_map has {len(grid_map)} rows of {sorted(widths)} characters but the "
+                f"states form a {shape[0]}x{shape[1]} grid."
+            )
+        marks = np.array([list(row) for row in grid_map], dtype="<U1")
+    special = np.isin(marks, [*_BLOCKED, _GOAL])  # Terminal or never occupied: no value.
+    state_values = np.ma.masked_array(values.max(axis=1).reshape(shape), special)
+    greedy = np.ma.masked_array(values.argmax(axis=1).reshape(shape), special)
+    num_actions = values.shape[1]
+    names = list(action_names) if action_names else [str(a) for a in range(num_actions)]
+    if len(names) != num_actions:
+        raise errors.ConfigError(f"{len(names)} action names for {num_actions} actions: {names}.")
+    arrows = [_ARROWS.get(name.lower(), "") for name in names]
+
+    # A wide grid (CliffWalking's 4x12) stacks its two maps so each spans the figure.
+    stacked = extent is None and shape[1] >= 2 * shape[0]
+    if stacked:
+        figure, axes = _figures.plt.subplots(
+            2, 1, figsize=(size_px[0] / _figures.DPI, size_px[1] / _figures.DPI), dpi=_figures.DPI
+        )
+        axes = [axes]
+    else:
+        figure, axes = _figures.new_figure(size_px, ncols=2)
+    image_kwargs = {"origin": "lower", "aspect": "auto", "extent": extent}
+    if extent is None:  # A grid world: row 0 at the top, as it is drawn; square cells.
+        # A table (Taxi) or stacked maps fill their axes (equal aspect would leave gaps
+        # that tight_layout does not see).
+        large = shape[0] * shape[1] > _MAX_ANNOTATED_CELLS
+        image_kwargs = {"origin": "upper", "aspect": "auto" if large or stacked else "equal"}
+    left, right = axes[0]
+    image = left.imshow(state_values, cmap="viridis", **image_kwargs)
+    figure.colorbar(image, ax=left)
+    left.set_title("state value max_a Q(s, a)")
+    cmap = _figures.plt.get_cmap("tab10", num_actions)
+    actions_image = right.imshow(
+        greedy, cmap=cmap, vmin=-0.5, vmax=num_actions - 0.5, **image_kwargs
+    )
+    colorbar = figure.colorbar(actions_image, ax=right, ticks=range(num_actions))
+    colorbar.ax.set_yticklabels(
+        [f"{arrow} {name}" if arrow else name for arrow, name in zip(arrows, names, strict=True)]
+    )
+    right.set_title("greedy action")
+    if extent is None:
+        cells = shape[0] * shape[1]
+        # Text scaled to the cells: about a quarter of a cell's side (in points at 100 dpi).
+        if stacked:
+            cell_px = min(0.8 * size_px[0] / shape[1], 0.35 * size_px[1] / shape[0])
+        else:
+            cell_px = min(0.36 * size_px[0] / shape[1], 0.7 * size_px[1] / shape[0])
+        fontsize = float(np.clip(cell_px / 4.5, 6, 12))
+        # Values as wide as "-28.8" get smaller type so that they stay inside their cells.
+        widest = max((len(_format_value(v)) for v in state_values.compressed()), default=4)
+        value_fontsize = min(fontsize, cell_px / max(widest, 4))
+        for row in range(shape[0]):
+            for column in range(shape[1]):
+                mark = marks[row, column]
+                if mark in _MARK_NAMES and mark != _START:
+                    _draw_map_cell(left, column, row, mark, fontsize)
+                    _draw_map_cell(right, column, row, mark, fontsize)
+                    continue
+                if cells > _MAX_ANNOTATED_CELLS:
+                    continue
+                action = int(greedy[row, column])
+                value = state_values[row, column]
+                backgrounds = (image.to_rgba(value), actions_image.to_rgba(action))
+                glyph = arrows[action]
+                _cell_text(left, column, row, _format_value(value), value_fontsize, backgrounds[0])
+                _cell_text(
+                    right,
+                    column,
+                    row,
+                    glyph or names[action],
+                    fontsize * 1.6 if glyph else fontsize,
+                    backgrounds[1],
+                )
+                if mark == _START:  # A letter in the cell's top-left corner.
+                    for axis, background in zip((left, right), backgrounds, strict=True):
+                        _cell_text(
+                            axis,
+                            column - 0.45,
+                            row - 0.45,
+                            mark,
+                            fontsize,
+                            background,
+                            ha="left",
+                            va="top",
+                            fontweight="bold",
+                        )
+        for axis in (left, right):
+            if tick_labels is not None:
+                axis.set_xticks(range(shape[1]), tick_labels[0], rotation=90, fontsize=6)
+                axis.set_yticks(range(shape[0]), tick_labels[1], fontsize=6)
+            elif cells <= _MAX_ANNOTATED_CELLS:
+                axis.set_xticks(range(shape[1]))
+                axis.set_yticks(range(shape[0]))
+            if axis_labels is not None:
+                axis.set_xlabel(axis_labels[0])
+                axis.set_ylabel(axis_labels[1])
+    else:
+        for axis in (left, right):
+            axis.set_xlabel(axis_labels[0] if axis_labels else "state dim 0")
+            axis.set_ylabel(axis_labels[1] if axis_labels else "state dim 1")
+    bottom = 0.0
+    present = [mark for mark in _MARK_NAMES if (marks == mark).any()]
+    if present:
+        from matplotlib.patches import Patch
+
+        handles = []
+        for mark in present:
+            if mark in _BLOCKED:
+                style = {"facecolor": "black", "edgecolor": "0.45", "hatch": "//"}
+            elif mark == _GOAL:
+                style = {"facecolor": "gold", "edgecolor": "darkgoldenrod"}
+            else:
+                style = {"facecolor": "none", "edgecolor": "none"}
+            handles.append(Patch(label=f"{mark}: {_MARK_NAMES[mark]}", **style))
+        figure.legend(handles=handles, loc="lower center", ncol=len(handles), frameon=False)
+        bottom = 40 / size_px[1]
+    top = 1.0
+    if title:
+        figure.suptitle(title)
+        top = 1 - 30 / size_px[1]
+    figure.tight_layout(rect=(0, bottom, 1, top))
+    return figure, (left, right)
+
+
 def plot_value_heatmap(
     value_function: Callable[[np.ndarray], np.ndarray],
     observation_spec,
@@ -54,8 +376,11 @@ def plot_value_heatmap(
     resolution: int = 60,
     bounds: tuple[float, float, float, float] | None = None,
     action_names: Sequence[str] | None = None,
-    axis_labels: tuple[str, str] = ("state dim 0", "state dim 1"),
+    axis_labels: tuple[str, str] | None = None,
     size_px: tuple[int, int] = (1000, 450),
+    grid_map: Sequence[str] | None = None,
+    tick_labels: tuple[Sequence[str], Sequence[str]] | None = None,
+    title: str | None = None,
 ) -> str:
     """Heatmaps of the state value max_a Q(s, a) and of the greedy action over all states.
 
@@ -66,60 +391,183 @@ def plot_value_heatmap(
         `grid_shape`, square by default) or a 2-D bounded array (MountainCar's position x
         velocity: a `resolution` x `resolution` grid over `bounds`, the spec's by default).
       out: the PNG to write; returned.
+      action_names: one per action, for the legend (direction names such as "Left" are
+        drawn as arrows in grid cells).
+      axis_labels: (x, y) axis labels.
+      size_px: (width, height) of the PNG in pixels.
+      grid_map: for a discrete state, the rows of its grid world's map, one character per
+        state (gymnasium's `desc`: H hole, G goal, S start; C cliff): holes, cliffs and the
+        goal are drawn as marked cells (out of the colour scale), the start is labelled.
+      tick_labels: (x, y) tick labels for the columns and rows of a discrete grid.
+      title: a title above both maps.
     """
-    states, shape, extent = _states(observation_spec, grid_shape, resolution, bounds)
-    values = np.asarray(value_function(states))
-    if values.ndim != 2 or values.shape[0] != len(states):
-        raise errors.ConfigError(
-            f"value_function must map {len(states)} states to [{len(states)}, num_actions] "
-            f"values, got shape {values.shape}."
-        )
-    state_values = values.max(axis=1).reshape(shape)
-    greedy = values.argmax(axis=1).reshape(shape)
-    num_actions = values.shape[1]
-    names = list(action_names) if action_names else [str(a) for a in range(num_actions)]
-    figure, axes = _figures.new_figure(size_px, ncols=2)
-    image_kwargs = {"origin": "lower", "aspect": "auto", "extent": extent}
-    if extent is None:  # A grid world: row 0 at the top, as it is drawn.
-        image_kwargs = {"origin": "upper"}
-    left, right = axes[0]
-    image = left.imshow(state_values, cmap="viridis", **image_kwargs)
-    figure.colorbar(image, ax=left)
-    left.set_title("state value max_a Q(s, a)")
-    cmap = _figures.plt.get_cmap("tab10", num_actions)
-    actions_image = right.imshow(
-        greedy, cmap=cmap, vmin=-0.5, vmax=num_actions - 0.5, **image_kwargs
+    figure, _ = _draw(
+        value_function,
+        observation_spec,
+        grid_shape,
+        resolution,
+        bounds,
+        action_names,
+        axis_labels,
+        size_px,
+        grid_map,
+        tick_labels,
+        title,
     )
-    colorbar = figure.colorbar(actions_image, ax=right, ticks=range(num_actions))
-    colorbar.ax.set_yticklabels(names)
-    right.set_title("greedy action")
-    if extent is None:
-        for row in range(shape[0]):
-            for column in range(shape[1]):
-                left.text(
-                    column,
-                    row,
-                    f"{state_values[row, column]:.2f}",
-                    ha="center",
-                    va="center",
-                    color="white",
-                    fontsize=8,
-                )
-                right.text(
-                    column,
-                    row,
-                    names[greedy[row, column]],
-                    ha="center",
-                    va="center",
-                    color="white",
-                    fontsize=8,
-                )
-        for axis in (left, right):
-            axis.set_xticks(range(shape[1]))
-            axis.set_yticks(range(shape[0]))
-    else:
-        for axis in (left, right):
-            axis.set_xlabel(axis_labels[0])
-            axis.set_ylabel(axis_labels[1])
-    figure.tight_layout()
     return _figures.save_figure(figure, out)
+
+
+def _gymnasium_environment(environment: Any) -> Any:
+    """The gymnasium environment under rlkit's dm_env wrappers (each has `.environment`)."""
+    import gymnasium
+
+    seen = 0
+    while not isinstance(environment, gymnasium.Env) and seen < 32:
+        inner = getattr(environment, "environment", None)
+        if inner is None or inner is environment:
+            return None
+        environment, seen = inner, seen + 1
+    return environment if isinstance(environment, gymnasium.Env) else None
+
+
+SUPPORTED = (
+    "a discrete observation (e.g. FrozenLake-v1, CliffWalking-v1, Taxi-v4) or a bounded 2-D "
+    "continuous one (e.g. MountainCar-v0)"
+)
+
+
+def _describe(spec) -> str:
+    shape = "x".join(str(d) for d in spec.shape) or "scalar"
+    return f"a {np.dtype(spec.dtype).name} observation of shape {shape}"
+
+
+def plot_policy_values(
+    policy: SavedPolicy,
+    out: str,
+    resolution: int = 60,
+    bounds: tuple[float, float, float, float] | None = None,
+    size_px: tuple[int, int] | None = None,
+) -> str:
+    """Greedy state values and actions of a saved policy over its environment's states.
+
+    The environment supplies the layout: a grid world's map (FrozenLake's holes, goal and
+    start; CliffWalking's cliff), Taxi's (taxi cell) x (passenger, destination) table, the
+    names of the actions and the axes of MountainCar's position x velocity grid.
+
+    Args:
+      policy: a `SavedPolicy` (`rlkit.experiments.load_policy(run_dir)`).
+      out: the PNG to write; returned.
+      resolution: points per axis of a 2-D continuous observation.
+      bounds: (x_min, x_max, y_min, y_max) of a 2-D observation; the spec's by default.
+      size_px: (width, height) in pixels; chosen from the grid's shape by default.
+
+    Raises:
+      ConfigError: the policy has no value function, or its observation is neither
+        discrete nor 2-D and bounded.
+    """
+    value_function = policy.value_function
+    if value_function is None:
+        raise errors.ConfigError(
+            f"The {policy.agent} agent has no state-action values to plot (value heatmaps "
+            "need an agent with a Q-function, e.g. dqn)."
+        )
+    spec = policy.environment_spec.observations
+    discrete = isinstance(spec, dm_specs.DiscreteArray)
+    two_d = not discrete and getattr(spec, "shape", None) == (2,)
+    if not (discrete or two_d):
+        what = _describe(spec) if hasattr(spec, "shape") else "a structured observation"
+        raise errors.ConfigError(f"Value heatmaps need {SUPPORTED}; {policy.env_id} has {what}.")
+    if two_d and bounds is None and _bounds(spec) is None:
+        raise errors.ConfigError(
+            f"{policy.env_id}'s 2-D observation is unbounded, so there is no grid of states "
+            "to draw (in Python, pass bounds=(x_min, x_max, y_min, y_max))."
+        )
+    action_spec = policy.environment_spec.actions
+    if not isinstance(action_spec, dm_specs.DiscreteArray):
+        raise errors.ConfigError(
+            f"Value heatmaps draw one value per discrete action; {policy.env_id}'s actions are "
+            f"{action_spec!r}."
+        )
+    num_actions = int(action_spec.num_values)
+    environment = policy.make_environment()
+    try:
+        gym_environment = _gymnasium_environment(environment)
+        names = action_names(policy.env_id, gym_environment, num_actions)
+        options: dict[str, Any] = {"title": f"{policy.agent} on {policy.env_id}"}
+        if discrete:
+            options.update(_discrete_layout(policy.env_id, gym_environment, spec.num_values))
+        else:
+            axes = _by_prefix(OBSERVATION_AXES, policy.env_id)
+            options["axis_labels"] = axes or ("observation[0]", "observation[1]")
+            options["resolution"] = resolution
+            options["bounds"] = bounds
+        goal = getattr(getattr(gym_environment, "unwrapped", None), "goal_position", None)
+    finally:
+        environment.close()
+    if size_px is None:
+        size_px = _default_size(options.get("grid_shape"))
+    figure, (left, right) = _draw(
+        value_function,
+        spec,
+        options.get("grid_shape"),
+        options.get("resolution", resolution),
+        options.get("bounds"),
+        names,
+        options.get("axis_labels"),
+        size_px,
+        options.get("grid_map"),
+        options.get("tick_labels"),
+        options["title"],
+    )
+    mountain_car = _env_name(policy.env_id).startswith("MountainCar")
+    if two_d and mountain_car and isinstance(goal, int | float):
+        from matplotlib import patheffects
+
+        outline = [patheffects.withStroke(linewidth=2, foreground="black")]
+        for axis in (left, right):  # MountainCar's flag: the episode ends past it.
+            axis.axvline(float(goal), color="white", linestyle="--", linewidth=1)
+            axis.text(
+                float(goal),
+                axis.get_ylim()[1],
+                "goal ",
+                color="white",
+                ha="right",
+                va="top",
+                path_effects=outline,
+            )
+    return _figures.save_figure(figure, out)
+
+
+def _discrete_layout(env_id: str, environment: Any, num_states: int) -> dict[str, Any]:
+    """Grid shape, map, tick and axis labels of a discrete observation's heatmap."""
+    grid_map = grid_world_map(environment, num_states) if environment is not None else None
+    if grid_map is not None:
+        return {
+            "grid_shape": (len(grid_map), len(grid_map[0])),
+            "grid_map": grid_map,
+            "axis_labels": ("column", "row"),
+        }
+    if _env_name(env_id).startswith("Taxi") and num_states == 500:
+        # state = ((taxi_row * 5 + taxi_col) * 5 + passenger) * 4 + destination.
+        places = "RGYB"
+        return {
+            "grid_shape": (25, 20),
+            "tick_labels": (
+                [f"{p}>{d}" for p in (*places, "taxi") for d in places],
+                [f"({row},{column})" for row in range(5) for column in range(5)],
+            ),
+            "axis_labels": ("passenger > destination", "taxi (row, column)"),
+        }
+    return {}
+
+
+def _default_size(grid_shape: tuple[int, int] | None) -> tuple[int, int]:
+    """A figure size that keeps grid cells roughly square: wide grids get a wide figure."""
+    if grid_shape is None:
+        return (1000, 450)
+    rows, columns = grid_shape
+    if columns >= 2 * rows:  # CliffWalking's 4x12: the maps are stacked.
+        return (1000, 720)
+    if rows >= 20:  # Taxi's 25x20 table.
+        return (1200, 650)
+    return (1000, 450)

@@ -98,9 +98,16 @@ def _build_parser() -> argparse.ArgumentParser:
     play.add_argument("--seed", type=_seed, default=0)
     play.add_argument("--fps", type=float, help="video frame rate (default: the env's)")
 
-    plot = commands.add_parser("plot", help="plot learning curves of runs")
+    plot = commands.add_parser(
+        "plot", help="plot learning curves of runs, or one run's state values (--values)"
+    )
     plot.add_argument("run_dirs", nargs="+")
-    plot.add_argument("--out", default="curves.png")
+    plot.add_argument("--out", help="PNG to write (default: curves.png; values.png with --values)")
+    plot.add_argument(
+        "--values",
+        action="store_true",
+        help="heatmaps of one run's greedy state values and actions (discrete or 2-D states)",
+    )
 
     tune = commands.add_parser("tune", help="search hyperparameters with optuna")
     tune.add_argument("agent")
@@ -288,9 +295,22 @@ def _play(args: argparse.Namespace) -> int:
 
 
 def _plot(args: argparse.Namespace) -> int:
-    from rlkit import analysis
+    from rlkit import analysis, errors
 
-    path = analysis.plot_learning_curves(args.run_dirs, args.out)
+    if not args.values:
+        path = analysis.plot_learning_curves(args.run_dirs, args.out or "curves.png")
+        print(f"wrote {path}")
+        return 0
+    if len(args.run_dirs) != 1:
+        raise CommandError(f"--values plots one run, got {len(args.run_dirs)} run dirs.")
+    from rlkit import experiments
+    from rlkit.analysis import values
+
+    policy = experiments.load_policy(args.run_dirs[0])
+    try:
+        path = values.plot_policy_values(policy, args.out or "values.png")
+    except errors.ConfigError as error:
+        raise CommandError(f"--values: {error}") from None
     print(f"wrote {path}")
     return 0
 
