@@ -22,8 +22,7 @@ def test_progress_without_a_terminal_prints_plain_lines():
     progress.write(row(1000, 9, 55.0))
     progress.close()
     lines = out.getvalue().splitlines()
-    assert lines[0].startswith("[train] steps 250/1000 (25%) | episodes 3 | return 21.0 |")
-    assert "steps/s | ETA" in lines[0]
+    assert lines[0] == "[train] steps 250/1000 (25%) | episodes 3 | return 21.0"
     assert lines[1].startswith("[train] steps 1000/1000 (100%) | episodes 9 | return 55.0")
     assert "\x1b[" not in out.getvalue()  # No escape codes in a log file.
 
@@ -40,14 +39,67 @@ def test_progress_throttles_plain_lines_but_prints_the_last_row_on_close():
     assert out.getvalue().splitlines()[-1].startswith("[train] steps 300/1000")
 
 
+class FakeClock:
+    def __init__(self, now=0.0):
+        self.now = now
+
+    def __call__(self):
+        return self.now
+
+
+def test_eta_ignores_the_warm_up_and_waits_for_a_recent_rate():
+    out, clock = io.StringIO(), FakeClock()
+    console = Console(file=out, force_terminal=False, width=200)
+    progress = loggers.ProgressLogger(10_000, console=console, time_delta=0.0, clock=clock)
+    clock.now = 120.0  # Two minutes of JIT compilation before the first episode ends.
+    progress.write(row(100, 1))
+    clock.now = 122.0
+    progress.write(row(300, 2))  # Two seconds of rows: too short to tell a rate.
+    clock.now = 130.0
+    progress.write(row(1100, 3))  # 1000 steps in 10 s: 100 steps/s, 8900 to go.
+    progress.close()
+    first, second, third = out.getvalue().splitlines()
+    assert "ETA" not in first and "steps/s" not in first
+    assert "ETA" not in second
+    assert third.endswith("| 100 steps/s | ETA 0:01:29")
+
+
+def test_recent_rate_forgets_rows_older_than_its_window():
+    rate = loggers.progress.RecentRate(window=30.0, min_span=5.0)
+    rate.add(0.0, 0)
+    rate.add(10.0, 100)  # A slow start (a learner compiling)...
+    assert rate.rate() == pytest.approx(10.0)
+    for second in range(11, 71):
+        rate.add(float(second), 100 + 50 * (second - 10))  # ...then 50 steps/s.
+    assert rate.rate() == pytest.approx(50.0)
+
+
 def test_progress_bar_on_a_terminal():
-    out = io.StringIO()
+    out, clock = io.StringIO(), FakeClock()
     console = Console(file=out, force_terminal=True, width=150)
-    progress = loggers.ProgressLogger(1000, initial_steps=200, console=console)
+    progress = loggers.ProgressLogger(1000, initial_steps=200, console=console, clock=clock)
+    progress.write(row(400, 3, 30.0))
+    clock.now = 10.0
     progress.write(row(600, 5, 42.0))
     progress.close()
     text = out.getvalue()
-    assert "600/1000" in text and "return 42.0" in text and "ETA" in text
+    assert "600/1000" in text and "return 42.0" in text and "20/s ETA 0:00:20" in text
+
+
+@pytest.mark.parametrize("total, steps, episodes", [(200_000, 3315, 120), (10**6, 999_999, 12345)])
+def test_progress_bar_fits_80_columns(total, steps, episodes):
+    out, clock = io.StringIO(), FakeClock()
+    console = Console(file=out, force_terminal=True, width=80, color_system=None)
+    progress = loggers.ProgressLogger(total, console=console, clock=clock)
+    progress.write(row(steps // 2, episodes // 2, -1234.5))
+    clock.now = 36_000.0  # A slow run: a 7-character ETA.
+    progress.write(row(steps, episodes, -1234.5))
+    progress.close()
+    last = [line for line in out.getvalue().replace("\r", "\n").splitlines() if "ETA" in line]
+    visible = last[-1].replace("\x1b[2K", "").replace("\x1b[?25h", "").rstrip()
+    assert len(visible) <= 80
+    assert f"{steps}/{total}" in visible and "return -1234.5" in visible
+    assert "ETA " in visible and "\u2026" not in visible  # Nothing cut off with an ellipsis.
 
 
 def test_tensorboard_logger_writes_scalars(tmp_path):

@@ -2,13 +2,47 @@
 
 from __future__ import annotations
 
+import collections
 import datetime
 import time
+from collections.abc import Callable
 
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+from rich.table import Column
 
 from rlkit.loggers.base import Logger, LoggingData, to_python
+
+
+class RecentRate:
+    """Steps per second over the rows of the last `window` seconds.
+
+    Measured between rows only, never from the logger's creation: the first episode's row
+    comes after JIT compilation, which would make a short run's ETA look like hours. The
+    rate is None until the rows span `min_span` seconds, and a window that slides keeps
+    later compilations (the learner's first update) from skewing it for long.
+    """
+
+    def __init__(self, window: float = 30.0, min_span: float = 5.0):
+        self._window = window
+        self._min_span = min_span
+        self._samples: collections.deque[tuple[float, int]] = collections.deque()
+
+    def add(self, now: float, steps: int) -> None:
+        """Records that `steps` had been taken at time `now`."""
+        self._samples.append((now, steps))
+        # Keep the newest sample that is at least `window` old, and everything after it.
+        while len(self._samples) > 2 and now - self._samples[1][0] >= self._window:
+            self._samples.popleft()
+
+    def rate(self) -> float | None:
+        """Steps per second, or None while too little time has been measured."""
+        if len(self._samples) < 2:
+            return None
+        (start, first), (end, last) = self._samples[0], self._samples[-1]
+        if end - start < self._min_span or last <= first:
+            return None
+        return (last - first) / (end - start)
 
 
 class ProgressLogger(Logger):
@@ -17,8 +51,10 @@ class ProgressLogger(Logger):
     Fed the actor loop's per-episode rows (they carry `steps_key`, `episodes` or
     `actor_episodes`, and `episode_return`), and optionally the evaluator's rows, which move
     the bar to the step they were taken at (the budget, at the end). On a terminal this is a
-    rich progress bar that other output on the same `console` prints above; elsewhere (a
-    pipe, a CI log, a file) it prints one plain line at most every `time_delta` seconds.
+    rich progress bar that fits 80 columns and that other output on the same `console`
+    prints above; elsewhere (a pipe, a CI log, a file) it prints one plain line at most every
+    `time_delta` seconds. Steps/s and the ETA come from the recent rate (see `RecentRate`)
+    and are left out until there is one.
     """
 
     def __init__(
@@ -29,32 +65,41 @@ class ProgressLogger(Logger):
         time_delta: float = 10.0,
         steps_key: str = "actor_steps",
         description: str = "train",
+        clock: Callable[[], float] = time.monotonic,
     ):
         self.console = console or Console(highlight=False)
         self._total = total_steps
-        self._initial = initial_steps
         self._steps_key = steps_key
         self._time_delta = time_delta
         self._description = description
-        self._start = time.monotonic()
+        self._clock = clock
+        self._rate = RecentRate()
         self._last_print = -float("inf")
         self._progress: Progress | None = None
-        self._pending: LoggingData | None = None
+        self._pending: int | None = None  # Steps of a row not printed yet.
         self._episodes, self._return = 0, float("nan")
         if self.console.is_terminal:
+            # The bar takes what the text leaves; counts and ETA are never cut (at 80
+            # columns the text needs at most ~70, e.g. "999999/1000000 ep 12345 | ...").
             self._progress = Progress(
                 TextColumn(f"[bold]{description}"),
-                BarColumn(),
-                MofNCompleteColumn(),
-                TextColumn("{task.fields[info]}"),
-                TextColumn("ETA"),
-                TimeRemainingColumn(),
+                BarColumn(bar_width=None, table_column=Column(ratio=1)),
+                MofNCompleteColumn(table_column=Column(no_wrap=True)),
+                TextColumn("{task.fields[info]}", table_column=Column(no_wrap=True)),
+                TextColumn("{task.fields[eta]}", table_column=Column(no_wrap=True)),
                 console=self.console,
+                expand=True,
             )
             self._task = self._progress.add_task(
-                description, total=total_steps, completed=initial_steps, info=""
+                description, total=total_steps, completed=initial_steps, info="", eta=""
             )
             self._progress.start()
+
+    def _eta(self, steps: int, rate: float | None) -> str:
+        if rate is None:
+            return ""
+        remaining = max(self._total - steps, 0) / rate
+        return f"ETA {datetime.timedelta(seconds=round(remaining))}"
 
     def write(self, data: LoggingData) -> None:
         """An episode row updates everything; another row (an evaluation) only the steps."""
@@ -62,30 +107,35 @@ class ProgressLogger(Logger):
         if "episode_return" in data:
             self._episodes = to_python(data.get("actor_episodes", data.get("episodes", 0)))
             self._return = to_python(data["episode_return"])
-        now = time.monotonic()
-        speed = (steps - self._initial) / max(now - self._start, 1e-9)
-        info = f"episodes {self._episodes} | return {self._return:.1f} | {speed:.0f} steps/s"
+        now = self._clock()
+        self._rate.add(now, steps)
         if self._progress is not None:
-            self._progress.update(self._task, completed=steps, info=info)
-            return
-        self._pending = data
-        if now - self._last_print >= self._time_delta or steps >= self._total:
-            self._last_print = now
-            remaining = max(self._total - steps, 0) / max(speed, 1e-9)
-            eta = datetime.timedelta(seconds=round(remaining))
-            percent = 100.0 * steps / max(self._total, 1)
-            self._pending = None
-            self.console.print(
-                f"[{self._description}] steps {steps}/{self._total} ({percent:.0f}%) | {info} | "
-                f"ETA {eta}",
-                markup=False,
-                soft_wrap=True,
-            )
+            rate = self._rate.rate()
+            info = f"ep {self._episodes} | return {self._return:.1f}"
+            info += f" | {rate:.0f}/s" if rate is not None else ""
+            eta = self._eta(steps, rate)
+            self._progress.update(self._task, completed=steps, info=info, eta=eta)
+        elif now - self._last_print >= self._time_delta or steps >= self._total:
+            self._print_line(steps, now)
+        else:
+            self._pending = steps
+
+    def _print_line(self, steps: int, now: float) -> None:
+        self._last_print, self._pending = now, None
+        percent = 100.0 * steps / max(self._total, 1)
+        fields = [
+            f"[{self._description}] steps {steps}/{self._total} ({percent:.0f}%)",
+            f"episodes {self._episodes}",
+            f"return {self._return:.1f}",
+        ]
+        rate = self._rate.rate()
+        if rate is not None:
+            fields += [f"{rate:.0f} steps/s", self._eta(steps, rate)]
+        self.console.print(" | ".join(fields), markup=False, soft_wrap=True)
 
     def close(self) -> None:
         if self._progress is not None:
             self._progress.stop()
             self._progress = None
         elif self._pending is not None:  # The latest row was held back by time_delta.
-            self._last_print = -float("inf")
-            self.write(self._pending)
+            self._print_line(self._pending, self._clock())
