@@ -84,6 +84,22 @@ def test_play_records_a_video(trained, capsys, tmp_path, extension):
             assert reader.count_frames() == sum(lengths) + 2
 
 
+def test_play_video_leaves_stderr_clean_on_a_headless_machine(trained, tmp_path):
+    run_dir, _ = trained
+    environment = {k: v for k, v in os.environ.items() if k != "XDG_RUNTIME_DIR"}
+    environment.pop("SDL_VIDEODRIVER", None)  # tests/conftest.py sets it; users do not.
+    result = subprocess.run(
+        [RLKIT, "play", str(run_dir), "--video", "play.gif"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=tmp_path,
+        env=environment,
+    )
+    assert result.returncode == 0 and "wrote" in result.stdout
+    assert result.stderr == ""
+
+
 def test_plot_writes_a_png(trained, capsys, tmp_path):
     run_dir, _ = trained
     out_png = tmp_path / "curves.png"

@@ -1,5 +1,8 @@
 """GymWrapper / GymnasiumWrapper: spec conversion, dm_env semantics, errors."""
 
+import os
+import subprocess
+import sys
 import unittest
 
 import dm_env
@@ -228,3 +231,20 @@ def test_gymnasium_wrapper_seeds_through_rlkit_wrappers():
     first, _ = env.reset(seed=1)
     again, _ = env.reset(seed=1)
     np.testing.assert_array_equal(first, again)
+
+
+def test_rendering_off_screen_prints_nothing_without_xdg_runtime_dir():
+    script = """
+import os, rlkit
+env = rlkit.make_environment("CartPole-v1", render_mode="rgb_array")
+env.reset()
+assert env.render().shape == (400, 600, 3)
+env.close()
+assert os.path.isdir(os.environ["XDG_RUNTIME_DIR"])
+"""
+    environment = {k: v for k, v in os.environ.items() if k != "XDG_RUNTIME_DIR"}
+    environment.pop("SDL_VIDEODRIVER", None)  # tests/conftest.py sets it; users do not.
+    result = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, env=environment
+    )
+    assert result.returncode == 0 and result.stderr == "", result.stderr

@@ -7,7 +7,11 @@ through it. Acme's own wrapper conflates the two for gymnasium; this one must no
 
 from __future__ import annotations
 
+import atexit
 import inspect
+import os
+import shutil
+import tempfile
 from collections.abc import Callable
 from typing import Any
 
@@ -152,6 +156,23 @@ def make_action_validator(spec: types.NestedSpec, path: str = "action") -> Calla
     return check_array
 
 
+def _ensure_xdg_runtime_dir() -> None:
+    """Points XDG_RUNTIME_DIR at a private temporary directory if it is unset or missing.
+
+    SDL (under pygame, which gymnasium renders with) probes for a Wayland display on
+    initialisation and prints "error: XDG_RUNTIME_DIR is invalid or not set" to stderr on
+    every headless machine without one, even for off-screen `rgb_array` frames. Without
+    that directory no Wayland display could be reached anyway, so a private one changes
+    nothing but the message. Must run before pygame initialises its display.
+    """
+    current = os.environ.get("XDG_RUNTIME_DIR")
+    if current and os.path.isdir(current):
+        return
+    directory = tempfile.mkdtemp(prefix="rlkit-runtime-")  # Mode 0700, as the spec asks.
+    atexit.register(shutil.rmtree, directory, ignore_errors=True)
+    os.environ["XDG_RUNTIME_DIR"] = directory
+
+
 class GymWrapper(dm_env.Environment):
     """Presents a gymnasium environment as a `dm_env.Environment`.
 
@@ -166,6 +187,8 @@ class GymWrapper(dm_env.Environment):
     def __init__(self, environment: gymnasium.Env, seed: int | None = None):
         self._environment = environment
         self._pending_seed = seed
+        if getattr(environment, "render_mode", None) is not None:
+            _ensure_xdg_runtime_dir()  # Before the first render starts pygame.
         self._observation_spec = space_to_spec(environment.observation_space, "observation")
         self._action_spec = space_to_spec(environment.action_space, "action")
         self._convert_observation = specs_lib.make_caster(self._observation_spec)
