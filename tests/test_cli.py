@@ -2,6 +2,7 @@
 
 import os
 import pathlib
+import re
 import signal
 import subprocess
 import sys
@@ -246,6 +247,25 @@ def test_bad_input_is_one_line_and_non_zero(capsys, argv, message):
     code, _, err = run_cli(capsys, *argv)
     assert code == 2
     assert message in err and err.count("\n") == 1 and "Traceback" not in err
+
+
+def test_help_shows_every_default(capsys):
+    # Required, repeatable or a flag: no default to show.
+    no_default = {"-h", "--env", "--trials", "--set", "--env-arg", "--values"}
+    for command in ("train", "eval", "play", "plot", "tune"):
+        with pytest.raises(SystemExit):
+            cli.main([command, "--help"])
+        out = capsys.readouterr().out
+        options = out.split("options:")[1]
+        # One block per option: its line and the indented lines that continue it.
+        blocks = [block.split() for block in re.split(r"\n(?=  -)", options) if block.strip()]
+        blocks = [" ".join(words) for words in blocks if words[0].rstrip(",") not in no_default]
+        assert blocks, out
+        for block in blocks:
+            assert "(default: " in block, f"rlkit {command}: {block}"
+        if command == "train":
+            for default in ("(default: 50000)", "(default: 5000)", "(default: 10000)"):
+                assert default in out
 
 
 def test_bad_search_space_is_one_line(capsys, tmp_path):

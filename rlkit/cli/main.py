@@ -31,7 +31,24 @@ class CommandError(Exception):
     """A user mistake: printed as one line, exit status 2."""
 
 
+class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
+    """Appends "(default: ...)" to every option that has a default not already in its help."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        help_text = action.help or ""
+        default = action.default
+        # Identity checks: a default of 0 is a default to show (0 == False).
+        unset = default is None or default is False or default is argparse.SUPPRESS
+        if unset or default == [] or "default" in help_text:
+            return help_text
+        return super()._get_help_string(action)
+
+
 class _Parser(argparse.ArgumentParser):
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("formatter_class", _HelpFormatter)
+        super().__init__(*args, **kwargs)
+
     def error(self, message: str):
         raise CommandError(f"{self.prog}: {message}")
 
@@ -64,7 +81,12 @@ def _build_parser() -> argparse.ArgumentParser:
     train = commands.add_parser("train", help="train an agent on a gymnasium environment")
     train.add_argument("agent", help="agent name (see `rlkit agents`)")
     train.add_argument("--env", required=True, help="gymnasium environment id")
-    train.add_argument("--config", action="append", default=[], help="YAML config file")
+    train.add_argument(
+        "--config",
+        action="append",
+        default=[],
+        help="YAML config file (default: the agent's YAML for the env, if it ships one)",
+    )
     train.add_argument(
         "--set", action="append", default=[], metavar="KEY=VALUE", help="override a config key"
     )
@@ -76,32 +98,50 @@ def _build_parser() -> argparse.ArgumentParser:
         help="keyword argument for gymnasium.make (e.g. is_slippery=false)",
     )
     train.add_argument("--steps", type=_positive_int, default=50_000, help="env step budget")
-    train.add_argument("--target-return", type=float, help="stop once evaluation reaches it")
-    train.add_argument("--seed", type=_seed, default=0)
-    train.add_argument("--run-dir", help="default: runs/AGENT_ENV_seedS (rerun to resume)")
+    train.add_argument(
+        "--target-return",
+        type=float,
+        help="stop once evaluation reaches it (default: none, run all the steps)",
+    )
+    train.add_argument("--seed", type=_seed, default=0, help="seeds the agent and the env")
+    train.add_argument(
+        "--run-dir",
+        help="where the run is written; rerun to resume (default: runs/AGENT_ENV_seedS)",
+    )
     train.add_argument(
         "--logger", default="csv", help="comma-separated: csv, tensorboard, wandb (and none)"
     )
-    train.add_argument("--eval-every", type=_non_negative_int, default=5_000)
-    train.add_argument("--eval-episodes", type=_positive_int, default=10)
-    train.add_argument("--checkpoint-every", type=_non_negative_int, default=10_000)
+    train.add_argument(
+        "--eval-every", type=_non_negative_int, default=5_000, help="env steps (0: at the end)"
+    )
+    train.add_argument(
+        "--eval-episodes", type=_positive_int, default=10, help="episodes per evaluation"
+    )
+    train.add_argument(
+        "--checkpoint-every",
+        type=_non_negative_int,
+        default=10_000,
+        help="env steps (0: at the end)",
+    )
 
     evaluate = commands.add_parser("eval", help="evaluate a trained policy")
-    evaluate.add_argument("run_dir")
-    evaluate.add_argument("--episodes", type=_positive_int, default=10)
-    evaluate.add_argument("--seed", type=_seed, default=12_345)
+    evaluate.add_argument("run_dir", help="a run directory written by `rlkit train`")
+    evaluate.add_argument("--episodes", type=_positive_int, default=10, help="greedy episodes")
+    evaluate.add_argument("--seed", type=_seed, default=12_345, help="seeds the environment")
 
     play = commands.add_parser("play", help="run a trained policy, optionally to a video")
-    play.add_argument("run_dir")
-    play.add_argument("--video", help="write the episodes to a .gif or .mp4")
-    play.add_argument("--episodes", type=_positive_int, default=1)
-    play.add_argument("--seed", type=_seed, default=0)
+    play.add_argument("run_dir", help="a run directory written by `rlkit train`")
+    play.add_argument(
+        "--video", help="write the episodes to a .gif or .mp4 (default: none, print returns)"
+    )
+    play.add_argument("--episodes", type=_positive_int, default=1, help="episodes to play")
+    play.add_argument("--seed", type=_seed, default=0, help="seeds the environment")
     play.add_argument("--fps", type=float, help="video frame rate (default: the env's)")
 
     plot = commands.add_parser(
         "plot", help="plot learning curves of runs, or one run's state values (--values)"
     )
-    plot.add_argument("run_dirs", nargs="+")
+    plot.add_argument("run_dirs", nargs="+", help="run directories (seeds of one config: mean)")
     plot.add_argument("--out", help="PNG to write (default: curves.png; values.png with --values)")
     plot.add_argument(
         "--values",
@@ -110,17 +150,34 @@ def _build_parser() -> argparse.ArgumentParser:
     )
 
     tune = commands.add_parser("tune", help="search hyperparameters with optuna")
-    tune.add_argument("agent")
-    tune.add_argument("--env", required=True)
-    tune.add_argument("--trials", type=_positive_int, required=True)
-    tune.add_argument("--env-arg", action="append", default=[], metavar="KEY=VALUE")
+    tune.add_argument("agent", help="agent name (see `rlkit agents`)")
+    tune.add_argument("--env", required=True, help="gymnasium environment id")
+    tune.add_argument("--trials", type=_positive_int, required=True, help="optuna trials")
+    tune.add_argument(
+        "--env-arg",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="keyword argument for gymnasium.make (e.g. is_slippery=false)",
+    )
     tune.add_argument("--space", help="search space YAML (default: the agent's)")
-    tune.add_argument("--config", action="append", default=[], help="base config YAML")
-    tune.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
+    tune.add_argument(
+        "--config",
+        action="append",
+        default=[],
+        help="base config YAML (default: the agent's YAML for the env, if it ships one)",
+    )
+    tune.add_argument(
+        "--set", action="append", default=[], metavar="KEY=VALUE", help="override a config key"
+    )
     tune.add_argument("--steps", type=_positive_int, default=20_000, help="steps per trial")
-    tune.add_argument("--eval-every", type=_positive_int, default=2_000)
-    tune.add_argument("--eval-episodes", type=_positive_int, default=5)
-    tune.add_argument("--seed", type=_seed, default=0)
+    tune.add_argument(
+        "--eval-every", type=_positive_int, default=2_000, help="env steps between evaluations"
+    )
+    tune.add_argument(
+        "--eval-episodes", type=_positive_int, default=5, help="episodes per evaluation"
+    )
+    tune.add_argument("--seed", type=_seed, default=0, help="seeds the sampler and the runs")
     tune.add_argument("--out", help="best config YAML (default: runs/tune_AGENT_ENV/best.yaml)")
     return parser
 
