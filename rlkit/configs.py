@@ -26,18 +26,45 @@ def _valid_keys(config_class: type) -> str:
     return ", ".join(field.name for field in dataclasses.fields(config_class))
 
 
+def _yaml_problem(error: yaml.YAMLError, text: str) -> str:
+    """What PyYAML found wrong and where, 1-based, as one phrase.
+
+    PyYAML places errors at the end of the stream on the line after the last one (line 3
+    of a 2-line file): those are reported as at the end of the file.
+    """
+    problem = getattr(error, "problem", None)
+    mark = getattr(error, "problem_mark", None)
+    if problem is None or mark is None:
+        return str(error).splitlines()[0] if str(error) else type(error).__name__
+    problem = problem.replace("'<stream end>'", "the end of the file")
+    problem = problem.replace("end of stream", "end of the file")
+    if mark.line >= len(text.splitlines()):
+        where = "" if "end of the file" in problem else " at the end of the file"
+    else:
+        where = f" at line {mark.line + 1}, column {mark.column + 1}"
+    context, context_mark = getattr(error, "context", None), getattr(error, "context_mark", None)
+    if context and context_mark is not None:
+        where += (
+            f" ({context} started at line {context_mark.line + 1}, "
+            f"column {context_mark.column + 1})"
+        )
+    return problem + where
+
+
 def _read_yaml(path: str) -> dict[str, Any]:
     if not os.path.isfile(path):
         raise errors.ConfigError(f"Config file {path!r} not found.")
     try:
         with open(path) as file:
-            content = yaml.safe_load(file)
+            text = file.read()
     except (OSError, UnicodeDecodeError) as error:
         raise errors.ConfigError(f"Cannot read config file {path!r}: {error}.") from None
+    try:
+        content = yaml.safe_load(text)
     except yaml.YAMLError as error:
-        where = getattr(error, "problem_mark", None)
-        line = f" (line {where.line + 1})" if where is not None else ""
-        raise errors.ConfigError(f"Config file {path!r} is not valid YAML{line}.") from None
+        raise errors.ConfigError(
+            f"Config file {path!r} is not valid YAML: {_yaml_problem(error, text)}."
+        ) from None
     if content is None:
         return {}
     if not isinstance(content, dict):

@@ -65,6 +65,32 @@ def test_file_errors(tmp_path):
         configs.load_config(DQNConfig, [str(unknown)])
 
 
+@pytest.mark.parametrize(
+    "text, problem",
+    [
+        (  # PyYAML places this past the last line (line 3 of 2).
+            "learning_rate: 0.001\nbatch_size: [64\n",
+            "expected ',' or ']', but got the end of the file (while parsing a flow sequence "
+            "started at line 2, column 13)",
+        ),
+        (
+            "learning_rate: 0.001\n  batch_size: 64\n",
+            "mapping values are not allowed here at line 2, column 13",
+        ),
+        (
+            "learning_rate:\t0.001\nbatch_size: 64\n",
+            "found character '\\t' that cannot start any token at line 1, column 15",
+        ),
+    ],
+)
+def test_yaml_syntax_errors_say_what_is_wrong_and_where(tmp_path, text, problem):
+    broken = tmp_path / "broken.yaml"
+    broken.write_text(text)
+    with pytest.raises(errors.ConfigError) as raised:
+        configs.load_config(DQNConfig, [str(broken)])
+    assert str(raised.value) == f"Config file {str(broken)!r} is not valid YAML: {problem}."
+
+
 def test_saved_config_round_trips(tmp_path):
     config = DQNConfig(hidden_sizes=(32, 16), learning_rate=5e-4, dueling=True)
     path = tmp_path / "saved.yaml"
