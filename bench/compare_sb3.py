@@ -1,12 +1,15 @@
-"""rlkit DQN vs Stable-Baselines3 DQN on CartPole-v1: same hyperparameters, same updates.
+"""rlkit DQN (local and Reverb replay) vs Stable-Baselines3 and SBX DQN on CartPole-v1.
 
-Both train 50,000 env steps with RL-Zoo's CartPole hyperparameters (SB3: train_freq=256,
+All train 50,000 env steps with RL-Zoo's CartPole hyperparameters (SB3/SBX: train_freq=256,
 gradient_steps=128 -> ~24.5k gradient updates of batch 64; rlkit: samples_per_insert=32 ->
 the same count), one after the other in this process tree, per seed. Reports training
-wall-clock of each, their ratio (rlkit / SB3), update counts and greedy evaluation returns.
+wall-clock of each, the ratios to SBX and SB3, update counts and greedy evaluation returns
+(20 episodes), and rlkit's acting-loop speed with replay writes (10,000 steps of acting and
+writing, no learning) on each backend.
 
-SB3 lives in its own venv (.sb3-venv, created on first use) with torch==2.13.0, the CPU
-build available locally; nothing is installed into the main environment.
+SB3 and SBX live in their own venv (.peers-venv, created on first use: torch==2.13.0 first,
+which resolves to the CPU build, then stable-baselines3 and sbx-rl); nothing is installed
+into the project's environment. The Reverb rows need the `reverb` extra (`make install`).
 
     .venv/bin/python bench/compare_sb3.py [--seeds 0 1 2] [--steps 50000]
 """
@@ -14,6 +17,7 @@ build available locally; nothing is installed into the main environment.
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import os
 import pathlib
@@ -28,27 +32,37 @@ except ImportError:
     from _report import markdown_table, write_section
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
-SB3_VENV = ROOT / ".sb3-venv"
-SB3_PACKAGES = ["torch==2.13.0", "stable-baselines3==2.9.2", "gymnasium==1.4.0", "numpy==1.26.4"]
+PEERS_VENV = ROOT / ".peers-venv"
+# torch first and alone: pinned, it resolves to the CPU build; a plain torch pulls CUDA.
+PEERS_TORCH = "torch==2.13.0"
+PEERS_PACKAGES = ["stable-baselines3", "sbx-rl", "gymnasium==1.4.0"]
 
-SB3_SCRIPT = """
-import json, sys, time
+PEER_SCRIPT = """
+import importlib.metadata, json, sys, time
 import gymnasium as gym
-from stable_baselines3 import DQN
-from stable_baselines3.common.evaluation import evaluate_policy
-seed, steps = int(sys.argv[1]), int(sys.argv[2])
+library, seed, steps = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+if library == "sbx":
+    from sbx import DQN
+    from stable_baselines3.common.evaluation import evaluate_policy
+    extra = {}
+else:
+    from stable_baselines3 import DQN
+    from stable_baselines3.common.evaluation import evaluate_policy
+    extra = dict(device="cpu")
 model = DQN("MlpPolicy", "CartPole-v1", learning_rate=2.3e-3, batch_size=64,
             buffer_size=100_000, learning_starts=1000, gamma=0.99, target_update_interval=10,
             train_freq=256, gradient_steps=128, exploration_fraction=0.16,
             exploration_final_eps=0.04, policy_kwargs=dict(net_arch=[256, 256]),
-            seed=seed, verbose=0, device="cpu")
+            seed=seed, verbose=0, **extra)
 start = time.perf_counter()
 model.learn(total_timesteps=steps)
 seconds = time.perf_counter() - start
 env = gym.make("CartPole-v1")
 env.reset(seed=20_000 + seed)
 mean, _ = evaluate_policy(model, env, n_eval_episodes=20, deterministic=True)
-print(json.dumps(dict(seconds=seconds, updates=model._n_updates, final_return=float(mean))))
+version = importlib.metadata.version("sbx-rl" if library == "sbx" else "stable-baselines3")
+print(json.dumps(dict(seconds=seconds, updates=int(getattr(model, "_n_updates", -1)),
+                      final_return=float(mean), version=version)))
 """
 
 RLKIT_SCRIPT = """
@@ -57,35 +71,54 @@ os.environ.setdefault("JAX_PLATFORMS", "cpu")
 import numpy as np
 import rlkit
 from rlkit.agents import dqn
-seed, steps = int(sys.argv[1]), int(sys.argv[2])
+backend, seed, steps = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+quiet = rlkit.loggers.NoOpLogger()
+
+# Acting with replay writes only: learning starts after 10,000 steps, so none happens here.
+acting_steps = 10_000
 env = rlkit.make_environment("CartPole-v1", seed=seed)
-agent = dqn.DQN(rlkit.make_environment_spec(env), dqn.DQNConfig(), seed=seed,
-                logger=rlkit.loggers.NoOpLogger())
-loop = rlkit.EnvironmentLoop(env, agent, logger=rlkit.loggers.NoOpLogger())
+agent = dqn.DQN(rlkit.make_environment_spec(env), dqn.DQNConfig(min_replay_size=acting_steps),
+                seed=seed, logger=quiet, replay_backend=backend)
+loop = rlkit.EnvironmentLoop(env, agent, logger=quiet)
+loop.run(num_steps=200)  # Compiles the policy.
+start = time.perf_counter()
+loop.run(num_steps=acting_steps - 200)
+acting_steps_per_second = (acting_steps - 200) / (time.perf_counter() - start)
+agent.close()
+
+env = rlkit.make_environment("CartPole-v1", seed=seed)
+agent = dqn.DQN(rlkit.make_environment_spec(env), dqn.DQNConfig(), seed=seed, logger=quiet,
+                replay_backend=backend)
+loop = rlkit.EnvironmentLoop(env, agent, logger=quiet)
 start = time.perf_counter()
 loop.run(num_steps=steps)
+agent.wait_for_learner()
 seconds = time.perf_counter() - start
 evaluation = rlkit.EnvironmentLoop(
     rlkit.make_environment("CartPole-v1", seed=20_000 + seed), agent.make_evaluation_actor(),
-    logger=rlkit.loggers.NoOpLogger())
+    logger=quiet)
 final = float(np.mean([r["episode_return"] for r in evaluation.run(num_episodes=20)]))
-print(json.dumps(dict(seconds=seconds, updates=int(agent.learner.state.steps), final_return=final)))
+print(json.dumps(dict(seconds=seconds, updates=int(agent.learner.state.steps), final_return=final,
+                      acting_steps_per_second=acting_steps_per_second)))
 agent.close()
 """
 
 
-def ensure_sb3_venv() -> pathlib.Path:
-    python = SB3_VENV / "bin" / "python"
-    if not python.exists():
-        subprocess.run([sys.executable, "-m", "venv", str(SB3_VENV)], check=True)
-        subprocess.run([str(python), "-m", "pip", "install", "-q", *SB3_PACKAGES], check=True)
+def ensure_peers_venv() -> pathlib.Path:
+    python = PEERS_VENV / "bin" / "python"
+    if not (PEERS_VENV / ".installed").exists():
+        subprocess.run([sys.executable, "-m", "venv", str(PEERS_VENV)], check=True)
+        pip = [str(python), "-m", "pip", "install", "-q"]
+        subprocess.run([*pip, PEERS_TORCH], check=True)
+        subprocess.run([*pip, *PEERS_PACKAGES], check=True)
+        (PEERS_VENV / ".installed").touch()
     return python
 
 
-def run(python: pathlib.Path | str, script: str, seed: int, steps: int) -> dict:
+def run(python: pathlib.Path | str, script: str, *args) -> dict:
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", JAX_PLATFORMS="cpu")
     out = subprocess.run(
-        [str(python), "-c", script, str(seed), str(steps)],
+        [str(python), "-c", script, *map(str, args)],
         check=True,
         capture_output=True,
         text=True,
@@ -100,53 +133,67 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--steps", type=int, default=50_000)
     args = parser.parse_args()
-    sb3_python = ensure_sb3_venv()
-    rows, ratios = [], []
+    peers = ensure_peers_venv()
+    backends = ["local"] + (["reverb"] if importlib.util.find_spec("reverb") else [])
+    rows, versions = [], {}
+    ratios: dict[str, list[float]] = {f"{b}/{p}": [] for b in backends for p in ("sbx", "sb3")}
     for seed in args.seeds:
-        sb3 = run(sb3_python, SB3_SCRIPT, seed, args.steps)
-        ours = run(sys.executable, RLKIT_SCRIPT, seed, args.steps)
-        ratio = ours["seconds"] / sb3["seconds"]
-        ratios.append(ratio)
-        print(f"seed {seed}: sb3 {sb3}  rlkit {ours}  ratio {ratio:.2f}", flush=True)
-        rows.append(
-            [
-                seed,
-                f"{sb3['seconds']:.1f}",
-                f"{ours['seconds']:.1f}",
-                f"{ratio:.2f}",
-                sb3["updates"],
-                ours["updates"],
-                f"{sb3['final_return']:.1f}",
-                f"{ours['final_return']:.1f}",
-            ]
-        )
-    body = f"""## rlkit vs Stable-Baselines3, DQN CartPole-v1, {
-        args.steps:,} steps (`bench/compare_sb3.py`)
+        results = {}
+        for library in ("sb3", "sbx"):
+            results[library] = run(peers, PEER_SCRIPT, library, seed, args.steps)
+            versions[library] = results[library]["version"]
+        for backend in backends:
+            results[backend] = run(sys.executable, RLKIT_SCRIPT, backend, seed, args.steps)
+        print(f"seed {seed}: {json.dumps(results)}", flush=True)
+        for backend in backends:
+            ours = results[backend]
+            for peer in ("sbx", "sb3"):
+                ratios[f"{backend}/{peer}"].append(ours["seconds"] / results[peer]["seconds"])
+            rows.append(
+                [
+                    seed,
+                    f"rlkit ({backend} replay)",
+                    f"{ours['seconds']:.1f}",
+                    f"{ours['seconds'] / results['sbx']['seconds']:.2f}",
+                    f"{ours['seconds'] / results['sb3']['seconds']:.2f}",
+                    ours["updates"],
+                    f"{ours['final_return']:.1f}",
+                    f"{ours['acting_steps_per_second']:.0f}",
+                ]
+            )
+        for peer, name in (("sbx", "SBX"), ("sb3", "SB3")):
+            result = results[peer]
+            rows.append(
+                [
+                    seed,
+                    name,
+                    f"{result['seconds']:.1f}",
+                    f"{result['seconds'] / results['sbx']['seconds']:.2f}",
+                    f"{result['seconds'] / results['sb3']['seconds']:.2f}",
+                    result["updates"],
+                    f"{result['final_return']:.1f}",
+                    "",
+                ]
+            )
+    summary = "\n".join(
+        f"- rlkit ({key.split('/')[0]} replay) / {key.split('/')[1].upper()}: "
+        f"{np.mean(values):.2f} (per seed {', '.join(f'{v:.2f}' for v in values)})"
+        for key, values in ratios.items()
+    )
+    header = ["seed", "run", "train s", "/ SBX", "/ SB3", "updates", "return", "acting steps/s"]
+    body = f"""## rlkit vs SBX and Stable-Baselines3, DQN CartPole-v1, {args.steps:,} steps \
+(`bench/compare_sb3.py`)
 
-RL-Zoo hyperparameters for both (rlkit's defaults add double Q and 3-step returns), same
-number of gradient updates, run one after the other on
-this machine ({os.cpu_count()} cores). Seconds are training wall-clock only; returns are 20 greedy
-episodes after training. SB3 {SB3_PACKAGES[1].split("==")[1]} with torch {
-        SB3_PACKAGES[0].split("==")[1]
-    } (CPU).
+RL-Zoo hyperparameters for all (rlkit's defaults add double Q and 3-step returns), the same
+number of gradient updates, run one after the other per seed on this machine
+({os.cpu_count()} cores). Seconds are training wall-clock only; returns are 20 greedy episodes
+after training. "acting steps/s" is rlkit's acting loop with replay writes and no learning.
+SB3 {versions.get("sb3")} ({PEERS_TORCH}, CPU), SBX {versions.get("sbx")} (its own current jax).
 
-{
-        markdown_table(
-            [
-                "seed",
-                "SB3 s",
-                "rlkit s",
-                "rlkit / SB3",
-                "SB3 updates",
-                "rlkit updates",
-                "SB3 return",
-                "rlkit return",
-            ],
-            rows,
-        )
-    }
+{markdown_table(header, rows)}
 
-Wall-clock ratio rlkit / SB3: {np.mean(ratios):.2f} (mean over seeds; target <= 0.5, aim 0.25).
+Wall-clock ratios, mean over seeds (target for the local backend: at most 1.0x SBX):
+{summary}
 """
     write_section("compare_sb3", body)
     print(body)
