@@ -16,6 +16,7 @@ from rlkit import configs
 from rlkit import errors as rlkit_errors
 from rlkit.agents.dqn import DQNConfig
 from rlkit.cli import main as cli
+from tests.conftest import REPLAY_BACKENDS
 
 RLKIT = str(pathlib.Path(sys.executable).parent / "rlkit")  # Installed by pyproject's scripts.
 TINY = ["--set", "min_replay_size=100", "--set", "hidden_sizes=[32,32]"]
@@ -493,3 +494,30 @@ def test_stderr_filter_drops_only_reverb_info_lines():
     os.close(sink_write)
     with os.fdopen(sink_read, "rb") as sink:
         assert sink.read() == b"keep me\nWarning: also kept"
+
+
+@pytest.mark.skipif("reverb" in REPLAY_BACKENDS, reason="the Reverb extra is installed here")
+def test_reverb_backend_without_the_extra_is_one_line(capsys, tmp_path):
+    code, _, err = run_cli(
+        capsys, "train", "dqn", "--env", "CartPole-v1", "--steps", "600", *TINY,
+        "--run-dir", tmp_path / "run", "--replay-backend", "reverb",
+    )  # fmt: skip
+    assert code == 2 and len(err.strip().splitlines()) == 1
+    assert "'rlkit[reverb]'" in err and "replay_backend='local'" in err
+
+
+@pytest.mark.skipif("reverb" not in REPLAY_BACKENDS, reason="needs the Reverb extra")
+def test_reverb_backend_logs_its_open_port_and_resumes_only_on_reverb(capsys, tmp_path):
+    run_dir = tmp_path / "run"
+    argv = ["train", "dqn", "--env", "CartPole-v1", "--steps", "600", "--eval-episodes", "1"]
+    argv += [*TINY, "--run-dir", run_dir, "--logger", "none"]
+    result = subprocess.run(
+        [RLKIT, *map(str, argv), "--replay-backend", "reverb"],
+        capture_output=True, text=True, timeout=300,
+        env={**os.environ, "JAX_PLATFORMS": "cpu"},
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    port_lines = [line for line in result.stderr.splitlines() if "open on all interfaces" in line]
+    assert len(port_lines) == 1, result.stderr
+    code, _, err = run_cli(capsys, *[a if a != "600" else "900" for a in argv])
+    assert code == 2 and "--replay-backend reverb" in err and len(err.strip().splitlines()) == 1

@@ -4,9 +4,11 @@
     rlkit train AGENT --env ENV_ID [--env-arg KEY=VALUE ...] [--config FILE]
                 [--set key=value ...] [--steps N] [--target-return R] [--seed S]
                 [--run-dir DIR] [--logger csv,tensorboard,wandb]
+                [--replay-backend auto|local|reverb]
     rlkit eval RUN_DIR [--episodes N]
     rlkit play RUN_DIR [--video out.gif|out.mp4] [--episodes N]
     rlkit plot RUN_DIR [RUN_DIR ...] [--out curves.png]
+    rlkit plot RUN_DIR --values [--out values.png]
     rlkit tune AGENT --env ENV_ID --trials N [--space space.yaml] [--out best.yaml]
 
 Bad input (an unknown agent, environment or config key, a missing run directory, an agent
@@ -122,6 +124,13 @@ def _build_parser() -> argparse.ArgumentParser:
         type=_non_negative_int,
         default=10_000,
         help="env steps (0: at the end)",
+    )
+    train.add_argument(
+        "--replay-backend",
+        choices=("auto", "local", "reverb"),
+        default="auto",
+        help="auto: in-process tables (local) for this single-process run, no open port; "
+        "reverb: a Reverb server (needs rlkit[reverb]; its port is open on all interfaces)",
     )
 
     evaluate = commands.add_parser("eval", help="evaluate a trained policy")
@@ -279,6 +288,7 @@ def _train(args: argparse.Namespace) -> int:
         run_dir=run_dir,
         checkpoint_every=args.checkpoint_every,
         loggers=loggers,
+        replay_backend=args.replay_backend,
         # Written once the run holds the directory (a busy one is refused first).
         run_dir_files={
             EXPERIMENT_FILE: summary,
