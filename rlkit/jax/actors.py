@@ -33,7 +33,9 @@ class GenericActor(core.Actor, core.Saveable[Any]):
     """Runs an `ActorCore` with parameters from a `VariableClient`, writing to an adder.
 
     One jitted call per step: the observation goes in, the action comes out as numpy and the
-    PRNG state stays on device.
+    PRNG state stays on `device` (the first CPU by default: a small per-step policy is
+    cheaper there than on an accelerator). Parameters are moved to it once per fetch, not
+    per step.
     """
 
     def __init__(
@@ -43,22 +45,30 @@ class GenericActor(core.Actor, core.Saveable[Any]):
         variable_client: variable_utils.VariableClient | None,
         adder: adders_lib.Adder | None = None,
         jit: bool = True,
-        backend: str | None = "cpu",
+        device: jax.Device | None = None,
     ):
         self._core = actor_core
         self._variable_client = variable_client
         self._adder = adder
-        self._select = (
-            jax.jit(actor_core.select_action, backend=backend)
-            if jit
-            else (actor_core.select_action)
-        )
+        # Committed inputs decide where a jitted call runs (jit's backend= is deprecated).
+        self._device = device if device is not None else jax.devices("cpu")[0]
+        self._select = jax.jit(actor_core.select_action) if jit else actor_core.select_action
         self._get_extras = actor_core.get_extras
-        self._state = actor_core.init(random_key)
+        self._state = jax.device_put(actor_core.init(random_key), self._device)
+        self._fetched_params: Any = None
+        self._device_params: Any = None
+
+    def _params(self) -> Any:
+        if self._variable_client is None:
+            return None
+        params = self._variable_client.params
+        if params is not self._fetched_params:
+            self._fetched_params = params
+            self._device_params = jax.device_put(params, self._device)
+        return self._device_params
 
     def select_action(self, observation: types.NestedArray) -> types.NestedArray:
-        params = self._variable_client.params if self._variable_client is not None else None
-        action, self._state = self._select(params, observation, self._state)
+        action, self._state = self._select(self._params(), observation, self._state)
         return jax.tree_util.tree_map(np.asarray, action)
 
     def observe_first(self, timestep: dm_env.TimeStep) -> None:
@@ -82,4 +92,4 @@ class GenericActor(core.Actor, core.Saveable[Any]):
         return self._state
 
     def restore(self, state: Any) -> None:
-        self._state = state
+        self._state = jax.device_put(state, self._device)
