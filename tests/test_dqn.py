@@ -175,6 +175,22 @@ def test_single_process_agent_listens_on_no_port_by_default(replay_backend, capl
         assert any(f"port {port} is open on all interfaces" in w for w in warnings), warnings
 
 
+def test_replay_checkpoint_restores_the_table(replay_backend, tmp_path):
+    config = dqn.DQNConfig(hidden_sizes=(8,), min_replay_size=64, transitions_per_item=4)
+    env = rlkit.make_environment("CartPole-v1", seed=0)
+    spec = rlkit.make_environment_spec(env)
+    kwargs = dict(logger=rlkit.loggers.NoOpLogger(), replay_backend=replay_backend)
+    agent = dqn.DQN(spec, config, replay_checkpoint_dir=str(tmp_path / "staging"), **kwargs)
+    rlkit.EnvironmentLoop(env, agent, logger=rlkit.loggers.NoOpLogger()).run(num_steps=300)
+    size = agent.replay_client.table_size(config.replay_table_name)
+    path = agent.checkpoint_replay()
+    agent.close()
+    assert size >= 70  # ~300 / 4 items, less the partial block and the n-step lag.
+    restored = dqn.DQN(spec, config, restore_replay_from=path, **kwargs)
+    assert restored.replay_client.table_size(config.replay_table_name) == size
+    restored.close()
+
+
 def test_same_seed_same_run_on_the_local_backend():
     """Background learner included: batches are drawn at a deterministic point."""
     config = dqn.DQNConfig(hidden_sizes=(16,), min_replay_size=64, epsilon_decay_steps=300)

@@ -86,14 +86,14 @@ def test_logs_are_written(finished_run):
         assert any("tfevents" in n for n in os.listdir(os.path.join(logs, "tensorboard", label)))
 
 
-def test_resume_continues_the_step_count(tmp_path):
+def test_resume_continues_the_step_count(tmp_path, replay_backend):
     run_dir = str(tmp_path)
-    first = experiments.run_experiment(make_config(run_dir, 800))
+    first = experiments.run_experiment(make_config(run_dir, 800, replay_backend=replay_backend))
     assert first.resumed_from is None
     learner_steps_before = checkpointing.Checkpointer(run_dir).read_metadata(800)["counts"][
         "learner_steps"
     ]
-    second = experiments.run_experiment(make_config(run_dir, 1200))
+    second = experiments.run_experiment(make_config(run_dir, 1200, replay_backend=replay_backend))
     assert second.resumed_from == 800 and second.actor_steps == 1200
     assert [e["actor_steps"] for e in second.evaluations] == [400, 800, 1200]
     counts = checkpointing.Checkpointer(run_dir).read_metadata(1200)["counts"]
@@ -102,7 +102,7 @@ def test_resume_continues_the_step_count(tmp_path):
     steps = pd.read_csv(os.path.join(run_dir, "logs", "evaluator.csv"))["actor_steps"].tolist()
     assert steps == [400, 800, 1200]
 
-    again = experiments.run_experiment(make_config(run_dir, 1200))
+    again = experiments.run_experiment(make_config(run_dir, 1200, replay_backend=replay_backend))
     assert again.stop_reason == "already_finished" and again.actor_steps == 1200
 
 
