@@ -1,4 +1,4 @@
-"""rlkit: reinforcement learning in the style of Acme, on JAX, with Reverb replay."""
+"""rlkit: reinforcement learning in the style of Acme, on JAX, with in-process or Reverb replay."""
 
 # First: sets XLA's CPU flags before anything can start the backend (see rlkit/_xla_setup.py).
 from rlkit import _xla_setup  # noqa: F401, I001

@@ -23,9 +23,9 @@ class Agent(core.Actor, core.VariableSource, core.Saveable[dict[str, Any]]):
     With `learn_in_background=True` the learner steps due at one observation run on a
     worker thread while the actor keeps acting on the parameters from before them; they are
     joined before the next learner steps are started, so the actor is always exactly one
-    round of learner steps behind, whatever the timing (the schedule is
-    deterministic; replay samples are not, as Reverb's samplers cannot be seeded). On a
-    multi-core CPU this overlaps acting with the jitted update instead of queueing them.
+    round of learner steps behind, whatever the timing (the schedule is deterministic; so are
+    replay samples on the local backend, not on Reverb's, whose samplers cannot be seeded).
+    On a multi-core CPU this overlaps acting with the jitted update instead of queueing them.
     `before_background_round(num_steps)`, if given, runs on the acting thread before a
     round is handed to the worker (e.g. to draw its replay batches at a deterministic point).
     """

@@ -109,7 +109,7 @@ _AGENTS: dict[str, AgentEntry] = {
     for entry in [
         AgentEntry(
             name="dqn",
-            description="Double DQN with n-step returns, Huber loss and Reverb replay",
+            description="Double DQN with n-step returns, Huber loss and experience replay",
             action_spaces="discrete",
             package="rlkit.agents.dqn",
             config="rlkit.agents.dqn.config:DQNConfig",

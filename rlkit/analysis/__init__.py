@@ -10,6 +10,7 @@ _EXPORTS = {
     "load_learning_curve": "rlkit.analysis.curves",
     "plot_episode": "rlkit.analysis.episodes",
     "plot_learning_curves": "rlkit.analysis.curves",
+    "plot_policy_values": "rlkit.analysis.values",
     "plot_value_heatmap": "rlkit.analysis.values",
     "record_episode": "rlkit.analysis.episodes",
     "write_video": "rlkit.analysis.episodes",
@@ -19,13 +20,14 @@ _lazy.attach(__name__, _EXPORTS)
 if TYPE_CHECKING:
     from rlkit.analysis.curves import load_learning_curve, plot_learning_curves
     from rlkit.analysis.episodes import EpisodeRecord, plot_episode, record_episode, write_video
-    from rlkit.analysis.values import plot_value_heatmap
+    from rlkit.analysis.values import plot_policy_values, plot_value_heatmap
 
 __all__ = [
     "EpisodeRecord",
     "load_learning_curve",
     "plot_episode",
     "plot_learning_curves",
+    "plot_policy_values",
     "plot_value_heatmap",
     "record_episode",
     "write_video",

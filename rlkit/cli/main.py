@@ -76,7 +76,7 @@ _seed = _integer(0, 2**32, "a seed in [0, 2**32)")
 
 
 def _build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="rlkit", description="Reinforcement learning on JAX and Reverb.")
+    parser = _Parser(prog="rlkit", description="Reinforcement learning on JAX.")
     commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
     commands.add_parser("agents", help="list the agents and the action spaces they support")
 
