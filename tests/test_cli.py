@@ -507,7 +507,7 @@ def test_reverb_backend_without_the_extra_is_one_line(capsys, tmp_path):
 
 
 @pytest.mark.skipif("reverb" not in REPLAY_BACKENDS, reason="needs the Reverb extra")
-def test_reverb_backend_logs_its_open_port_and_resumes_only_on_reverb(capsys, tmp_path):
+def test_reverb_backend_logs_its_open_port_and_resumes_on_reverb(capsys, tmp_path):
     run_dir = tmp_path / "run"
     argv = ["train", "dqn", "--env", "CartPole-v1", "--steps", "600", "--eval-episodes", "1"]
     argv += [*TINY, "--run-dir", run_dir, "--logger", "none"]
@@ -519,5 +519,8 @@ def test_reverb_backend_logs_its_open_port_and_resumes_only_on_reverb(capsys, tm
     assert result.returncode == 0, result.stderr
     port_lines = [line for line in result.stderr.splitlines() if "open on all interfaces" in line]
     assert len(port_lines) == 1, result.stderr
-    code, _, err = run_cli(capsys, *[a if a != "600" else "900" for a in argv])
+    longer = [a if a != "600" else "900" for a in argv]
+    code, _, err = run_cli(capsys, *longer, "--replay-backend", "local")
     assert code == 2 and "--replay-backend reverb" in err and len(err.strip().splitlines()) == 1
+    code, out, _ = run_cli(capsys, *longer)  # auto: the backend the run started on.
+    assert code == 0 and "resumed from the checkpoint at step 600" in out

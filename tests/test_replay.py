@@ -3,6 +3,8 @@
 import os
 import subprocess
 import sys
+import threading
+import time
 
 import numpy as np
 import pytest
@@ -221,3 +223,98 @@ def test_import_without_reverb_and_asking_for_it():
     assert result.returncode == 0, result.stderr
     lines = result.stdout.strip().splitlines()
     assert len(lines) == 1 and "pip install -c constraints.txt 'rlkit[reverb]'" in lines[0]
+
+
+def _writer_thread(client, table, count, delay_s=0.002):
+    def write():
+        writer = client.trajectory_writer(num_keep_alive_refs=1)
+        for i in range(count):
+            writer.append(item(i))
+            writer.create_item(table, 1.0, tree.map_structure(lambda c: c[-1], writer.history))
+            writer.flush()
+            time.sleep(delay_s)
+
+    thread = threading.Thread(target=write, daemon=True)
+    thread.start()
+    return thread
+
+
+def test_rate_limiter_is_asked_per_item_not_per_batch(start):
+    """A batch wider than the limiter's band is served as inserts allow (Reverb's rule)."""
+    limiter = replay.sample_to_insert_limiter(1.0, 2, error_buffer=2.0)
+    client = start(replay.uniform_table("t", 100, limiter, SIGNATURE))
+    thread = _writer_thread(client, "t", 60)
+    dataset = client.dataset("t", 8, flatten_blocks=False, rate_limiter_timeout_s=20.0)
+    batches = [next(dataset) for _ in range(5)]
+    assert all(batch.keys.shape == (8,) for batch in batches)
+    thread.join(timeout=30)
+
+
+def test_queue_batches_larger_than_the_queue_are_served_in_order(start):
+    client = start(replay.queue_table("q", 4, SIGNATURE))
+    thread = _writer_thread(client, "q", 18)
+    dataset = client.dataset("q", 6, flatten_blocks=False, rate_limiter_timeout_s=20.0)
+    assert [next(dataset).data["i"].tolist() for _ in range(3)] == [
+        list(range(0, 6)),
+        list(range(6, 12)),
+        list(range(12, 18)),
+    ]
+    thread.join(timeout=30)
+
+
+def test_fifo_sampler_without_removal_returns_the_oldest(start):
+    limiter = replay.min_size_limiter(1)
+    client = start(replay.TableConfig("f", "fifo", 10, limiter, SIGNATURE))
+    fill(client, "f", 3)
+    indices, keys, _ = draw(client, "f", 1, items_per_batch=5)
+    assert indices.tolist() == [0] * 5 and len(set(keys.tolist())) == 1
+
+
+def test_restoring_without_a_checkpoint_dir_keeps_the_source_and_refuses_to_save(start, tmp_path):
+    table = replay.uniform_table("t", 10, replay.min_size_limiter(1), SIGNATURE)
+    client = start(table, checkpoint_dir=str(tmp_path / "staging"))
+    fill(client, "t", 4)
+    path = client.checkpoint()
+    contents = sorted(os.listdir(path))
+    restored = start(table, restore_from=path)
+    assert restored.table_size("t") == 4
+    with pytest.raises(rlkit.CheckpointError, match="no checkpoint directory"):
+        restored.checkpoint()
+    assert sorted(os.listdir(path)) == contents
+
+
+def test_missing_or_incomplete_checkpoint_is_a_clear_error(replay_backend, tmp_path):
+    table = replay.uniform_table("t", 10, replay.min_size_limiter(1), SIGNATURE)
+    with pytest.raises(rlkit.CheckpointError, match="does not exist"):
+        replay.make_server([table], replay_backend, restore_from=str(tmp_path / "nothing"))
+    server = replay.make_server([table], replay_backend, checkpoint_dir=str(tmp_path / "c"))
+    path = server.client().checkpoint()
+    server.stop()
+    marker = "DONE" if replay_backend == "reverb" else "t.npz"
+    os.remove(os.path.join(path, marker))
+    with pytest.raises(rlkit.CheckpointError, match="incomplete|no readable table"):
+        replay.make_server([table], replay_backend, restore_from=path)
+
+
+def test_non_finite_insert_priority_is_rejected():
+    server = replay.make_server(
+        [replay.prioritized_table("p", 4, replay.min_size_limiter(1), 1.0, SIGNATURE)], "local"
+    )
+    with pytest.raises(rlkit.InvalidBatchError, match="non-negative and finite"):
+        fill(server.client(), "p", 1, priorities=[np.inf])
+
+
+def test_local_checkpoints_prune_only_their_own_kind(tmp_path):
+    (tmp_path / "my_policy").mkdir()
+    server = replay.make_server(
+        [replay.queue_table("q", 4, SIGNATURE)], "local", checkpoint_dir=str(tmp_path)
+    )
+    first = server.client().checkpoint()
+    second = server.client().checkpoint()
+    assert sorted(os.listdir(tmp_path)) == sorted(["my_policy", os.path.basename(second)])
+    assert first != second
+
+
+def test_table_names_are_checked():
+    with pytest.raises(ValueError, match="letters, digits"):
+        replay.queue_table("a/b", 4)

@@ -219,7 +219,9 @@ def _train(
             replay_path = checkpointer.replay_path_for_restore(metadata)
             # Checkpoints from before the local backend existed hold Reverb's replay.
             saved_backend = metadata.get("replay_backend", "reverb")
-            if replay_path is not None and saved_backend != replay_backend:
+            if replay_path is not None and config.replay_backend == "auto":
+                replay_backend = saved_backend  # A run resumes on the backend it started on.
+            elif replay_path is not None and saved_backend != replay_backend:
                 raise errors.CheckpointError(
                     f"This run's replay was checkpointed by the {saved_backend!r} replay backend; "
                     f"resume it with replay_backend={saved_backend!r} "

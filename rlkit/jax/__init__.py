@@ -1,5 +1,11 @@
 """JAX building blocks: actors, variable clients, networks."""
 
+from rlkit import _xla_setup
+
+_xla_setup.prefer_inline_cpu_dispatch()  # Before any of rlkit's JAX code starts the backend.
+
+# ruff: noqa: E402
+
 from rlkit.jax.actors import ActorCore, GenericActor
 from rlkit.jax.networks import (
     MLP,

@@ -51,7 +51,7 @@ class GenericActor(core.Actor, core.Saveable[Any]):
         self._variable_client = variable_client
         self._adder = adder
         # Committed inputs decide where a jitted call runs (jit's backend= is deprecated).
-        self._device = device if device is not None else jax.devices("cpu")[0]
+        self._device = device if device is not None else jax.devices("cpu")[-1]
         self._select = jax.jit(actor_core.select_action) if jit else actor_core.select_action
         self._get_extras = actor_core.get_extras
         self._state = jax.device_put(actor_core.init(random_key), self._device)

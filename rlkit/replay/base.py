@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import abc
 import dataclasses
+import re
 import sys
 from collections.abc import Iterator
 from typing import Any, NamedTuple
@@ -25,6 +26,7 @@ from rlkit import errors, types
 
 BACKENDS = ("auto", "local", "reverb")
 SAMPLERS = ("uniform", "prioritized", "fifo")
+_TABLE_NAME = re.compile(r"[A-Za-z0-9_.-]+")
 
 
 class RateLimiter(NamedTuple):
@@ -111,6 +113,11 @@ class TableConfig:
     max_times_sampled: int = 0
 
     def __post_init__(self):
+        if not _TABLE_NAME.fullmatch(self.name) or self.name == "rlkit-replay":
+            raise ValueError(
+                f"Table name {self.name!r}: use letters, digits, '_', '-' and '.' (it names "
+                "the table's checkpoint files); 'rlkit-replay' is reserved."
+            )
         if self.sampler not in SAMPLERS:
             raise ValueError(f"sampler must be one of {SAMPLERS}, got {self.sampler!r}.")
         if self.max_size < 1:

@@ -5,7 +5,7 @@ item axis first), so an insert is one slot write per leaf and a batch is one gat
 are unique per table and never reused, so a priority update for an item that has since been
 evicted is ignored rather than landing on its successor (as with Reverb). Sampling draws
 from a `numpy.random.Generator` seeded per table, whose state is checkpointed with the
-table, so a run is reproduced exactly by its seed, also across a resume.
+table: a run is reproduced by its seed, and a resumed run continues the same sampler.
 
 Why our own and not cpprb or flashbax: the adders write through Reverb's trajectory-writer
 API (`append`, `history`, `create_item`) and learners need Reverb's sample keys,
@@ -19,6 +19,8 @@ from __future__ import annotations
 
 import collections
 import json
+import logging
+import math
 import os
 import shutil
 import threading
@@ -32,6 +34,7 @@ import tree
 from rlkit import errors, types
 from rlkit.replay import base
 
+_log = logging.getLogger("rlkit.replay")
 _FORMAT = "rlkit-local-replay-1"
 _MANIFEST = "rlkit-replay.json"
 
@@ -122,25 +125,26 @@ class LocalTable:
         diff = (self._inserts + 1) * limiter.samples_per_insert - self._samples
         return diff <= limiter.max_diff
 
-    def _can_sample(self, count: int) -> bool:
+    def _samples_allowed(self, wanted: int) -> int:
+        """How many of `wanted` samples the limiter lets through now (Reverb asks per item)."""
         limiter = self.config.rate_limiter
         if self._size < max(limiter.min_size_to_sample, 1):
-            return False
-        if self.config.max_times_sampled and self._size < count:
-            return False  # A queue hands out each item once.
-        diff = self._inserts * limiter.samples_per_insert - self._samples - count
-        return diff >= limiter.min_diff
+            return 0
+        room = self._inserts * limiter.samples_per_insert - self._samples - limiter.min_diff
+        allowed = wanted if room >= wanted else max(0, int(room))
+        if self.config.max_times_sampled:
+            allowed = min(allowed, self._size)  # A queue hands out each item once.
+        return allowed
 
-    def _wait(self, ready, timeout_s: float | None, what: str) -> None:
-        if not self._condition.wait_for(lambda: self._stopped or ready(), timeout_s):
-            if what == "sample":
-                raise base.timeout_error(self.config.name, timeout_s)
-            raise errors.ReplayTimeoutError(
-                f"Inserting into replay table {self.config.name!r} waited {timeout_s} s: its "
-                "rate limiter holds inserts until the learner samples more."
-            )
+    def _wait(self, ready, timeout_s: float | None) -> bool:
+        """Waits until `ready()`; False on timeout. Raises if the table is stopped."""
+        if not self._stopped:
+            ready_in_time = self._condition.wait_for(lambda: self._stopped or ready(), timeout_s)
+            if not ready_in_time:
+                return False
         if self._stopped:
             raise errors.RlkitError(f"Replay table {self.config.name!r} was stopped.")
+        return True
 
     def size(self) -> int:
         with self._condition:
@@ -148,16 +152,24 @@ class LocalTable:
 
     def insert(self, leaves: list[np.ndarray], priority: float, timeout_s: float | None = None):
         """Inserts one item (its leaves flattened in signature order); returns its key."""
-        if not priority >= 0:  # Also rejects NaN.
-            raise ValueError(f"Priorities must be non-negative numbers, got {priority!r}.")
+        if not (priority >= 0 and math.isfinite(priority)):
+            raise errors.InvalidBatchError(
+                f"Priorities must be non-negative and finite, got {priority!r} for replay table "
+                f"{self.config.name!r}."
+            )
         with self._condition:
+            if self._stopped:
+                raise errors.RlkitError(f"Replay table {self.config.name!r} was stopped.")
             if self._storage is None:
                 self._storage = [
                     np.zeros((self._capacity, *leaf.shape), leaf.dtype) for leaf in leaves
                 ]
             self._check_item(leaves)
-            if not self._can_insert():
-                self._wait(self._can_insert, timeout_s, "insert")
+            if not self._can_insert() and not self._wait(self._can_insert, timeout_s):
+                raise errors.ReplayTimeoutError(
+                    f"Inserting into replay table {self.config.name!r} waited {timeout_s} s: "
+                    "its rate limiter holds inserts until the learner samples more."
+                )
             if self._size == self._capacity:
                 self._remove_oldest(1)
             slot = (self._head + self._size) % self._capacity
@@ -205,23 +217,42 @@ class LocalTable:
     def sample(
         self, count: int, timeout_s: float | None = None
     ) -> tuple[list[np.ndarray], np.ndarray, np.ndarray]:
-        """`count` items (leaves stacked on a new axis 0), their keys and probabilities."""
+        """`count` items (leaves stacked on a new axis 0), their keys and probabilities.
+
+        Like Reverb, the rate limiter is asked per item: the batch is served in chunks as
+        the limiter allows, waiting for inserts in between (`timeout_s` bounds the wait).
+        """
+        deadline = None if timeout_s is None else time.monotonic() + timeout_s
+        chunks = []
         with self._condition:
-            if not self._can_sample(count):
-                self._wait(lambda: self._can_sample(count), timeout_s, "sample")
-            slots, probabilities = self._select(count)
-            leaves = [column[slots] for column in self._storage]
-            keys = self._keys[slots]
-            self._samples += count
-            if self.config.max_times_sampled:
-                self._remove_oldest(count)
-            self._condition.notify_all()
-            return leaves, keys, probabilities
+            remaining = count
+            while remaining:
+                if self._stopped or not self._samples_allowed(1):
+                    left = None if deadline is None else max(0.0, deadline - time.monotonic())
+                    if not self._wait(lambda: self._samples_allowed(1) > 0, left):
+                        raise base.timeout_error(self.config.name, timeout_s)
+                allowed = self._samples_allowed(remaining)
+                slots, probabilities = self._select(allowed)
+                chunks.append(
+                    ([column[slots] for column in self._storage], self._keys[slots], probabilities)
+                )
+                self._samples += allowed
+                if self.config.max_times_sampled:
+                    self._remove_oldest(allowed)
+                remaining -= allowed
+                self._condition.notify_all()
+        if len(chunks) == 1:
+            return chunks[0]
+        leaves = [np.concatenate(parts) for parts in zip(*(c[0] for c in chunks), strict=True)]
+        keys = np.concatenate([c[1] for c in chunks])
+        return leaves, keys, np.concatenate([c[2] for c in chunks])
 
     def _select(self, count: int) -> tuple[np.ndarray, np.ndarray]:
         sampler = self.config.sampler
         if sampler == "fifo":
-            return (self._head + np.arange(count)) % self._capacity, np.ones(count)
+            if self.config.max_times_sampled:  # A queue: the oldest `count`, each once.
+                return (self._head + np.arange(count)) % self._capacity, np.ones(count)
+            return np.full(count, self._head), np.ones(count)  # Reverb's Fifo: the oldest.
         if sampler == "prioritized" and self._tree.total > 0:
             total = self._tree.total
             slots = self._tree.find(self._rng.random(count) * total)
@@ -427,6 +458,8 @@ class LocalDataset(Iterator[types.Batch]):
         self._timeout_s = rate_limiter_timeout_s
         self._ready: collections.deque = collections.deque()
         self._lock = threading.Lock()
+        self._prefetching = False
+        self._warned = False
 
     def _draw(self) -> types.Batch:
         leaves, keys, probabilities = self._table.sample(self.items_per_batch, self._timeout_s)
@@ -440,6 +473,9 @@ class LocalDataset(Iterator[types.Batch]):
 
     def prefetch(self, num_batches: int) -> None:
         with self._lock:
+            self._prefetching = True
+            # Batches left by an interrupted round were never learned from: drop them.
+            self._ready.clear()
             for _ in range(num_batches):
                 self._ready.append(self._draw())
 
@@ -447,6 +483,13 @@ class LocalDataset(Iterator[types.Batch]):
         with self._lock:
             if self._ready:
                 return self._ready.popleft()
+            if self._prefetching and not self._warned:
+                self._warned = True
+                _log.warning(
+                    "A learner step drew more replay batches than its builder's "
+                    "LearningSchedule.batches_per_learner_step; the extra batches are sampled "
+                    "on the learner thread, so runs are no longer reproducible by seed."
+                )
         return self._draw()
 
 
@@ -526,6 +569,13 @@ class LocalReplayServer(base.ReplayServer):
         self._checkpoint_dir = checkpoint_dir
         if restore_from is not None:
             check_checkpoint_backend(restore_from, "local")
+            with open(os.path.join(restore_from, _MANIFEST)) as file:
+                saved = json.load(file).get("tables", [])
+            if sorted(saved) != sorted(self.tables):
+                raise errors.CheckpointError(
+                    f"Replay checkpoint {restore_from} holds tables {sorted(saved)}; this agent "
+                    f"has {sorted(self.tables)}. Resume with the config the run started with."
+                )
             for table in self.tables.values():
                 table.restore(restore_from)
 
@@ -547,9 +597,10 @@ class LocalReplayServer(base.ReplayServer):
         with open(os.path.join(staging, _MANIFEST), "w") as file:
             json.dump({"format": _FORMAT, "tables": list(self.tables)}, file)
         os.replace(staging, final)
-        for entry in os.listdir(self._checkpoint_dir):
-            if entry != name:
-                shutil.rmtree(os.path.join(self._checkpoint_dir, entry), ignore_errors=True)
+        for entry in os.listdir(self._checkpoint_dir):  # Only our own older checkpoints.
+            path = os.path.join(self._checkpoint_dir, entry)
+            if entry != name and os.path.isfile(os.path.join(path, _MANIFEST)):
+                shutil.rmtree(path, ignore_errors=True)
         return final
 
     def stop(self) -> None:
@@ -557,9 +608,16 @@ class LocalReplayServer(base.ReplayServer):
             table.stop()
 
 
+def checkpoint_backend(path: str) -> str:
+    """Which backend wrote the replay checkpoint at `path` ("local" or "reverb")."""
+    if not os.path.isdir(path):
+        raise errors.CheckpointError(f"Replay checkpoint {path} does not exist.")
+    return "local" if os.path.isfile(os.path.join(path, _MANIFEST)) else "reverb"
+
+
 def check_checkpoint_backend(path: str, backend: str) -> None:
     """Raises `CheckpointError` if the replay checkpoint at `path` is another backend's."""
-    is_local = os.path.isfile(os.path.join(path, _MANIFEST))
+    is_local = checkpoint_backend(path) == "local"
     if is_local != (backend == "local"):
         written_by = "local" if is_local else "reverb"
         raise errors.CheckpointError(

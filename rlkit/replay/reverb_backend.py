@@ -7,6 +7,8 @@ Reverb and TensorFlow are imported only here, and only when this backend is used
 from __future__ import annotations
 
 import logging
+import os
+import tempfile
 from collections.abc import Iterator, Sequence
 from typing import Any
 
@@ -73,10 +75,11 @@ class ReverbReplayClient(base.ReplayClient):
 
     backend = "reverb"
 
-    def __init__(self, server_address: str):
+    def __init__(self, server_address: str, can_checkpoint: bool = True):
         reverb = import_reverb()
         self.server_address = server_address
         self.reverb_client = reverb.Client(server_address)
+        self._can_checkpoint = can_checkpoint
 
     def trajectory_writer(self, num_keep_alive_refs: int):
         return self.reverb_client.trajectory_writer(num_keep_alive_refs=num_keep_alive_refs)
@@ -111,6 +114,10 @@ class ReverbReplayClient(base.ReplayClient):
         return int(self.reverb_client.server_info()[table].current_size)
 
     def checkpoint(self) -> str:
+        if not self._can_checkpoint:
+            raise errors.CheckpointError(
+                "This replay server has no checkpoint directory; create it with one."
+            )
         return self.reverb_client.checkpoint()
 
 
@@ -121,7 +128,9 @@ class ReverbReplayServer(base.ReplayServer):
     Args:
       tables: the tables to serve.
       port: the gRPC port (None: a free one).
-      checkpoint_dir: where `checkpoint()` writes (Reverb keeps only its latest there).
+      checkpoint_dir: where `checkpoint()` writes (Reverb keeps only its latest there). It
+        should start empty: Reverb loads the latest checkpoint it finds there in preference
+        to `restore_from`.
       restore_from: a Reverb checkpoint to load the tables from when the server starts.
     """
 
@@ -138,22 +147,36 @@ class ReverbReplayServer(base.ReplayServer):
             from rlkit.replay.local import check_checkpoint_backend
 
             check_checkpoint_backend(restore_from, "reverb")
+            if not os.path.isfile(os.path.join(restore_from, "DONE")):
+                # Reverb would silently start with empty tables.
+                raise errors.CheckpointError(
+                    f"Replay checkpoint {restore_from} is incomplete (no DONE marker); restore "
+                    "it, or start the run afresh."
+                )
         reverb = import_reverb()
         checkpointer = None
-        if checkpoint_dir is not None or restore_from is not None:
+        self._scratch = None
+        if checkpoint_dir is None and restore_from is not None:
+            # Never root the checkpointer at `restore_from`: Reverb prunes its root.
+            self._scratch = tempfile.TemporaryDirectory(prefix="rlkit-reverb-")
+        root = checkpoint_dir or (self._scratch.name if self._scratch else None)
+        if root is not None:
             checkpointer = reverb.checkpointers.DefaultCheckpointer(
-                checkpoint_dir or restore_from, fallback_checkpoint_path=restore_from
+                root, fallback_checkpoint_path=restore_from
             )
+        self._can_checkpoint = checkpoint_dir is not None
         self._server = reverb.Server(
             [make_table(table) for table in tables], port=port, checkpointer=checkpointer
         )
         self.port = self._server.port
 
     def client(self) -> ReverbReplayClient:
-        return ReverbReplayClient(f"localhost:{self.port}")
+        return ReverbReplayClient(f"localhost:{self.port}", self._can_checkpoint)
 
     def stop(self) -> None:
         self._server.stop()
+        if self._scratch is not None:
+            self._scratch.cleanup()
 
 
 def warn_open_port(port: int) -> None:
