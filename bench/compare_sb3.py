@@ -5,7 +5,9 @@ gradient_steps=128 -> ~24.5k gradient updates of batch 64; rlkit: samples_per_in
 the same count), one after the other in this process tree, per seed. Reports training
 wall-clock of each, the ratios to SBX and SB3, update counts and greedy evaluation returns
 (20 episodes), and rlkit's acting-loop speed with replay writes (10,000 steps of acting and
-writing, no learning) on each backend.
+writing, no learning). rlkit runs three ways: the local backend on the Reverb stack (.venv,
+jax 0.4.34), Reverb itself there, and the local backend on the current stack (.venv-current,
+`make install-current`: the base install), when that venv exists.
 
 SB3 and SBX live in their own venv (.peers-venv, created on first use: torch==2.13.0 first,
 which resolves to the CPU build, then stable-baselines3 and sbx-rl); nothing is installed
@@ -33,6 +35,7 @@ except ImportError:
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 PEERS_VENV = ROOT / ".peers-venv"
+CURRENT_PYTHON = ROOT / ".venv-current" / "bin" / "python"
 # torch first and alone: pinned, it resolves to the CPU build; a plain torch pulls CUDA.
 PEERS_TORCH = "torch==2.13.0"
 PEERS_PACKAGES = ["stable-baselines3", "sbx-rl", "gymnasium==1.4.0"]
@@ -68,6 +71,7 @@ print(json.dumps(dict(seconds=seconds, updates=int(getattr(model, "_n_updates", 
 RLKIT_SCRIPT = """
 import json, os, sys, time
 os.environ.setdefault("JAX_PLATFORMS", "cpu")
+import jax
 import numpy as np
 import rlkit
 from rlkit.agents import dqn
@@ -99,7 +103,7 @@ evaluation = rlkit.EnvironmentLoop(
     logger=quiet)
 final = float(np.mean([r["episode_return"] for r in evaluation.run(num_episodes=20)]))
 print(json.dumps(dict(seconds=seconds, updates=int(agent.learner.state.steps), final_return=final,
-                      acting_steps_per_second=acting_steps_per_second)))
+                      acting_steps_per_second=acting_steps_per_second, jax=jax.__version__)))
 agent.close()
 """
 
@@ -134,25 +138,32 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=50_000)
     args = parser.parse_args()
     peers = ensure_peers_venv()
-    backends = ["local"] + (["reverb"] if importlib.util.find_spec("reverb") else [])
+    # (label, interpreter, replay backend)
+    runs = [("local", sys.executable, "local")]
+    if importlib.util.find_spec("reverb"):
+        runs.append(("reverb", sys.executable, "reverb"))
+    if CURRENT_PYTHON.exists():
+        runs.append(("local-current", CURRENT_PYTHON, "local"))
+    labels = [label for label, _, _ in runs]
     rows, versions = [], {}
-    ratios: dict[str, list[float]] = {f"{b}/{p}": [] for b in backends for p in ("sbx", "sb3")}
+    ratios: dict[str, list[float]] = {f"{b}/{p}": [] for b in labels for p in ("sbx", "sb3")}
     for seed in args.seeds:
         results = {}
         for library in ("sb3", "sbx"):
             results[library] = run(peers, PEER_SCRIPT, library, seed, args.steps)
             versions[library] = results[library]["version"]
-        for backend in backends:
-            results[backend] = run(sys.executable, RLKIT_SCRIPT, backend, seed, args.steps)
+        for label, python, backend in runs:
+            results[label] = run(python, RLKIT_SCRIPT, backend, seed, args.steps)
+            versions[label] = results[label]["jax"]
         print(f"seed {seed}: {json.dumps(results)}", flush=True)
-        for backend in backends:
-            ours = results[backend]
+        for label, _, backend in runs:
+            ours = results[label]
             for peer in ("sbx", "sb3"):
-                ratios[f"{backend}/{peer}"].append(ours["seconds"] / results[peer]["seconds"])
+                ratios[f"{label}/{peer}"].append(ours["seconds"] / results[peer]["seconds"])
             rows.append(
                 [
                     seed,
-                    f"rlkit ({backend} replay)",
+                    f"rlkit, {backend} replay, jax {ours['jax']}",
                     f"{ours['seconds']:.1f}",
                     f"{ours['seconds'] / results['sbx']['seconds']:.2f}",
                     f"{ours['seconds'] / results['sb3']['seconds']:.2f}",
@@ -175,8 +186,9 @@ def main() -> None:
                     "",
                 ]
             )
+    names = {label: f"rlkit, {backend} replay, jax {versions[label]}" for label, _, backend in runs}
     summary = "\n".join(
-        f"- rlkit ({key.split('/')[0]} replay) / {key.split('/')[1].upper()}: "
+        f"- {names[key.split('/')[0]]} / {key.split('/')[1].upper()}: "
         f"{np.mean(values):.2f} (per seed {', '.join(f'{v:.2f}' for v in values)})"
         for key, values in ratios.items()
     )

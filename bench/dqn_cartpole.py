@@ -18,6 +18,7 @@ import time
 os.environ.setdefault("JAX_PLATFORMS", "cpu")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
+import jax  # noqa: E402
 import numpy as np  # noqa: E402
 
 import rlkit  # noqa: E402
@@ -39,13 +40,14 @@ def evaluate(agent: dqn.DQN, episodes: int, seed: int) -> float:
     return float(np.mean([r["episode_return"] for r in loop.run(num_episodes=episodes)]))
 
 
-def run_seed(seed: int, steps: int, eval_every: int) -> dict:
+def run_seed(seed: int, steps: int, eval_every: int, replay_backend: str) -> dict:
     env = rlkit.make_environment("CartPole-v1", seed=seed)
     agent = dqn.DQN(
         rlkit.make_environment_spec(env),
         dqn.DQNConfig(),
         seed=seed,
         logger=rlkit.loggers.NoOpLogger(),
+        replay_backend=replay_backend,
     )
     loop = rlkit.EnvironmentLoop(env, agent, logger=rlkit.loggers.NoOpLogger())
     train_seconds = 0.0
@@ -78,10 +80,12 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--steps", type=int, default=50_000)
     parser.add_argument("--eval-every", type=int, default=5_000)
+    parser.add_argument("--replay-backend", default="auto", choices=("auto", "local", "reverb"))
     args = parser.parse_args()
+    backend = rlkit.replay.resolve_backend(args.replay_backend)
     results = []
     for seed in args.seeds:
-        result = run_seed(seed, args.steps, args.eval_every)
+        result = run_seed(seed, args.steps, args.eval_every, backend)
         print(result, flush=True)
         results.append(result)
 
@@ -105,7 +109,7 @@ Default `DQNConfig` (RL-Zoo's CartPole hyperparameters: 256x256 MLP, lr 2.3e-3, 
 target synced every {config.target_update_period} updates.
 Evaluation: greedy policy, 10 episodes every {args.eval_every:,} steps, 20 at the end.
 Seconds are training wall-clock only (evaluation excluded), on {platform.machine()},
-{os.cpu_count()} cores.
+{os.cpu_count()} cores; {backend} replay, jax {jax.__version__}, Python {platform.python_version()}.
 
 {
         markdown_table(

@@ -36,10 +36,10 @@ _EXPORTS = {
     "make_environment": "rlkit.environments",
     "make_environment_spec": "rlkit.specs",
 }
-_lazy.attach(__name__, _EXPORTS, submodules=("loggers", "specs", "types", "wrappers"))
+_lazy.attach(__name__, _EXPORTS, submodules=("loggers", "replay", "specs", "types", "wrappers"))
 
 if TYPE_CHECKING:
-    from rlkit import loggers, specs, types, wrappers
+    from rlkit import loggers, replay, specs, types, wrappers
     from rlkit.agent import Agent
     from rlkit.builders import ActorLearnerBuilder, LearningSchedule
     from rlkit.core import Actor, Learner, Saveable, VariableSource, Worker
@@ -71,6 +71,7 @@ __all__ = [
     "make_environment",
     "make_environment_spec",
     "loggers",
+    "replay",
     "specs",
     "types",
     "wrappers",
