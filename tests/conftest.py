@@ -55,3 +55,19 @@ REPLAY_BACKENDS = ["local"] + (["reverb"] if importlib.util.find_spec("reverb") 
 def replay_backend(request):
     """Each replay backend installed here; Reverb's tests run where the extra is installed."""
     return request.param
+
+
+@pytest.fixture
+def figures(monkeypatch):
+    """The figures `rlkit.analysis` saves, kept open for inspection."""
+    from rlkit.analysis import _figures
+
+    figures = []
+    save = _figures.save_figure
+
+    def keep(figure, path):
+        figures.append(figure)
+        return save(figure, path)
+
+    monkeypatch.setattr(_figures, "save_figure", keep)
+    return figures

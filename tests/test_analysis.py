@@ -143,22 +143,7 @@ def four_action_q(observations):
     return np.stack([np.cos(flat + shift) for shift in range(4)], axis=1)
 
 
-def capture_figures(monkeypatch):
-    """The figures `rlkit.analysis` saves, kept open for inspection."""
-    from rlkit.analysis import _figures
-
-    figures = []
-    save = _figures.save_figure
-
-    def keep(figure, path):
-        figures.append(figure)
-        return save(figure, path)
-
-    monkeypatch.setattr(_figures, "save_figure", keep)
-    return figures
-
-
-def test_frozenlake_map_marks_holes_goal_and_start(tmp_path, monkeypatch):
+def test_frozenlake_map_marks_holes_goal_and_start(figures, tmp_path):
     from rlkit.analysis import values
 
     environment = gymnasium.make("FrozenLake-v1")
@@ -166,7 +151,6 @@ def test_frozenlake_map_marks_holes_goal_and_start(tmp_path, monkeypatch):
     assert grid_map == ["SFFF", "FHFH", "FFFH", "HFFG"]
     names = values.action_names("FrozenLake-v1", environment, 4)
     assert names == ["Left", "Down", "Right", "Up"]
-    figures = capture_figures(monkeypatch)
     out = analysis.plot_value_heatmap(
         four_action_q,
         specs.DiscreteArray(16),

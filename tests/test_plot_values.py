@@ -38,22 +38,9 @@ def png_size(path):
         return image.size
 
 
-def capture_figures(monkeypatch):
-    from rlkit.analysis import _figures
-
-    figures = []
-    save = _figures.save_figure
-
-    def keep(figure, path):
-        figures.append(figure)
-        return save(figure, path)
-
-    monkeypatch.setattr(_figures, "save_figure", keep)
-    return figures
-
-
-def test_frozenlake_values_mark_the_map_and_name_the_actions(runs, capsys, tmp_path, monkeypatch):
-    figures = capture_figures(monkeypatch)
+def test_frozenlake_values_mark_the_map_and_name_the_actions(
+    figures, runs, capsys, tmp_path, monkeypatch
+):
     out_png = tmp_path / "frozenlake.png"
     code, out, err = run_cli(capsys, "plot", runs["FrozenLake-v1"], "--values", "--out", out_png)
     assert code == 0 and f"wrote {out_png}" in out, err
@@ -78,8 +65,9 @@ def test_values_png_defaults_to_values_png(runs, capsys, tmp_path, monkeypatch):
     assert png_size(tmp_path / "values.png") == (1000, 450)
 
 
-def test_mountaincar_values_over_position_and_velocity(runs, capsys, tmp_path, monkeypatch):
-    figures = capture_figures(monkeypatch)
+def test_mountaincar_values_over_position_and_velocity(
+    figures, runs, capsys, tmp_path, monkeypatch
+):
     out_png = tmp_path / "mountaincar.png"
     code, out, err = run_cli(capsys, "plot", runs["MountainCar-v0"], "--values", "--out", out_png)
     assert code == 0 and f"wrote {out_png}" in out, err
