@@ -33,9 +33,10 @@ class GenericActor(core.Actor, core.Saveable[Any]):
     """Runs an `ActorCore` with parameters from a `VariableClient`, writing to an adder.
 
     One jitted call per step: the observation goes in, the action comes out as numpy and the
-    PRNG state stays on `device` (the first CPU by default: a small per-step policy is
-    cheaper there than on an accelerator). Parameters are moved to it once per fetch, not
-    per step.
+    PRNG state stays on `device` (by default the last CPU device: a small per-step policy
+    is cheaper on a CPU than on an accelerator, and where the host is split into several XLA
+    devices the actor keeps off the first, the learner's). Parameters are moved to it once
+    per fetch, not per step.
     """
 
     def __init__(
