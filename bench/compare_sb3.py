@@ -38,7 +38,7 @@ PEERS_VENV = ROOT / ".peers-venv"
 CURRENT_PYTHON = ROOT / ".venv-current" / "bin" / "python"
 # torch first and alone: pinned, it resolves to the CPU build; a plain torch pulls CUDA.
 PEERS_TORCH = "torch==2.13.0"
-PEERS_PACKAGES = ["stable-baselines3", "sbx-rl", "gymnasium==1.4.0"]
+PEERS_PACKAGES = ["stable-baselines3==2.9.2", "sbx-rl==0.28.0", "gymnasium==1.4.0"]
 
 PEER_SCRIPT = """
 import importlib.metadata, json, sys, time

@@ -51,8 +51,8 @@ def prefer_inline_cpu_dispatch() -> None:
 
     Called when rlkit's JAX modules load (`rlkit.jax`): `import rlkit` alone imports no JAX.
     """
-    if _opted_out():
-        return
+    if _opted_out() or "JAX_CPU_ENABLE_ASYNC_DISPATCH" in os.environ:
+        return  # Opted out, or the user chose (jax does not read that variable itself).
     import jax
     from jax._src import xla_bridge
 

@@ -22,14 +22,11 @@ class LearningSchedule(NamedTuple):
     """When a single-process agent learns, counted in environment steps.
 
     The first learner step comes after `min_observations` steps; then one every
-    `observations_per_learner_step` steps (several per step when it is below 1). Each
-    learner step draws `batches_per_learner_step` batches from its dataset (the
-    single-process layout draws them before a background round, see `rlkit.LocalLayout`).
+    `observations_per_learner_step` steps (several per step when it is below 1).
     """
 
     min_observations: int
     observations_per_learner_step: float
-    batches_per_learner_step: int = 1
 
 
 class ActorLearnerBuilder(abc.ABC):

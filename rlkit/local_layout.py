@@ -8,6 +8,7 @@ import jax
 
 from rlkit import agent as agent_lib
 from rlkit import builders, core, loggers, replay, specs
+from rlkit.replay.local import LocalDataset
 from rlkit.utils import counting
 
 
@@ -36,7 +37,9 @@ class LocalLayout(agent_lib.Agent):
         which is logged).
 
     With the local backend, a background round's batches are drawn on the acting thread
-    just before the round starts, so the same seed gives the same run.
+    just before the round starts, one per learner step, so the same seed gives the same run
+    (a learner that draws more per step, or a builder that wraps the local dataset, samples
+    on the learner thread instead, and the run then depends on timing).
     """
 
     def __init__(
@@ -85,11 +88,7 @@ class LocalLayout(agent_lib.Agent):
             self._server.stop()
             raise
         schedule = builder.learning_schedule()
-        before_round = None
-        if hasattr(dataset, "prefetch"):  # Draws batches now (local backend): deterministic.
-
-            def before_round(num_steps: int) -> None:
-                dataset.prefetch(num_steps * schedule.batches_per_learner_step)
+        before_round = dataset.prefetch if isinstance(dataset, LocalDataset) else None
 
         super().__init__(
             actor,

@@ -33,5 +33,5 @@ class Batch(NamedTuple):
     """A batch sampled from replay, with what prioritised replay needs to write back."""
 
     data: Any
-    keys: np.ndarray  # uint64 Reverb item keys, for priority updates.
+    keys: np.ndarray  # uint64 replay item keys, for priority updates.
     probabilities: np.ndarray  # sampling probability of each item (importance weights).

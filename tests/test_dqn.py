@@ -12,6 +12,7 @@ import rlkit
 from rlkit import types
 from rlkit.agents import dqn
 from rlkit.jax import networks as networks_lib
+from tests.conftest import REPLAY_BACKENDS
 
 # A linear "Q-network" whose Q-values can be computed by hand: Q(s) = s @ W.
 LINEAR = networks_lib.FeedForwardNetwork(
@@ -159,20 +160,23 @@ def _listening_ports():
     return [c.laddr for c in connections if c.status == psutil.CONN_LISTEN]
 
 
-def test_single_process_agent_listens_on_no_port_by_default(replay_backend, caplog):
+def test_single_process_agent_listens_on_no_port_by_default():
     env = rlkit.make_environment("CartPole-v1", seed=0)
-    spec = rlkit.make_environment_spec(env)
     assert _listening_ports() == []
-    agent = dqn.DQN(spec, dqn.DQNConfig(hidden_sizes=(8,)), replay_backend="auto")
+    agent = dqn.DQN(rlkit.make_environment_spec(env), dqn.DQNConfig(hidden_sizes=(8,)))
     rlkit.EnvironmentLoop(env, agent, logger=rlkit.loggers.NoOpLogger()).run(num_steps=50)
     assert agent.replay_backend == "local" and _listening_ports() == []
     agent.close()
-    if replay_backend == "reverb":  # Asked for, it is served, and the open port is logged.
-        agent = dqn.DQN(spec, dqn.DQNConfig(hidden_sizes=(8,)), replay_backend="reverb")
-        (port,) = {address.port for address in _listening_ports()}
-        agent.close()
-        warnings = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
-        assert any(f"port {port} is open on all interfaces" in w for w in warnings), warnings
+
+
+@pytest.mark.skipif("reverb" not in REPLAY_BACKENDS, reason="needs the Reverb extra")
+def test_reverb_asked_for_is_served_and_its_open_port_logged(caplog):
+    spec = rlkit.make_environment_spec(rlkit.make_environment("CartPole-v1"))
+    agent = dqn.DQN(spec, dqn.DQNConfig(hidden_sizes=(8,)), replay_backend="reverb")
+    (port,) = {address.port for address in _listening_ports()}
+    agent.close()
+    warnings = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert any(f"port {port} is open on all interfaces" in w for w in warnings), warnings
 
 
 def test_replay_checkpoint_restores_the_table(replay_backend, tmp_path):

@@ -243,11 +243,13 @@ def test_rate_limiter_is_asked_per_item_not_per_batch(start):
     """A batch wider than the limiter's band is served as inserts allow (Reverb's rule)."""
     limiter = replay.sample_to_insert_limiter(1.0, 2, error_buffer=2.0)
     client = start(replay.uniform_table("t", 100, limiter, SIGNATURE))
-    thread = _writer_thread(client, "t", 60)
+    # 40 samples let the writer through 44 inserts (error_buffer 2 above min size 2).
+    thread = _writer_thread(client, "t", 44)
     dataset = client.dataset("t", 8, flatten_blocks=False, rate_limiter_timeout_s=20.0)
     batches = [next(dataset) for _ in range(5)]
     assert all(batch.keys.shape == (8,) for batch in batches)
     thread.join(timeout=30)
+    assert not thread.is_alive()
 
 
 def test_queue_batches_larger_than_the_queue_are_served_in_order(start):
@@ -260,6 +262,7 @@ def test_queue_batches_larger_than_the_queue_are_served_in_order(start):
         list(range(12, 18)),
     ]
     thread.join(timeout=30)
+    assert not thread.is_alive()
 
 
 def test_fifo_sampler_without_removal_returns_the_oldest(start):
@@ -313,6 +316,16 @@ def test_local_checkpoints_prune_only_their_own_kind(tmp_path):
     second = server.client().checkpoint()
     assert sorted(os.listdir(tmp_path)) == sorted(["my_policy", os.path.basename(second)])
     assert first != second
+
+
+def test_a_local_table_without_signature_keeps_the_item_structure():
+    """(Reverb's datasets need a signature; the local backend takes the first item's.)"""
+    server = replay.make_server([replay.uniform_table("t", 10, replay.min_size_limiter(1))])
+    client = server.client()
+    fill(client, "t", 3)
+    (batch,) = [next(client.dataset("t", 4, flatten_blocks=False))]
+    assert set(batch.data) == {"x", "i"}
+    assert batch.data["x"].shape == (4, 2) and batch.data["i"].shape == (4,)
 
 
 def test_table_names_are_checked():

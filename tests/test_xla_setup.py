@@ -16,7 +16,11 @@ OURS = "--xla_cpu_multi_thread_eigen=false --xla_cpu_enable_concurrency_optimize
 
 def settings_after_import(**env):
     environment = {k: v for k, v in os.environ.items() if k != "XLA_FLAGS"}
-    for name in ("RLKIT_XLA_CPU_MULTI_THREAD", "RLKIT_KEEP_JAX_CPU_DEFAULTS"):
+    for name in (
+        "RLKIT_XLA_CPU_MULTI_THREAD",
+        "RLKIT_KEEP_JAX_CPU_DEFAULTS",
+        "JAX_CPU_ENABLE_ASYNC_DISPATCH",
+    ):
         environment.pop(name, None)
     environment.update(env)
     result = subprocess.run(
@@ -36,3 +40,4 @@ def test_user_choices_win():
     mine = "--xla_cpu_multi_thread_eigen=true --xla_dump_to=/tmp/x"
     flags, _ = settings_after_import(XLA_FLAGS=mine)
     assert flags == mine + " --xla_cpu_enable_concurrency_optimized_scheduler=false"
+    assert settings_after_import(JAX_CPU_ENABLE_ASYNC_DISPATCH="1") == (OURS, True)

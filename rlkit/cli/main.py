@@ -76,6 +76,8 @@ _seed = _integer(0, 2**32, "a seed in [0, 2**32)")
 
 
 def _build_parser() -> argparse.ArgumentParser:
+    from rlkit.replay import base as replay_base  # Names only: no JAX, no Reverb.
+
     parser = _Parser(prog="rlkit", description="Reinforcement learning on JAX.")
     commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
     commands.add_parser("agents", help="list the agents and the action spaces they support")
@@ -127,7 +129,7 @@ def _build_parser() -> argparse.ArgumentParser:
     )
     train.add_argument(
         "--replay-backend",
-        choices=("auto", "local", "reverb"),
+        choices=replay_base.BACKENDS,
         default="auto",
         help="auto: in-process tables (local) for this single-process run, no open port; "
         "reverb: a Reverb server (needs rlkit[reverb]; its port is open on all interfaces)",

@@ -17,6 +17,7 @@ from rlkit.experiments import checkpointing, policy
 from rlkit.experiments import logging as experiment_logging
 from rlkit.experiments.config import ExperimentConfig
 from rlkit.experiments.evaluator import Evaluator
+from rlkit.replay import local as local_replay
 from rlkit.utils import counting
 
 EVALUATION_SEED_OFFSET = 10_000
@@ -217,16 +218,10 @@ def _train(
         else:
             metadata = checkpointer.read_metadata(resumed_from)
             replay_path = checkpointer.replay_path_for_restore(metadata)
-            # Checkpoints from before the local backend existed hold Reverb's replay.
-            saved_backend = metadata.get("replay_backend", "reverb")
             if replay_path is not None and config.replay_backend == "auto":
-                replay_backend = saved_backend  # A run resumes on the backend it started on.
-            elif replay_path is not None and saved_backend != replay_backend:
-                raise errors.CheckpointError(
-                    f"This run's replay was checkpointed by the {saved_backend!r} replay backend; "
-                    f"resume it with replay_backend={saved_backend!r} "
-                    f"(--replay-backend {saved_backend})."
-                )
+                # A run resumes on the backend it started on; naming the other one is an
+                # error from the replay server (`check_checkpoint_backend`).
+                replay_backend = local_replay.checkpoint_backend(replay_path)
             counter.restore({"counts": metadata["counts"]})
             experiment_logging.truncate_logs(config.run_dir, resumed_from)
     steps = int(counter.get_counts().get("actor_steps", 0))
@@ -305,11 +300,7 @@ def _train(
         state = agent.save()  # Joins background learner steps first.
         for logger in loggers.values():
             logger.flush()  # Logs reach disk no later than the checkpoint they lead to.
-        meta = {
-            "counts": counter.save()["counts"],
-            "evaluations": evaluations,
-            "replay_backend": agent.replay_backend,
-        }
+        meta = {"counts": counter.save()["counts"], "evaluations": evaluations}
         checkpointer.save(steps, state, meta, agent.checkpoint_replay())
         latest_checkpoint[0] = steps
         export_policy_if_stale(force=True)

@@ -33,10 +33,9 @@ class GenericActor(core.Actor, core.Saveable[Any]):
     """Runs an `ActorCore` with parameters from a `VariableClient`, writing to an adder.
 
     One jitted call per step: the observation goes in, the action comes out as numpy and the
-    PRNG state stays on `device` (by default the last CPU device: a small per-step policy
-    is cheaper on a CPU than on an accelerator, and where the host is split into several XLA
-    devices the actor keeps off the first, the learner's). Parameters are moved to it once
-    per fetch, not per step.
+    PRNG state stays on `device` (the first CPU by default: a small per-step policy is
+    cheaper there than on an accelerator). Parameters are moved to it once per fetch, not
+    per step.
     """
 
     def __init__(
@@ -52,7 +51,7 @@ class GenericActor(core.Actor, core.Saveable[Any]):
         self._variable_client = variable_client
         self._adder = adder
         # Committed inputs decide where a jitted call runs (jit's backend= is deprecated).
-        self._device = device if device is not None else jax.devices("cpu")[-1]
+        self._device = device if device is not None else jax.devices("cpu")[0]
         self._select = jax.jit(actor_core.select_action) if jit else actor_core.select_action
         self._get_extras = actor_core.get_extras
         self._state = jax.device_put(actor_core.init(random_key), self._device)

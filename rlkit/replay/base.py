@@ -252,15 +252,19 @@ def flatten_blocks(data: Any) -> Any:
     return tree.map_structure(lambda x: x.reshape((-1,) + x.shape[2:]), data)
 
 
+def priority_error(bad: Any, table: str) -> errors.InvalidBatchError:
+    return errors.InvalidBatchError(
+        f"Priorities must be non-negative and finite, got {list(bad)[:3]} for replay table "
+        f"{table!r}; check the loss that produced them."
+    )
+
+
 def checked_priorities(priorities: Any, table: str) -> np.ndarray:
     """`priorities` as float64, or `InvalidBatchError` if any is negative, NaN or infinite."""
     priorities = np.asarray(priorities, np.float64).reshape(-1)
     bad = ~((priorities >= 0) & np.isfinite(priorities))
     if bad.any():
-        raise errors.InvalidBatchError(
-            f"Priorities must be non-negative and finite, got {priorities[bad][:3]} for replay "
-            f"table {table!r}; check the loss that produced them."
-        )
+        raise priority_error(priorities[bad].tolist(), table)
     return priorities
 
 

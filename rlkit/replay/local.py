@@ -3,7 +3,9 @@
 Tables store items in preallocated arrays (one per leaf of the item signature, with the
 item axis first), so an insert is one slot write per leaf and a batch is one gather. Keys
 are unique per table and never reused, so a priority update for an item that has since been
-evicted is ignored rather than landing on its successor (as with Reverb). Sampling draws
+evicted is ignored rather than landing on its successor (as with Reverb). Items leave only
+oldest first (FIFO eviction, queue reads), so the live keys are always one contiguous range
+and a key's slot follows from it: no key map to keep. Sampling draws
 from a `numpy.random.Generator` seeded per table, whose state is checkpointed with the
 table: a run is reproduced by its seed, and a resumed run continues the same sampler.
 
@@ -101,14 +103,13 @@ class LocalTable:
         self.config = config
         self._rng = rng
         self._capacity = config.max_size
-        self._structure = config.signature
+        # The item nest: the signature's, or (without one) the first item's.
+        self.structure: Any = config.signature
         self._storage: list[np.ndarray] | None = None
         if config.signature is not None:
             self._storage = _spec_arrays(config.signature, self._capacity)
-        self._keys = np.zeros(self._capacity, np.uint64)
         self._priorities = np.zeros(self._capacity, np.float64)
         self._tree = SumTree(self._capacity) if config.sampler == "prioritized" else None
-        self._slot_of_key: dict[int, int] = {}
         self._head = 0
         self._size = 0
         self._next_key = 1
@@ -136,31 +137,36 @@ class LocalTable:
             allowed = min(allowed, self._size)  # A queue hands out each item once.
         return allowed
 
+    def _check_running(self) -> None:
+        if self._stopped:
+            raise errors.RlkitError(f"Replay table {self.config.name!r} was stopped.")
+
     def _wait(self, ready, timeout_s: float | None) -> bool:
         """Waits until `ready()`; False on timeout. Raises if the table is stopped."""
         if not self._stopped:
             ready_in_time = self._condition.wait_for(lambda: self._stopped or ready(), timeout_s)
             if not ready_in_time:
                 return False
-        if self._stopped:
-            raise errors.RlkitError(f"Replay table {self.config.name!r} was stopped.")
+        self._check_running()
         return True
+
+    def _keys_of(self, slots: np.ndarray) -> np.ndarray:
+        first_key = self._next_key - self._size
+        return (first_key + (slots - self._head) % self._capacity).astype(np.uint64)
 
     def size(self) -> int:
         with self._condition:
             return self._size
 
-    def insert(self, leaves: list[np.ndarray], priority: float, timeout_s: float | None = None):
-        """Inserts one item (its leaves flattened in signature order); returns its key."""
+    def insert(self, item: Any, priority: float, timeout_s: float | None = None) -> int:
+        """Inserts one item (a nest of arrays in the table's structure); returns its key."""
         if not (priority >= 0 and math.isfinite(priority)):
-            raise errors.InvalidBatchError(
-                f"Priorities must be non-negative and finite, got {priority!r} for replay table "
-                f"{self.config.name!r}."
-            )
+            raise base.priority_error([priority], self.config.name)
+        leaves = [np.asarray(leaf) for leaf in tree.flatten(item)]
         with self._condition:
-            if self._stopped:
-                raise errors.RlkitError(f"Replay table {self.config.name!r} was stopped.")
+            self._check_running()
             if self._storage is None:
+                self.structure = tree.map_structure(lambda _: 0, item)
                 self._storage = [
                     np.zeros((self._capacity, *leaf.shape), leaf.dtype) for leaf in leaves
                 ]
@@ -177,19 +183,14 @@ class LocalTable:
                 column[slot] = leaf
             key = self._next_key
             self._next_key += 1
-            self._keys[slot] = key
-            self._slot_of_key[key] = slot
             self._priorities[slot] = priority
             if self._tree is not None:
-                self._tree.set(np.array([slot]), np.array([priority]) ** self._exponent)
+                exponent = self.config.priority_exponent
+                self._tree.set(np.array([slot]), np.array([priority]) ** exponent)
             self._size += 1
             self._inserts += 1
             self._condition.notify_all()
             return key
-
-    @property
-    def _exponent(self) -> float:
-        return self.config.priority_exponent
 
     def _check_item(self, leaves: list[np.ndarray]) -> None:
         if len(leaves) != len(self._storage):
@@ -207,8 +208,6 @@ class LocalTable:
 
     def _remove_oldest(self, count: int) -> None:
         slots = (self._head + np.arange(count)) % self._capacity
-        for key in self._keys[slots].tolist():
-            del self._slot_of_key[key]
         if self._tree is not None:
             self._tree.set(slots, np.zeros(count))
         self._head = (self._head + count) % self._capacity
@@ -234,7 +233,11 @@ class LocalTable:
                 allowed = self._samples_allowed(remaining)
                 slots, probabilities = self._select(allowed)
                 chunks.append(
-                    ([column[slots] for column in self._storage], self._keys[slots], probabilities)
+                    (
+                        [column[slots] for column in self._storage],
+                        self._keys_of(slots),
+                        probabilities,
+                    )
                 )
                 self._samples += allowed
                 if self.config.max_times_sampled:
@@ -275,18 +278,15 @@ class LocalTable:
                 f"update_priorities got {keys.size} keys and {priorities.size} priorities."
             )
         with self._condition:
-            found = [
-                (self._slot_of_key.get(key), priority)
-                for key, priority in zip(keys.tolist(), priorities, strict=True)
-            ]
-            found = [(slot, p) for slot, p in found if slot is not None]
-            if not found:
+            # Keys no longer (or never) in the table are ignored, as Reverb does.
+            offsets = keys.astype(np.int64) - (self._next_key - self._size)
+            live = (offsets >= 0) & (offsets < self._size)
+            if not live.any():
                 return
-            slots = np.array([slot for slot, _ in found], np.int64)
-            values = np.array([p for _, p in found], np.float64)
-            self._priorities[slots] = values
+            slots = (self._head + offsets[live]) % self._capacity
+            self._priorities[slots] = priorities[live]
             if self._tree is not None:
-                self._tree.set(slots, values**self._exponent)
+                self._tree.set(slots, priorities[live] ** self.config.priority_exponent)
 
     def stop(self) -> None:
         with self._condition:
@@ -298,8 +298,7 @@ class LocalTable:
         name = self.config.name
         with self._condition:
             slots = (self._head + np.arange(self._size)) % self._capacity
-            arrays = {"slots": slots, "keys": self._keys[slots]}
-            arrays["priorities"] = self._priorities[slots]
+            arrays = {"slots": slots, "priorities": self._priorities[slots]}
             for index, column in enumerate(self._storage or []):
                 arrays[f"leaf_{index}"] = column[slots]
             state = {
@@ -349,19 +348,13 @@ class LocalTable:
         with self._condition:
             for index, column in enumerate(self._storage):
                 column[slots] = arrays[f"leaf_{index}"]
-            self._keys[slots] = arrays["keys"]
             self._priorities[slots] = arrays["priorities"]
-            self._slot_of_key = dict(zip(arrays["keys"].tolist(), slots.tolist(), strict=True))
             if self._tree is not None:
-                self._tree.set(slots, arrays["priorities"] ** self._exponent)
+                self._tree.set(slots, arrays["priorities"] ** self.config.priority_exponent)
             self._head, self._size = state["head"], state["size"]
             self._next_key, self._inserts = state["next_key"], state["inserts"]
             self._samples = state["samples"]
             self._rng.bit_generator.state = state["rng"]
-
-    @property
-    def structure(self) -> Any:
-        return self._structure
 
 
 class _Column:
@@ -419,7 +412,7 @@ class LocalTrajectoryWriter(base.TrajectoryWriter):
             raise ValueError(
                 f"Unknown replay table {table!r}; tables: {', '.join(self._tables)}."
             ) from None
-        target.insert([np.asarray(leaf) for leaf in tree.flatten(trajectory)], float(priority))
+        target.insert(trajectory, float(priority))
 
     def end_episode(self, clear_buffers: bool = True) -> None:
         if clear_buffers and self._columns is not None:
@@ -463,8 +456,7 @@ class LocalDataset(Iterator[types.Batch]):
 
     def _draw(self) -> types.Batch:
         leaves, keys, probabilities = self._table.sample(self.items_per_batch, self._timeout_s)
-        structure = self._table.structure
-        data = leaves if structure is None else tree.unflatten_as(structure, leaves)
+        data = tree.unflatten_as(self._table.structure, leaves)
         if self._flatten:
             data = base.flatten_blocks(data)
         if self._check_finite:
@@ -486,9 +478,8 @@ class LocalDataset(Iterator[types.Batch]):
             if self._prefetching and not self._warned:
                 self._warned = True
                 _log.warning(
-                    "A learner step drew more replay batches than its builder's "
-                    "LearningSchedule.batches_per_learner_step; the extra batches are sampled "
-                    "on the learner thread, so runs are no longer reproducible by seed."
+                    "A learner step drew more than one replay batch; the extra batches are "
+                    "sampled on the learner thread, so runs are no longer reproducible by seed."
                 )
         return self._draw()
 

@@ -8,19 +8,16 @@ from rlkit import errors
 from rlkit.replay import base
 
 
-def resolve_backend(backend: str, distributed: bool = False) -> str:
-    """`auto` is `local` in one process and `reverb` when other processes must reach replay.
-
-    One process reaches its tables directly, so a Reverb server there would only open an
-    unauthenticated gRPC port on all interfaces (Reverb cannot bind to loopback).
+def resolve_backend(backend: str) -> str:
+    """`auto` is `local`: every runner today is a single process, which reaches its tables
+    directly, so a Reverb server there would only open an unauthenticated gRPC port on all
+    interfaces (Reverb cannot bind to loopback). The distributed layout will choose Reverb.
     """
     if backend not in base.BACKENDS:
         raise errors.ConfigError(
             f"Unknown replay backend {backend!r}; choose from: {', '.join(base.BACKENDS)}."
         )
-    if backend == "auto":
-        return "reverb" if distributed else "local"
-    return backend
+    return "local" if backend == "auto" else backend
 
 
 def make_server(
@@ -29,15 +26,14 @@ def make_server(
     seed: int = 0,
     checkpoint_dir: str | None = None,
     restore_from: str | None = None,
-    distributed: bool = False,
 ) -> base.ReplayServer:
     """A replay server holding `tables` on `backend` ("auto", "local" or "reverb").
 
     `seed` seeds the local backend's samplers (Reverb's cannot be seeded); `checkpoint_dir`
     is where `client().checkpoint()` writes; `restore_from` is a checkpoint to start from.
-    A Reverb server in a single-process run logs one line: its port is open to the network.
+    A Reverb server logs one line: its port is open to the network.
     """
-    backend = resolve_backend(backend, distributed)
+    backend = resolve_backend(backend)
     if backend == "local":
         from rlkit.replay.local import LocalReplayServer
 
@@ -47,6 +43,5 @@ def make_server(
     server = reverb_backend.ReverbReplayServer(
         tables, checkpoint_dir=checkpoint_dir, restore_from=restore_from
     )
-    if not distributed:
-        reverb_backend.warn_open_port(server.port)
+    reverb_backend.warn_open_port(server.port)
     return server
