@@ -218,15 +218,16 @@ def _format_value(value: float) -> str:
 def _draw(
     value_function: Callable[[np.ndarray], np.ndarray],
     observation_spec,
-    grid_shape: tuple[int, int] | None,
-    resolution: int,
-    bounds: tuple[float, float, float, float] | None,
-    action_names: Sequence[str] | None,
-    axis_labels: tuple[str, str] | None,
+    *,
     size_px: tuple[int, int],
-    grid_map: Sequence[str] | None,
-    tick_labels: tuple[Sequence[str], Sequence[str]] | None,
-    title: str | None,
+    grid_shape: tuple[int, int] | None = None,
+    resolution: int = 60,
+    bounds: tuple[float, float, float, float] | None = None,
+    action_names: Sequence[str] | None = None,
+    axis_labels: tuple[str, str] | None = None,
+    grid_map: Sequence[str] | None = None,
+    tick_labels: tuple[Sequence[str], Sequence[str]] | None = None,
+    title: str | None = None,
 ):
     """The figure of `plot_value_heatmap`, and its (values, actions) axes; not saved."""
     states, shape, extent = _states(observation_spec, grid_shape, resolution, bounds)
@@ -404,15 +405,15 @@ def plot_value_heatmap(
     figure, _ = _draw(
         value_function,
         observation_spec,
-        grid_shape,
-        resolution,
-        bounds,
-        action_names,
-        axis_labels,
-        size_px,
-        grid_map,
-        tick_labels,
-        title,
+        size_px=size_px,
+        grid_shape=grid_shape,
+        resolution=resolution,
+        bounds=bounds,
+        action_names=action_names,
+        axis_labels=axis_labels,
+        grid_map=grid_map,
+        tick_labels=tick_labels,
+        title=title,
     )
     return _figures.save_figure(figure, out)
 
@@ -507,17 +508,7 @@ def plot_policy_values(
     if size_px is None:
         size_px = _default_size(options.get("grid_shape"))
     figure, (left, right) = _draw(
-        value_function,
-        spec,
-        options.get("grid_shape"),
-        options.get("resolution", resolution),
-        options.get("bounds"),
-        names,
-        options.get("axis_labels"),
-        size_px,
-        options.get("grid_map"),
-        options.get("tick_labels"),
-        options["title"],
+        value_function, spec, size_px=size_px, action_names=names, **options
     )
     mountain_car = _env_name(policy.env_id).startswith("MountainCar")
     if two_d and mountain_car and isinstance(goal, int | float):
