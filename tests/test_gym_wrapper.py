@@ -3,57 +3,50 @@
 import os
 import subprocess
 import sys
-import unittest
 
 import dm_env
 import gymnasium
 import numpy as np
 import pytest
-from dm_env import specs, test_utils
+from dm_env import specs
 from gymnasium import spaces
 from gymnasium.utils.env_checker import check_env
+from gymnasium.wrappers import TimeAwareObservation
 
 import rlkit
 from rlkit import wrappers
 from tests.conftest import ScriptedEnv
+from tests.dm_env_contract import contract_test_case
 
 # One env per family of space types: classic control, Box2D, MuJoCo, toy text (Discrete
-# observations), Tuple observations, continuous actions.
-ENV_IDS = [
-    "CartPole-v1",
-    "Pendulum-v1",
-    "LunarLander-v3",
-    "InvertedPendulum-v5",
-    "FrozenLake-v1",
-    "Blackjack-v1",
-    "Taxi-v4",
-]
-
-
-@pytest.mark.parametrize("env_id", ENV_IDS)
-def test_dm_env_conformance(env_id):
-    class Conformance(test_utils.EnvironmentTestMixin, unittest.TestCase):
-        def make_object_under_test(self):
-            return wrappers.GymWrapper(gymnasium.make(env_id), seed=0)
-
-        def test_step_on_fresh_environment(self):
-            # dm_env lets step() start an episode; rlkit deliberately raises instead (a step
-            # before reset is a bug in the caller), so the mixin's check is replaced.
-            with self.assertRaises(rlkit.ResetRequiredError):
-                self.environment.step(next(iter(self.make_action_sequence())))
-
-        def make_action_sequence(self):
-            spec = self.environment.action_spec()
-            rng = np.random.default_rng(0)
-            for _ in range(200):
-                if isinstance(spec, specs.DiscreteArray):
-                    yield np.int64(rng.integers(spec.num_values))
-                else:
-                    yield rng.uniform(spec.minimum, spec.maximum).astype(spec.dtype)
-
-    suite = unittest.defaultTestLoader.loadTestsFromTestCase(Conformance)
-    result = unittest.TextTestRunner(verbosity=0).run(suite)
-    assert result.wasSuccessful(), result.failures + result.errors
+# observations), Tuple observations, continuous actions; and a Dict observation. Each class is
+# dm_env's own conformance suite (`EnvironmentTestMixin`), collected by pytest as it is.
+TestCartPoleContract = contract_test_case(
+    lambda: wrappers.GymWrapper(gymnasium.make("CartPole-v1"), seed=0)
+)
+TestPendulumContract = contract_test_case(  # Continuous actions; truncated after 200 steps.
+    lambda: wrappers.GymWrapper(gymnasium.make("Pendulum-v1"), seed=0)
+)
+TestLunarLanderContract = contract_test_case(
+    lambda: wrappers.GymWrapper(gymnasium.make("LunarLander-v3"), seed=0)
+)
+TestInvertedPendulumContract = contract_test_case(
+    lambda: wrappers.GymWrapper(gymnasium.make("InvertedPendulum-v5"), seed=0)
+)
+TestFrozenLakeContract = contract_test_case(  # Discrete observations.
+    lambda: wrappers.GymWrapper(gymnasium.make("FrozenLake-v1"), seed=0)
+)
+TestBlackjackContract = contract_test_case(  # Tuple observations.
+    lambda: wrappers.GymWrapper(gymnasium.make("Blackjack-v1"), seed=0)
+)
+TestTaxiContract = contract_test_case(
+    lambda: wrappers.GymWrapper(gymnasium.make("Taxi-v4"), seed=0)
+)
+TestDictObservationContract = contract_test_case(  # {"obs": Box, "time": Box(int32)}.
+    lambda: wrappers.GymWrapper(
+        TimeAwareObservation(gymnasium.make("CartPole-v1"), flatten=False), seed=0
+    )
+)
 
 
 def test_space_to_spec_conversions():
@@ -138,10 +131,35 @@ def test_step_after_last_starts_a_new_episode():
     np.testing.assert_array_equal(restarted.observation, [0.0])
 
 
-def test_step_before_reset_raises():
-    env = wrappers.GymWrapper(ScriptedEnv())
+def test_step_on_a_fresh_environment_resets_and_ignores_the_action():
+    inner = ScriptedEnv()
+    env = wrappers.GymWrapper(inner, seed=3)
+    first = env.step(5)  # Outside the spec, but a fresh env ignores the action (dm_env).
+    assert first.first() and first.reward is None and first.discount is None
+    np.testing.assert_array_equal(first.observation, [0.0])
+    assert inner.actions == [] and inner.np_random_seed == 3  # The constructor's seed.
+    assert env.step(1).mid() and inner.actions == [1]
+    with pytest.raises(rlkit.InvalidActionError, match="action spec"):
+        env.step(5)  # Mid-episode the action counts, and this one is outside the spec.
+
+
+def test_step_on_a_fresh_registered_env_matches_reset():
+    stepped = wrappers.GymWrapper(gymnasium.make("CartPole-v1"), seed=7).step(0)
+    reset = wrappers.GymWrapper(gymnasium.make("CartPole-v1"), seed=7).reset()
+    assert stepped.first()
+    np.testing.assert_array_equal(stepped.observation, reset.observation)
+
+
+def test_gymnasium_wrapper_step_needs_reset_as_in_gymnasium():
+    env = wrappers.GymnasiumWrapper(wrappers.GymWrapper(ScriptedEnv(rewards=(1.0,))))
     with pytest.raises(rlkit.ResetRequiredError, match="reset"):
         env.step(0)
+    env.reset(seed=0)
+    assert env.step(0)[2]  # terminated
+    with pytest.raises(rlkit.ResetRequiredError, match="reset"):
+        env.step(0)
+    env.reset()
+    assert env.step(0)[1] == 1.0
 
 
 @pytest.mark.parametrize("bad_action", [2, -1, True, np.float32(1.0), np.array([0, 1])])

@@ -6,9 +6,12 @@ import numpy as np
 import pytest
 from dm_env import specs
 from gymnasium import spaces
+from gymnasium.wrappers import TimeAwareObservation
 
+import rlkit
 from rlkit import wrappers
 from tests.conftest import ScriptedEnv
+from tests.dm_env_contract import contract_test_case
 
 
 def scripted(rewards=(1.0, 2.0, 3.0), truncate=False):
@@ -179,3 +182,79 @@ def test_frame_stacking_flatten_rejects_scalars():
         wrappers.FrameStackingWrapper(
             wrappers.GymWrapper(gymnasium.make("FrozenLake-v1")), num_frames=2, flatten=True
         )
+
+
+# dm_env's conformance suite on rlkit.make_environment and on every dm_env -> dm_env wrapper.
+TestMakeEnvironmentCartPoleContract = contract_test_case(
+    lambda: rlkit.make_environment("CartPole-v1", seed=0)
+)
+TestMakeEnvironmentFrozenLakeContract = contract_test_case(
+    lambda: rlkit.make_environment("FrozenLake-v1", seed=0)
+)
+TestWrapperStackPendulumContract = contract_test_case(
+    lambda: wrappers.FrameStackingWrapper(
+        wrappers.StepLimitWrapper(
+            wrappers.ActionRepeatWrapper(
+                wrappers.CanonicalSpecWrapper(rlkit.make_environment("Pendulum-v1", seed=0)),
+                num_repeats=2,
+            ),
+            step_limit=40,
+        ),
+        num_frames=3,
+    )
+)
+TestWrapperStackCartPoleContract = contract_test_case(
+    lambda: wrappers.StepLimitWrapper(
+        wrappers.ActionRepeatWrapper(
+            wrappers.FrameStackingWrapper(
+                rlkit.make_environment("CartPole-v1", seed=0), num_frames=4, flatten=True
+            ),
+            num_repeats=3,
+        ),
+        step_limit=30,
+    )
+)
+TestWrapperStackDictObservationContract = contract_test_case(
+    lambda: wrappers.FrameStackingWrapper(
+        wrappers.StepLimitWrapper(
+            wrappers.SinglePrecisionWrapper(
+                wrappers.GymWrapper(
+                    TimeAwareObservation(gymnasium.make("CartPole-v1"), flatten=False), seed=0
+                )
+            ),
+            step_limit=25,
+        ),
+        num_frames=2,
+    )
+)
+
+
+WRAPPERS = {
+    "single_precision": wrappers.SinglePrecisionWrapper,
+    "step_limit": lambda env: wrappers.StepLimitWrapper(env, step_limit=5),
+    "action_repeat": lambda env: wrappers.ActionRepeatWrapper(env, num_repeats=2),
+    "canonical_spec": wrappers.CanonicalSpecWrapper,
+    "frame_stacking": lambda env: wrappers.FrameStackingWrapper(env, num_frames=2),
+}
+
+
+@pytest.mark.parametrize("wrap", WRAPPERS.values(), ids=WRAPPERS.keys())
+def test_step_on_fresh_wrapper_resets_and_ignores_the_action(wrap):
+    inner = ScriptedEnv(rewards=(1.0, 2.0))
+    env = wrap(wrappers.GymWrapper(inner))
+    first = env.step(np.int32(1))
+    assert first.first() and first.reward is None and first.discount is None
+    assert inner.actions == []  # The action was not applied.
+    step = env.step(np.int32(1))
+    assert not step.first() and inner.actions[0] == 1
+
+
+@pytest.mark.parametrize("wrap", WRAPPERS.values(), ids=WRAPPERS.keys())
+def test_step_after_last_starts_a_new_episode_through_every_wrapper(wrap):
+    inner = ScriptedEnv(rewards=(1.0,))
+    env = wrap(wrappers.GymWrapper(inner))
+    env.reset()
+    assert env.step(np.int32(0)).last()
+    restarted = env.step(np.int32(1))
+    assert restarted.first() and inner.actions == [0]
+    assert not env.step(np.int32(1)).first() and inner.actions == [0, 1]

@@ -8,7 +8,11 @@ import dm_env
 
 
 class EnvironmentWrapper(dm_env.Environment):
-    """Delegates everything to the wrapped environment; subclasses override what they change."""
+    """Delegates everything to the wrapped environment; subclasses override what they change.
+
+    Every rlkit wrapper keeps the `dm_env.Environment` contract: `step` on a fresh environment
+    or after a `LAST` step starts a new episode (a `FIRST` step; the action is ignored).
+    """
 
     def __init__(self, environment: dm_env.Environment):
         self._environment = environment

@@ -176,8 +176,9 @@ def _ensure_xdg_runtime_dir() -> None:
 class GymWrapper(dm_env.Environment):
     """Presents a gymnasium environment as a `dm_env.Environment`.
 
-    Unlike plain dm_env, `step` before the first `reset` raises `ResetRequiredError`: it is
-    always a bug in the caller. After a `LAST` step, `step` starts a new episode (`FIRST`).
+    As the `dm_env.Environment` contract asks, `step` on a fresh environment or after a `LAST`
+    step starts a new episode: it returns `reset()`'s `FIRST` step and ignores the action. Any
+    other action outside the action spec raises `InvalidActionError`.
 
     Args:
       environment: a `gymnasium.Env` (e.g. from `gymnasium.make`).
@@ -194,8 +195,7 @@ class GymWrapper(dm_env.Environment):
         self._convert_observation = specs_lib.make_caster(self._observation_spec)
         self._validate_action = make_action_validator(self._action_spec)
         self._to_gym_action = _space_converter(environment.action_space, _to_gym_action_leaf)
-        self._needs_reset = True
-        self._has_reset = False
+        self._needs_reset = True  # Fresh: the first `step` resets, as after a `LAST` step.
         self.last_info: dict[str, Any] = {}
 
     def reset(self, seed: int | None = None) -> dm_env.TimeStep:
@@ -204,15 +204,10 @@ class GymWrapper(dm_env.Environment):
             seed, self._pending_seed = self._pending_seed, None
         observation, self.last_info = self._environment.reset(seed=seed)
         self._needs_reset = False
-        self._has_reset = True
         return dm_env.restart(self._convert_observation(observation))
 
     def step(self, action) -> dm_env.TimeStep:
-        if not self._has_reset:
-            raise errors.ResetRequiredError(
-                "step() was called before reset(); call env.reset() to start the first episode."
-            )
-        if self._needs_reset:
+        if self._needs_reset:  # dm_env: a fresh env or one after LAST ignores the action.
             return self.reset()
         self._validate_action(action)
         observation, reward, terminated, truncated, self.last_info = self._environment.step(
@@ -283,6 +278,9 @@ class GymnasiumWrapper(gymnasium.Env):
 
     `LAST` with discount 0 becomes `terminated`; `LAST` with a positive discount becomes
     `truncated`. `reset(seed=...)` reaches the inner environment when its `reset` takes a seed.
+    Gymnasium starts every episode with `reset()`: `step` before the first `reset` or after
+    `terminated` / `truncated` raises `ResetRequiredError` (a dm_env would silently start a
+    new episode, which has no gymnasium `step` result).
     """
 
     def __init__(self, environment: dm_env.Environment, render_mode: str | None = None):
@@ -298,6 +296,7 @@ class GymnasiumWrapper(gymnasium.Env):
         self._reset_takes_seed = "seed" in parameters or any(
             p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters.values()
         )
+        self._needs_reset = True
 
     def reset(self, *, seed: int | None = None, options: dict | None = None):
         super().reset(seed=seed)
@@ -305,10 +304,17 @@ class GymnasiumWrapper(gymnasium.Env):
             timestep = self._environment.reset(seed=seed)
         else:
             timestep = self._environment.reset()
+        self._needs_reset = False
         return self._to_gym_observation(timestep.observation), {}
 
     def step(self, action):
+        if self._needs_reset:
+            raise errors.ResetRequiredError(
+                "step() was called before reset() or after the episode ended (terminated or "
+                "truncated); call env.reset() to start an episode."
+            )
         timestep = self._environment.step(self._to_dm_action(action))
+        self._needs_reset = timestep.last()
         terminated = bool(timestep.last() and timestep.discount == 0)
         truncated = bool(timestep.last() and not terminated)
         observation = self._to_gym_observation(timestep.observation)
