@@ -15,7 +15,7 @@ from rlkit import experiments  # noqa: E402
 def main(run_dir: str = "runs/example_dqn_cartpole", steps: int = 50_000) -> float:
     config = experiments.make_experiment_config(
         "dqn",
-        "CartPole-v1",  # Uses rlkit/agents/dqn/configs/cartpole.yaml.
+        "CartPole-v1",  # Uses rlkit/agents/dqn/configs/dqn/cartpole.yaml.
         max_num_actor_steps=steps,
         eval_every=5_000,
         num_eval_episodes=10,

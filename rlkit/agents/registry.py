@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import dataclasses
 import importlib
+import importlib.metadata
 import importlib.resources
+import pkgutil
 import re
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
@@ -37,7 +39,7 @@ class AgentEntry:
       name: the command-line name (`rlkit train NAME`).
       description: one line for `rlkit agents`.
       action_spaces: the action spaces it supports, in words.
-      package: the agent's package; its `configs/` folder holds default YAMLs named after
+      package: the agent's package; its `configs_dir` folder holds default YAMLs named after
         environments (`cartpole.yaml` for `CartPole-v1`) and `tune_space.yaml`.
       config: its config dataclass.
       builder: `(config, block_inserts) -> builder`.
@@ -55,6 +57,7 @@ class AgentEntry:
     builder: str
     networks: str
     value_function: str | None = None
+    configs_dir: str = "configs"
 
     @property
     def config_class(self) -> type:
@@ -75,11 +78,11 @@ class AgentEntry:
         return None if self.value_function is None else _resolve(self.value_function)
 
     def _config_file(self, name: str) -> str | None:
-        path = importlib.resources.files(self.package).joinpath("configs", name)
+        path = importlib.resources.files(self.package).joinpath(*self.configs_dir.split("/"), name)
         return str(path) if path.is_file() else None
 
     def default_config_path(self, env_id: str) -> str | None:
-        """The shipped YAML for `env_id` (e.g. `configs/cartpole.yaml`), if there is one."""
+        """The shipped YAML for `env_id` (e.g. `configs/dqn/cartpole.yaml`), if there is one."""
         return self._config_file(f"{environment_key(env_id)}.yaml")
 
     def load_config(
@@ -104,35 +107,55 @@ def environment_key(env_id: str) -> str:
     return re.sub(r"-v\d+$", "", env_id.split("/")[-1]).lower().replace("-", "_")
 
 
-_AGENTS: dict[str, AgentEntry] = {
-    entry.name: entry
-    for entry in [
-        AgentEntry(
-            name="dqn",
-            description="Double DQN with n-step returns, Huber loss and experience replay",
-            action_spaces="discrete",
-            package="rlkit.agents.dqn",
-            config="rlkit.agents.dqn.config:DQNConfig",
-            builder="rlkit.agents.dqn.builder:DQNBuilder",
-            networks="rlkit.agents.dqn.networks:make_networks",
-            value_function="rlkit.agents.dqn.networks:q_values",
-        ),
-    ]
-}
+# Agents register themselves: each package under `rlkit.agents` calls `register` when
+# imported, and installed packages can add agents through the `rlkit.agents` entry-point
+# group (each entry point names a module that registers on import). Nothing lists them here.
+ENTRY_POINT_GROUP = "rlkit.agents"
+_AGENTS: dict[str, AgentEntry] = {}
+_discovered = False
+
+
+def register(entry: AgentEntry, replace: bool = False) -> AgentEntry:
+    """Makes `entry` known by its name (for the CLI, tuning and policy loading).
+
+    A name registered twice raises `ValueError` unless `replace`.
+    """
+    if entry.name in _AGENTS and not replace and _AGENTS[entry.name] != entry:
+        raise ValueError(f"An agent named {entry.name!r} is registered already.")
+    _AGENTS[entry.name] = entry
+    return entry
+
+
+def _discover() -> None:
+    """Imports rlkit's agent packages and the `rlkit.agents` entry points, once."""
+    global _discovered
+    if _discovered:
+        return
+    _discovered = True
+    import rlkit.agents
+
+    for module in pkgutil.iter_modules(rlkit.agents.__path__):
+        if module.ispkg:
+            importlib.import_module(f"rlkit.agents.{module.name}")
+    for entry_point in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP):
+        entry_point.load()
 
 
 def agent_names() -> list[str]:
     """The registered agents' names, in registration order."""
+    _discover()
     return list(_AGENTS)
 
 
 def agents_summary() -> str:
     """`dqn (discrete actions), ...`: every agent and what it can act in, for messages."""
+    _discover()
     return ", ".join(f"{e.name} ({e.action_spaces} actions)" for e in _AGENTS.values())
 
 
 def get_agent(name: str) -> AgentEntry:
     """The registered agent `name`; raises `UnknownAgentError` listing the known ones."""
+    _discover()
     if name not in _AGENTS:
         raise UnknownAgentError(
             f"Unknown agent {name!r}; choose one of: {', '.join(_AGENTS)} "

@@ -19,7 +19,7 @@ def make_experiment_config(
     """The experiment of agent `agent` (e.g. "dqn") on gymnasium's `env_id`.
 
     `agent_config` defaults to the agent's shipped YAML for the environment if there is one
-    (`rlkit/agents/dqn/configs/cartpole.yaml`), else the config class's defaults. The run is
+    (`rlkit/agents/dqn/configs/dqn/cartpole.yaml`), else the config class's defaults. The run is
     described by name, so its exported policy can be loaded with `load_policy`.
 
     Raises:

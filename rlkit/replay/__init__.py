@@ -9,6 +9,7 @@ the `reverb` backend is used.
 from rlkit.replay.adders import Adder, EpisodeAdder, NStepTransitionAdder, SequenceAdder, Step
 from rlkit.replay.base import (
     BACKENDS,
+    MAX_PRIORITY,
     RateLimiter,
     ReplayClient,
     ReplayServer,
@@ -26,6 +27,7 @@ from rlkit.replay.tables import step_signature, transition_signature
 
 __all__ = [
     "BACKENDS",
+    "MAX_PRIORITY",
     "Adder",
     "EpisodeAdder",
     "NStepTransitionAdder",

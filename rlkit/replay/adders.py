@@ -67,6 +67,9 @@ class NStepTransitionAdder(Adder):
     insert and one sample then move a block instead of a single transition, which is what
     makes Reverb fast enough for DQN's replay ratio. `transitions_per_item=1` gives classic
     one-transition items (exact per-transition priorities).
+
+    Each item is inserted at `priority`, or at the table's largest priority so far with
+    `priority=replay.MAX_PRIORITY` (prioritised replay), or at `priority_fn(block)`.
     """
 
     def __init__(
@@ -79,6 +82,7 @@ class NStepTransitionAdder(Adder):
         transitions_per_item: int = 1,
         extras_spec: types.NestedSpec = (),
         priority_fn: Callable[[types.Transition], float] | None = None,
+        priority: float | str = 1.0,
     ):
         if n_step < 1:
             raise ValueError(f"n_step must be a positive integer, got {n_step}.")
@@ -90,6 +94,7 @@ class NStepTransitionAdder(Adder):
         self._discount = float(discount)
         self._block_size = transitions_per_item
         self._priority_fn = priority_fn
+        self._priority = priority
         self._writer = client.trajectory_writer(num_keep_alive_refs=1)
         spec = environment_spec
         self._block = types.Transition(
@@ -162,7 +167,12 @@ class NStepTransitionAdder(Adder):
 
     def _write_block(self) -> None:
         self._writer.append(self._block)
-        priority = 1.0 if self._priority_fn is None else float(self._priority_fn(self._block))
+        if self._priority_fn is not None:
+            priority = float(self._priority_fn(self._block))
+        elif self._priority == base.MAX_PRIORITY:
+            priority = self._client.max_priority(self._table)
+        else:
+            priority = float(self._priority)
         item = tree.map_structure(lambda column: column[-1], self._writer.history)
         self._writer.create_item(self._table, priority, item)
         self._block_fill = 0

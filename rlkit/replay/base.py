@@ -25,6 +25,9 @@ import numpy as np
 from rlkit import errors, types
 
 BACKENDS = ("auto", "local", "reverb")
+# An adder's priority meaning "the largest priority this table has seen" (1.0 at first):
+# prioritised replay inserts new items there so each is sampled soon.
+MAX_PRIORITY = "max"
 SAMPLERS = ("uniform", "prioritized", "fifo")
 _TABLE_NAME = re.compile(r"[A-Za-z0-9_.-]+")
 
@@ -210,6 +213,11 @@ class ReplayClient(abc.ABC):
     @abc.abstractmethod
     def update_priorities(self, table: str, keys: np.ndarray, priorities: np.ndarray) -> None:
         """Sets the priorities of sampled items; keys no longer in the table are ignored."""
+
+    @abc.abstractmethod
+    def max_priority(self, table: str) -> float:
+        """The largest priority `table` has been given (1.0 before any); what `MAX_PRIORITY`
+        inserts at."""
 
     @abc.abstractmethod
     def table_size(self, table: str) -> int:

@@ -109,6 +109,8 @@ class LocalTable:
         if config.signature is not None:
             self._storage = _spec_arrays(config.signature, self._capacity)
         self._priorities = np.zeros(self._capacity, np.float64)
+        self.max_priority = 1.0  # The largest priority given so far (MAX_PRIORITY inserts).
+        self._pending_priorities: list[tuple[np.ndarray, np.ndarray]] = []
         self._tree = SumTree(self._capacity) if config.sampler == "prioritized" else None
         self._head = 0
         self._size = 0
@@ -184,6 +186,7 @@ class LocalTable:
             key = self._next_key
             self._next_key += 1
             self._priorities[slot] = priority
+            self.max_priority = max(self.max_priority, priority)
             if self._tree is not None:
                 exponent = self.config.priority_exponent
                 self._tree.set(np.array([slot]), np.array([priority]) ** exponent)
@@ -224,6 +227,7 @@ class LocalTable:
         deadline = None if timeout_s is None else time.monotonic() + timeout_s
         chunks = []
         with self._condition:
+            self._apply_pending_priorities()
             remaining = count
             while remaining:
                 if self._stopped or not self._samples_allowed(1):
@@ -271,6 +275,11 @@ class LocalTable:
         return (self._head + offsets) % self._capacity, np.full(count, 1.0 / self._size)
 
     def update_priorities(self, keys: np.ndarray, priorities: np.ndarray) -> None:
+        """Queues new priorities for `keys`; the next `sample` or `save` applies them.
+
+        Applying them on the sampling thread, not on the learner's, makes what a seeded run
+        samples (and the maximum priority new items get) independent of thread timing.
+        """
         keys = np.asarray(keys).reshape(-1)
         priorities = base.checked_priorities(priorities, self.config.name)
         if keys.shape != priorities.shape:
@@ -278,15 +287,21 @@ class LocalTable:
                 f"update_priorities got {keys.size} keys and {priorities.size} priorities."
             )
         with self._condition:
+            self._pending_priorities.append((keys.astype(np.int64), priorities))
+
+    def _apply_pending_priorities(self) -> None:
+        for keys, priorities in self._pending_priorities:
             # Keys no longer (or never) in the table are ignored, as Reverb does.
-            offsets = keys.astype(np.int64) - (self._next_key - self._size)
+            offsets = keys - (self._next_key - self._size)
             live = (offsets >= 0) & (offsets < self._size)
             if not live.any():
-                return
+                continue
             slots = (self._head + offsets[live]) % self._capacity
             self._priorities[slots] = priorities[live]
+            self.max_priority = max(self.max_priority, float(priorities[live].max()))
             if self._tree is not None:
                 self._tree.set(slots, priorities[live] ** self.config.priority_exponent)
+        self._pending_priorities.clear()
 
     def stop(self) -> None:
         with self._condition:
@@ -297,6 +312,7 @@ class LocalTable:
     def save(self, directory: str) -> None:
         name = self.config.name
         with self._condition:
+            self._apply_pending_priorities()
             slots = (self._head + np.arange(self._size)) % self._capacity
             arrays = {"slots": slots, "priorities": self._priorities[slots]}
             for index, column in enumerate(self._storage or []):
@@ -349,6 +365,8 @@ class LocalTable:
             for index, column in enumerate(self._storage):
                 column[slots] = arrays[f"leaf_{index}"]
             self._priorities[slots] = arrays["priorities"]
+            if slots.size:
+                self.max_priority = max(1.0, float(arrays["priorities"].max()))
             if self._tree is not None:
                 self._tree.set(slots, arrays["priorities"] ** self.config.priority_exponent)
             self._head, self._size = state["head"], state["size"]
@@ -521,6 +539,9 @@ class LocalReplayClient(base.ReplayClient):
 
     def update_priorities(self, table: str, keys: np.ndarray, priorities: np.ndarray) -> None:
         self._table(table).update_priorities(keys, priorities)
+
+    def max_priority(self, table: str) -> float:
+        return self._table(table).max_priority
 
     def table_size(self, table: str) -> int:
         return self._table(table).size()

@@ -80,6 +80,7 @@ class ReverbReplayClient(base.ReplayClient):
         self.server_address = server_address
         self.reverb_client = reverb.Client(server_address)
         self._can_checkpoint = can_checkpoint
+        self._max_priority: dict[str, float] = {}
 
     def trajectory_writer(self, num_keep_alive_refs: int):
         return self.reverb_client.trajectory_writer(num_keep_alive_refs=num_keep_alive_refs)
@@ -105,10 +106,17 @@ class ReverbReplayClient(base.ReplayClient):
 
     def update_priorities(self, table: str, keys: np.ndarray, priorities: np.ndarray) -> None:
         priorities = base.checked_priorities(priorities, table)
+        if priorities.size:
+            self._max_priority[table] = max(self.max_priority(table), float(priorities.max()))
         keys = np.asarray(keys).reshape(-1).tolist()
         self.reverb_client.mutate_priorities(
             table, updates=dict(zip(keys, priorities.tolist(), strict=True))
         )
+
+    def max_priority(self, table: str) -> float:
+        # Reverb does not report it: this client remembers what it has written. In one process
+        # the learner and the adder share the client, so that is every update.
+        return self._max_priority.get(table, 1.0)
 
     def table_size(self, table: str) -> int:
         return int(self.reverb_client.server_info()[table].current_size)

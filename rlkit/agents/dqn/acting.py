@@ -9,6 +9,7 @@ import jax.numpy as jnp
 import optax
 
 from rlkit import types
+from rlkit.agents.dqn.networks import ValueNetworks
 from rlkit.jax import actors
 from rlkit.jax import networks as networks_lib
 
@@ -19,11 +20,15 @@ class EpsilonGreedyState(NamedTuple):
 
 
 def make_epsilon_greedy_policy(
-    network: networks_lib.FeedForwardNetwork,
+    networks: ValueNetworks,
     epsilon: float | optax.Schedule,
     num_actions: int,
+    sample_network: bool = False,
 ) -> actors.ActorCore:
-    """Epsilon-greedy on `network`'s Q-values; `epsilon` may be a schedule over actor steps.
+    """Epsilon-greedy on the network's Q-values; `epsilon` may be a schedule over actor steps.
+
+    With `sample_network` (noisy nets, IQN) each step's Q-values come from a fresh draw of
+    the network's noise; otherwise the network is deterministic.
 
     With probability epsilon a uniformly random action, else the greedy one: written out
     rather than through a categorical distribution, because this runs once per env step and
@@ -38,7 +43,9 @@ def make_epsilon_greedy_policy(
 
     def select_action(params, observation, state: EpsilonGreedyState):
         key, draw_key = jax.random.split(state.key)
-        q_values = network.apply(params, networks_lib.add_batch_dim(observation))[0]
+        network_key = jax.random.fold_in(draw_key, 1) if sample_network else None
+        observations = networks_lib.add_batch_dim(observation)
+        q_values = networks.q_values(params, observations, network_key)[0]
         explore_draw, action_draw = jax.random.uniform(draw_key, (2,))
         explore = explore_draw < schedule(state.steps)
         # floor(u * n) is uniform over 0..n-1; the min guards float rounding of u * n to n.

@@ -1,4 +1,5 @@
-"""DQNBuilder: the pieces of a DQN agent, assembled the same way in one process or many."""
+"""DQNBuilder: the pieces of any DQN-family agent, assembled the same way in one process or
+many. The variant (its config) chooses the network head and the loss; the rest is shared."""
 
 from __future__ import annotations
 
@@ -11,7 +12,6 @@ from rlkit.agents.dqn import acting, learning
 from rlkit.agents.dqn import networks as dqn_networks
 from rlkit.agents.dqn.config import DQNConfig
 from rlkit.jax import actors, variable_utils
-from rlkit.jax import networks as networks_lib
 from rlkit.utils import counting
 
 
@@ -19,7 +19,8 @@ class DQNBuilder(builders.ActorLearnerBuilder):
     """Acme-style builder: replay tables, adder, dataset, learner, actor and policy.
 
     Args:
-      config: the hyperparameters.
+      config: the hyperparameters; a `DQNConfig` or a variant's subclass (`C51Config`,
+        `QRDQNConfig`, `IQNConfig`, `MDQNConfig`, `RainbowConfig`).
       block_inserts: True when actors and learner run in separate processes: the table's
         rate limiter then keeps the replay ratio (`samples_per_insert`), blocking inserts or
         samples. A single-process agent passes False: its schedule keeps the ratio and the
@@ -53,7 +54,12 @@ class DQNBuilder(builders.ActorLearnerBuilder):
             limiter = replay.min_size_limiter(cfg.min_replay_items)
         signature = replay.transition_signature(environment_spec, cfg.transitions_per_item)
         max_items = max(cfg.max_replay_size // cfg.transitions_per_item, cfg.min_replay_items)
-        return [replay.uniform_table(cfg.replay_table_name, max_items, limiter, signature)]
+        name = cfg.replay_table_name
+        if cfg.prioritized:
+            return [
+                replay.prioritized_table(name, max_items, limiter, cfg.priority_exponent, signature)
+            ]
+        return [replay.uniform_table(name, max_items, limiter, signature)]
 
     def make_dataset_iterator(self, replay_client: replay.ReplayClient) -> Iterator[types.Batch]:
         return replay_client.dataset(
@@ -78,32 +84,42 @@ class DQNBuilder(builders.ActorLearnerBuilder):
             n_step=cfg.n_step,
             discount=cfg.discount,
             transitions_per_item=cfg.transitions_per_item,
+            # New items at the largest priority so far: each is sampled soon at least once.
+            priority=replay.MAX_PRIORITY if cfg.prioritized else 1.0,
         )
 
     def make_learner(
         self,
         random_key: types.PRNGKey,
-        networks: networks_lib.FeedForwardNetwork,
+        networks: dqn_networks.ValueNetworks,
         dataset: Iterator[types.Batch],
         logger: loggers.Logger | None = None,
         environment_spec: specs.EnvironmentSpec | None = None,
         replay_client: replay.ReplayClient | None = None,
         counter: counting.Counter | None = None,
-    ) -> learning.DQNLearner:
-        del environment_spec, replay_client
+    ) -> learning.SGDLearner:
+        del environment_spec
         cfg = self._config
         optimizer = optax.chain(
             optax.clip_by_global_norm(cfg.max_gradient_norm),
             optax.adam(cfg.learning_rate, eps=cfg.adam_eps),
         )
-        return learning.DQNLearner(
-            network=networks,
+        beta = None
+        if cfg.prioritized:
+            beta = optax.linear_schedule(
+                cfg.importance_sampling_exponent, 1.0, cfg.importance_sampling_anneal_steps
+            )
+        return learning.SGDLearner(
+            networks=networks,
+            loss_fn=cfg.make_loss(),
             optimizer=optimizer,
             random_key=random_key,
             iterator=dataset,
             batch_size=cfg.batch_size,
-            huber_delta=cfg.huber_delta,
             target_update_period=cfg.target_update_period,
+            importance_sampling_exponent=beta,
+            replay_client=replay_client,
+            priority_table=cfg.replay_table_name if cfg.prioritized else None,
             counter=counter,
             logger=logger,
         )
@@ -119,18 +135,20 @@ class DQNBuilder(builders.ActorLearnerBuilder):
 
     def make_policy(
         self,
-        networks: networks_lib.FeedForwardNetwork,
+        networks: dqn_networks.ValueNetworks,
         environment_spec: specs.EnvironmentSpec,
         evaluation: bool = False,
     ) -> actors.ActorCore:
         cfg = self._config
         num_actions = dqn_networks.num_discrete_actions(environment_spec)
-        if evaluation:
+        if evaluation:  # The deterministic network: noise-free, evenly spaced quantiles.
             return acting.make_epsilon_greedy_policy(networks, cfg.evaluation_epsilon, num_actions)
         schedule = optax.linear_schedule(
             cfg.epsilon_init, cfg.epsilon_final, max(cfg.epsilon_decay_steps, 1)
         )
-        return acting.make_epsilon_greedy_policy(networks, schedule, num_actions)
+        return acting.make_epsilon_greedy_policy(
+            networks, schedule, num_actions, sample_network=networks.stochastic
+        )
 
     def make_actor(
         self,

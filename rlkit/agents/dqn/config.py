@@ -1,10 +1,18 @@
-"""DQN configuration. Defaults follow RL-Zoo's tuned DQN for CartPole-v1."""
+"""Configurations of the DQN family: `DQNConfig` and one subclass per variant.
+
+A variant is a config (its hyperparameters), a network head (`make_head`) and a loss
+(`make_loss`); the learner, replay, acting and checkpoints are shared. Defaults follow
+RL-Zoo's tuned DQN for CartPole-v1. Importing this module does not import JAX (the registry
+reads the config classes to list agents and check command lines).
+"""
 
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
 import typing
+from typing import Any, ClassVar
 
 from rlkit import errors
 
@@ -27,10 +35,13 @@ class DQNConfig:
     # Network and optimiser.
     hidden_sizes: tuple[int, ...] = (256, 256)
     dueling: bool = False
+    noisy: bool = False  # Factorised Gaussian noisy layers (Fortunato et al. 2018).
+    noisy_sigma: float = 0.5
     learning_rate: float = 2.3e-3
     adam_eps: float = 1e-8
     max_gradient_norm: float = 10.0
     # Loss.
+    double_q: bool = True
     discount: float = 0.99
     n_step: int = 3
     huber_delta: float = 1.0
@@ -49,6 +60,15 @@ class DQNConfig:
     num_sgd_steps_per_step: int = 8
     variable_update_period: int = 1  # Actor pulls params every N learner steps.
     replay_table_name: str = "priority_table"
+    # Prioritised replay (Schaul et al. 2016): P(i) ~ priority^priority_exponent, importance
+    # weights (N P(i))^-beta with beta annealed linearly to 1 over the given SGD steps.
+    prioritized: bool = False
+    priority_exponent: float = 0.6
+    importance_sampling_exponent: float = 0.4
+    importance_sampling_anneal_steps: int = 25_000
+
+    # Whether the network samples quantile fractions (IQN): acting then needs a key.
+    samples_quantiles: ClassVar[bool] = False
 
     def __post_init__(self):
         self.hidden_sizes = tuple(self.hidden_sizes)
@@ -67,13 +87,23 @@ class DQNConfig:
             "transitions_per_item",
             "num_sgd_steps_per_step",
             "variable_update_period",
+            "noisy_sigma",
+            "importance_sampling_anneal_steps",
         )
         for name in positive:
             if getattr(self, name) <= 0:
                 raise errors.ConfigError(
                     f"DQNConfig.{name} must be positive, got {getattr(self, name)!r}."
                 )
-        for name in ("discount", "epsilon_init", "epsilon_final", "evaluation_epsilon"):
+        unit_interval = (
+            "discount",
+            "epsilon_init",
+            "epsilon_final",
+            "evaluation_epsilon",
+            "priority_exponent",
+            "importance_sampling_exponent",
+        )
+        for name in unit_interval:
             if not 0.0 <= getattr(self, name) <= 1.0:
                 raise errors.ConfigError(
                     f"DQNConfig.{name} must be in [0, 1], got {getattr(self, name)!r}."
@@ -96,6 +126,19 @@ class DQNConfig:
                 f"transitions_per_item ({self.transitions_per_item}): a learner step consumes "
                 "whole replay items."
             )
+
+    def make_head(self, head: Any) -> Any:
+        """`(features [B, D], **options) -> ValueOutput`: the network head (a `HeadConfig`
+        says how many actions, which hidden layers, dueling, noisy)."""
+        from rlkit.agents.dqn import networks
+
+        return functools.partial(networks.q_head, config=head)
+
+    def make_loss(self) -> Any:
+        """The variant's `LossFn` (see `rlkit.agents.dqn.learning`)."""
+        from rlkit.agents.dqn import losses
+
+        return losses.q_learning_loss(self.huber_delta, self.double_q)
 
     @property
     def items_per_learner_step(self) -> int:
@@ -135,3 +178,183 @@ def validate_dataclass_types(config) -> None:
                 f"{getattr(expected, '__name__', expected)}, got {value!r} "
                 f"({type(value).__name__})."
             )
+
+
+def _require(condition: bool, config: Any, message: str) -> None:
+    if not condition:
+        raise errors.ConfigError(f"{type(config).__name__}: {message}")
+
+
+@dataclasses.dataclass
+class C51Config(DQNConfig):
+    """C51 (Bellemare et al. 2017): a categorical return distribution on `num_atoms` evenly
+    spaced values in [v_min, v_max], learnt by cross-entropy (with double Q by default).
+
+    The support must cover the discounted returns: about +-10 for clipped Atari rewards,
+    [0, 100] for CartPole (1 per step, discount 0.99).
+    """
+
+    num_atoms: int = 51
+    v_min: float = -10.0
+    v_max: float = 10.0
+
+    def __post_init__(self):
+        super().__post_init__()
+        _require(self.num_atoms >= 2, self, f"num_atoms must be at least 2, got {self.num_atoms}.")
+        _require(
+            self.v_min < self.v_max,
+            self,
+            f"v_min ({self.v_min}) must be below v_max ({self.v_max}): they bound the support.",
+        )
+
+    def make_head(self, head: Any) -> Any:
+        from rlkit.agents.dqn import networks
+
+        return functools.partial(
+            networks.categorical_head,
+            config=head,
+            num_atoms=self.num_atoms,
+            v_min=self.v_min,
+            v_max=self.v_max,
+        )
+
+    def make_loss(self) -> Any:
+        from rlkit.agents.dqn import losses
+
+        return losses.categorical_loss(self.double_q)
+
+
+@dataclasses.dataclass
+class QRDQNConfig(DQNConfig):
+    """QR-DQN (Dabney et al. 2018): `num_quantiles` return quantiles per action at fixed
+    fractions, learnt with the quantile Huber loss; the next action is the target network's
+    greedy one (`double_q=True` picks it with the online network)."""
+
+    num_quantiles: int = 200
+    double_q: bool = False
+
+    def __post_init__(self):
+        super().__post_init__()
+        _require(
+            self.num_quantiles >= 1,
+            self,
+            f"num_quantiles must be positive, got {self.num_quantiles}.",
+        )
+
+    def make_head(self, head: Any) -> Any:
+        from rlkit.agents.dqn import networks
+
+        return functools.partial(
+            networks.quantile_head, config=head, num_quantiles=self.num_quantiles
+        )
+
+    def make_loss(self) -> Any:
+        from rlkit.agents.dqn import losses
+
+        return losses.quantile_loss(self.huber_delta, self.double_q)
+
+
+@dataclasses.dataclass
+class IQNConfig(DQNConfig):
+    """IQN (Dabney et al. 2018): quantiles at sampled fractions, each embedded with
+    `quantile_embedding_dim` cosines. The loss uses `num_tau_samples` fractions for the
+    prediction and `num_tau_prime_samples` for the target; acting averages
+    `num_quantile_samples` (sampled while training, evenly spaced for greedy evaluation)."""
+
+    num_tau_samples: int = 64
+    num_tau_prime_samples: int = 64
+    num_quantile_samples: int = 32
+    quantile_embedding_dim: int = 64
+    double_q: bool = False
+
+    samples_quantiles: ClassVar[bool] = True
+
+    def __post_init__(self):
+        super().__post_init__()
+        for name in (
+            "num_tau_samples",
+            "num_tau_prime_samples",
+            "num_quantile_samples",
+            "quantile_embedding_dim",
+        ):
+            _require(getattr(self, name) >= 1, self, f"{name} must be positive.")
+        _require(
+            len(self.hidden_sizes) >= 1,
+            self,
+            "hidden_sizes needs at least one layer: the quantile embedding feeds the last.",
+        )
+
+    def make_head(self, head: Any) -> Any:
+        from rlkit.agents.dqn import networks
+
+        return functools.partial(
+            networks.implicit_quantile_head,
+            config=head,
+            num_quantiles=self.num_quantile_samples,
+            embedding_dim=self.quantile_embedding_dim,
+        )
+
+    def make_loss(self) -> Any:
+        from rlkit.agents.dqn import losses
+
+        return losses.quantile_loss(
+            self.huber_delta,
+            self.double_q,
+            num_quantiles=self.num_tau_samples,
+            num_target_quantiles=self.num_tau_prime_samples,
+            num_selector_quantiles=self.num_quantile_samples,
+        )
+
+
+@dataclasses.dataclass
+class MDQNConfig(DQNConfig):
+    """Munchausen DQN (Vieillard et al. 2020): soft (entropy-regularised, temperature
+    `entropy_temperature`) bootstrapping plus `munchausen_coefficient` times the scaled
+    log-policy of the taken action, clipped below at `clip_value_min`. No double Q: the
+    target network's softmax policy is the target."""
+
+    entropy_temperature: float = 0.03
+    munchausen_coefficient: float = 0.9
+    clip_value_min: float = -1.0
+    double_q: bool = False
+    n_step: int = 1
+
+    def __post_init__(self):
+        super().__post_init__()
+        _require(
+            not self.double_q,
+            self,
+            "double_q does not apply to Munchausen DQN (its target is the target network's "
+            "softmax policy); leave it false.",
+        )
+        _require(self.entropy_temperature > 0, self, "entropy_temperature must be positive.")
+        _require(
+            0 <= self.munchausen_coefficient <= 1, self, "munchausen_coefficient must be in [0, 1]."
+        )
+        _require(self.clip_value_min < 0, self, "clip_value_min must be negative.")
+
+    def make_loss(self) -> Any:
+        from rlkit.agents.dqn import losses
+
+        return losses.munchausen_loss(
+            self.entropy_temperature,
+            self.munchausen_coefficient,
+            self.clip_value_min,
+            self.huber_delta,
+        )
+
+
+@dataclasses.dataclass
+class RainbowConfig(C51Config):
+    """Rainbow (Hessel et al. 2018) as a configuration: C51 with double Q, dueling heads,
+    noisy layers (which explore, so epsilon is 0), 3-step returns and prioritised replay
+    (priority exponent 0.5, importance weights from 0.4 to 1)."""
+
+    dueling: bool = True
+    noisy: bool = True
+    n_step: int = 3
+    prioritized: bool = True
+    priority_exponent: float = 0.5
+    epsilon_init: float = 0.0
+    epsilon_final: float = 0.0
+    epsilon_decay_steps: int = 0

@@ -1,19 +1,49 @@
-"""DQN learner: double Q-learning with a Huber loss and a periodically synced target."""
+"""One off-policy SGD learner for the whole DQN family; variants differ only in the loss.
+
+A loss is `loss_fn(networks, params, target_params, batch, key) -> (loss, LossExtra)`; the
+learner owns everything else: the training state, the shuffled multi-step update under one
+`lax.scan`, the target network, importance weights for prioritised replay, writing the new
+priorities back for the exact items sampled, and logging.
+"""
 
 from __future__ import annotations
 
+import concurrent.futures
 import time
-from collections.abc import Iterator, Sequence
-from typing import NamedTuple
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 import optax
-import rlax
 
-from rlkit import core, loggers, types
-from rlkit.jax import networks as networks_lib
+from rlkit import core, loggers, replay, types
 from rlkit.utils import counting
+
+# Items are never given priority 0 (they would never be sampled again).
+MIN_PRIORITY = 1e-6
+
+
+class LearnerBatch(NamedTuple):
+    """One SGD batch: transitions [B, ...] and their importance weights [B] (ones when the
+    table is sampled uniformly)."""
+
+    transitions: types.Transition
+    weights: jax.Array
+
+
+class LossExtra(NamedTuple):
+    """What a loss returns beside its value: scalar metrics to log, and per-transition
+    priorities [B] for prioritised replay (None if the loss has none)."""
+
+    metrics: dict[str, jax.Array]
+    priorities: jax.Array | None = None
+
+
+LossFn = Callable[
+    [Any, types.Params, types.Params, LearnerBatch, types.PRNGKey], tuple[jax.Array, LossExtra]
+]
 
 
 class TrainingState(NamedTuple):
@@ -24,45 +54,47 @@ class TrainingState(NamedTuple):
     steps: jax.Array  # Gradient updates so far.
 
 
-def dqn_loss(
-    network: networks_lib.FeedForwardNetwork,
-    params: types.Params,
-    target_params: types.Params,
-    batch: types.Transition,
-    huber_delta: float,
-) -> tuple[jax.Array, jax.Array]:
-    """Mean Huber loss of double-Q TD errors; also returns the TD errors (for priorities).
-
-    `batch.discount` is the full bootstrap factor (gamma^n times the environment's
-    discounts), as the n-step adder writes it.
-    """
-    q_tm1 = network.apply(params, batch.observation)
-    q_t_selector = network.apply(params, batch.next_observation)
-    q_t_value = network.apply(target_params, batch.next_observation)
-    td_errors = jax.vmap(rlax.double_q_learning)(
-        q_tm1, batch.action, batch.reward, batch.discount, q_t_value, q_t_selector
-    )
-    return jnp.mean(rlax.huber_loss(td_errors, huber_delta)), td_errors
+def importance_weights(probabilities: jax.Array, exponent: jax.Array) -> jax.Array:
+    """Prioritised replay's correction (Schaul et al. 2016): `(N * P(i))^-beta`, normalised by
+    the batch's largest weight (which also cancels N)."""
+    weights = (1.0 / probabilities) ** exponent
+    return weights / jnp.max(weights)
 
 
 def make_update(
-    network: networks_lib.FeedForwardNetwork,
+    loss_fn: LossFn,
+    networks: Any,
     optimizer: optax.GradientTransformation,
     batch_size: int,
-    huber_delta: float,
     target_update_period: int,
+    importance_sampling_exponent: optax.Schedule | None = None,
 ):
-    """`update(state, transitions) -> (state, metrics)`: several SGD steps in one call.
+    """`update(state, transitions, probabilities) -> (state, metrics, item_priorities)`.
 
-    The transitions (a whole number of batches, drawn as replay blocks) are shuffled, split
-    into batches, and consumed by a `lax.scan`, so one jitted call does all the updates that
-    one learner step owes and nothing is transferred back per update.
+    `transitions` are a learner step's items flattened ([num_items * per_item, ...]) and
+    `probabilities` [num_items] their sampling probabilities. The transitions are shuffled,
+    split into batches of `batch_size` and consumed by a `lax.scan` of SGD steps, so one
+    jitted call does all the updates a learner step owes and each transition is used exactly
+    once. With `importance_sampling_exponent` (a schedule over updates, for prioritised
+    replay) the loss sees importance weights; otherwise ones. The loss's per-transition
+    priorities come back one per item, in sampling order: an item is as important as its
+    most surprising transition.
     """
 
-    def sgd_step(state: TrainingState, batch: types.Transition):
-        grad_fn = jax.value_and_grad(dqn_loss, argnums=1, has_aux=True)
-        (loss, td_errors), grads = grad_fn(
-            network, state.params, state.target_params, batch, huber_delta
+    def sgd_step(state: TrainingState, batch: tuple[types.Transition, jax.Array]):
+        transitions, probabilities = batch
+        key, loss_key = jax.random.split(state.key)
+        if importance_sampling_exponent is None:
+            weights = jnp.ones_like(probabilities)
+        else:
+            weights = importance_weights(probabilities, importance_sampling_exponent(state.steps))
+        grad_fn = jax.value_and_grad(loss_fn, argnums=1, has_aux=True)
+        (loss, extra), grads = grad_fn(
+            networks,
+            state.params,
+            state.target_params,
+            LearnerBatch(transitions, weights),
+            loss_key,
         )
         updates, opt_state = optimizer.update(grads, state.opt_state, state.params)
         params = optax.apply_updates(state.params, updates)
@@ -70,35 +102,60 @@ def make_update(
         target_params = optax.periodic_update(
             params, state.target_params, steps, target_update_period
         )
-        metrics = {"loss": loss, "mean_abs_td_error": jnp.mean(jnp.abs(td_errors))}
-        return TrainingState(params, target_params, opt_state, state.key, steps), metrics
+        metrics = {"loss": loss, **extra.metrics}
+        return TrainingState(params, target_params, opt_state, key, steps), (
+            metrics,
+            extra.priorities,
+        )
 
-    def update(state: TrainingState, transitions: types.Transition):
-        key, shuffle_key = jax.random.split(state.key)
+    def update(state: TrainingState, transitions: types.Transition, probabilities: jax.Array):
         num = jax.tree_util.tree_leaves(transitions)[0].shape[0]
+        per_item = num // probabilities.shape[0]
+        probabilities = jnp.repeat(probabilities, per_item, total_repeat_length=num)
+        key, shuffle_key = jax.random.split(state.key)
         order = jax.random.permutation(shuffle_key, num)
         batches = jax.tree_util.tree_map(
             lambda x: x[order].reshape((num // batch_size, batch_size) + x.shape[1:]),
-            transitions,
+            (transitions, probabilities),
         )
-        state, metrics = jax.lax.scan(sgd_step, state._replace(key=key), batches)
-        return state, jax.tree_util.tree_map(jnp.mean, metrics)
+        state, (metrics, priorities) = jax.lax.scan(sgd_step, state._replace(key=key), batches)
+        if priorities is not None:
+            unshuffled = jnp.zeros(num, priorities.dtype).at[order].set(priorities.reshape(-1))
+            priorities = jnp.max(unshuffled.reshape(-1, per_item), axis=1)
+        return state, jax.tree_util.tree_map(jnp.mean, metrics), priorities
 
     return update
 
 
-class DQNLearner(core.Learner):
-    """Pulls replay batches, runs the jitted update, serves the online params."""
+class SGDLearner(core.Learner):
+    """Pulls replay batches, runs the jitted update, writes priorities, serves the params.
+
+    Args:
+      networks: the agent's networks, passed to the loss.
+      loss_fn: the variant's loss (see `LossFn`).
+      optimizer: an optax optimiser.
+      random_key: seeds the parameters and the learner's own randomness.
+      iterator: replay batches (`types.Batch`), one learner step's worth each.
+      batch_size: transitions per SGD step.
+      target_update_period: SGD steps between target-network syncs.
+      importance_sampling_exponent: beta over SGD steps, for a prioritised table; None for
+        uniform replay.
+      replay_client, priority_table: where new priorities are written (the table sampled
+        from); None: no priorities are written.
+    """
 
     def __init__(
         self,
-        network: networks_lib.FeedForwardNetwork,
+        networks: Any,
+        loss_fn: LossFn,
         optimizer: optax.GradientTransformation,
         random_key: types.PRNGKey,
         iterator: Iterator[types.Batch],
         batch_size: int,
-        huber_delta: float = 1.0,
-        target_update_period: int = 100,
+        target_update_period: int,
+        importance_sampling_exponent: optax.Schedule | None = None,
+        replay_client: replay.ReplayClient | None = None,
+        priority_table: str | None = None,
         counter: counting.Counter | None = None,
         logger: loggers.Logger | None = None,
         log_every: float = 1.0,
@@ -107,10 +164,17 @@ class DQNLearner(core.Learner):
         self._counter = counter or counting.Counter()
         self._logger = logger or loggers.make_default_logger("learner", time_delta=log_every)
         self._update = jax.jit(
-            make_update(network, optimizer, batch_size, huber_delta, target_update_period)
+            make_update(
+                loss_fn,
+                networks,
+                optimizer,
+                batch_size,
+                target_update_period,
+                importance_sampling_exponent,
+            )
         )
         init_key, state_key = jax.random.split(random_key)
-        params = network.init(init_key)
+        params = networks.init(init_key)
         self._state = TrainingState(
             params=params,
             target_params=params,
@@ -118,18 +182,46 @@ class DQNLearner(core.Learner):
             key=state_key,
             steps=jnp.zeros((), jnp.int32),
         )
+        self._replay_client = replay_client if priority_table else None
+        self._priority_table = priority_table
+        # Reverb's priority update is a network call: it runs beside the next update, one in
+        # flight at a time so updates stay in order. In-process tables take it at once, which
+        # keeps a seeded run reproducible.
+        remote = replay_client is not None and replay_client.backend != "local"
+        self._priority_writer = (
+            concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="rlkit-priorities")
+            if remote and priority_table
+            else None
+        )
+        self._pending_write: concurrent.futures.Future | None = None
         self._log_every = log_every
         self._last_log = time.monotonic()
 
     def step(self) -> None:
-        batch = next(self._iterator)
-        self._state, metrics = self._update(self._state, batch.data)
+        sample = next(self._iterator)
+        self._state, metrics, priorities = self._update(
+            self._state, sample.data, jnp.asarray(sample.probabilities, jnp.float32)
+        )
+        if self._replay_client is not None and priorities is not None:
+            self._write_priorities(sample.keys, priorities)
         counts = self._counter.increment(steps=1)
         # Metrics stay on device; they are only pulled to the host when a row is logged.
         now = time.monotonic()
         if now - self._last_log >= self._log_every:
             self._last_log = now
             self._logger.write({**counts, **jax.device_get(metrics)})
+
+    def _write_priorities(self, keys: np.ndarray, priorities: jax.Array) -> None:
+        write = self._replay_client.update_priorities
+        values = np.maximum(np.asarray(priorities, np.float64), MIN_PRIORITY)
+        if self._priority_writer is None:
+            write(self._priority_table, keys, values)
+            return
+        if self._pending_write is not None:
+            self._pending_write.result()
+        self._pending_write = self._priority_writer.submit(
+            write, self._priority_table, keys, values
+        )
 
     def get_variables(self, names: Sequence[str]) -> list[types.Params]:
         variables = {"policy": self._state.params, "params": self._state.params}
@@ -140,6 +232,8 @@ class DQNLearner(core.Learner):
         return self._state
 
     def save(self) -> TrainingState:
+        if self._pending_write is not None:
+            self._pending_write.result()
         return self._state
 
     def restore(self, state: TrainingState) -> None:
