@@ -1,97 +1,18 @@
-"""DQN: loss against hand-computed values, update mechanics, config errors, learning."""
+"""DQN agent: config errors, replay ratio, ports, replay checkpoints, determinism, learning.
+
+The family's losses and the shared learner are tested in test_dqn_losses.py; the variants in
+test_dqn_family.py.
+"""
 
 import chex
 import jax
-import jax.numpy as jnp
 import numpy as np
-import optax
 import psutil
 import pytest
 
 import rlkit
-from rlkit import types
 from rlkit.agents import dqn
-from rlkit.jax import networks as networks_lib
 from tests.conftest import REPLAY_BACKENDS
-
-# A linear "Q-network" whose Q-values can be computed by hand: Q(s) = s @ W.
-LINEAR = networks_lib.FeedForwardNetwork(
-    init=lambda key: jnp.eye(2), apply=lambda params, observation: observation @ params
-)
-
-
-def hand_batch():
-    return types.Transition(
-        observation=jnp.array([[1.0, 1.0], [0.0, 1.0]]),
-        action=jnp.array([0, 1]),
-        reward=jnp.array([1.0, -1.0]),
-        discount=jnp.array([0.9, 0.0]),
-        next_observation=jnp.array([[1.0, 2.0], [3.0, 0.0]]),
-    )
-
-
-class LossTest(chex.TestCase):
-    """The loss, jitted and not (chex variants need a TestCase to be collected)."""
-
-    @chex.variants(with_jit=True, without_jit=True)
-    def test_loss_matches_hand_computation(self):
-        online = jnp.array([[1.0, 0.0], [0.0, 2.0]])
-        target = jnp.array([[3.0, 0.0], [0.0, 1.0]])
-        loss_fn = lambda p, t, b: dqn.dqn_loss(LINEAR, p, t, b, 1.0)  # noqa: E731
-        # Transition 1: Q(s) = [1, 2], Q(s', online) = [1, 4] selects action 1 (double Q), whose
-        # target value is Q(s', target)[1] = 2 (plain Q-learning would take max = 3):
-        # TD = 1 + 0.9 * 2 - Q(s)[0] = 1.8, Huber(1.8) = 1.3.
-        # Transition 2: terminal, TD = -1 - Q(s)[1] = -1 - 2 = -3, Huber(-3) = 2.5.
-        loss, td_errors = self.variant(loss_fn)(online, target, hand_batch())
-        np.testing.assert_allclose(td_errors, [1.8, -3.0], rtol=1e-6)
-        np.testing.assert_allclose(loss, (1.3 + 2.5) / 2, rtol=1e-6)
-
-
-def make_state(params, optimizer):
-    return dqn.TrainingState(
-        params, params, optimizer.init(params), jax.random.PRNGKey(0), jnp.zeros((), jnp.int32)
-    )
-
-
-def test_update_runs_several_sgd_steps_and_syncs_the_target():
-    optimizer = optax.sgd(0.1)
-    transitions = jax.tree_util.tree_map(lambda x: jnp.concatenate([x, x]), hand_batch())
-    for period, synced in ((2, True), (4, False)):
-        update = jax.jit(dqn.make_update(LINEAR, optimizer, 2, 1.0, period))
-        state, metrics = update(make_state(jnp.eye(2), optimizer), transitions)
-        assert int(state.steps) == 2  # 4 transitions in batches of 2.
-        chex.assert_shape(metrics["loss"], ())
-        assert not np.allclose(state.params, jnp.eye(2))
-        assert np.allclose(state.target_params, state.params) == synced
-        assert not np.array_equal(state.key, jax.random.PRNGKey(0))
-
-
-def test_gradient_step_lowers_the_loss():
-    optimizer = optax.sgd(0.05)
-    update = jax.jit(dqn.make_update(LINEAR, optimizer, 2, 1.0, 1000))
-    state = make_state(jnp.eye(2), optimizer)
-    before, _ = dqn.dqn_loss(LINEAR, state.params, state.target_params, hand_batch(), 1.0)
-    state, _ = update(state, hand_batch())
-    after, _ = dqn.dqn_loss(LINEAR, state.params, state.target_params, hand_batch(), 1.0)
-    assert after < before
-
-
-def test_epsilon_greedy_policy():
-    policy = dqn.make_epsilon_greedy_policy(LINEAR, 0.0, 2)
-    params = jnp.array([[0.0, 1.0], [0.0, 1.0]])  # Action 1 always has the larger value.
-    state = policy.init(jax.random.PRNGKey(0))
-    select = jax.jit(policy.select_action)
-    for _ in range(5):
-        action, state = select(params, jnp.array([1.0, 1.0]), state)
-        assert int(action) == 1
-    assert int(state.steps) == 5
-    random_policy = dqn.make_epsilon_greedy_policy(LINEAR, 1.0, 2)
-    state = random_policy.init(jax.random.PRNGKey(0))
-    actions = []
-    for _ in range(200):
-        action, state = random_policy.select_action(params, jnp.array([1.0, 1.0]), state)
-        actions.append(int(action))
-    assert 50 < sum(actions) < 150
 
 
 @pytest.mark.parametrize(
@@ -103,6 +24,8 @@ def test_epsilon_greedy_policy():
         (dict(discount=1.5), r"discount must be in \[0, 1\]"),
         (dict(min_replay_size=10, max_replay_size=5), "exceeds max_replay_size"),
         (dict(transitions_per_item=24), "multiple of transitions_per_item"),
+        (dict(priority_exponent=2.0), r"priority_exponent must be in \[0, 1\]"),
+        (dict(noisy="yes"), "noisy must be of type bool"),
     ],
 )
 def test_config_errors_name_the_field(kwargs, message):
@@ -115,7 +38,8 @@ def test_dqn_rejects_continuous_actions_naming_only_agents_that_exist():
     with pytest.raises(rlkit.ConfigError, match="discrete action") as error:
         dqn.DQN(spec)
     message = str(error.value)
-    assert "Registered agents: dqn (discrete actions); `rlkit agents` describes them." in message
+    assert "Registered agents: dqn (discrete actions), c51 (discrete actions)" in message
+    assert "`rlkit agents` describes them." in message
     assert "continuous-control agent" not in message and "discretise" not in message
 
 
