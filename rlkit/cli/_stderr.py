@@ -1,9 +1,11 @@
 """Keeps Reverb's C++ INFO lines off the terminal while the `rlkit` command runs.
 
-Reverb logs server start/stop, sampler set-up and checkpoint writes from C++ straight to file
-descriptor 2; no environment variable of Reverb 0.14 silences them. The command routes fd 2
-through a pipe and a thread that forwards every line except those, so Python's own errors,
-warnings and crash reports still reach the terminal.
+Reverb logs server start/stop, sampler set-up and checkpoint writes from C++ (`std::clog`) to
+file descriptor 2; no environment variable of Reverb 0.14 silences them. Every entry point,
+this command included, silences them at their source (`rlkit/_reverb_logs.py`; shown again
+with `RLKIT_REVERB_LOGS=1`). Only where that is impossible (no libstdc++ with the expected
+layout) does the command route fd 2 through a pipe and a thread that forwards every line but
+Reverb's, so Python's own errors, warnings and crash reports still reach the terminal.
 """
 
 from __future__ import annotations
@@ -31,8 +33,14 @@ def _forward(read_fd: int, write_fd: int) -> None:
 
 @contextlib.contextmanager
 def filtered_stderr():
-    """Forwards fd 2 through a filter for the duration of the block (a no-op if fd 2 is
-    not a real file descriptor, e.g. under some test harnesses)."""
+    """Forwards fd 2 through a filter for the duration of the block (a no-op if Reverb's
+    lines are silenced at their source or asked for, or if fd 2 is not a real file
+    descriptor, e.g. under some test harnesses)."""
+    from rlkit import _reverb_logs
+
+    if _reverb_logs.wanted() or _reverb_logs.quiet():
+        yield
+        return
     try:
         stderr_fd = sys.stderr.fileno()
     except (AttributeError, OSError, ValueError):

@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from rlkit import errors, types
+from rlkit import _reverb_logs, errors, types
 from rlkit.replay import base
 
 _log = logging.getLogger("rlkit.replay")
@@ -22,6 +22,7 @@ _log = logging.getLogger("rlkit.replay")
 
 def import_reverb():
     """Imports `reverb`, or raises `ConfigError` naming the extra that provides it."""
+    _reverb_logs.quiet()  # Reverb's C++ log lines off unless RLKIT_REVERB_LOGS=1 (see there).
     try:
         import reverb
     except ImportError as error:
