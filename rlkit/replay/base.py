@@ -215,6 +215,10 @@ class ReplayClient(abc.ABC):
         """Sets the priorities of sampled items; keys no longer in the table are ignored."""
 
     @abc.abstractmethod
+    def sampler(self, table: str) -> str:
+        """How `table` is sampled: one of `SAMPLERS` ("uniform", "prioritized", "fifo")."""
+
+    @abc.abstractmethod
     def max_priority(self, table: str) -> float:
         """The largest priority `table` has been given (1.0 before any); what `MAX_PRIORITY`
         inserts at."""

@@ -540,6 +540,9 @@ class LocalReplayClient(base.ReplayClient):
     def update_priorities(self, table: str, keys: np.ndarray, priorities: np.ndarray) -> None:
         self._table(table).update_priorities(keys, priorities)
 
+    def sampler(self, table: str) -> str:
+        return self._table(table).config.sampler
+
     def max_priority(self, table: str) -> float:
         return self._table(table).max_priority
 

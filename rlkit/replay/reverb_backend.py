@@ -109,10 +109,17 @@ class ReverbReplayClient(base.ReplayClient):
         priorities = base.checked_priorities(priorities, table)
         if priorities.size:
             self._max_priority[table] = max(self.max_priority(table), float(priorities.max()))
-        keys = np.asarray(keys).reshape(-1).tolist()
+        keys = np.asarray(keys, np.uint64).reshape(-1).tolist()
         self.reverb_client.mutate_priorities(
             table, updates=dict(zip(keys, priorities.tolist(), strict=True))
         )
+
+    def sampler(self, table: str) -> str:
+        try:
+            options = self.reverb_client.server_info()[table].sampler_options
+        except KeyError:
+            raise ValueError(f"Unknown replay table {table!r}.") from None
+        return options.WhichOneof("distribution")
 
     def max_priority(self, table: str) -> float:
         # Reverb does not report it: this client remembers what it has written. In one process

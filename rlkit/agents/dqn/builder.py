@@ -7,7 +7,7 @@ from collections.abc import Iterator
 
 import optax
 
-from rlkit import builders, core, loggers, replay, specs, types
+from rlkit import builders, core, errors, loggers, replay, specs, types
 from rlkit.agents.dqn import acting, learning
 from rlkit.agents.dqn import networks as dqn_networks
 from rlkit.agents.dqn.config import DQNConfig
@@ -100,6 +100,15 @@ class DQNBuilder(builders.ActorLearnerBuilder):
     ) -> learning.SGDLearner:
         del environment_spec
         cfg = self._config
+        if cfg.prioritized and replay_client is not None:
+            sampler = replay_client.sampler(cfg.replay_table_name)
+            if sampler != "prioritized":
+                raise errors.ConfigError(
+                    f"{type(cfg).__name__}.prioritized is true but replay table "
+                    f"{cfg.replay_table_name!r} is sampled {sampler}: give the learner a "
+                    "prioritized table (replay.prioritized_table; a run resumed from a uniform "
+                    "table's checkpoint cannot switch), or set prioritized=false."
+                )
         optimizer = optax.chain(
             optax.clip_by_global_norm(cfg.max_gradient_norm),
             optax.adam(cfg.learning_rate, eps=cfg.adam_eps),
