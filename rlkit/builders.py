@@ -61,8 +61,10 @@ class ActorLearnerBuilder(abc.ABC):
         environment_spec: specs.EnvironmentSpec | None = None,
         replay_client: replay.ReplayClient | None = None,
         counter: counting.Counter | None = None,
+        device: Any = None,
     ) -> core.Learner:
-        """The learner, pulling from `dataset`."""
+        """The learner, pulling from `dataset`, on `device` (a `jax.Device`; None: JAX's
+        default)."""
 
     @abc.abstractmethod
     def make_policy(

@@ -7,7 +7,7 @@ from typing import Any
 import jax
 
 from rlkit import agent as agent_lib
-from rlkit import builders, core, loggers, replay, specs
+from rlkit import builders, core, devices, loggers, replay, specs
 from rlkit.replay.local import LocalDataset
 from rlkit.utils import counting
 
@@ -32,6 +32,8 @@ class LocalLayout(agent_lib.Agent):
         backend's own format). None: replay is not checkpointed.
       restore_replay_from: a replay checkpoint (as returned by `checkpoint_replay`) to load
         the tables from when they start.
+      learner_device: "auto" (a GPU when JAX sees one, else the CPU), "cpu" or "gpu": where
+        the learner's update runs. The actor acts on the CPU.
       replay_backend: "auto" (the in-process `local` tables: one process needs no server),
         "local", or "reverb" (an in-process Reverb server; its port is open to the network,
         which is logged).
@@ -54,6 +56,7 @@ class LocalLayout(agent_lib.Agent):
         replay_checkpoint_dir: str | None = None,
         restore_replay_from: str | None = None,
         replay_backend: str = "auto",
+        learner_device: str = "auto",
     ):
         self.builder = builder
         self.environment_spec = environment_spec
@@ -80,6 +83,7 @@ class LocalLayout(agent_lib.Agent):
                 environment_spec=environment_spec,
                 replay_client=self.replay_client,
                 counter=counting.Counter(counter, "learner") if counter else None,
+                device=devices.learner_device(learner_device),
             )
             policy = builder.make_policy(networks, environment_spec)
             self._adder = builder.make_adder(self.replay_client, environment_spec, policy)

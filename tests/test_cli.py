@@ -8,10 +8,12 @@ import subprocess
 import sys
 import time
 
+import numpy as np
 import pandas as pd
 import pytest
 from PIL import Image
 
+import rlkit.experiments
 from rlkit import configs
 from rlkit import errors as rlkit_errors
 from rlkit.agents.dqn import DQNConfig
@@ -524,3 +526,36 @@ def test_reverb_backend_logs_its_open_port_and_resumes_on_reverb(capsys, tmp_pat
     assert code == 2 and "--replay-backend reverb" in err and len(err.strip().splitlines()) == 1
     code, out, _ = run_cli(capsys, *longer)  # auto: the backend the run started on.
     assert code == 0 and "resumed from the checkpoint at step 600" in out
+
+
+def test_device_gpu_without_a_gpu_is_one_line(capsys, tmp_path):
+    import jax
+
+    if any(d.platform == "gpu" for d in jax.devices()):
+        pytest.skip("a GPU is visible")
+    code, _, err = run_cli(
+        capsys, "train", "dqn", "--env", "CartPole-v1", "--steps", "300", *TINY,
+        "--run-dir", tmp_path / "run", "--device", "gpu",
+    )  # fmt: skip
+    assert code == 2 and len(err.strip().splitlines()) == 1
+    assert "No GPU is visible to JAX" in err and "--device cpu" in err
+
+
+@pytest.mark.parametrize("agent", ["c51", "qrdqn", "iqn", "mdqn", "rainbow"])
+def test_every_variant_trains_evaluates_and_plays_from_the_command_line(capsys, tmp_path, agent):
+    run_dir = tmp_path / agent
+    code, out, err = run_cli(
+        capsys, "train", agent, "--env", "CartPole-v1", "--steps", "400", "--eval-every", "400",
+        "--eval-episodes", "1", "--run-dir", run_dir, "--device", "cpu", *TINY,
+    )  # fmt: skip
+    assert code == 0, err
+    assert f"{agent} on CartPole-v1: evaluation return" in out
+    code, out, err = run_cli(capsys, "eval", run_dir, "--episodes", "1")
+    assert code == 0 and f"{agent} on CartPole-v1: return" in out, err
+    code, out, err = run_cli(capsys, "play", run_dir, "--episodes", "1")
+    assert code == 0, err
+    # Value plots read the deterministic network (noise-free, evenly spaced quantiles).
+    values = rlkit.experiments.load_policy(run_dir).value_function
+    states = np.zeros((5, 4), np.float32)
+    assert np.asarray(values(states)).shape == (5, 2)
+    np.testing.assert_array_equal(values(states), values(states))

@@ -4,7 +4,7 @@
     rlkit train AGENT --env ENV_ID [--env-arg KEY=VALUE ...] [--config FILE]
                 [--set key=value ...] [--steps N] [--target-return R] [--seed S]
                 [--run-dir DIR] [--logger csv,tensorboard,wandb]
-                [--replay-backend auto|local|reverb]
+                [--replay-backend auto|local|reverb] [--device auto|cpu|gpu]
     rlkit eval RUN_DIR [--episodes N]
     rlkit play RUN_DIR [--video out.gif|out.mp4] [--episodes N]
     rlkit plot RUN_DIR [RUN_DIR ...] [--out curves.png]
@@ -76,6 +76,7 @@ _seed = _integer(0, 2**32, "a seed in [0, 2**32)")
 
 
 def _build_parser() -> argparse.ArgumentParser:
+    from rlkit.devices import DEVICES  # Names only: no JAX.
     from rlkit.replay import base as replay_base  # Names only: no JAX, no Reverb.
 
     parser = _Parser(prog="rlkit", description="Reinforcement learning on JAX.")
@@ -133,6 +134,13 @@ def _build_parser() -> argparse.ArgumentParser:
         default="auto",
         help="auto: in-process tables (local) for this single-process run, no open port; "
         "reverb: a Reverb server (needs rlkit[reverb]; its port is open on all interfaces)",
+    )
+    train.add_argument(
+        "--device",
+        choices=DEVICES,
+        default="auto",
+        help="where the learner runs: auto = a GPU when JAX sees one, else the CPU "
+        "(actors act on the CPU)",
     )
 
     evaluate = commands.add_parser("eval", help="evaluate a trained policy")
@@ -291,6 +299,7 @@ def _train(args: argparse.Namespace) -> int:
         checkpoint_every=args.checkpoint_every,
         loggers=loggers,
         replay_backend=args.replay_backend,
+        device=args.device,
         # Written once the run holds the directory (a busy one is refused first).
         run_dir_files={
             EXPERIMENT_FILE: summary,

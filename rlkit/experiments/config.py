@@ -8,7 +8,7 @@ from typing import Any
 
 import dm_env
 
-from rlkit import builders, errors, specs
+from rlkit import builders, devices, errors, specs
 
 LOGGER_KINDS = ("terminal", "csv", "tensorboard", "history", "wandb")
 # Kinds that write under the run directory.
@@ -38,6 +38,8 @@ class ExperimentConfig:
       replay_backend: "auto" (the in-process `local` tables in this single-process runner),
         "local", or "reverb" (a Reverb server in this process: needs `rlkit[reverb]`, and
         its port is open on all interfaces, which is logged).
+      device: where the learner runs: "auto" (a GPU when JAX sees one, else the CPU), "cpu"
+        or "gpu". Actors act on the CPU.
       description: what the run is, by name: `{"agent": ..., "env_id": ..., "env_kwargs": ...,
         "agent_config": {...}}`. Written with the policy so that `rlkit play`/`eval` and
         `rlkit.experiments.load_policy` can rebuild it. `make_experiment_config` fills it in.
@@ -61,6 +63,7 @@ class ExperimentConfig:
     loggers: Sequence[str] = ("terminal", "csv", "history")
     learn_in_background: bool = True
     replay_backend: str = "auto"
+    device: str = "auto"
     description: dict[str, Any] | None = None
     run_dir_files: dict[str, dict[str, Any]] = dataclasses.field(default_factory=dict)
     evaluation_callback: Callable[[int, dict[str, Any]], None] | None = None
@@ -79,6 +82,7 @@ class ExperimentConfig:
         from rlkit.replay import servers
 
         servers.resolve_backend(self.replay_backend)  # An unknown name fails here.
+        devices.check_device_name(self.device)
         self.loggers = tuple(self.loggers)
         unknown = [kind for kind in self.loggers if kind not in LOGGER_KINDS]
         if unknown:

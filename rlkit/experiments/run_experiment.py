@@ -263,6 +263,7 @@ def _train(
         replay_checkpoint_dir=checkpointer.replay_staging_directory if checkpointer else None,
         restore_replay_from=replay_path,
         replay_backend=replay_backend,
+        learner_device=config.device,
     )
     stack.callback(agent.close)
     if resumed_from is not None:

@@ -4,6 +4,7 @@ many. The variant (its config) chooses the network head and the loss; the rest i
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
 import optax
 
@@ -97,6 +98,7 @@ class DQNBuilder(builders.ActorLearnerBuilder):
         environment_spec: specs.EnvironmentSpec | None = None,
         replay_client: replay.ReplayClient | None = None,
         counter: counting.Counter | None = None,
+        device: Any = None,
     ) -> learning.SGDLearner:
         del environment_spec
         cfg = self._config
@@ -131,6 +133,7 @@ class DQNBuilder(builders.ActorLearnerBuilder):
             priority_table=cfg.replay_table_name if cfg.prioritized else None,
             counter=counter,
             logger=logger,
+            device=device,
         )
 
     def learning_schedule(self) -> builders.LearningSchedule:

@@ -142,6 +142,8 @@ class SGDLearner(core.Learner):
         uniform replay.
       replay_client, priority_table: where new priorities are written (the table sampled
         from); None: no priorities are written.
+      device: the `jax.Device` the training state lives on, so the update runs there (None:
+        JAX's default device, a GPU when there is one).
     """
 
     def __init__(
@@ -159,6 +161,7 @@ class SGDLearner(core.Learner):
         counter: counting.Counter | None = None,
         logger: loggers.Logger | None = None,
         log_every: float = 1.0,
+        device: jax.Device | None = None,
     ):
         self._iterator = iterator
         self._counter = counter or counting.Counter()
@@ -175,13 +178,16 @@ class SGDLearner(core.Learner):
         )
         init_key, state_key = jax.random.split(random_key)
         params = networks.init(init_key)
-        self._state = TrainingState(
+        state = TrainingState(
             params=params,
             target_params=params,
             opt_state=optimizer.init(params),
             key=state_key,
             steps=jnp.zeros((), jnp.int32),
         )
+        # A committed state decides where the jitted update runs; batches follow it there.
+        self._device = device if device is not None else jax.devices()[0]
+        self._state = jax.device_put(state, self._device)
         self._replay_client = replay_client if priority_table else None
         self._priority_table = priority_table
         # Reverb's priority update is a network call: it runs beside the next update, one in
@@ -237,4 +243,4 @@ class SGDLearner(core.Learner):
         return self._state
 
     def restore(self, state: TrainingState) -> None:
-        self._state = state
+        self._state = jax.device_put(state, self._device)
