@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import difflib
+import sys
 
 import dm_env
 import gymnasium
@@ -19,6 +20,11 @@ def check_environment_id(env_id: str) -> None:
     if env_id not in gymnasium.registry:
         close = difflib.get_close_matches(env_id, _registered_ids(), n=5, cutoff=0.5)
         hint = f" Did you mean: {', '.join(close)}?" if close else ""
+        if env_id.startswith("ALE/") and "ale_py" not in sys.modules:
+            hint += (
+                " Atari games: rlkit.wrappers.make_atari_environment(env_id) registers ale-py's"
+                " ids (pip install 'rlkit[atari]')."
+            )
         raise errors.UnknownEnvironmentError(
             f"Unknown environment id {env_id!r}.{hint} "
             "List the registered ids with `gymnasium.pprint_registry()`."

@@ -33,6 +33,42 @@ def test_dqn_network_on_a_discrete_state():
     spec = rlkit.make_environment_spec(rlkit.make_environment("FrozenLake-v1"))
     network = dqn.make_networks(spec, dqn.DQNConfig(hidden_sizes=(8,)))
     params = network.init(jax.random.PRNGKey(0))
-    first_layer = params["mlp/~/mlp/~/linear_0"]
-    assert first_layer["w"].shape == (16, 8)  # 16 one-hot inputs.
-    chex.assert_shape(network.apply(params, np.arange(16)), (16, 4))
+    kernels = [layer["w"].shape for layer in params.values() if "w" in layer]
+    assert (16, 8) in kernels  # The first layer takes 16 one-hot inputs.
+    chex.assert_shape(network.q_values(params, np.arange(16)), (16, 4))
+
+
+def _torso_forward(make_torso, frames):
+    import haiku as hk
+    import jax
+
+    model = hk.without_apply_rng(hk.transform(lambda x: make_torso()(x)))
+    params = model.init(jax.random.PRNGKey(0), frames)
+    return params, jax.jit(model.apply)
+
+
+def test_nature_dqn_torso_on_atari_frames():
+    frames = np.random.default_rng(0).integers(0, 256, (2, 84, 84, 4), dtype=np.uint8)
+    params, apply = _torso_forward(networks.NatureDQNTorso, frames)
+    features = apply(params, frames)
+    chex.assert_shape(features, (2, 512))
+    assert features.dtype == np.float32 and (np.asarray(features) >= 0).all()
+    shapes = {name: p["w"].shape for name, p in params.items()}
+    assert sorted(shapes.values()) == sorted(
+        [(8, 8, 4, 32), (4, 4, 32, 64), (3, 3, 64, 64), (7 * 7 * 64, 512)]
+    )
+    # uint8 pixels are scaled by 1/255: the same frames as floats in [0, 1] match.
+    chex.assert_trees_all_close(apply(params, frames / np.float32(255)), features, atol=1e-5)
+
+
+def test_impala_torso_on_atari_frames():
+    frames = np.random.default_rng(0).integers(0, 256, (3, 84, 84, 4), dtype=np.uint8)
+    params, apply = _torso_forward(networks.ImpalaTorso, frames)
+    features = apply(params, frames)
+    chex.assert_shape(features, (3, 256))
+    assert features.dtype == np.float32 and (np.asarray(features) >= 0).all()
+    kernels = [p["w"].shape for p in params.values()]
+    # Per section: one conv and two residual blocks of two convs each; then the linear layer.
+    assert len(kernels) == 3 * (1 + 2 * 2) + 1
+    assert (11 * 11 * 32, 256) in kernels  # 84 -> 42 -> 21 -> 11 after three pools.
+    chex.assert_trees_all_close(apply(params, frames / np.float32(255)), features, atol=1e-5)

@@ -258,3 +258,16 @@ def test_step_after_last_starts_a_new_episode_through_every_wrapper(wrap):
     restarted = env.step(np.int32(1))
     assert restarted.first() and inner.actions == [0]
     assert not env.step(np.int32(1)).first() and inner.actions == [0, 1]
+
+
+def test_frame_stacking_specs_keep_scalar_bounds_scalar():
+    uniform = wrappers.FrameStackingWrapper(
+        wrappers.GymWrapper(gymnasium.make("FrozenLake-v1")), num_frames=3
+    ).observation_spec()  # A DiscreteArray(16): bounds 0 and 15.
+    assert uniform.shape == (3,) and uniform.minimum.ndim == uniform.maximum.ndim == 0
+    assert (uniform.minimum, uniform.maximum) == (0, 15)
+    per_element = wrappers.FrameStackingWrapper(
+        wrappers.GymWrapper(gymnasium.make("CartPole-v1")), num_frames=2
+    ).observation_spec()
+    assert per_element.minimum.shape == (4, 2)
+    np.testing.assert_array_equal(per_element.maximum[0], np.float32([4.8, 4.8]))

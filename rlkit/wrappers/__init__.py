@@ -1,6 +1,7 @@
-"""Environment wrappers: gymnasium <-> dm_env, and dm_env -> dm_env transformations."""
+"""Environment wrappers: gymnasium <-> dm_env, dm_env -> dm_env transformations, Atari."""
 
 from rlkit.wrappers.action_repeat import ActionRepeatWrapper
+from rlkit.wrappers.atari import AtariWrapper, make_atari_environment
 from rlkit.wrappers.base import EnvironmentWrapper
 from rlkit.wrappers.canonical_spec import CanonicalSpecWrapper
 from rlkit.wrappers.frame_stacking import FrameStackingWrapper
@@ -16,6 +17,7 @@ from rlkit.wrappers.step_limit import StepLimitWrapper
 
 __all__ = [
     "ActionRepeatWrapper",
+    "AtariWrapper",
     "CanonicalSpecWrapper",
     "EnvironmentWrapper",
     "FrameStackingWrapper",
@@ -24,6 +26,7 @@ __all__ = [
     "SinglePrecisionWrapper",
     "StepLimitWrapper",
     "UnsupportedSpaceError",
+    "make_atari_environment",
     "space_to_spec",
     "spec_to_space",
 ]

@@ -41,6 +41,9 @@ class FrameStackingWrapper(EnvironmentWrapper):
             shape = spec.shape[:-1] + (spec.shape[-1] * self._num_frames,)
         else:
             shape = spec.shape + (self._num_frames,)
+        if isinstance(spec, specs.BoundedArray) and spec.minimum.ndim == spec.maximum.ndim == 0:
+            # Uniform bounds (pixels in [0, 255]) stay scalars: small specs, fast validation.
+            return specs.BoundedArray(shape, spec.dtype, spec.minimum, spec.maximum, name=spec.name)
         if isinstance(spec, specs.BoundedArray):
             minimum = np.broadcast_to(spec.minimum, spec.shape)
             maximum = np.broadcast_to(spec.maximum, spec.shape)
