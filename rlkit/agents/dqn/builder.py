@@ -13,6 +13,7 @@ from rlkit.agents.dqn import acting, learning
 from rlkit.agents.dqn import networks as dqn_networks
 from rlkit.agents.dqn.config import DQNConfig
 from rlkit.jax import actors, variable_utils
+from rlkit.replay import frames
 from rlkit.utils import counting
 
 
@@ -53,7 +54,12 @@ class DQNBuilder(builders.ActorLearnerBuilder):
             # would also count the dataset's prefetched samples, which a resumed run no
             # longer has, and could then wait forever for inserts the schedule never makes.
             limiter = replay.min_size_limiter(cfg.min_replay_items)
-        signature = replay.transition_signature(environment_spec, cfg.transitions_per_item)
+        if cfg.frame_storage == "shared":
+            signature = frames.frame_block_signature(
+                environment_spec, cfg.transitions_per_item, cfg.n_step
+            )
+        else:
+            signature = replay.transition_signature(environment_spec, cfg.transitions_per_item)
         max_items = max(cfg.max_replay_size // cfg.transitions_per_item, cfg.min_replay_items)
         name = cfg.replay_table_name
         if cfg.prioritized:
@@ -78,7 +84,12 @@ class DQNBuilder(builders.ActorLearnerBuilder):
     ) -> replay.Adder:
         del policy
         cfg = self._config
-        return replay.NStepTransitionAdder(
+        adder_class = (
+            frames.FrameStackTransitionAdder
+            if cfg.frame_storage == "shared"
+            else replay.NStepTransitionAdder
+        )
+        return adder_class(
             replay_client,
             cfg.replay_table_name,
             environment_spec,
@@ -133,6 +144,7 @@ class DQNBuilder(builders.ActorLearnerBuilder):
             priority_table=cfg.replay_table_name if cfg.prioritized else None,
             counter=counter,
             logger=logger,
+            decode=frames.decode_frame_blocks if cfg.frame_storage == "shared" else None,
             device=device,
         )
 

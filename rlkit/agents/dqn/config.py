@@ -60,6 +60,9 @@ class DQNConfig:
     num_sgd_steps_per_step: int = 8
     variable_update_period: int = 1  # Actor pulls params every N learner steps.
     replay_table_name: str = "priority_table"
+    # "stacked": store observations whole; "shared": stacked-frame observations (Atari)
+    # store each frame once per replay item (`rlkit.replay.frames`).
+    frame_storage: str = "stacked"
     # Prioritised replay (Schaul et al. 2016): P(i) ~ priority^priority_exponent, importance
     # weights (N P(i))^-beta with beta annealed linearly to 1 over the given SGD steps.
     prioritized: bool = False
@@ -108,6 +111,11 @@ class DQNConfig:
                 raise errors.ConfigError(
                     f"DQNConfig.{name} must be in [0, 1], got {getattr(self, name)!r}."
                 )
+        if self.frame_storage not in ("stacked", "shared"):
+            raise errors.ConfigError(
+                f"{type(self).__name__}.frame_storage must be 'stacked' or 'shared', got "
+                f"{self.frame_storage!r}."
+            )
         if self.epsilon_decay_steps < 0:
             raise errors.ConfigError("DQNConfig.epsilon_decay_steps must be >= 0.")
         if any(size <= 0 for size in self.hidden_sizes):

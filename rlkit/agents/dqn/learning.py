@@ -68,6 +68,7 @@ def make_update(
     batch_size: int,
     target_update_period: int,
     importance_sampling_exponent: optax.Schedule | None = None,
+    decode: Callable[[Any, int], types.Transition] | None = None,
 ):
     """`update(state, transitions, probabilities) -> (state, metrics, item_priorities)`.
 
@@ -78,7 +79,8 @@ def make_update(
     once. With `importance_sampling_exponent` (a schedule over updates, for prioritised
     replay) the loss sees importance weights; otherwise ones. The loss's per-transition
     priorities come back one per item, in sampling order: an item is as important as its
-    most surprising transition.
+    most surprising transition. `decode(data, num_items)`, if given, turns the sampled items
+    into transitions first (e.g. `replay.frames.decode_frame_blocks`).
     """
 
     def sgd_step(state: TrainingState, batch: tuple[types.Transition, jax.Array]):
@@ -108,7 +110,9 @@ def make_update(
             extra.priorities,
         )
 
-    def update(state: TrainingState, transitions: types.Transition, probabilities: jax.Array):
+    def update(state: TrainingState, transitions: Any, probabilities: jax.Array):
+        if decode is not None:
+            transitions = decode(transitions, probabilities.shape[0])
         num = jax.tree_util.tree_leaves(transitions)[0].shape[0]
         per_item = num // probabilities.shape[0]
         probabilities = jnp.repeat(probabilities, per_item, total_repeat_length=num)
@@ -142,6 +146,7 @@ class SGDLearner(core.Learner):
         uniform replay.
       replay_client, priority_table: where new priorities are written (the table sampled
         from); None: no priorities are written.
+      decode: turns sampled items into transitions inside the update (see `make_update`).
       device: the `jax.Device` the training state lives on, so the update runs there (None:
         JAX's default device, a GPU when there is one).
     """
@@ -161,6 +166,7 @@ class SGDLearner(core.Learner):
         counter: counting.Counter | None = None,
         logger: loggers.Logger | None = None,
         log_every: float = 1.0,
+        decode: Callable[[Any, int], types.Transition] | None = None,
         device: jax.Device | None = None,
     ):
         self._iterator = iterator
@@ -174,6 +180,7 @@ class SGDLearner(core.Learner):
                 batch_size,
                 target_update_period,
                 importance_sampling_exponent,
+                decode,
             )
         )
         init_key, state_key = jax.random.split(random_key)
