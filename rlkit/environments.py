@@ -1,4 +1,11 @@
-"""`make_environment`: a gymnasium id to a ready dm_env environment."""
+"""`make_environment`: a gymnasium id to a ready dm_env environment, built by a recipe.
+
+A recipe names how an environment is built: "gymnasium" (`gymnasium.make` and rlkit's
+dm_env wrappers) or "atari" (ale-py with DQN's preprocessing, `rlkit.wrappers.
+make_atari_environment`). "auto" picks "atari" for `ALE/` ids. Runs record their recipe with
+the exported policy, so `rlkit eval` and `rlkit play` rebuild the same environment; an
+evaluation build reports true returns (Atari's training rewards are clipped).
+"""
 
 from __future__ import annotations
 
@@ -9,6 +16,14 @@ import dm_env
 import gymnasium
 
 from rlkit import errors, wrappers
+from rlkit.recipes import RECIPES, resolve_recipe
+
+__all__ = [
+    "RECIPES",
+    "check_environment_id",
+    "make_environment",
+    "resolve_recipe",
+]
 
 
 def _registered_ids() -> list[str]:
@@ -31,18 +46,33 @@ def check_environment_id(env_id: str) -> None:
         )
 
 
-def make_environment(env_id: str, *, seed: int | None = None, **kwargs) -> dm_env.Environment:
-    """`gymnasium.make(env_id, **kwargs)`, as a single-precision dm_env environment.
+def make_environment(
+    env_id: str,
+    *,
+    seed: int | None = None,
+    recipe: str = "auto",
+    evaluation: bool = False,
+    **kwargs,
+) -> dm_env.Environment:
+    """The environment `env_id`, built by `recipe`, as a single-precision dm_env environment.
 
     Args:
-      env_id: a registered gymnasium id, e.g. "CartPole-v1".
+      env_id: a registered gymnasium id, e.g. "CartPole-v1" or "ALE/Pong-v5".
       seed: seeds the first `reset`; the same seed reproduces the same episodes.
-      **kwargs: passed to `gymnasium.make` (e.g. `render_mode="rgb_array"`).
+      recipe: "auto", "gymnasium" or "atari" (see the module docstring).
+      evaluation: build it for evaluation (Atari: unclipped rewards).
+      **kwargs: passed to `gymnasium.make` (e.g. `render_mode="rgb_array"`), or to
+        `make_atari_environment` for the Atari recipe.
 
     Raises:
       UnknownEnvironmentError: `env_id` is not registered; the message suggests close ids.
-      ConfigError: a keyword argument the environment does not take.
+      ConfigError: a keyword argument the environment does not take, or a recipe that does
+        not fit the id.
     """
+    if resolve_recipe(env_id, recipe) == "atari":
+        if evaluation:
+            kwargs = {**kwargs, "clip_rewards": False}
+        return wrappers.make_atari_environment(env_id, seed=seed, **kwargs)
     check_environment_id(env_id)
     try:
         environment = gymnasium.make(env_id, **kwargs)

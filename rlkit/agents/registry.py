@@ -82,8 +82,13 @@ class AgentEntry:
         return str(path) if path.is_file() else None
 
     def default_config_path(self, env_id: str) -> str | None:
-        """The shipped YAML for `env_id` (e.g. `configs/dqn/cartpole.yaml`), if there is one."""
-        return self._config_file(f"{environment_key(env_id)}.yaml")
+        """The shipped YAML for `env_id` (e.g. `configs/dqn/cartpole.yaml`), else the one for
+        its recipe (`atari.yaml` for any `ALE/` game), if there is one."""
+        from rlkit.recipes import resolve_recipe
+
+        return self._config_file(f"{environment_key(env_id)}.yaml") or self._config_file(
+            f"{resolve_recipe(env_id)}.yaml"
+        )
 
     def load_config(
         self, env_id: str, files: Sequence[str] = (), overrides: Sequence[str] = ()

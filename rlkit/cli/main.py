@@ -5,6 +5,7 @@
                 [--set key=value ...] [--steps N] [--target-return R] [--seed S]
                 [--run-dir DIR] [--logger csv,tensorboard,wandb]
                 [--replay-backend auto|local|reverb] [--device auto|cpu|gpu]
+                [--env-recipe auto|gymnasium|atari]
     rlkit eval RUN_DIR [--episodes N]
     rlkit play RUN_DIR [--video out.gif|out.mp4] [--episodes N]
     rlkit plot RUN_DIR [RUN_DIR ...] [--out curves.png]
@@ -77,6 +78,7 @@ _seed = _integer(0, 2**32, "a seed in [0, 2**32)")
 
 def _build_parser() -> argparse.ArgumentParser:
     from rlkit.devices import DEVICES  # Names only: no JAX.
+    from rlkit.recipes import RECIPES
     from rlkit.replay import base as replay_base  # Names only: no JAX, no Reverb.
 
     parser = _Parser(prog="rlkit", description="Reinforcement learning on JAX.")
@@ -134,6 +136,13 @@ def _build_parser() -> argparse.ArgumentParser:
         default="auto",
         help="auto: in-process tables (local) for this single-process run, no open port; "
         "reverb: a Reverb server (needs rlkit[reverb]; its port is open on all interfaces)",
+    )
+    train.add_argument(
+        "--env-recipe",
+        choices=RECIPES,
+        default="auto",
+        help="how the environment is built: auto = the Atari preprocessing for ALE/ ids, "
+        "gymnasium.make otherwise",
     )
     train.add_argument(
         "--device",
@@ -242,7 +251,8 @@ def _check_run_dir_matches(path: str, experiment: dict) -> None:
     if not os.path.isfile(path):
         return
     saved = configs.read_yaml(path)
-    for key in ("agent", "env_id", "env_kwargs", "seed", "agent_config"):
+    saved.setdefault("env_recipe", experiment["env_recipe"])  # Runs from before recipes.
+    for key in ("agent", "env_id", "env_recipe", "env_kwargs", "seed", "agent_config"):
         if saved.get(key) != experiment[key]:
             if key == "agent_config" and isinstance(saved.get(key), dict):
                 differs = sorted(
@@ -267,7 +277,9 @@ def _train(args: argparse.Namespace) -> int:
         raise CommandError(
             f"unknown logger {unknown[0]!r}; choose from csv, tensorboard, wandb, none."
         )
-    environments.check_environment_id(args.env)
+    env_recipe = environments.resolve_recipe(args.env, args.env_recipe)
+    if env_recipe == "gymnasium":  # Atari ids are checked by ale-py when the run starts.
+        environments.check_environment_id(args.env)
     loggers = ("terminal", "history", *(kind for kind in kinds if kind != "none"))
     run_dir = args.run_dir or os.path.join(
         "runs", f"{entry.name}_{registry.environment_key(args.env)}_seed{args.seed}"
@@ -276,6 +288,7 @@ def _train(args: argparse.Namespace) -> int:
         "agent": entry.name,
         "env_id": args.env,
         "env_kwargs": env_kwargs,
+        "env_recipe": env_recipe,
         "seed": args.seed,
         "steps": args.steps,
         "target_return": args.target_return,
@@ -290,6 +303,7 @@ def _train(args: argparse.Namespace) -> int:
         args.env,
         agent_config,
         env_kwargs=env_kwargs,
+        env_recipe=env_recipe,
         max_num_actor_steps=args.steps,
         seed=args.seed,
         eval_every=args.eval_every,

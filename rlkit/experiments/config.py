@@ -40,6 +40,8 @@ class ExperimentConfig:
         its port is open on all interfaces, which is logged).
       device: where the learner runs: "auto" (a GPU when JAX sees one, else the CPU), "cpu"
         or "gpu". Actors act on the CPU.
+      evaluation_environment_factory: `seed -> environment` for evaluation (e.g. Atari without
+        reward clipping); None: `environment_factory`.
       description: what the run is, by name: `{"agent": ..., "env_id": ..., "env_kwargs": ...,
         "agent_config": {...}}`. Written with the policy so that `rlkit play`/`eval` and
         `rlkit.experiments.load_policy` can rebuild it. `make_experiment_config` fills it in.
@@ -65,6 +67,7 @@ class ExperimentConfig:
     replay_backend: str = "auto"
     device: str = "auto"
     description: dict[str, Any] | None = None
+    evaluation_environment_factory: Callable[[int], dm_env.Environment] | None = None
     run_dir_files: dict[str, dict[str, Any]] = dataclasses.field(default_factory=dict)
     evaluation_callback: Callable[[int, dict[str, Any]], None] | None = None
 

@@ -14,13 +14,16 @@ def make_experiment_config(
     env_id: str,
     agent_config: Any | None = None,
     env_kwargs: dict[str, Any] | None = None,
+    env_recipe: str = "auto",
     **experiment_kwargs,
 ) -> ExperimentConfig:
     """The experiment of agent `agent` (e.g. "dqn") on gymnasium's `env_id`.
 
     `agent_config` defaults to the agent's shipped YAML for the environment if there is one
     (`rlkit/agents/dqn/configs/dqn/cartpole.yaml`), else the config class's defaults. The run is
-    described by name, so its exported policy can be loaded with `load_policy`.
+    described by name, so its exported policy can be loaded with `load_policy`. `env_recipe`
+    says how the environment is built ("auto": the Atari preprocessing for `ALE/` ids; see
+    `rlkit.environments`); evaluation builds it for evaluation (true, unclipped returns).
 
     Raises:
       UnknownAgentError, UnknownEnvironmentError, ConfigError: for bad names or values; an
@@ -29,6 +32,7 @@ def make_experiment_config(
     from rlkit.agents import registry
 
     entry = registry.get_agent(agent)
+    env_recipe = environments.resolve_recipe(env_id, env_recipe)
     if agent_config is None:
         agent_config = entry.load_config(env_id)
     if not isinstance(agent_config, entry.config_class):
@@ -38,17 +42,22 @@ def make_experiment_config(
         )
     env_kwargs = dict(env_kwargs or {})
     # Fail on an unknown id or an unsupported action space now, not inside the run.
-    probe = environments.make_environment(env_id, **env_kwargs)
+    probe = environments.make_environment(env_id, recipe=env_recipe, **env_kwargs)
     try:
         entry.make_networks(specs.make_environment_spec(probe), agent_config)
     finally:
         probe.close()
 
-    description = policy.policy_description(entry.name, env_id, agent_config, env_kwargs)
+    description = policy.policy_description(
+        entry.name, env_id, agent_config, env_kwargs, env_recipe
+    )
     return ExperimentConfig(
         builder=entry.make_builder(agent_config, False),
         environment_factory=lambda seed: environments.make_environment(
-            env_id, seed=seed, **env_kwargs
+            env_id, seed=seed, recipe=env_recipe, **env_kwargs
+        ),
+        evaluation_environment_factory=lambda seed: environments.make_environment(
+            env_id, seed=seed, recipe=env_recipe, evaluation=True, **env_kwargs
         ),
         network_factory=lambda spec: entry.make_networks(spec, agent_config),
         description=description,

@@ -28,12 +28,18 @@ POLICY_DIR = "policy"
 
 
 def policy_description(
-    agent: str, env_id: str, agent_config: Any, env_kwargs: dict[str, Any] | None = None
+    agent: str,
+    env_id: str,
+    agent_config: Any,
+    env_kwargs: dict[str, Any] | None = None,
+    env_recipe: str = "auto",
 ) -> dict[str, Any]:
-    """What `load_policy` needs to rebuild a policy: the agent by name, its config, the env."""
+    """What `load_policy` needs to rebuild a policy: the agent by name, its config, the env
+    and the recipe that builds it (see `rlkit.environments`)."""
     return {
         "agent": agent,
         "env_id": env_id,
+        "env_recipe": environments.resolve_recipe(env_id, env_recipe),
         "env_kwargs": dict(env_kwargs or {}),
         "agent_config": configs.config_to_dict(agent_config),
     }
@@ -71,6 +77,7 @@ class SavedPolicy:
     agent: str
     env_id: str
     env_kwargs: dict[str, Any]
+    env_recipe: str
     config: Any
     params: types.Params
     networks: Any
@@ -79,9 +86,14 @@ class SavedPolicy:
     _entry: Any
 
     def make_environment(self, seed: int | None = None, **kwargs) -> dm_env.Environment:
-        """A fresh instance of the environment it was trained on (`kwargs` add to make's)."""
+        """A fresh instance of the environment it was trained on, built by the run's recipe
+        for evaluation (true returns); `kwargs` add to the run's."""
         return environments.make_environment(
-            self.env_id, seed=seed, **{**self.env_kwargs, **kwargs}
+            self.env_id,
+            seed=seed,
+            recipe=self.env_recipe,
+            evaluation=True,
+            **{**self.env_kwargs, **kwargs},
         )
 
     def make_actor(self, seed: int = 0) -> core.Actor:
@@ -131,6 +143,7 @@ def load_policy(run_dir: str) -> SavedPolicy:
         agent, env_id = description["agent"], description["env_id"]
         agent_config = dict(description["agent_config"])
         env_kwargs = dict(description.get("env_kwargs") or {})
+        env_recipe = description.get("env_recipe", "auto")  # Policies before recipes: auto.
     except (OSError, ValueError, KeyError, TypeError, AttributeError) as error:
         raise errors.CheckpointError(
             f"{directory}/policy.json is unreadable or incomplete ({error!r}); export the "
@@ -141,7 +154,9 @@ def load_policy(run_dir: str) -> SavedPolicy:
     import orbax.checkpoint as ocp
 
     config = configs.load_config(entry.config_class, values=agent_config)
-    environment = environments.make_environment(env_id, **env_kwargs)
+    environment = environments.make_environment(
+        env_id, recipe=env_recipe, evaluation=True, **env_kwargs
+    )
     environment_spec = specs.make_environment_spec(environment)
     environment.close()
     networks = entry.make_networks(environment_spec, config)
@@ -159,6 +174,7 @@ def load_policy(run_dir: str) -> SavedPolicy:
         agent=entry.name,
         env_id=env_id,
         env_kwargs=env_kwargs,
+        env_recipe=env_recipe,
         config=config,
         params=params,
         networks=networks,

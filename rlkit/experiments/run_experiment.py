@@ -276,7 +276,9 @@ def _train(
         label="actor",
     )
     evaluator = Evaluator(
-        config.environment_factory(config.seed + EVALUATION_SEED_OFFSET),
+        (config.evaluation_environment_factory or config.environment_factory)(
+            config.seed + EVALUATION_SEED_OFFSET
+        ),
         agent.make_evaluation_actor(),
         config.num_eval_episodes,
         counter,

@@ -108,12 +108,13 @@ class NatureDQNTorso(hk.Module):
     """The DQN Atari torso (Mnih et al. 2015): `[B, H, W, C]` frames to `[B, 512]` features.
 
     Convolutions 32 8x8 stride 4, 64 4x4 stride 2 and 64 3x3 stride 1 ("VALID" padding, ReLU
-    after each), flatten, then a 512-unit linear layer with ReLU. Integer (uint8) pixels are
+    after each), flatten, then a 512-unit linear layer with ReLU (`hidden_size=None`: none,
+    for a head with its own layers). Integer (uint8) pixels are
     scaled by 1/255; float inputs are used as given. On `[B, 84, 84, 4]` frames (rlkit's
     Atari wrapper) the convolutions give `[B, 7, 7, 64]`, 3136 features.
     """
 
-    def __init__(self, hidden_size: int = 512, name: str | None = None):
+    def __init__(self, hidden_size: int | None = 512, name: str | None = None):
         super().__init__(name=name)
         self._hidden_size = hidden_size
 
@@ -122,6 +123,8 @@ class NatureDQNTorso(hk.Module):
         for channels, kernel, stride in ((32, 8, 4), (64, 4, 2), (64, 3, 1)):
             x = jax.nn.relu(hk.Conv2D(channels, kernel, stride=stride, padding="VALID")(x))
         x = hk.Flatten()(x)
+        if self._hidden_size is None:  # The convolutional features (a head adds its own).
+            return x
         return jax.nn.relu(hk.Linear(self._hidden_size)(x))
 
 
@@ -138,15 +141,15 @@ class ImpalaTorso(hk.Module):
 
     Three sections of (16, 32, 32) channels, each a 3x3 convolution, a 3x3 max-pool with
     stride 2 and two residual blocks (`x + conv(relu(conv(relu(x))))`); then ReLU, flatten and
-    a 256-unit linear layer with ReLU. Integer (uint8) pixels are scaled by 1/255. On
-    `[B, 84, 84, 4]` frames the sections give `[B, 11, 11, 32]`, 3872 features.
+    a 256-unit linear layer with ReLU (`hidden_size=None`: none). Integer (uint8) pixels are
+    scaled by 1/255. On `[B, 84, 84, 4]` frames the sections give `[B, 11, 11, 32]`, 3872 features.
     """
 
     def __init__(
         self,
         channels: Sequence[int] = (16, 32, 32),
         num_blocks: int = 2,
-        hidden_size: int = 256,
+        hidden_size: int | None = 256,
         name: str | None = None,
     ):
         super().__init__(name=name)
@@ -162,4 +165,6 @@ class ImpalaTorso(hk.Module):
             for _ in range(self._num_blocks):
                 x = _ImpalaResidualBlock()(x)
         x = hk.Flatten()(jax.nn.relu(x))
+        if self._hidden_size is None:
+            return x
         return jax.nn.relu(hk.Linear(self._hidden_size)(x))

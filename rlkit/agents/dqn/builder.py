@@ -145,6 +145,7 @@ class DQNBuilder(builders.ActorLearnerBuilder):
             counter=counter,
             logger=logger,
             decode=frames.decode_frame_blocks if cfg.frame_storage == "shared" else None,
+            unroll=cfg.torso != "mlp",
             device=device,
         )
 

@@ -32,7 +32,10 @@ class DQNConfig:
     `train_freq=256, gradient_steps=128`).
     """
 
-    # Network and optimiser.
+    # Network and optimiser. `torso`: "mlp" (observations flattened, discrete ones one-hot),
+    # or for image observations "nature" (Mnih et al. 2015's convolutions) or "impala"
+    # (Espeholt et al. 2018's residual ones); `hidden_sizes` are the head's layers after it.
+    torso: str = "mlp"
     hidden_sizes: tuple[int, ...] = (256, 256)
     dueling: bool = False
     noisy: bool = False  # Factorised Gaussian noisy layers (Fortunato et al. 2018).
@@ -111,6 +114,11 @@ class DQNConfig:
                 raise errors.ConfigError(
                     f"DQNConfig.{name} must be in [0, 1], got {getattr(self, name)!r}."
                 )
+        if self.torso not in ("mlp", "nature", "impala"):
+            raise errors.ConfigError(
+                f"{type(self).__name__}.torso must be 'mlp', 'nature' or 'impala', got "
+                f"{self.torso!r}."
+            )
         if self.frame_storage not in ("stacked", "shared"):
             raise errors.ConfigError(
                 f"{type(self).__name__}.frame_storage must be 'stacked' or 'shared', got "

@@ -69,6 +69,7 @@ def make_update(
     target_update_period: int,
     importance_sampling_exponent: optax.Schedule | None = None,
     decode: Callable[[Any, int], types.Transition] | None = None,
+    unroll: bool = False,
 ):
     """`update(state, transitions, probabilities) -> (state, metrics, item_priorities)`.
 
@@ -80,7 +81,10 @@ def make_update(
     replay) the loss sees importance weights; otherwise ones. The loss's per-transition
     priorities come back one per item, in sampling order: an item is as important as its
     most surprising transition. `decode(data, num_items)`, if given, turns the sampled items
-    into transitions first (e.g. `replay.frames.decode_frame_blocks`).
+    into transitions first (e.g. `replay.frames.decode_frame_blocks`). `unroll` unrolls the
+    scan: XLA:CPU runs convolutions inside a loop about 40x slower than unrolled (measured:
+    8 Nature-DQN gradient steps of 32 frames, 7.1 s scanned, 0.16 s unrolled), while MLPs
+    run as fast either way and compile twice as fast scanned.
     """
 
     def sgd_step(state: TrainingState, batch: tuple[types.Transition, jax.Array]):
@@ -122,7 +126,9 @@ def make_update(
             lambda x: x[order].reshape((num // batch_size, batch_size) + x.shape[1:]),
             (transitions, probabilities),
         )
-        state, (metrics, priorities) = jax.lax.scan(sgd_step, state._replace(key=key), batches)
+        state, (metrics, priorities) = jax.lax.scan(
+            sgd_step, state._replace(key=key), batches, unroll=unroll
+        )
         if priorities is not None:
             unshuffled = jnp.zeros(num, priorities.dtype).at[order].set(priorities.reshape(-1))
             priorities = jnp.max(unshuffled.reshape(-1, per_item), axis=1)
@@ -147,6 +153,7 @@ class SGDLearner(core.Learner):
       replay_client, priority_table: where new priorities are written (the table sampled
         from); None: no priorities are written.
       decode: turns sampled items into transitions inside the update (see `make_update`).
+      unroll: unroll the SGD steps of a learner step (for convolutional networks on CPU).
       device: the `jax.Device` the training state lives on, so the update runs there (None:
         JAX's default device, a GPU when there is one).
     """
@@ -167,6 +174,7 @@ class SGDLearner(core.Learner):
         logger: loggers.Logger | None = None,
         log_every: float = 1.0,
         decode: Callable[[Any, int], types.Transition] | None = None,
+        unroll: bool = False,
         device: jax.Device | None = None,
     ):
         self._iterator = iterator
@@ -181,6 +189,7 @@ class SGDLearner(core.Learner):
                 target_update_period,
                 importance_sampling_exponent,
                 decode,
+                unroll,
             )
         )
         init_key, state_key = jax.random.split(random_key)

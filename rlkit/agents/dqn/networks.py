@@ -195,10 +195,27 @@ def num_discrete_actions(environment_spec: specs.EnvironmentSpec, agent: str = "
     return int(action_spec.num_values)
 
 
+def make_torso(environment_spec: specs.EnvironmentSpec, torso: str) -> Callable[[Any], jax.Array]:
+    """`observations [B, ...] -> features [B, D]`, inside a haiku transform.
+
+    "mlp": discrete observations one-hot, the rest flattened (the MLP is the head's). "nature"
+    / "impala": the convolutional torso of `rlkit.jax.networks` on [B, H, W, C] images.
+    """
+    if torso == "mlp":
+        return networks_lib.make_observation_encoder(environment_spec.observations)
+    spec = environment_spec.observations
+    if not isinstance(spec, dm_specs.Array) or len(spec.shape) != 3:
+        raise errors.ConfigError(
+            f"torso={torso!r} needs image observations [H, W, C], got {spec!r}; use torso='mlp'."
+        )
+    conv = {"nature": networks_lib.NatureDQNTorso, "impala": networks_lib.ImpalaTorso}[torso]
+    return lambda observation: conv(hidden_size=None)(observation)
+
+
 def make_networks(environment_spec: specs.EnvironmentSpec, config: Any) -> ValueNetworks:
     """The value network `config` describes (its `make_head`) over the observation encoder.
 
-    Discrete observations are one-hot encoded, the rest flattened; the fully connected layers
+    The torso encodes observations (`config.torso`); the fully connected layers after it
     (`hidden_sizes`) belong to the head, so noisy nets make all of them noisy.
     """
     num_actions = num_discrete_actions(
@@ -208,7 +225,7 @@ def make_networks(environment_spec: specs.EnvironmentSpec, config: Any) -> Value
         num_actions, tuple(config.hidden_sizes), config.dueling, config.noisy, config.noisy_sigma
     )
     head = config.make_head(head_config)
-    encode = networks_lib.make_observation_encoder(environment_spec.observations)
+    encode = make_torso(environment_spec, config.torso)
 
     def forward(observation, **head_options) -> ValueOutput:
         output = head(encode(observation), **head_options)
