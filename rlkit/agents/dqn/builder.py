@@ -122,9 +122,14 @@ class DQNBuilder(builders.ActorLearnerBuilder):
                     "prioritized table (replay.prioritized_table; a run resumed from a uniform "
                     "table's checkpoint cannot switch), or set prioritized=false."
                 )
+        learning_rate = cfg.learning_rate
+        if cfg.learning_rate_decay_steps:
+            learning_rate = optax.linear_schedule(
+                cfg.learning_rate, 0.0, cfg.learning_rate_decay_steps
+            )
         optimizer = optax.chain(
             optax.clip_by_global_norm(cfg.max_gradient_norm),
-            optax.adam(cfg.learning_rate, eps=cfg.adam_eps),
+            optax.adam(learning_rate, eps=cfg.adam_eps),
         )
         beta = None
         if cfg.prioritized:

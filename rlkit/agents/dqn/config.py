@@ -41,6 +41,7 @@ class DQNConfig:
     noisy: bool = False  # Factorised Gaussian noisy layers (Fortunato et al. 2018).
     noisy_sigma: float = 0.5
     learning_rate: float = 2.3e-3
+    learning_rate_decay_steps: int = 0  # > 0: linear decay to 0 over this many SGD steps.
     adam_eps: float = 1e-8
     max_gradient_norm: float = 10.0
     # Loss.
@@ -123,6 +124,10 @@ class DQNConfig:
             raise errors.ConfigError(
                 f"{type(self).__name__}.frame_storage must be 'stacked' or 'shared', got "
                 f"{self.frame_storage!r}."
+            )
+        if self.learning_rate_decay_steps < 0:
+            raise errors.ConfigError(
+                f"{type(self).__name__}.learning_rate_decay_steps must be >= 0 (0: constant)."
             )
         if self.epsilon_decay_steps < 0:
             raise errors.ConfigError("DQNConfig.epsilon_decay_steps must be >= 0.")

@@ -1,0 +1,172 @@
+"""The DQN family on one environment and budget, several seeds, against RL-Zoo's reference.
+
+Each variant trains with its shipped config for the environment (`rlkit train NAME --env
+ENV` would use the same), plus the variant's overrides: every `--eval-every` steps 10 greedy
+episodes, at the end 20. Results are appended to a JSON-lines file as they come (rerunning
+skips what is there), and the summary replaces this benchmark's section of BENCHMARKS.md.
+
+    python bench/dqn_family.py --env CartPole-v1 --steps 50000 --seeds 0 1 2
+    python bench/dqn_family.py --env LunarLander-v3 --steps 100000 --variants dqn qrdqn rainbow
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import pathlib
+import platform
+import time
+
+os.environ.setdefault("JAX_PLATFORMS", "cpu")
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import jax  # noqa: E402
+import numpy as np  # noqa: E402
+
+import rlkit  # noqa: E402
+from rlkit.agents import dqn, registry  # noqa: E402
+
+try:
+    from bench._report import markdown_table, write_section  # noqa: E402
+except ImportError:  # Run as a script from bench/.
+    from _report import markdown_table, write_section  # noqa: E402
+
+# name -> (registered agent, config overrides on its shipped config).
+VARIANTS = {
+    "dqn": ("dqn", []),
+    "dqn-dueling": ("dqn", ["dueling=true"]),
+    "dqn-per": ("dqn", ["prioritized=true", "transitions_per_item=1"]),
+    "c51": ("c51", []),
+    "qrdqn": ("qrdqn", []),
+    "iqn": ("iqn", []),
+    "mdqn": ("mdqn", []),
+    "rainbow": ("rainbow", []),
+}
+# RL-Zoo's published returns for the same budget (rl-baselines3-zoo benchmark table).
+REFERENCES = {
+    "CartPole-v1": "RL-Zoo DQN and QR-DQN: 500 +/- 0 at 50k steps",
+    "LunarLander-v3": "RL-Zoo DQN 154 and QR-DQN 70 at 100k steps (LunarLander-v2 there)",
+}
+RESULTS = pathlib.Path(__file__).resolve().parent / "results" / "dqn_family.jsonl"
+
+
+def evaluate(agent: dqn.DQN, env_id: str, episodes: int, seed: int) -> float:
+    env = rlkit.make_environment(env_id, seed=seed, evaluation=True)
+    loop = rlkit.EnvironmentLoop(
+        env, agent.make_evaluation_actor(), logger=rlkit.loggers.NoOpLogger()
+    )
+    return float(np.mean([r["episode_return"] for r in loop.run(num_episodes=episodes)]))
+
+
+def run(variant: str, env_id: str, seed: int, steps: int, eval_every: int) -> dict:
+    agent_name, overrides = VARIANTS[variant]
+    config = registry.get_agent(agent_name).load_config(env_id, overrides=overrides)
+    env = rlkit.make_environment(env_id, seed=seed)
+    agent = dqn.DQN(
+        rlkit.make_environment_spec(env), config, seed=seed, logger=rlkit.loggers.NoOpLogger()
+    )
+    loop = rlkit.EnvironmentLoop(env, agent, logger=rlkit.loggers.NoOpLogger())
+    seconds, done, curve = 0.0, 0, []
+    while done < steps:
+        chunk = min(eval_every, steps - done)
+        start = time.perf_counter()
+        loop.run(num_steps=chunk)
+        agent.wait_for_learner()
+        seconds += time.perf_counter() - start
+        done += chunk
+        curve.append(round(evaluate(agent, env_id, 10, seed=10_000 + done), 1))
+        print(f"  {variant} seed {seed}: {done:>7} steps, eval {curve[-1]:7.1f}", flush=True)
+    final = evaluate(agent, env_id, 20, seed=20_000 + seed)
+    agent.close()
+    return dict(
+        variant=variant,
+        env_id=env_id,
+        seed=seed,
+        steps=steps,
+        seconds=round(seconds, 1),
+        steps_per_second=round(steps / seconds),
+        curve=curve,
+        final_return=round(final, 1),
+        jax=jax.__version__,
+    )
+
+
+def load_results() -> list[dict]:
+    if not RESULTS.exists():
+        return []
+    return [json.loads(line) for line in RESULTS.read_text().splitlines() if line.strip()]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--env", default="CartPole-v1")
+    parser.add_argument("--steps", type=int, default=50_000)
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    parser.add_argument("--variants", nargs="+", default=list(VARIANTS), choices=list(VARIANTS))
+    parser.add_argument("--eval-every", type=int, default=5_000)
+    parser.add_argument("--target", type=float, default=None, help="the return that counts")
+    args = parser.parse_args()
+    RESULTS.parent.mkdir(exist_ok=True)
+    key = lambda r: (r["variant"], r["env_id"], r["seed"], r["steps"])  # noqa: E731
+    results = {key(r): r for r in load_results()}
+    for variant in args.variants:
+        for seed in args.seeds:
+            if (variant, args.env, seed, args.steps) in results:
+                continue
+            result = run(variant, args.env, seed, args.steps, args.eval_every)
+            print(result, flush=True)
+            results[key(result)] = result
+            with RESULTS.open("a") as file:
+                file.write(json.dumps(result) + "\n")
+
+    rows = []
+    for variant in args.variants:
+        runs = [results.get((variant, args.env, s, args.steps)) for s in args.seeds]
+        runs = [r for r in runs if r is not None]
+        finals = [r["final_return"] for r in runs]
+        hits = (
+            "" if args.target is None else f"{sum(f >= args.target for f in finals)}/{len(finals)}"
+        )
+        rows.append(
+            [
+                variant,
+                " / ".join(f"{f:.1f}" for f in finals),
+                f"{np.mean(finals):.1f}",
+                hits,
+                " / ".join(str(max(r["curve"])) for r in runs),
+                f"{np.mean([r['steps_per_second'] for r in runs]):.0f}",
+            ]
+        )
+    name = args.env.split("-")[0].lower()
+    body = f"""## DQN family, {args.env}, {args.steps:,} env steps (`bench/dqn_family.py`)
+
+Each variant's shipped config for {args.env} (`rlkit/agents/dqn/configs/NAME/`), seeds
+{", ".join(map(str, args.seeds))}; `dqn-dueling` and `dqn-per` are the DQN config with dueling
+heads, and with prioritised replay on one transition per item. Greedy evaluation: 10
+episodes every {args.eval_every:,} steps, 20 at the end. Training wall-clock only, on
+{platform.machine()}, {os.cpu_count()} cores, local replay, jax {jax.__version__}, Python
+{platform.python_version()}. Per-run curves: `bench/results/dqn_family.jsonl`.
+
+{
+        markdown_table(
+            [
+                "variant",
+                "final return (20 ep.) per seed",
+                "mean",
+                f"seeds >= {args.target:g}" if args.target is not None else "",
+                "best evaluation per seed",
+                "env steps/s",
+            ],
+            rows,
+        )
+    }
+
+Reference: {REFERENCES.get(args.env, "none recorded")}.
+"""
+    write_section(f"dqn_family_{name}", body)
+    print(body)
+
+
+if __name__ == "__main__":
+    main()
