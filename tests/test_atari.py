@@ -165,10 +165,12 @@ def test_non_atari_ids_are_refused_with_the_fix():
         wrappers.make_atari_environment("ALE/Pongg-v5")  # Close ids are suggested.
 
 
-def test_make_environment_points_atari_ids_to_the_atari_factory(monkeypatch):
-    monkeypatch.delitem(sys.modules, "ale_py", raising=False)  # As before ale-py is imported.
-    with pytest.raises(rlkit.UnknownEnvironmentError, match="make_atari_environment"):
-        rlkit.make_environment("ALE/NoSuchGame-v5")
+def test_make_environment_builds_ale_ids_with_the_atari_recipe():
+    with pytest.raises(rlkit.UnknownEnvironmentError, match="Did you mean: ALE/Pong-v5"):
+        rlkit.make_environment("ALE/Pongg-v5")
+    env = rlkit.make_environment("ALE/Pong-v5", seed=0)
+    assert env.observation_spec().shape == (84, 84, 4)
+    env.close()
 
 
 def test_wrapper_refuses_what_it_cannot_preprocess():
