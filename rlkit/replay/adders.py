@@ -167,16 +167,18 @@ class NStepTransitionAdder(Adder):
 
     def _write_block(self) -> None:
         self._writer.append(self._block)
-        if self._priority_fn is not None:
-            priority = float(self._priority_fn(self._block))
-        elif self._priority == base.MAX_PRIORITY:
-            priority = self._client.max_priority(self._table)
-        else:
-            priority = float(self._priority)
+        priority = self._insert_priority(self._block)
         item = tree.map_structure(lambda column: column[-1], self._writer.history)
         self._writer.create_item(self._table, priority, item)
         self._block_fill = 0
         self.items_written += 1
+
+    def _insert_priority(self, block: Any) -> float:
+        if self._priority_fn is not None:
+            return float(self._priority_fn(block))
+        if self._priority == base.MAX_PRIORITY:
+            return self._client.max_priority(self._table)
+        return float(self._priority)
 
     def reset(self) -> None:
         self._pending.clear()

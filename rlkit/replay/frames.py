@@ -244,10 +244,7 @@ class FrameStackTransitionAdder(adders.NStepTransitionAdder):
 
     def _write_block(self) -> None:
         self._writer.append(self._item)
-        if self._priority == base.MAX_PRIORITY:
-            priority = self._client.max_priority(self._table)
-        else:
-            priority = float(self._priority)
+        priority = self._insert_priority(self._item)
         item = tree.map_structure(lambda column: column[-1], self._writer.history)
         self._writer.create_item(self._table, priority, item)
         self._block_fill = 0
