@@ -238,7 +238,7 @@ def make_networks(environment_spec: specs.EnvironmentSpec, config: Any) -> Value
         apply=lambda params, observation, key=None, **options: transformed.apply(
             params, key, observation, **options
         ),
-        stochastic=config.noisy or getattr(config, "samples_quantiles", False),
+        stochastic=config.noisy or config.samples_quantiles,
     )
 
 
