@@ -49,7 +49,7 @@ lint: install
 	$(BIN)/ruff format --check rlkit tests examples bench
 
 bench: install
-	$(BIN)/python bench/dqn_cartpole.py
+	$(BIN)/python bench/dqn_family.py --variants dqn --target 475
 	$(BIN)/python bench/compare_sb3.py
 
 clean:

@@ -7,6 +7,7 @@ skips what is there), and the summary replaces this benchmark's section of BENCH
 
     python bench/dqn_family.py --env CartPole-v1 --steps 50000 --seeds 0 1 2
     python bench/dqn_family.py --env LunarLander-v3 --steps 100000 --variants dqn qrdqn rainbow
+    python bench/dqn_family.py --variants dqn --replay-backend reverb   # the Reverb stack
 """
 
 from __future__ import annotations
@@ -59,12 +60,18 @@ def evaluate(agent: dqn.DQN, env_id: str, episodes: int, seed: int) -> float:
     return float(np.mean([r["episode_return"] for r in loop.run(num_episodes=episodes)]))
 
 
-def run(variant: str, env_id: str, seed: int, steps: int, eval_every: int) -> dict:
+def run(
+    variant: str, env_id: str, seed: int, steps: int, eval_every: int, replay_backend: str
+) -> dict:
     agent_name, overrides = VARIANTS[variant]
     config = registry.get_agent(agent_name).load_config(env_id, overrides=overrides)
     env = rlkit.make_environment(env_id, seed=seed)
     agent = dqn.DQN(
-        rlkit.make_environment_spec(env), config, seed=seed, logger=rlkit.loggers.NoOpLogger()
+        rlkit.make_environment_spec(env),
+        config,
+        seed=seed,
+        logger=rlkit.loggers.NoOpLogger(),
+        replay_backend=replay_backend,
     )
     loop = rlkit.EnvironmentLoop(env, agent, logger=rlkit.loggers.NoOpLogger())
     seconds, done, curve = 0.0, 0, []
@@ -82,6 +89,7 @@ def run(variant: str, env_id: str, seed: int, steps: int, eval_every: int) -> di
     return dict(
         variant=variant,
         env_id=env_id,
+        replay_backend=replay_backend,
         seed=seed,
         steps=steps,
         seconds=round(seconds, 1),
@@ -106,15 +114,20 @@ def main() -> None:
     parser.add_argument("--variants", nargs="+", default=list(VARIANTS), choices=list(VARIANTS))
     parser.add_argument("--eval-every", type=int, default=5_000)
     parser.add_argument("--target", type=float, default=None, help="the return that counts")
+    parser.add_argument("--replay-backend", default="local", choices=("local", "reverb"))
     args = parser.parse_args()
+    backend = args.replay_backend
     RESULTS.parent.mkdir(exist_ok=True)
-    key = lambda r: (r["variant"], r["env_id"], r["seed"], r["steps"])  # noqa: E731
+
+    def key(r: dict) -> tuple:
+        return r["variant"], r["env_id"], r["seed"], r["steps"], r.get("replay_backend", "local")
+
     results = {key(r): r for r in load_results()}
     for variant in args.variants:
         for seed in args.seeds:
-            if (variant, args.env, seed, args.steps) in results:
+            if (variant, args.env, seed, args.steps, backend) in results:
                 continue
-            result = run(variant, args.env, seed, args.steps, args.eval_every)
+            result = run(variant, args.env, seed, args.steps, args.eval_every, backend)
             print(result, flush=True)
             results[key(result)] = result
             with RESULTS.open("a") as file:
@@ -122,7 +135,7 @@ def main() -> None:
 
     rows = []
     for variant in args.variants:
-        runs = [results.get((variant, args.env, s, args.steps)) for s in args.seeds]
+        runs = [results.get((variant, args.env, s, args.steps, backend)) for s in args.seeds]
         runs = [r for r in runs if r is not None]
         finals = [r["final_return"] for r in runs]
         hits = (
@@ -138,14 +151,14 @@ def main() -> None:
                 f"{np.mean([r['steps_per_second'] for r in runs]):.0f}",
             ]
         )
-    name = args.env.split("-")[0].lower()
+    name = args.env.split("-")[0].lower() + ("" if backend == "local" else f"_{backend}")
     body = f"""## DQN family, {args.env}, {args.steps:,} env steps (`bench/dqn_family.py`)
 
 Each variant's shipped config for {args.env} (`rlkit/agents/dqn/configs/NAME/`), seeds
 {", ".join(map(str, args.seeds))}; `dqn-dueling` and `dqn-per` are the DQN config with dueling
 heads, and with prioritised replay on one transition per item. Greedy evaluation: 10
 episodes every {args.eval_every:,} steps, 20 at the end. Training wall-clock only, on
-{platform.machine()}, {os.cpu_count()} cores, local replay, jax {jax.__version__}, Python
+{platform.machine()}, {os.cpu_count()} cores, {backend} replay, jax {jax.__version__}, Python
 {platform.python_version()}. Per-run curves: `bench/results/dqn_family.jsonl`.
 
 {

@@ -164,5 +164,5 @@ def test_dqn_learns_cartpole(replay_backend):
         scores.append(np.mean([r["episode_return"] for r in evaluation.run(num_episodes=5)]))
     agent.close()
     # An untrained greedy policy balances for ~10-40 steps; within 20k steps the greedy
-    # policy clears 100 (the full 50k-step runs reach 500: see bench/dqn_cartpole.py).
+    # policy clears 100 (the full 50k-step runs reach 500: see bench/dqn_family.py).
     assert before < 60 and max(scores) >= 100, (before, scores)

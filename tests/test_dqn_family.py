@@ -72,9 +72,7 @@ def test_prioritized_dqn_writes_priorities_back(replay_backend):
     rlkit.EnvironmentLoop(env, agent, logger=rlkit.loggers.NoOpLogger()).run(num_steps=600)
     agent.wait_for_learner()
     assert int(agent.learner.state.steps) > 0
-    learner = agent.learner
-    if learner._pending_write is not None:  # Reverb: the last write runs beside the update.
-        learner._pending_write.result()
+    agent.replay_client.wait_for_priority_updates()
     _, _, probabilities = draw(agent.replay_client, config.replay_table_name, 300)
     # Inserted at priority 1 (the max before any update), the items would all be equally
     # likely; the learner's |TD| priorities make them differ.

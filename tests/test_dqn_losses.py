@@ -283,6 +283,14 @@ def test_noisy_linear_is_its_mean_without_a_key_and_noisy_with_one():
     # The noise scales are learnt: they get gradients through a noisy forward pass.
     grads = jax.grad(lambda q: jnp.sum(transformed.apply(q, jax.random.PRNGKey(1), x) ** 2))(params)
     assert np.any(np.asarray(grads["noisy_linear"]["w_sigma"]) != 0)
+    # Factorised noise: with sigma_w = 1 and sigma_b = 0, the weight noise seen through the
+    # identity inputs is the outer product f(eps_in) f(eps_out)^T, a rank-one matrix.
+    ones = {**p, "w_sigma": jnp.ones_like(p["w_sigma"]), "b_sigma": jnp.zeros_like(p["b_sigma"])}
+    eye = jnp.eye(4)
+    noise = transformed.apply({"noisy_linear": ones}, jax.random.PRNGKey(3), eye) - (
+        transformed.apply({"noisy_linear": ones}, None, eye)
+    )
+    assert np.linalg.matrix_rank(np.asarray(noise), tol=1e-5) == 1
 
 
 @pytest.mark.parametrize(

@@ -90,6 +90,7 @@ def test_priority_updates_land_on_the_sampled_keys(start):
     assert set(everyone_else) <= set(others)
     client.update_priorities("t", np.array(others), np.zeros(len(others)))
     client.update_priorities("t", np.array([chosen_key]), np.array([3.0]))
+    client.wait_for_priority_updates()  # Reverb's land in the background, in order.
     indices, keys, probabilities = draw(client, "t", 2)
     assert set(indices) == {chosen_index} and set(keys) == {chosen_key}
     np.testing.assert_allclose(probabilities, 1.0)

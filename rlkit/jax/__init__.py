@@ -9,7 +9,6 @@ _xla_setup.prefer_inline_cpu_dispatch()  # Before any of rlkit's JAX code starts
 from rlkit.jax.actors import ActorCore, GenericActor
 from rlkit.jax.networks import (
     MLP,
-    DuelingMLP,
     FeedForwardNetwork,
     add_batch_dim,
     batch_flatten,
@@ -20,7 +19,6 @@ from rlkit.jax.variable_utils import VariableClient
 __all__ = [
     "MLP",
     "ActorCore",
-    "DuelingMLP",
     "FeedForwardNetwork",
     "GenericActor",
     "VariableClient",

@@ -43,21 +43,6 @@ class MLP(hk.Module):
         return self._mlp(batch_flatten(inputs))
 
 
-class DuelingMLP(hk.Module):
-    """Dueling Q head (Wang et al. 2016): Q = V + A - mean(A), over an MLP torso."""
-
-    def __init__(self, num_actions: int, hidden_sizes: Sequence[int], name: str | None = None):
-        super().__init__(name=name)
-        self._num_actions = num_actions
-        self._hidden_sizes = list(hidden_sizes)
-
-    def __call__(self, inputs: jax.Array) -> jax.Array:
-        torso = MLP(self._hidden_sizes, activate_final=True, name="torso")(inputs)
-        value = hk.Linear(1, name="value")(torso)
-        advantages = hk.Linear(self._num_actions, name="advantages")(torso)
-        return value + advantages - jnp.mean(advantages, axis=-1, keepdims=True)
-
-
 def batch_flatten(inputs: types.NestedArray) -> jax.Array:
     """Flattens and concatenates a nest of [B, ...] arrays into one [B, D] float array."""
     leaves = jax.tree_util.tree_leaves(inputs)

@@ -212,7 +212,14 @@ class ReplayClient(abc.ABC):
 
     @abc.abstractmethod
     def update_priorities(self, table: str, keys: np.ndarray, priorities: np.ndarray) -> None:
-        """Sets the priorities of sampled items; keys no longer in the table are ignored."""
+        """Sets the priorities of sampled items; keys no longer in the table are ignored.
+
+        May return before the write lands (a remote server), so a learner does not wait for
+        it; writes land in call order, and `wait_for_priority_updates` waits for them.
+        """
+
+    def wait_for_priority_updates(self) -> None:
+        """Blocks until every `update_priorities` call so far has reached the table."""
 
     @abc.abstractmethod
     def sampler(self, table: str) -> str:

@@ -540,6 +540,9 @@ class LocalReplayClient(base.ReplayClient):
     def update_priorities(self, table: str, keys: np.ndarray, priorities: np.ndarray) -> None:
         self._table(table).update_priorities(keys, priorities)
 
+    def wait_for_priority_updates(self) -> None:
+        """Nothing to wait for: a table applies queued updates before its next sample."""
+
     def sampler(self, table: str) -> str:
         return self._table(table).config.sampler
 

@@ -6,6 +6,7 @@ Reverb and TensorFlow are imported only here, and only when this backend is used
 
 from __future__ import annotations
 
+import concurrent.futures
 import logging
 import os
 import tempfile
@@ -82,6 +83,13 @@ class ReverbReplayClient(base.ReplayClient):
         self.reverb_client = reverb.Client(server_address)
         self._can_checkpoint = can_checkpoint
         self._max_priority: dict[str, float] = {}
+        # A priority update is a network round trip: it runs on this thread, beside the
+        # caller's next step. One write in flight keeps them in order and makes a slow server
+        # hold the learner back instead of queueing writes without bound.
+        self._priority_writer = concurrent.futures.ThreadPoolExecutor(
+            1, thread_name_prefix="rlkit-priorities"
+        )
+        self._pending_priorities: concurrent.futures.Future | None = None
 
     def trajectory_writer(self, num_keep_alive_refs: int):
         return self.reverb_client.trajectory_writer(num_keep_alive_refs=num_keep_alive_refs)
@@ -110,9 +118,16 @@ class ReverbReplayClient(base.ReplayClient):
         if priorities.size:
             self._max_priority[table] = max(self.max_priority(table), float(priorities.max()))
         keys = np.asarray(keys, np.uint64).reshape(-1).tolist()
-        self.reverb_client.mutate_priorities(
-            table, updates=dict(zip(keys, priorities.tolist(), strict=True))
+        updates = dict(zip(keys, priorities.tolist(), strict=True))
+        self.wait_for_priority_updates()
+        self._pending_priorities = self._priority_writer.submit(
+            self.reverb_client.mutate_priorities, table, updates=updates
         )
+
+    def wait_for_priority_updates(self) -> None:
+        pending, self._pending_priorities = self._pending_priorities, None
+        if pending is not None:
+            pending.result()
 
     def sampler(self, table: str) -> str:
         try:
@@ -130,6 +145,7 @@ class ReverbReplayClient(base.ReplayClient):
         return int(self.reverb_client.server_info()[table].current_size)
 
     def checkpoint(self) -> str:
+        self.wait_for_priority_updates()
         if not self._can_checkpoint:
             raise errors.CheckpointError(
                 "This replay server has no checkpoint directory; create it with one."

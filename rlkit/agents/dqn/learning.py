@@ -8,7 +8,6 @@ priorities back for the exact items sampled, and logging.
 
 from __future__ import annotations
 
-import concurrent.futures
 import time
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any, NamedTuple
@@ -206,16 +205,6 @@ class SGDLearner(core.Learner):
         self._state = jax.device_put(state, self._device)
         self._replay_client = replay_client if priority_table else None
         self._priority_table = priority_table
-        # Reverb's priority update is a network call: it runs beside the next update, one in
-        # flight at a time so updates stay in order. In-process tables take it at once, which
-        # keeps a seeded run reproducible.
-        remote = replay_client is not None and replay_client.backend != "local"
-        self._priority_writer = (
-            concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="rlkit-priorities")
-            if remote and priority_table
-            else None
-        )
-        self._pending_write: concurrent.futures.Future | None = None
         self._log_every = log_every
         self._last_log = time.monotonic()
 
@@ -234,16 +223,8 @@ class SGDLearner(core.Learner):
             self._logger.write({**counts, **jax.device_get(metrics)})
 
     def _write_priorities(self, keys: np.ndarray, priorities: jax.Array) -> None:
-        write = self._replay_client.update_priorities
         values = np.maximum(np.asarray(priorities, np.float64), MIN_PRIORITY)
-        if self._priority_writer is None:
-            write(self._priority_table, keys, values)
-            return
-        if self._pending_write is not None:
-            self._pending_write.result()
-        self._pending_write = self._priority_writer.submit(
-            write, self._priority_table, keys, values
-        )
+        self._replay_client.update_priorities(self._priority_table, keys, values)
 
     def get_variables(self, names: Sequence[str]) -> list[types.Params]:
         variables = {"policy": self._state.params, "params": self._state.params}
@@ -254,8 +235,6 @@ class SGDLearner(core.Learner):
         return self._state
 
     def save(self) -> TrainingState:
-        if self._pending_write is not None:
-            self._pending_write.result()
         return self._state
 
     def restore(self, state: TrainingState) -> None:
