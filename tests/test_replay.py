@@ -191,6 +191,21 @@ def test_local_sum_tree_matches_prefix_sums():
     np.testing.assert_array_equal(sum_tree.find(targets), expected)
 
 
+def test_local_sum_tree_single_slot_writes_match_batch_writes():
+    rng = np.random.default_rng(1)
+    one_at_a_time, batched = local.SumTree(13), local.SumTree(13)
+    values = np.zeros(13)
+    for _ in range(5):
+        slots = rng.choice(13, size=6, replace=False)
+        new = rng.uniform(0, 5, 6)
+        for slot, value in zip(slots, new, strict=True):
+            one_at_a_time.set(np.array([slot]), np.array([value]))
+        batched.set(slots, new)
+        values[slots] = new
+        assert one_at_a_time.total == pytest.approx(values.sum())
+        np.testing.assert_allclose(one_at_a_time._nodes, batched._nodes)
+
+
 def test_checkpoint_of_the_other_backend_is_a_clear_error(tmp_path):
     server = replay.make_server(
         [replay.queue_table("q", 4, SIGNATURE)], "local", checkpoint_dir=str(tmp_path)
