@@ -8,11 +8,18 @@ skips what is there), and the summary replaces this benchmark's section of BENCH
     python bench/dqn_family.py --env CartPole-v1 --steps 50000 --seeds 0 1 2
     python bench/dqn_family.py --env LunarLander-v3 --steps 100000 --variants dqn qrdqn rainbow
     python bench/dqn_family.py --variants dqn --replay-backend reverb   # the Reverb stack
+    python bench/dqn_family.py --define "qrdqn-lr1e-3=qrdqn:learning_rate=1e-3" \\
+        --variants qrdqn-lr1e-3                     # a variant of this run only
+
+`--define NAME=AGENT:key=value,...` adds a variant (a registered agent and overrides on its
+shipped config, as `rlkit train AGENT --set key=value`) without editing VARIANTS; its results
+are kept under NAME like any other, and the run leaves BENCHMARKS.md alone.
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import pathlib
@@ -45,7 +52,6 @@ VARIANTS = {
     ),
     "c51": ("c51", []),
     "qrdqn": ("qrdqn", []),
-    "qrdqn-lrdecay": ("qrdqn", ["learning_rate_decay_steps=25000"]),
     "iqn": ("iqn", []),
     "mdqn": ("mdqn", []),
     "rainbow": ("rainbow", []),
@@ -53,7 +59,11 @@ VARIANTS = {
 # RL-Zoo's published returns for the same budget (rl-baselines3-zoo benchmark table).
 REFERENCES = {
     "CartPole-v1": "RL-Zoo DQN and QR-DQN: 500 +/- 0 at 50k steps",
-    "LunarLander-v3": "RL-Zoo DQN 154 and QR-DQN 70 at 100k steps (LunarLander-v2 there)",
+    "LunarLander-v3": (
+        "RL-Zoo DQN 154.4 +/- 79.2 and QR-DQN 70.2 at 100k steps (LunarLander-v2 there)"
+    ),
+    "Acrobot-v1": "RL-Zoo DQN -76.6 +/- 11.8 and QR-DQN -69.1 +/- 10.0 at 100k steps",
+    "MountainCar-v0": "RL-Zoo DQN -100.8 +/- 9.9 at 120k steps",
 }
 RESULTS = pathlib.Path(__file__).resolve().parent / "results" / "dqn_family.jsonl"
 
@@ -66,11 +76,20 @@ def evaluate(agent: dqn.DQN, env_id: str, episodes: int, seed: int) -> float:
     return float(np.mean([r["episode_return"] for r in loop.run(num_episodes=episodes)]))
 
 
+def variant_config(variant: str, env_id: str) -> dqn.DQNConfig:
+    agent_name, overrides = VARIANTS[variant]
+    return registry.get_agent(agent_name).load_config(env_id, overrides=overrides)
+
+
+def config_record(config: dqn.DQNConfig) -> dict:
+    """The config as stored with a result (JSON types: tuples become lists)."""
+    return json.loads(json.dumps(dataclasses.asdict(config)))
+
+
 def run(
     variant: str, env_id: str, seed: int, steps: int, eval_every: int, replay_backend: str
 ) -> dict:
-    agent_name, overrides = VARIANTS[variant]
-    config = registry.get_agent(agent_name).load_config(env_id, overrides=overrides)
+    config = variant_config(variant, env_id)
     env = rlkit.make_environment(env_id, seed=seed)
     agent = dqn.DQN(
         rlkit.make_environment_spec(env),
@@ -103,6 +122,7 @@ def run(
         curve=curve,
         final_return=round(final, 1),
         jax=jax.__version__,
+        config=config_record(config),
     )
 
 
@@ -117,11 +137,26 @@ def main() -> None:
     parser.add_argument("--env", default="CartPole-v1")
     parser.add_argument("--steps", type=int, default=50_000)
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
-    parser.add_argument("--variants", nargs="+", default=list(VARIANTS), choices=list(VARIANTS))
+    parser.add_argument(
+        "--define",
+        action="append",
+        default=[],
+        metavar="NAME=AGENT:key=value,...",
+        help="add a variant for this run (may repeat)",
+    )
+    parser.add_argument("--variants", nargs="+", default=None, help=f"default: {list(VARIANTS)}")
     parser.add_argument("--eval-every", type=int, default=5_000)
     parser.add_argument("--target", type=float, default=None, help="the return that counts")
     parser.add_argument("--replay-backend", default="local", choices=("local", "reverb"))
     args = parser.parse_args()
+    for definition in args.define:
+        name, agent_and_overrides = definition.split("=", 1)
+        agent_name, _, overrides = agent_and_overrides.partition(":")
+        VARIANTS[name] = (agent_name, [o for o in overrides.split(",") if o])
+    args.variants = args.variants or list(VARIANTS)
+    unknown = sorted(set(args.variants) - set(VARIANTS))
+    if unknown:
+        parser.error(f"unknown variants {unknown}; known: {list(VARIANTS)} (or --define one)")
     backend = args.replay_backend
     RESULTS.parent.mkdir(exist_ok=True)
 
@@ -130,6 +165,11 @@ def main() -> None:
 
     results = {key(r): r for r in load_results()}
     for variant in args.variants:
+        # A result whose recorded config differs from today's shipped one is stale: rerun it.
+        current = config_record(variant_config(variant, args.env))
+        for stale in [k for k, r in results.items() if k[0] == variant and k[1] == args.env]:
+            if results[stale].get("config", current) != current:
+                del results[stale]
         for seed in args.seeds:
             if (variant, args.env, seed, args.steps, backend) in results:
                 continue
@@ -183,6 +223,9 @@ episodes every {args.eval_every:,} steps, 20 at the end. Training wall-clock onl
 
 Reference: {REFERENCES.get(args.env, "none recorded")}.
 """
+    if args.define:  # An exploratory run: the published table stays as it is.
+        print(body)
+        return
     write_section(f"dqn_family_{name}", body)
     print(body)
 
