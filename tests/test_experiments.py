@@ -1,5 +1,6 @@
 """run_experiment: evaluation, checkpoints, resume, policy export, loggers."""
 
+import importlib
 import os
 import shutil
 import time
@@ -159,9 +160,9 @@ def test_load_policy_errors(tmp_path):
 
 
 def test_interrupted_final_evaluation_is_redone_on_rerun(tmp_path, monkeypatch):
-    import sys
 
-    run_module = sys.modules["rlkit.experiments.run_experiment"]  # The module, not the function.
+    # The module, not the function `experiments.run_experiment`.
+    run_module = importlib.import_module("rlkit.experiments.run_experiment")
     run_dir = str(tmp_path)
     original = run_module.Evaluator.evaluate
     calls = []
@@ -204,30 +205,46 @@ def test_a_run_dir_in_use_is_refused(tmp_path):
             experiments.run_experiment(make_config(str(tmp_path), 400))
 
 
+def _wait_for(delivered, timeout=10.0):
+    # The kernel may hand a process-directed signal to any thread, and Python runs the handler
+    # in the main thread at its next check: poll (every loop turn checks) instead of sleeping
+    # for a fixed time.
+    deadline = time.monotonic() + timeout
+    while not delivered() and time.monotonic() < deadline:
+        time.sleep(0.005)
+
+
 def test_signals_wait_for_a_checkpoint_being_written():
     import signal
-    import sys
 
-    run_module = sys.modules["rlkit.experiments.run_experiment"]
-    previous = signal.getsignal(signal.SIGTERM)
+    run_module = importlib.import_module("rlkit.experiments.run_experiment")
+    # The guard leaves ignored and C-level handlers alone, and a library that an earlier test
+    # loaded may have installed one: start from Python's own handlers, put back afterwards.
+    outer = {number: signal.getsignal(number) for number in (signal.SIGINT, signal.SIGTERM)}
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
     written = []
-    with run_module._SignalGuard() as guard:
-        with pytest.raises(KeyboardInterrupt) as raised:
-            with guard.protect():
-                os.kill(os.getpid(), signal.SIGTERM)
-                time.sleep(0.05)  # Delivered here, held back.
-                written.append("checkpoint")
-        assert written == ["checkpoint"] and isinstance(raised.value, run_module._Terminated)
-        with pytest.raises(KeyboardInterrupt):
-            os.kill(os.getpid(), signal.SIGINT)
-            time.sleep(0.05)
-    assert signal.getsignal(signal.SIGTERM) is previous
+    try:
+        with run_module._SignalGuard() as guard:
+            with pytest.raises(KeyboardInterrupt) as raised:
+                with guard.protect():
+                    os.kill(os.getpid(), signal.SIGTERM)
+                    _wait_for(lambda: guard._pending == signal.SIGTERM)  # Held back.
+                    written.append("checkpoint")
+            assert written == ["checkpoint"] and isinstance(raised.value, run_module._Terminated)
+            with pytest.raises(KeyboardInterrupt):
+                os.kill(os.getpid(), signal.SIGINT)
+                _wait_for(lambda: False)  # The handler raises as soon as it runs.
+        assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL
+    finally:
+        for number, handler in outer.items():
+            if handler is not None:
+                signal.signal(number, handler)
 
 
 def test_an_interrupted_mid_run_evaluation_is_redone_first(tmp_path, monkeypatch):
-    import sys
 
-    run_module = sys.modules["rlkit.experiments.run_experiment"]
+    run_module = importlib.import_module("rlkit.experiments.run_experiment")
     original = run_module.Evaluator.evaluate
     calls = []
 
