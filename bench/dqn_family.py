@@ -24,6 +24,7 @@ import json
 import os
 import pathlib
 import platform
+import re
 import time
 
 os.environ.setdefault("JAX_PLATFORMS", "cpu")
@@ -152,7 +153,8 @@ def main() -> None:
     for definition in args.define:
         name, agent_and_overrides = definition.split("=", 1)
         agent_name, _, overrides = agent_and_overrides.partition(":")
-        VARIANTS[name] = (agent_name, [o for o in overrides.split(",") if o])
+        # Commas inside brackets belong to a value (hidden_sizes=[128,128]).
+        VARIANTS[name] = (agent_name, [o for o in re.split(r",(?![^\[]*\])", overrides) if o])
     args.variants = args.variants or list(VARIANTS)
     unknown = sorted(set(args.variants) - set(VARIANTS))
     if unknown:
