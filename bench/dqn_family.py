@@ -87,6 +87,17 @@ def config_record(config: dqn.DQNConfig) -> dict:
     return json.loads(json.dumps(dataclasses.asdict(config)))
 
 
+def same_config(recorded: dict, config: dqn.DQNConfig) -> bool:
+    """Whether a result was run with `config`. A field added to the config class after the
+    run counts as the same when today's value is the field's default (what the run had)."""
+    current = config_record(config)
+    defaults = config_record(type(config)())
+    return all(
+        recorded[name] == value if name in recorded else value == defaults[name]
+        for name, value in current.items()
+    ) and set(recorded) <= set(current)
+
+
 def run(
     variant: str, env_id: str, seed: int, steps: int, eval_every: int, replay_backend: str
 ) -> dict:
@@ -168,9 +179,10 @@ def main() -> None:
     results = {key(r): r for r in load_results()}
     for variant in args.variants:
         # A result whose recorded config differs from today's shipped one is stale: rerun it.
-        current = config_record(variant_config(variant, args.env))
+        config = variant_config(variant, args.env)
         for stale in [k for k, r in results.items() if k[0] == variant and k[1] == args.env]:
-            if results[stale].get("config", current) != current:
+            recorded = results[stale].get("config")
+            if recorded is not None and not same_config(recorded, config):
                 del results[stale]
         for seed in args.seeds:
             if (variant, args.env, seed, args.steps, backend) in results:

@@ -13,9 +13,10 @@ every run as one JSON line to `--out`, so nothing is lost when a long sweep is i
     python bench/dqn_seeds.py --report                  # summaries of everything in --out
 
 A variant is `base` (the default config) or comma-separated `field=value` overrides; values
-are Python literals (`hidden_sizes=(128,128)`). One key is not a `DQNConfig` field but an
-experiment of this script only: `lr_decay_to=0.1` decays the learning rate linearly to that
-fraction of `learning_rate` over the run's gradient updates (the library has no schedule).
+are Python literals (`hidden_sizes=(128,128)`); `learning_rate_decay_steps=25000` decays the
+learning rate linearly to 0. Summaries group runs by their config's difference from today's
+default (`--relabel` rewrites the labels of older runs after a default changed) and by stack
+(jax version and replay backend), so runs of different configs or numerics never mix.
 """
 
 from __future__ import annotations
@@ -36,18 +37,16 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import jax  # noqa: E402
 import numpy as np  # noqa: E402
-import optax  # noqa: E402
 
 import rlkit  # noqa: E402
-from rlkit import local_layout  # noqa: E402
 from rlkit.agents import dqn  # noqa: E402
-from rlkit.agents.dqn import learning  # noqa: E402
-from rlkit.agents.dqn import networks as dqn_networks  # noqa: E402
 
 TARGET = 475.0
 ENV = "CartPole-v1"
 DEFAULT_OUT = pathlib.Path(__file__).resolve().parent / "results" / "dqn_seeds.jsonl"
-EXPERIMENT_KEYS = ("lr_decay_to",)  # Handled here, not DQNConfig fields.
+# Keys of runs recorded by earlier versions of this script, not DQNConfig fields
+# (`lr_decay_to`: a linear decay to that fraction of the rate; now `learning_rate_decay_steps`).
+EXPERIMENT_KEYS = ("lr_decay_to",)
 
 
 def parse_variant(text: str) -> dict:
@@ -73,7 +72,7 @@ def parse_variant(text: str) -> dict:
     for part in parts:
         key, sep, value = part.partition("=")
         key = key.strip()
-        if not sep or key not in fields | set(EXPERIMENT_KEYS):
+        if not sep or key not in fields:
             raise SystemExit(
                 f"bad override {part!r}: expected field=value, one of {sorted(fields)}"
             )
@@ -95,44 +94,13 @@ def make_config(overrides: dict) -> dqn.DQNConfig:
     return dqn.DQNConfig(**values)
 
 
-class DecayingLRBuilder(dqn.DQNBuilder):
-    """`DQNBuilder` whose Adam learning rate decays linearly over `num_updates` updates."""
-
-    def __init__(self, config: dqn.DQNConfig, final_fraction: float, num_updates: int):
-        super().__init__(config, block_inserts=False)
-        self._schedule = optax.linear_schedule(
-            config.learning_rate, config.learning_rate * final_fraction, num_updates
-        )
-
-    def make_learner(self, random_key, networks, dataset, logger=None, **unused):
-        cfg = self.config
-        optimizer = optax.chain(
-            optax.clip_by_global_norm(cfg.max_gradient_norm),
-            optax.adam(self._schedule, eps=cfg.adam_eps),
-        )
-        return learning.DQNLearner(
-            network=networks,
-            optimizer=optimizer,
-            random_key=random_key,
-            iterator=dataset,
-            batch_size=cfg.batch_size,
-            huber_delta=cfg.huber_delta,
-            target_update_period=cfg.target_update_period,
-            logger=logger,
-        )
-
-
-def make_agent(spec, config: dqn.DQNConfig, overrides: dict, seed: int, args):
-    """`dqn.DQN`, or the same layout over `DecayingLRBuilder` for `lr_decay_to`."""
-    kwargs = dict(seed=seed, logger=rlkit.loggers.NoOpLogger(), replay_backend=args.replay_backend)
-    if "lr_decay_to" not in overrides:
-        return dqn.DQN(spec, config, **kwargs)
-    plan = dqn.DQNBuilder(config).learning_schedule()
-    learner_steps = (args.steps - plan.min_observations) / plan.observations_per_learner_step
-    num_updates = max(1, int(learner_steps * config.num_sgd_steps_per_step))
-    builder = DecayingLRBuilder(config, float(overrides["lr_decay_to"]), num_updates)
-    networks = dqn_networks.make_networks(spec, config)
-    return local_layout.LocalLayout(builder, spec, networks, **kwargs)
+def label(config: dict, extra: dict | None = None) -> str:
+    """A run's variant: its config's fields that differ from today's default, as overrides."""
+    default = json.loads(json.dumps(dataclasses.asdict(dqn.DQNConfig())))
+    config = json.loads(json.dumps(config))
+    diff = {k: v for k, v in config.items() if k in default and default[k] != v}
+    diff.update(extra or {})
+    return ",".join(f"{k}={v!r}" for k, v in diff.items()) or "base"
 
 
 def evaluate(agent: dqn.DQN, episodes: int, seed: int) -> float:
@@ -149,7 +117,13 @@ def run(variant: str, seed: int, args: argparse.Namespace) -> dict:
     overrides = parse_variant(variant)
     config = make_config(overrides)
     env = rlkit.make_environment(ENV, seed=seed)
-    agent = make_agent(rlkit.make_environment_spec(env), config, overrides, seed, args)
+    agent = dqn.DQN(
+        rlkit.make_environment_spec(env),
+        config,
+        seed=seed,
+        logger=rlkit.loggers.NoOpLogger(),
+        replay_backend=args.replay_backend,
+    )
     loop = rlkit.EnvironmentLoop(env, agent, logger=rlkit.loggers.NoOpLogger())
     train_seconds, done, evals = 0.0, 0, []
     try:
@@ -165,7 +139,7 @@ def run(variant: str, seed: int, args: argparse.Namespace) -> dict:
         agent.close()
     first = next((step for step, score in evals if score >= TARGET), None)
     return dict(
-        variant=variant,
+        variant=label(dataclasses.asdict(config)),
         overrides=overrides,
         seed=seed,
         steps=args.steps,
@@ -205,11 +179,15 @@ def run_line(record: dict) -> str:
     )
 
 
+def stack(record: dict) -> str:
+    return f"jax {record['jax']}, {record['replay_backend']} replay"
+
+
 def summarize(records: list[dict], late_from: int) -> str:
-    """One block per variant: finals by seed, seeds >= 475, means, speed."""
+    """One block per variant and stack: finals by seed, seeds >= 475, means, speed."""
     by_variant: dict[str, list[dict]] = {}
     for record in records:
-        by_variant.setdefault(record["variant"], []).append(record)
+        by_variant.setdefault(f"{record['variant']}  ({stack(record)})", []).append(record)
     lines = []
     for variant, runs in by_variant.items():
         runs = sorted(runs, key=lambda r: r["seed"])
@@ -255,28 +233,47 @@ def main() -> None:
     parser.add_argument(
         "--report", action="store_true", help="only print the summaries of the runs in --out"
     )
+    parser.add_argument(
+        "--relabel",
+        action="store_true",
+        help="rewrite each run's variant in --out as its config's difference from the default",
+    )
     args = parser.parse_args()
     variants = args.variant or ["base"]
+
+    if args.relabel:
+        records = load(args.out)
+        for record in records:
+            extra = {k: v for k, v in record["overrides"].items() if k in EXPERIMENT_KEYS}
+            record["variant"] = label(record["config"], extra)
+        args.out.write_text("".join(json.dumps(r) + "\n" for r in records))
+        print(f"relabelled {len(records)} runs in {args.out}")
+        return
 
     if args.report:
         records = load(args.out)
         if args.variant:
-            records = [r for r in records if r["variant"] in variants]
+            wanted = {label(dataclasses.asdict(make_config(parse_variant(v)))) for v in variants}
+            records = [r for r in records if r["variant"] in wanted]
         print(summarize(records, args.late_from))
         return
 
-    done = {(r["variant"], r["seed"], r["steps"]) for r in load(args.out)}
+    def run_key(variant: str, seed: int) -> tuple:
+        return variant, seed, args.steps, jax.__version__
+
+    done = {(r["variant"], r["seed"], r["steps"], r["jax"]) for r in load(args.out)}
     args.out.parent.mkdir(parents=True, exist_ok=True)
     for variant in variants:
         parse_variant(variant)  # Fail on a typo before hours of runs.
     records = []
     for variant in variants:
+        name = label(dataclasses.asdict(make_config(parse_variant(variant))))
         for seed in args.seeds:
-            if args.skip_done and (variant, seed, args.steps) in done:
+            if args.skip_done and run_key(name, seed) in done:
                 records += [
                     r
                     for r in load(args.out)
-                    if (r["variant"], r["seed"], r["steps"]) == (variant, seed, args.steps)
+                    if (r["variant"], r["seed"], r["steps"], r["jax"]) == run_key(name, seed)
                 ]
                 continue
             record = run(variant, seed, args)

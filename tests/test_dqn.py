@@ -26,6 +26,8 @@ from tests.conftest import REPLAY_BACKENDS
         (dict(transitions_per_item=24), "multiple of transitions_per_item"),
         (dict(priority_exponent=2.0), r"priority_exponent must be in \[0, 1\]"),
         (dict(noisy="yes"), "noisy must be of type bool"),
+        (dict(target_update_rate=0.0), "target_update_rate must be positive"),
+        (dict(target_update_rate=1.5), r"target_update_rate must be in \[0, 1\]"),
     ],
 )
 def test_config_errors_name_the_field(kwargs, message):

@@ -202,6 +202,26 @@ def test_update_runs_several_sgd_steps_and_syncs_the_target():
         assert not np.array_equal(state.key, jax.random.PRNGKey(0))
 
 
+@pytest.mark.parametrize("period, rate, updates", [(1, 0.25, 4), (2, 0.25, 2), (4, 0.5, 1)])
+def test_target_moves_by_the_update_rate_every_period(period, rate, updates):
+    # A zero step keeps the online params at I: after k target updates at rate r the target
+    # is I + (1 - r)^k (T0 - I).
+    optimizer = optax.sgd(0.0)
+    transitions = jax.tree_util.tree_map(lambda x: jnp.concatenate([x] * 4), hand_batch())
+    online, target = jnp.eye(2), jnp.array([[3.0, -1.0], [2.0, 5.0]])
+    update = jax.jit(
+        learning.make_update(
+            losses.q_learning_loss(), LINEAR, optimizer, 2, period, target_update_rate=rate
+        )
+    )
+    state = make_state(online, optimizer)._replace(target_params=target)
+    state, _, _ = update(state, transitions, jnp.ones(8))
+    assert int(state.steps) == 4
+    expected = online + (1 - rate) ** updates * (target - online)
+    np.testing.assert_allclose(state.target_params, expected, rtol=1e-6)
+    np.testing.assert_array_equal(state.params, online)
+
+
 def test_gradient_step_lowers_the_loss():
     optimizer = optax.sgd(0.05)
     loss_fn = losses.q_learning_loss()
