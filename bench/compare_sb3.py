@@ -83,7 +83,8 @@ print(json.dumps(dict(seconds=seconds, updates=int(getattr(model, "_n_updates", 
                       version=importlib.metadata.version(distribution))))
 """
 
-# agent: an rlkit registry name (dqn, qrdqn); its shipped CartPole-v1 config is used.
+# agent: an rlkit registry name (dqn, qrdqn); its shipped CartPole-v1 config is used, with
+# the overrides after the step count (`key=value`, as `rlkit train --set`).
 RLKIT_SCRIPT = """
 import dataclasses, json, os, sys, time
 os.environ.setdefault("JAX_PLATFORMS", "cpu")
@@ -92,7 +93,7 @@ import numpy as np
 import rlkit
 from rlkit.agents import dqn, registry
 agent_name, backend, seed, steps = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
-config = registry.get_agent(agent_name).load_config("CartPole-v1")
+config = registry.get_agent(agent_name).load_config("CartPole-v1", overrides=sys.argv[5:])
 quiet = rlkit.loggers.NoOpLogger()
 
 # Acting with replay writes only: learning starts after 10,000 steps, so none happens here.
@@ -131,7 +132,8 @@ class Comparison:
     """One `--algo`: the rlkit agent, its peers and the text of its BENCHMARKS.md section.
 
     Attributes:
-      agent: the rlkit registry name, trained with its shipped CartPole-v1 config.
+      agent: the rlkit registry name, trained with its shipped CartPole-v1 config plus
+        `rlkit_overrides`.
       name: the algorithm in the section's title.
       peers: (PEER_SCRIPT library, name in the table), in the table's order.
       run_order: the PEER_SCRIPT libraries in the order they run.
@@ -142,6 +144,8 @@ class Comparison:
       peer_versions: a format string for the peer versions sentence ({sb3}, {torch}, ...).
       note: a sentence before that one ("" for none).
       target: the ratios line's parenthetical ("" for none).
+      rlkit_overrides: `key=value` changes to the shipped config, so both sides run the
+        same algorithm.
     """
 
     agent: str
@@ -155,6 +159,7 @@ class Comparison:
     peer_versions: str
     note: str = ""
     target: str = ""
+    rlkit_overrides: tuple[str, ...] = ()
 
 
 COMPARISONS = {
@@ -167,11 +172,14 @@ COMPARISONS = {
         title="SBX and Stable-Baselines3",
         command="bench/compare_sb3.py",
         hyperparameters=(
-            "for all (rlkit's shipped CartPole config adds double Q and 5-step returns and\n"
-            "steps Adam at 6.3e-4 instead of 2.3e-3: neither changes the work per update)"
+            "for all: rlkit runs its shipped CartPole config with\n"
+            "RL-Zoo's values put back (`double_q=false n_step=1 learning_rate=2.3e-3`), so all\n"
+            "three run the same algorithm (double Q, which the shipped config adds, costs one\n"
+            "more forward pass per update)"
         ),
         peer_versions="SB3 {sb3} ({torch}, CPU), SBX {sbx} (its own current jax).",
-        target=" (target for the local backend: at most 1.0x SBX)",
+        target=" (targets: at most 0.5x SB3 and 1.0x SBX on the Reverb backend)",
+        rlkit_overrides=("double_q=false", "n_step=1", "learning_rate=2.3e-3"),
     ),
     "qrdqn": Comparison(
         agent="qrdqn",
@@ -257,7 +265,15 @@ def main() -> None:
             results[library] = run(peers, PEER_SCRIPT, library, seed, args.steps)
             versions[library] = results[library]["version"]
         for label, python, backend in runs:
-            results[label] = run(python, RLKIT_SCRIPT, comparison.agent, backend, seed, args.steps)
+            results[label] = run(
+                python,
+                RLKIT_SCRIPT,
+                comparison.agent,
+                backend,
+                seed,
+                args.steps,
+                *comparison.rlkit_overrides,
+            )
             versions[label] = results[label]["jax"]
         print(f"seed {seed}: {json.dumps(results)}", flush=True)
         peer_seconds = [results[peer]["seconds"] for peer, _ in comparison.peers]

@@ -222,6 +222,44 @@ def test_target_moves_by_the_update_rate_every_period(period, rate, updates):
     np.testing.assert_array_equal(state.params, online)
 
 
+@pytest.mark.parametrize(
+    "period, rate, hoisted",
+    [(2, 1.0, True), (4, 1.0, True), (3, 1.0, False), (2, 0.5, False)],
+)
+def test_target_pass_for_the_whole_learner_step_changes_no_update(period, rate, hoisted):
+    # The learner evaluates the target once per call (2 SGD steps here) only when no target
+    # update falls inside the call; either way the updates are the same as the loss's own.
+    seen = []
+    q_loss = losses.q_learning_loss()
+
+    def spying_loss(networks, params, target_params, batch, key):
+        seen.append(batch.target_next is not None)  # At trace time.
+        return q_loss(networks, params, target_params, batch, key)
+
+    optimizer = optax.sgd(0.1)
+    transitions = jax.tree_util.tree_map(lambda x: jnp.concatenate([x, x]), hand_batch())
+    states = []
+    for options in (None, {}):
+        seen.clear()
+        update = jax.jit(
+            learning.make_update(
+                spying_loss,
+                LINEAR,
+                optimizer,
+                2,
+                period,
+                target_update_rate=rate,
+                target_options=options,
+            )
+        )
+        state = make_state(jnp.eye(2), optimizer)._replace(target_params=2 * jnp.eye(2))
+        for _ in range(3):  # 6 SGD steps: syncs at steps 3 and 6 for period 3.
+            state, _, _ = update(state, transitions, jnp.ones(4))
+        assert seen == [options is not None and hoisted]
+        states.append(state)
+    chex.assert_trees_all_equal(states[0], states[1])
+
+
 def test_gradient_step_lowers_the_loss():
     optimizer = optax.sgd(0.05)
     loss_fn = losses.q_learning_loss()

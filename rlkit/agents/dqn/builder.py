@@ -145,6 +145,7 @@ class DQNBuilder(builders.ActorLearnerBuilder):
             batch_size=cfg.batch_size,
             target_update_period=cfg.target_update_period,
             target_update_rate=cfg.target_update_rate,
+            target_options=cfg.target_network_options(),
             importance_sampling_exponent=beta,
             replay_client=replay_client,
             priority_table=cfg.replay_table_name if cfg.prioritized else None,

@@ -169,6 +169,11 @@ class DQNConfig:
 
         return losses.q_learning_loss(self.huber_delta, self.double_q)
 
+    def target_network_options(self) -> dict[str, Any]:
+        """The head options of the loss's target-network pass at the next observations, so
+        the learner can make that pass for a whole learner step at once."""
+        return {}
+
     @property
     def items_per_learner_step(self) -> int:
         return self.batch_size * self.num_sgd_steps_per_step // self.transitions_per_item
@@ -325,6 +330,9 @@ class IQNConfig(DQNConfig):
             num_quantiles=self.num_quantile_samples,
             embedding_dim=self.quantile_embedding_dim,
         )
+
+    def target_network_options(self) -> dict[str, Any]:
+        return {"num_quantiles": self.num_tau_prime_samples}
 
     def make_loss(self) -> Any:
         from rlkit.agents.dqn import losses

@@ -14,7 +14,17 @@ import jax.numpy as jnp
 import rlax
 
 from rlkit.agents.dqn.learning import LearnerBatch, LossExtra, LossFn
-from rlkit.agents.dqn.networks import ValueNetworks
+from rlkit.agents.dqn.networks import ValueNetworks, ValueOutput
+
+
+def target_at_next(
+    networks: ValueNetworks, target_params, batch: LearnerBatch, key, **options
+) -> ValueOutput:
+    """The target network at the batch's next observations: the learner's, when it
+    evaluated them for the whole learner step (`batch.target_next`), else computed here."""
+    if batch.target_next is not None:
+        return batch.target_next
+    return networks.apply(target_params, batch.transitions.next_observation, key, **options)
 
 
 def q_learning_loss(huber_delta: float = 1.0, double_q: bool = True) -> LossFn:
@@ -25,7 +35,7 @@ def q_learning_loss(huber_delta: float = 1.0, double_q: bool = True) -> LossFn:
         online_key, target_key, selector_key = jax.random.split(key, 3)
         t = batch.transitions
         q_tm1 = networks.q_values(params, t.observation, online_key)
-        q_t_value = networks.q_values(target_params, t.next_observation, target_key)
+        q_t_value = target_at_next(networks, target_params, batch, target_key).q_values
         if double_q:
             q_t_selector = networks.q_values(params, t.next_observation, selector_key)
             td_errors = jax.vmap(rlax.double_q_learning)(
@@ -49,7 +59,7 @@ def categorical_loss(double_q: bool = True) -> LossFn:
         online_key, target_key, selector_key = jax.random.split(key, 3)
         t = batch.transitions
         online = networks.apply(params, t.observation, online_key)
-        target = networks.apply(target_params, t.next_observation, target_key)
+        target = target_at_next(networks, target_params, batch, target_key)
         if double_q:
             q_t_selector = networks.q_values(params, t.next_observation, selector_key)
         else:
@@ -93,8 +103,8 @@ def quantile_loss(
         online_key, target_key, selector_key = jax.random.split(key, 3)
         t = batch.transitions
         online = networks.apply(params, t.observation, online_key, **options(num_quantiles))
-        target = networks.apply(
-            target_params, t.next_observation, target_key, **options(num_target_quantiles)
+        target = target_at_next(
+            networks, target_params, batch, target_key, **options(num_target_quantiles)
         )
         if double_q:
             selector = networks.apply(
@@ -136,7 +146,7 @@ def munchausen_loss(
         t = batch.transitions
         q_tm1 = networks.q_values(params, t.observation, online_key)
         target_q_tm1 = networks.q_values(target_params, t.observation, target_key)
-        target_q_t = networks.q_values(target_params, t.next_observation, next_key)
+        target_q_t = target_at_next(networks, target_params, batch, next_key).q_values
         # tau * log pi(a|s) = q - tau * logsumexp(q / tau), stable for small tau.
         tau_log_pi_tm1 = target_q_tm1 - entropy_temperature * jax.nn.logsumexp(
             target_q_tm1 / entropy_temperature, axis=-1, keepdims=True
