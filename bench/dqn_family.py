@@ -46,11 +46,6 @@ VARIANTS = {
     "dqn": ("dqn", []),
     "dqn-dueling": ("dqn", ["dueling=true"]),
     "dqn-per": ("dqn", ["prioritized=true", "transitions_per_item=1"]),
-    # Schaul et al. lower the step size with prioritised replay; here it decays to 0.
-    "dqn-per-lrdecay": (
-        "dqn",
-        ["prioritized=true", "transitions_per_item=1", "learning_rate_decay_steps=25000"],
-    ),
     "c51": ("c51", []),
     "qrdqn": ("qrdqn", []),
     "iqn": ("iqn", []),

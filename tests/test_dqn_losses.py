@@ -383,3 +383,33 @@ def test_every_head_gives_q_values_and_is_deterministic_without_a_key(config):
         np.testing.assert_allclose(output.q_values, output.quantiles.mean(1), rtol=1e-5)
     sampled = net.apply(params, observation, jax.random.PRNGKey(1))
     assert net.stochastic == (not np.allclose(sampled.q_values, output.q_values))
+
+
+def test_dueling_streams_have_their_own_last_hidden_layer():
+    # Wang et al. 2016: shared lower layers, then a value and an advantage stream, each
+    # with its own hidden layer, combined as V + A - mean A.
+    import rlkit
+
+    spec = rlkit.make_environment_spec(rlkit.make_environment("CartPole-v1"))
+    net = dqn.make_networks(spec, dqn.DQNConfig(hidden_sizes=(8, 6), dueling=True))
+    params = net.init(jax.random.PRNGKey(0))
+    layers = {name.split("/")[-1]: p for name, p in params.items()}
+    assert sorted(layers) == [
+        "advantages",
+        "advantages_hidden_1",
+        "hidden_0",
+        "value",
+        "value_hidden_1",
+    ]
+    chex.assert_shape(layers["value_hidden_1"]["w"], (8, 6))
+    chex.assert_shape(layers["advantages"]["w"], (6, 2))
+    x = jax.random.normal(jax.random.PRNGKey(1), (5, 4))
+
+    def dense(name, inputs):
+        return inputs @ layers[name]["w"] + layers[name]["b"]
+
+    shared = jax.nn.relu(dense("hidden_0", x))
+    value = dense("value", jax.nn.relu(dense("value_hidden_1", shared)))
+    advantages = dense("advantages", jax.nn.relu(dense("advantages_hidden_1", shared)))
+    expected = value + advantages - advantages.mean(axis=1, keepdims=True)
+    np.testing.assert_allclose(net.q_values(params, x), expected, rtol=1e-5, atol=1e-6)

@@ -162,12 +162,33 @@ def test_gymnasium_wrapper_step_needs_reset_as_in_gymnasium():
     assert env.step(0)[1] == 1.0
 
 
-@pytest.mark.parametrize("bad_action", [2, -1, True, np.float32(1.0), np.array([0, 1])])
+@pytest.mark.parametrize(
+    "bad_action",
+    [
+        2,
+        -1,
+        True,
+        np.float32(1.0),
+        np.array([0, 1]),
+        np.array(2, np.int32),  # 0-d arrays, as actors return them.
+        np.array(-1, np.int64),
+        np.array(1.0),
+        np.array(True),
+    ],
+)
 def test_action_outside_spec_raises(bad_action):
     env = wrappers.GymWrapper(ScriptedEnv())
     env.reset()
     with pytest.raises(rlkit.InvalidActionError, match="action spec"):
         env.step(bad_action)
+
+
+@pytest.mark.parametrize("action", [1, np.int32(0), np.array(1, np.int32), np.array(0, np.uint8)])
+def test_actions_inside_the_spec_are_taken(action):
+    inner = ScriptedEnv()
+    env = wrappers.GymWrapper(inner)
+    env.reset()
+    assert env.step(action).mid() and inner.actions == [int(action)]
 
 
 def test_continuous_action_outside_bounds_raises():

@@ -134,9 +134,15 @@ def make_action_validator(spec: types.NestedSpec, path: str = "action") -> Calla
         low_int, high_int = int(low), int(high)
 
         def check_scalar_integer(action):
-            if not isinstance(action, int | np.integer) or isinstance(action, bool):
+            # Actors return 0-d arrays (`np.asarray` of a jax scalar): as fast as scalars.
+            if type(action) is np.ndarray and action.shape == () and action.dtype.kind in "iu":
+                value = int(action)
+            elif isinstance(action, int | np.integer) and not isinstance(action, bool):
+                value = action
+            else:
                 check_array(action)  # Slow path: names the exact problem.
-            elif not low_int <= action <= high_int:
+                return
+            if not low_int <= value <= high_int:
                 fail(action, "is outside the bounds")
 
     def check_array(action):

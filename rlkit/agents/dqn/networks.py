@@ -114,28 +114,49 @@ def _hidden(features: jax.Array, config: HeadConfig, first_index: int = 0) -> ja
     return features
 
 
-def _streams(features: jax.Array, config: HeadConfig, per_action: int) -> jax.Array:
-    """[B, A, per_action] outputs, dueling (V + A - mean A) when configured."""
+def _outputs(
+    features: jax.Array, config: HeadConfig, per_action: int, first_index: int = 0
+) -> jax.Array:
+    """The hidden layers, then [B, A, per_action] outputs.
+
+    Dueling (Wang et al. 2016): the layers before the last hidden one are shared; the last
+    splits into two streams, each with its own layer of that size, one for the state's value
+    V and one for the actions' advantages A, combined as `V + A - mean_a A`. With no hidden
+    layers, both streams read the features.
+    """
     layer = lambda size, name: linear(size, config.noisy, name, config.noisy_sigma)  # noqa: E731
     batch = features.shape[0]
-    advantages = layer(config.num_actions * per_action, "advantages")(features)
-    advantages = advantages.reshape(batch, config.num_actions, per_action)
     if not config.dueling:
-        return advantages
-    value = layer(per_action, "value")(features).reshape(batch, 1, per_action)
+        advantages = layer(config.num_actions * per_action, "advantages")(
+            _hidden(features, config, first_index)
+        )
+        return advantages.reshape(batch, config.num_actions, per_action)
+    shared = config.hidden_sizes[:-1]
+    features = _hidden(features, config._replace(hidden_sizes=shared), first_index)
+
+    def stream(name: str, size: int) -> jax.Array:
+        hidden = features
+        if config.hidden_sizes:
+            index = first_index + len(shared)
+            hidden = jax.nn.relu(layer(config.hidden_sizes[-1], f"{name}_hidden_{index}")(hidden))
+        return layer(size, name)(hidden)
+
+    advantages = stream("advantages", config.num_actions * per_action)
+    advantages = advantages.reshape(batch, config.num_actions, per_action)
+    value = stream("value", per_action).reshape(batch, 1, per_action)
     return value + advantages - jnp.mean(advantages, axis=1, keepdims=True)
 
 
 def q_head(features: jax.Array, config: HeadConfig) -> ValueOutput:
     """DQN: one Q-value per action."""
-    return ValueOutput(q_values=_streams(_hidden(features, config), config, 1)[..., 0])
+    return ValueOutput(q_values=_outputs(features, config, 1)[..., 0])
 
 
 def categorical_head(
     features: jax.Array, config: HeadConfig, num_atoms: int, v_min: float, v_max: float
 ) -> ValueOutput:
     """C51: a distribution over `num_atoms` evenly spaced returns in [v_min, v_max] per action."""
-    logits = _streams(_hidden(features, config), config, num_atoms)
+    logits = _outputs(features, config, num_atoms)
     atoms = jnp.linspace(v_min, v_max, num_atoms)
     q_values = jnp.sum(jax.nn.softmax(logits) * atoms, axis=-1)
     return ValueOutput(q_values=q_values, logits=logits, atoms=atoms)
@@ -143,7 +164,7 @@ def categorical_head(
 
 def quantile_head(features: jax.Array, config: HeadConfig, num_quantiles: int) -> ValueOutput:
     """QR-DQN: the returns at fixed fractions (i + 0.5) / N per action."""
-    quantiles = jnp.swapaxes(_streams(_hidden(features, config), config, num_quantiles), 1, 2)
+    quantiles = jnp.swapaxes(_outputs(features, config, num_quantiles), 1, 2)
     taus = (jnp.arange(num_quantiles) + 0.5) / num_quantiles
     taus = jnp.broadcast_to(taus, (features.shape[0], num_quantiles))
     return ValueOutput(q_values=jnp.mean(quantiles, axis=1), quantiles=quantiles, taus=taus)
@@ -171,8 +192,9 @@ def implicit_quantile_head(
     cosines = jnp.cos(jnp.pi * jnp.arange(1, embedding_dim + 1) * taus[..., None])  # [B, N, E]
     embedding = linear(width, config.noisy, "tau_embedding", config.noisy_sigma)(cosines)
     mixed = (state[:, None, :] * jax.nn.relu(embedding)).reshape(batch * num_quantiles, width)
-    last = _hidden(mixed, config._replace(hidden_sizes=(last_size,)), len(state_sizes))
-    quantiles = _streams(last, config, 1).reshape(batch, num_quantiles, config.num_actions)
+    last = config._replace(hidden_sizes=(last_size,))
+    quantiles = _outputs(mixed, last, 1, len(state_sizes))
+    quantiles = quantiles.reshape(batch, num_quantiles, config.num_actions)
     return ValueOutput(q_values=jnp.mean(quantiles, axis=1), quantiles=quantiles, taus=taus)
 
 
