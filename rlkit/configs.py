@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import typing
 from collections.abc import Sequence
 from typing import Any, TypeVar
 
@@ -182,3 +183,55 @@ def save_config(config: Any, path: str, header: str = "") -> None:
 def read_yaml(path: str) -> dict[str, Any]:
     """Reads a YAML mapping (raising `ConfigError` for a missing or malformed file)."""
     return _read_yaml(path)
+
+
+# Checks every agent config runs in its `__post_init__`; each raises `ConfigError` naming the
+# field as `ClassName.field`.
+
+
+def check_types(config: Any) -> None:
+    """Raises `ConfigError` for a field whose value does not match its annotated type (int,
+    float, bool, str or a tuple of one of them; an int is a valid float, a bool is neither)."""
+    hints = typing.get_type_hints(type(config))
+    for field in dataclasses.fields(config):
+        value = getattr(config, field.name)
+        expected = hints[field.name]
+        if typing.get_origin(expected) is tuple:
+            (item_type, *_) = typing.get_args(expected)
+            ok = isinstance(value, tuple) and all(
+                isinstance(v, item_type) and not isinstance(v, bool) for v in value
+            )
+        elif expected is float:
+            ok = isinstance(value, int | float) and not isinstance(value, bool)
+        elif expected is int:
+            ok = isinstance(value, int) and not isinstance(value, bool)
+        else:
+            ok = isinstance(value, expected)
+        if not ok:
+            raise errors.ConfigError(
+                f"{type(config).__name__}.{field.name} must be of type "
+                f"{getattr(expected, '__name__', expected)}, got {value!r} "
+                f"({type(value).__name__})."
+            )
+
+
+def check_positive(config: Any, names: Sequence[str]) -> None:
+    for name in names:
+        if getattr(config, name) <= 0:
+            raise errors.ConfigError(
+                f"{type(config).__name__}.{name} must be positive, got {getattr(config, name)!r}."
+            )
+
+
+def check_unit_interval(config: Any, names: Sequence[str]) -> None:
+    for name in names:
+        if not 0.0 <= getattr(config, name) <= 1.0:
+            raise errors.ConfigError(
+                f"{type(config).__name__}.{name} must be in [0, 1], got {getattr(config, name)!r}."
+            )
+
+
+def require(condition: bool, config: Any, message: str) -> None:
+    """Raises `ConfigError("ClassName: message")` unless `condition`."""
+    if not condition:
+        raise errors.ConfigError(f"{type(config).__name__}: {message}")

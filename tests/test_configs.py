@@ -33,7 +33,7 @@ def test_int_values_for_float_keys_are_converted():
 @pytest.mark.parametrize(
     "overrides, message",
     [
-        (["lr=1e-3"], "Unknown config key 'lr' in --set for DQNConfig; valid keys: torso,"),
+        (["lr=1e-3"], "Unknown config key 'lr' in --set for DQNConfig; valid keys: batch_size,"),
         (["batch_size=big"], "Config key 'batch_size' in --set: 'big' is not a valid int"),
         (["batch_size=1.5"], "'batch_size'"),
         (["hidden_sizes=[a, b]"], "Config key 'hidden_sizes'"),
@@ -123,3 +123,25 @@ def test_environment_keys_and_unknown_agents():
         registry.UnknownAgentError, match="Unknown agent 'ppo9'; choose one of: dqn"
     ):
         registry.get_agent("ppo9")
+
+
+def test_replay_config_checks_any_agent_config_built_on_it():
+    from rlkit.agents.replay_config import ReplayConfig
+
+    @dataclasses.dataclass
+    class ActorCriticConfig(ReplayConfig):
+        tau: float = 0.005
+
+    config = ActorCriticConfig(batch_size=256, samples_per_insert=256.0, transitions_per_item=1)
+    assert config.items_per_learner_step == 256 * 8
+    assert config.observations_per_learner_step == 8.0
+    assert config.min_replay_items == 1000
+    for kwargs, message in [
+        (dict(batch_size=0), "ActorCriticConfig.batch_size must be positive"),
+        (dict(tau="soft"), "ActorCriticConfig.tau must be of type float"),
+        (dict(priority_exponent=1.5), r"priority_exponent must be in \[0, 1\]"),
+        (dict(min_replay_size=10, max_replay_size=5), "exceeds max_replay_size"),
+        (dict(batch_size=6, num_sgd_steps_per_step=1), "multiple of transitions_per_item"),
+    ]:
+        with pytest.raises(errors.ConfigError, match=message):
+            ActorCriticConfig(**kwargs)

@@ -10,15 +10,14 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-import math
-import typing
 from typing import Any, ClassVar
 
-from rlkit import errors
+from rlkit import configs
+from rlkit.agents.replay_config import ReplayConfig
 
 
 @dataclasses.dataclass
-class DQNConfig:
+class DQNConfig(ReplayConfig):
     """Hyperparameters of DQN (double Q-learning, Huber loss, target network, n-step).
 
     Defaults are RL-Zoo's CartPole-v1 DQN (256x256 MLP, batch 64, 0.5 updates per env step,
@@ -29,10 +28,10 @@ class DQNConfig:
     ones (36 of 40 runs over two stacks against 27 of 31; 1-step: 0 of 5). See the agent's
     README and `bench/dqn_seeds.py`.
 
-    Replay ratio: each environment step adds one transition and the learner draws
-    `samples_per_insert` transitions per transition added, i.e. `samples_per_insert /
-    batch_size` gradient updates per environment step (32 / 64 = 0.5, as RL-Zoo's
-    `train_freq=256, gradient_steps=128`).
+    Replay ratio (the fields of `ReplayConfig`): each environment step adds one transition
+    and the learner draws `samples_per_insert` transitions per transition added, i.e.
+    `samples_per_insert / batch_size` gradient updates per environment step (32 / 64 = 0.5,
+    as RL-Zoo's `train_freq=256, gradient_steps=128`).
     """
 
     # Network and optimiser. `torso`: "mlp" (observations flattened, discrete ones one-hot),
@@ -61,100 +60,61 @@ class DQNConfig:
     epsilon_final: float = 0.04
     epsilon_decay_steps: int = 8_000
     evaluation_epsilon: float = 0.0
-    # Replay.
-    batch_size: int = 64
-    min_replay_size: int = 1_000
-    max_replay_size: int = 100_000
-    samples_per_insert: float = 32.0
-    transitions_per_item: int = 16
-    num_sgd_steps_per_step: int = 8
-    variable_update_period: int = 1  # Actor pulls params every N learner steps.
-    replay_table_name: str = "priority_table"
-    # "stacked": store observations whole; "shared": stacked-frame observations (Atari)
-    # store each frame once per replay item (`rlkit.replay.frames`).
+    # Replay: the `ReplayConfig` fields, and how observations are stored. "stacked": whole;
+    # "shared": stacked-frame observations (Atari) store each frame once per replay item
+    # (`rlkit.replay.frames`).
     frame_storage: str = "stacked"
-    # Prioritised replay (Schaul et al. 2016): P(i) ~ priority^priority_exponent, importance
-    # weights (N P(i))^-beta with beta annealed linearly to 1 over the given SGD steps.
-    prioritized: bool = False
-    priority_exponent: float = 0.6
-    importance_sampling_exponent: float = 0.4
-    importance_sampling_anneal_steps: int = 25_000
 
     # Whether the network samples quantile fractions (IQN): acting then needs a key.
     samples_quantiles: ClassVar[bool] = False
 
     def __post_init__(self):
         self.hidden_sizes = tuple(self.hidden_sizes)
-        validate_dataclass_types(self)
-        positive = (
-            "learning_rate",
-            "adam_eps",
-            "max_gradient_norm",
-            "huber_delta",
-            "batch_size",
-            "n_step",
-            "target_update_period",
-            "min_replay_size",
-            "max_replay_size",
-            "samples_per_insert",
-            "transitions_per_item",
-            "num_sgd_steps_per_step",
-            "variable_update_period",
-            "noisy_sigma",
-            "importance_sampling_anneal_steps",
-            "target_update_rate",
+        super().__post_init__()  # Types of every field, and the replay fields' ranges.
+        configs.check_positive(
+            self,
+            (
+                "learning_rate",
+                "adam_eps",
+                "max_gradient_norm",
+                "huber_delta",
+                "n_step",
+                "target_update_period",
+                "target_update_rate",
+                "noisy_sigma",
+            ),
         )
-        for name in positive:
-            if getattr(self, name) <= 0:
-                raise errors.ConfigError(
-                    f"DQNConfig.{name} must be positive, got {getattr(self, name)!r}."
-                )
-        unit_interval = (
-            "discount",
-            "epsilon_init",
-            "epsilon_final",
-            "evaluation_epsilon",
-            "priority_exponent",
-            "importance_sampling_exponent",
-            "target_update_rate",
+        configs.check_unit_interval(
+            self,
+            (
+                "discount",
+                "epsilon_init",
+                "epsilon_final",
+                "evaluation_epsilon",
+                "target_update_rate",
+            ),
         )
-        for name in unit_interval:
-            if not 0.0 <= getattr(self, name) <= 1.0:
-                raise errors.ConfigError(
-                    f"DQNConfig.{name} must be in [0, 1], got {getattr(self, name)!r}."
-                )
-        if self.torso not in ("mlp", "nature", "impala"):
-            raise errors.ConfigError(
-                f"{type(self).__name__}.torso must be 'mlp', 'nature' or 'impala', got "
-                f"{self.torso!r}."
-            )
-        if self.frame_storage not in ("stacked", "shared"):
-            raise errors.ConfigError(
-                f"{type(self).__name__}.frame_storage must be 'stacked' or 'shared', got "
-                f"{self.frame_storage!r}."
-            )
-        if self.learning_rate_decay_steps < 0:
-            raise errors.ConfigError(
-                f"{type(self).__name__}.learning_rate_decay_steps must be >= 0 (0: constant)."
-            )
-        if self.epsilon_decay_steps < 0:
-            raise errors.ConfigError("DQNConfig.epsilon_decay_steps must be >= 0.")
-        if any(size <= 0 for size in self.hidden_sizes):
-            raise errors.ConfigError(
-                f"DQNConfig.hidden_sizes must be positive: {self.hidden_sizes}"
-            )
-        if self.min_replay_size > self.max_replay_size:
-            raise errors.ConfigError(
-                f"DQNConfig.min_replay_size ({self.min_replay_size}) exceeds max_replay_size "
-                f"({self.max_replay_size})."
-            )
-        if (self.batch_size * self.num_sgd_steps_per_step) % self.transitions_per_item:
-            raise errors.ConfigError(
-                "DQNConfig: batch_size * num_sgd_steps_per_step "
-                f"({self.batch_size * self.num_sgd_steps_per_step}) must be a multiple of "
-                f"transitions_per_item ({self.transitions_per_item}): a learner step consumes "
-                "whole replay items."
-            )
+        configs.require(
+            self.torso in ("mlp", "nature", "impala"),
+            self,
+            f"torso must be 'mlp', 'nature' or 'impala', got {self.torso!r}.",
+        )
+        configs.require(
+            self.frame_storage in ("stacked", "shared"),
+            self,
+            f"frame_storage must be 'stacked' or 'shared', got {self.frame_storage!r}.",
+        )
+        configs.require(
+            self.learning_rate_decay_steps >= 0,
+            self,
+            "learning_rate_decay_steps must be >= 0 (0: constant).",
+        )
+        configs.require(self.epsilon_decay_steps >= 0, self, "epsilon_decay_steps must be >= 0.")
+        configs.require(
+            all(size > 0 for size in self.hidden_sizes),
+            self,
+            f"hidden_sizes must be positive: {self.hidden_sizes}",
+        )
 
     def make_head(self, head: Any) -> Any:
         """`(features [B, D], **options) -> ValueOutput`: the network head (a `HeadConfig`
@@ -174,50 +134,6 @@ class DQNConfig:
         the learner can make that pass for a whole learner step at once."""
         return {}
 
-    @property
-    def items_per_learner_step(self) -> int:
-        return self.batch_size * self.num_sgd_steps_per_step // self.transitions_per_item
-
-    @property
-    def observations_per_learner_step(self) -> float:
-        """Environment steps between learner steps, from the replay ratio."""
-        return self.batch_size * self.num_sgd_steps_per_step / self.samples_per_insert
-
-    @property
-    def min_replay_items(self) -> int:
-        return max(1, math.ceil(self.min_replay_size / self.transitions_per_item))
-
-
-def validate_dataclass_types(config) -> None:
-    """Raises `ConfigError` for a field whose value does not match its annotated type."""
-    hints = typing.get_type_hints(type(config))
-    for field in dataclasses.fields(config):
-        value = getattr(config, field.name)
-        expected = hints[field.name]
-        origin = typing.get_origin(expected)
-        if origin is tuple:
-            (item_type, *_) = typing.get_args(expected)
-            ok = isinstance(value, tuple) and all(
-                isinstance(v, item_type) and not isinstance(v, bool) for v in value
-            )
-        elif expected is float:
-            ok = isinstance(value, int | float) and not isinstance(value, bool)
-        elif expected is int:
-            ok = isinstance(value, int) and not isinstance(value, bool)
-        else:
-            ok = isinstance(value, expected)
-        if not ok:
-            raise errors.ConfigError(
-                f"{type(config).__name__}.{field.name} must be of type "
-                f"{getattr(expected, '__name__', expected)}, got {value!r} "
-                f"({type(value).__name__})."
-            )
-
-
-def _require(condition: bool, config: Any, message: str) -> None:
-    if not condition:
-        raise errors.ConfigError(f"{type(config).__name__}: {message}")
-
 
 @dataclasses.dataclass
 class C51Config(DQNConfig):
@@ -235,8 +151,10 @@ class C51Config(DQNConfig):
 
     def __post_init__(self):
         super().__post_init__()
-        _require(self.num_atoms >= 2, self, f"num_atoms must be at least 2, got {self.num_atoms}.")
-        _require(
+        configs.require(
+            self.num_atoms >= 2, self, f"num_atoms must be at least 2, got {self.num_atoms}."
+        )
+        configs.require(
             self.v_min < self.v_max,
             self,
             f"v_min ({self.v_min}) must be below v_max ({self.v_max}): they bound the support.",
@@ -271,7 +189,7 @@ class QRDQNConfig(DQNConfig):
 
     def __post_init__(self):
         super().__post_init__()
-        _require(
+        configs.require(
             self.num_quantiles >= 1,
             self,
             f"num_quantiles must be positive, got {self.num_quantiles}.",
@@ -314,8 +232,8 @@ class IQNConfig(DQNConfig):
             "num_quantile_samples",
             "quantile_embedding_dim",
         ):
-            _require(getattr(self, name) >= 1, self, f"{name} must be positive.")
-        _require(
+            configs.require(getattr(self, name) >= 1, self, f"{name} must be positive.")
+        configs.require(
             len(self.hidden_sizes) >= 1,
             self,
             "hidden_sizes needs at least one layer: the quantile embedding feeds the last.",
@@ -361,17 +279,17 @@ class MDQNConfig(DQNConfig):
 
     def __post_init__(self):
         super().__post_init__()
-        _require(
+        configs.require(
             not self.double_q,
             self,
             "double_q does not apply to Munchausen DQN (its target is the target network's "
             "softmax policy); leave it false.",
         )
-        _require(self.entropy_temperature > 0, self, "entropy_temperature must be positive.")
-        _require(
+        configs.require(self.entropy_temperature > 0, self, "entropy_temperature must be positive.")
+        configs.require(
             0 <= self.munchausen_coefficient <= 1, self, "munchausen_coefficient must be in [0, 1]."
         )
-        _require(self.clip_value_min < 0, self, "clip_value_min must be negative.")
+        configs.require(self.clip_value_min < 0, self, "clip_value_min must be negative.")
 
     def make_loss(self) -> Any:
         from rlkit.agents.dqn import losses
