@@ -3,8 +3,9 @@
 `--algo dqn` (the default) compares rlkit's DQN with SB3's and SBX's; `--algo qrdqn` compares
 rlkit's QR-DQN with sb3-contrib's (SBX has no QR-DQN). All train 50,000 CartPole-v1 env steps
 with RL-Zoo's CartPole hyperparameters for the algorithm (peers: train_freq=256,
-gradient_steps=128 -> ~24.5k gradient updates of batch 64; rlkit: its shipped CartPole config,
-samples_per_insert=32 -> the same count), one after the other in this process tree, per seed.
+gradient_steps=128 -> ~24.5k gradient updates of batch 64; rlkit: its shipped CartPole config
+with the overrides in COMPARISONS, samples_per_insert=32 and 128 SGD steps per learner step ->
+the same count and schedule), one after the other in this process tree, per seed.
 Reports training wall-clock of each, the ratios to each peer, update counts and greedy
 evaluation returns (20 episodes), and rlkit's acting-loop speed with replay writes (10,000
 steps of acting and writing, no learning). rlkit runs three ways: the local backend on the
@@ -173,13 +174,19 @@ COMPARISONS = {
         command="bench/compare_sb3.py",
         hyperparameters=(
             "for all: rlkit runs its shipped CartPole config with\n"
-            "RL-Zoo's values put back (`double_q=false n_step=1 learning_rate=2.3e-3`), so all\n"
-            "three run the same algorithm (double Q, which the shipped config adds, costs one\n"
-            "more forward pass per update)"
+            "RL-Zoo's values put back (`double_q=false n_step=1 learning_rate=2.3e-3\n"
+            "num_sgd_steps_per_step=128`: no double Q, 1-step returns, and RL-Zoo's\n"
+            "train_freq=256 / gradient_steps=128, 128 updates every 256 env steps, where the\n"
+            "shipped config runs 8 every 16), so all three run the same algorithm"
         ),
         peer_versions="SB3 {sb3} ({torch}, CPU), SBX {sbx} (its own current jax).",
         target=" (targets: at most 0.5x SB3 and 1.0x SBX on the Reverb backend)",
-        rlkit_overrides=("double_q=false", "n_step=1", "learning_rate=2.3e-3"),
+        rlkit_overrides=(
+            "double_q=false",
+            "n_step=1",
+            "learning_rate=2.3e-3",
+            "num_sgd_steps_per_step=128",
+        ),
     ),
     "qrdqn": Comparison(
         agent="qrdqn",
