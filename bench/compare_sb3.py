@@ -197,11 +197,15 @@ COMPARISONS = {
         title="sb3-contrib",
         command="bench/compare_sb3.py --algo qrdqn",
         hyperparameters=(
-            "for both (qrdqn.yml: 10 quantiles, lr 2.3e-3; rlkit's shipped config,\n"
-            "configs/qrdqn/cartpole.yaml, adds 3-step returns)"
+            "for both (qrdqn.yml: 10 quantiles, lr 2.3e-3, 128 updates every 256\n"
+            "env steps): rlkit runs its shipped config, configs/qrdqn/cartpole.yaml, with\n"
+            "RL-Zoo's values put back (`n_step=1 num_sgd_steps_per_step=128`: 1-step returns\n"
+            "where the shipped config has 3, and one learner step of 128 SGD steps every 256\n"
+            "env steps where it runs 8 every 16), so both run the same algorithm"
         ),
         peer_versions="sb3-contrib {sb3-contrib} (PyTorch, {torch}, CPU).",
         note="SBX has no QR-DQN, so sb3-contrib is the only peer.\n",
+        rlkit_overrides=("n_step=1", "num_sgd_steps_per_step=128"),
     ),
 }
 
