@@ -9,6 +9,7 @@ from typing import Any
 import optax
 
 from rlkit import builders, core, errors, loggers, replay, specs, types
+from rlkit.agents import off_policy
 from rlkit.agents.dqn import acting, learning
 from rlkit.agents.dqn import networks as dqn_networks
 from rlkit.agents.dqn.config import DQNConfig
@@ -42,39 +43,16 @@ class DQNBuilder(builders.ActorLearnerBuilder):
     ) -> list[replay.TableConfig]:
         del policy
         cfg = self._config
-        if self._block_inserts:
-            limiter = replay.sample_to_insert_limiter(
-                samples_per_insert=cfg.samples_per_insert,
-                min_size_to_sample=cfg.min_replay_items,
-                error_buffer=2 * cfg.items_per_learner_step + 2 * cfg.samples_per_insert,
-            )
-        else:
-            # In one process the agent's counted schedule keeps the replay ratio exactly;
-            # the table only holds sampling back until it is big enough. A ratio limiter here
-            # would also count the dataset's prefetched samples, which a resumed run no
-            # longer has, and could then wait forever for inserts the schedule never makes.
-            limiter = replay.min_size_limiter(cfg.min_replay_items)
         if cfg.frame_storage == "shared":
             signature = frames.frame_block_signature(
                 environment_spec, cfg.transitions_per_item, cfg.n_step
             )
         else:
             signature = replay.transition_signature(environment_spec, cfg.transitions_per_item)
-        max_items = max(cfg.max_replay_size // cfg.transitions_per_item, cfg.min_replay_items)
-        name = cfg.replay_table_name
-        if cfg.prioritized:
-            return [
-                replay.prioritized_table(name, max_items, limiter, cfg.priority_exponent, signature)
-            ]
-        return [replay.uniform_table(name, max_items, limiter, signature)]
+        return off_policy.replay_tables(cfg, signature, self._block_inserts)
 
     def make_dataset_iterator(self, replay_client: replay.ReplayClient) -> Iterator[types.Batch]:
-        return replay_client.dataset(
-            self._config.replay_table_name,
-            self._config.items_per_learner_step,
-            # In one process a blocked sample can never be served: fail instead of hanging.
-            rate_limiter_timeout_s=None if self._block_inserts else 60.0,
-        )
+        return off_policy.dataset_iterator(self._config, replay_client, self._block_inserts)
 
     def make_adder(
         self,
@@ -157,13 +135,7 @@ class DQNBuilder(builders.ActorLearnerBuilder):
         )
 
     def learning_schedule(self) -> builders.LearningSchedule:
-        cfg = self._config
-        # Start learning once the table can serve samples; the first block must have been
-        # completed, so wait for one more item's worth of transitions plus the n-step lag.
-        min_observations = (
-            cfg.min_replay_items * cfg.transitions_per_item + cfg.transitions_per_item + cfg.n_step
-        )
-        return builders.LearningSchedule(min_observations, cfg.observations_per_learner_step)
+        return off_policy.learning_schedule(self._config, adder_lag=self._config.n_step)
 
     def make_policy(
         self,

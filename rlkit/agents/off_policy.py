@@ -1,0 +1,70 @@
+"""Builder pieces every off-policy agent makes the same way from its `ReplayConfig`.
+
+The replay table (uniform or prioritised, its size in items, its rate limiter), the dataset
+iterator a learner step pulls from, and the single-process learning schedule depend only on
+the replay fields, so a builder calls these instead of repeating them; what it chooses
+itself is the item signature (e.g. shared frame storage) and the adder.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+from rlkit import builders, replay, types
+from rlkit.agents.replay_config import ReplayConfig
+
+
+def replay_tables(
+    config: ReplayConfig, signature: Any, block_inserts: bool
+) -> list[replay.TableConfig]:
+    """The one table an off-policy agent samples, holding items of `signature`.
+
+    `block_inserts`: True when actors and learner run in separate processes; the table's
+    rate limiter then keeps the replay ratio (`samples_per_insert`). In one process the
+    agent's counted schedule keeps the ratio exactly and the table only waits for
+    `min_replay_size`: a ratio limiter there would also count the dataset's prefetched
+    samples, which a resumed run no longer has, and could wait forever for inserts the
+    schedule never makes.
+    """
+    if block_inserts:
+        limiter = replay.sample_to_insert_limiter(
+            samples_per_insert=config.samples_per_insert,
+            min_size_to_sample=config.min_replay_items,
+            error_buffer=2 * config.items_per_learner_step + 2 * config.samples_per_insert,
+        )
+    else:
+        limiter = replay.min_size_limiter(config.min_replay_items)
+    max_items = max(config.max_replay_size // config.transitions_per_item, config.min_replay_items)
+    name = config.replay_table_name
+    if config.prioritized:
+        return [
+            replay.prioritized_table(name, max_items, limiter, config.priority_exponent, signature)
+        ]
+    return [replay.uniform_table(name, max_items, limiter, signature)]
+
+
+def dataset_iterator(
+    config: ReplayConfig, replay_client: replay.ReplayClient, block_inserts: bool
+) -> Iterator[types.Batch]:
+    """One learner step's items per batch from the agent's table."""
+    return replay_client.dataset(
+        config.replay_table_name,
+        config.items_per_learner_step,
+        # In one process a blocked sample can never be served: fail instead of hanging.
+        rate_limiter_timeout_s=None if block_inserts else 60.0,
+    )
+
+
+def learning_schedule(config: ReplayConfig, adder_lag: int) -> builders.LearningSchedule:
+    """Learn once the table can serve a sample, then at the replay ratio.
+
+    The first item must be complete, so the agent waits for one more item's worth of
+    transitions plus `adder_lag`, the steps an adder holds back (n-step returns: n).
+    """
+    min_observations = (
+        config.min_replay_items * config.transitions_per_item
+        + config.transitions_per_item
+        + adder_lag
+    )
+    return builders.LearningSchedule(min_observations, config.observations_per_learner_step)
