@@ -59,7 +59,7 @@ def make_environment(
     Args:
       env_id: a registered gymnasium id, e.g. "CartPole-v1" or "ALE/Pong-v5".
       seed: seeds the first `reset`; the same seed reproduces the same episodes.
-      recipe: "auto", "gymnasium" or "atari" (see the module docstring).
+      recipe: "auto", "gymnasium", "continuous" or "atari" (see the module docstring).
       evaluation: build it for evaluation (Atari: unclipped rewards).
       **kwargs: passed to `gymnasium.make` (e.g. `render_mode="rgb_array"`), or to
         `make_atari_environment` for the Atari recipe.
@@ -69,7 +69,8 @@ def make_environment(
       ConfigError: a keyword argument the environment does not take, or a recipe that does
         not fit the id.
     """
-    if resolve_recipe(env_id, recipe) == "atari":
+    recipe = resolve_recipe(env_id, recipe)
+    if recipe == "atari":
         if evaluation:
             kwargs = {**kwargs, "clip_rewards": False}
         return wrappers.make_atari_environment(env_id, seed=seed, **kwargs)
@@ -86,7 +87,10 @@ def make_environment(
             f"failed: {error}. Check the environment's keyword arguments."
         ) from None
     try:
-        return wrappers.SinglePrecisionWrapper(wrappers.GymWrapper(environment, seed=seed))
+        wrapped = wrappers.SinglePrecisionWrapper(wrappers.GymWrapper(environment, seed=seed))
+        if recipe == "continuous":
+            wrapped = wrappers.CanonicalSpecWrapper(wrapped)
+        return wrapped
     except Exception:
         environment.close()
         raise

@@ -1,25 +1,29 @@
 """Environment recipes by name (no heavy imports: the CLI checks names before loading JAX).
 
-"gymnasium": `gymnasium.make` and rlkit's dm_env wrappers; "atari": ale-py with DQN's
-preprocessing (`rlkit.wrappers.make_atari_environment`); "auto": "atari" for `ALE/` ids,
-else "gymnasium". `rlkit.environments.make_environment` builds them.
+"gymnasium": `gymnasium.make` and rlkit's dm_env wrappers; "continuous": the same with
+bounded continuous actions presented in [-1, 1] (`CanonicalSpecWrapper`), what the
+continuous-control agents act in; "atari": ale-py with DQN's preprocessing
+(`rlkit.wrappers.make_atari_environment`); "auto": "atari" for `ALE/` ids, else the agent's
+own recipe ("gymnasium" unless the agent says otherwise). `rlkit.environments.make_environment`
+builds them.
 """
 
 from __future__ import annotations
 
 from rlkit import errors
 
-RECIPES = ("auto", "gymnasium", "atari")
+RECIPES = ("auto", "gymnasium", "continuous", "atari")
 
 
-def resolve_recipe(env_id: str, recipe: str = "auto") -> str:
-    """The recipe "auto" stands for ("atari" for `ALE/` ids, else "gymnasium"); checks names."""
+def resolve_recipe(env_id: str, recipe: str = "auto", default: str = "gymnasium") -> str:
+    """The recipe "auto" stands for ("atari" for `ALE/` ids, else `default`, the agent's
+    recipe); checks names."""
     if recipe not in RECIPES:
         raise errors.ConfigError(
             f"Unknown environment recipe {recipe!r}; choose one of: {', '.join(RECIPES)}."
         )
     if recipe == "auto":
-        return "atari" if env_id.startswith("ALE/") else "gymnasium"
+        return "atari" if env_id.startswith("ALE/") else resolve_recipe(env_id, default)
     if recipe == "atari" and not env_id.startswith("ALE/"):
         raise errors.ConfigError(
             f"The Atari recipe needs an ale-py id such as 'ALE/Pong-v5', got {env_id!r}; use "

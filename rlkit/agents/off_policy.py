@@ -1,9 +1,10 @@
 """Builder pieces every off-policy agent makes the same way from its `ReplayConfig`.
 
-The replay table (uniform or prioritised, its size in items, its rate limiter), the dataset
-iterator a learner step pulls from, and the single-process learning schedule depend only on
-the replay fields, so a builder calls these instead of repeating them; what it chooses
-itself is the item signature (e.g. shared frame storage) and the adder.
+The replay table (uniform or prioritised, its size in items, its rate limiter), the n-step
+transition adder, the dataset iterator a learner step pulls from, and the single-process
+learning schedule depend only on the replay fields (and the agent's n and discount), so a
+builder calls these instead of repeating them; what it chooses itself is the item
+signature (e.g. shared frame storage) and any adder of its own.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from rlkit import builders, replay, types
+from rlkit import builders, errors, replay, specs, types
 from rlkit.agents.replay_config import ReplayConfig
 
 
@@ -42,6 +43,44 @@ def replay_tables(
             replay.prioritized_table(name, max_items, limiter, config.priority_exponent, signature)
         ]
     return [replay.uniform_table(name, max_items, limiter, signature)]
+
+
+def transition_adder(
+    config: ReplayConfig,
+    replay_client: replay.ReplayClient,
+    environment_spec: specs.EnvironmentSpec,
+    n_step: int,
+    discount: float,
+    adder_class: type[replay.NStepTransitionAdder] = replay.NStepTransitionAdder,
+) -> replay.NStepTransitionAdder:
+    """Writes `n_step`-step transitions, `transitions_per_item` per item, to the table.
+
+    Under prioritised replay new items enter at the largest priority so far, so each is
+    sampled soon at least once.
+    """
+    return adder_class(
+        replay_client,
+        config.replay_table_name,
+        environment_spec,
+        n_step=n_step,
+        discount=discount,
+        transitions_per_item=config.transitions_per_item,
+        priority=replay.MAX_PRIORITY if config.prioritized else 1.0,
+    )
+
+
+def check_prioritized_table(config: ReplayConfig, replay_client: replay.ReplayClient | None):
+    """Raises `ConfigError` if a prioritised agent would learn from a table that is not."""
+    if not config.prioritized or replay_client is None:
+        return
+    sampler = replay_client.sampler(config.replay_table_name)
+    if sampler != "prioritized":
+        raise errors.ConfigError(
+            f"{type(config).__name__}.prioritized is true but replay table "
+            f"{config.replay_table_name!r} is sampled {sampler}: give the learner a "
+            "prioritized table (replay.prioritized_table; a run resumed from a uniform "
+            "table's checkpoint cannot switch), or set prioritized=false."
+        )
 
 
 def dataset_iterator(

@@ -47,6 +47,8 @@ class AgentEntry:
         environment the agent cannot handle.
       value_function: `(networks) -> (params, observations [B, ...]) -> values [B, A]`, the
         per-action values for analysis plots; None if the agent has none.
+      env_recipe: the environment recipe "auto" stands for with this agent on a non-Atari id
+        ("continuous" for agents that act in [-1, 1]; see `rlkit.environments`).
     """
 
     name: str
@@ -58,6 +60,13 @@ class AgentEntry:
     networks: str
     value_function: str | None = None
     configs_dir: str = "configs"
+    env_recipe: str = "gymnasium"
+
+    def resolve_recipe(self, env_id: str, recipe: str = "auto") -> str:
+        """The recipe that builds `env_id` for this agent ("auto" -> its own)."""
+        from rlkit.recipes import resolve_recipe
+
+        return resolve_recipe(env_id, recipe, self.env_recipe)
 
     @property
     def config_class(self) -> type:

@@ -5,7 +5,7 @@
                 [--set key=value ...] [--steps N] [--target-return R] [--seed S]
                 [--run-dir DIR] [--logger csv,tensorboard,wandb]
                 [--replay-backend auto|local|reverb] [--device auto|cpu|gpu]
-                [--env-recipe auto|gymnasium|atari]
+                [--env-recipe auto|gymnasium|continuous|atari]
     rlkit eval RUN_DIR [--episodes N]
     rlkit play RUN_DIR [--video out.gif|out.mp4] [--episodes N]
     rlkit plot RUN_DIR [RUN_DIR ...] [--out curves.png]
@@ -142,7 +142,8 @@ def _build_parser() -> argparse.ArgumentParser:
         choices=RECIPES,
         default="auto",
         help="how the environment is built: auto = the Atari preprocessing for ALE/ ids, "
-        "gymnasium.make otherwise",
+        "else the agent's own (continuous-control agents: continuous = actions rescaled to "
+        "[-1, 1]; the others: gymnasium = gymnasium.make)",
     )
     train.add_argument(
         "--device",
@@ -277,8 +278,8 @@ def _train(args: argparse.Namespace) -> int:
         raise CommandError(
             f"unknown logger {unknown[0]!r}; choose from csv, tensorboard, wandb, none."
         )
-    env_recipe = environments.resolve_recipe(args.env, args.env_recipe)
-    if env_recipe == "gymnasium":  # Atari ids are checked by ale-py when the run starts.
+    env_recipe = entry.resolve_recipe(args.env, args.env_recipe)
+    if env_recipe != "atari":  # Atari ids are checked by ale-py when the run starts.
         environments.check_environment_id(args.env)
     loggers = ("terminal", "history", *(kind for kind in kinds if kind != "none"))
     run_dir = args.run_dir or os.path.join(

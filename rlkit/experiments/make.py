@@ -32,7 +32,7 @@ def make_experiment_config(
     from rlkit.agents import registry
 
     entry = registry.get_agent(agent)
-    env_recipe = environments.resolve_recipe(env_id, env_recipe)
+    env_recipe = entry.resolve_recipe(env_id, env_recipe)
     if agent_config is None:
         agent_config = entry.load_config(env_id)
     if not isinstance(agent_config, entry.config_class):

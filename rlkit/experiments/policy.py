@@ -160,7 +160,10 @@ def load_policy(run_dir: str) -> SavedPolicy:
     environment_spec = specs.make_environment_spec(environment)
     environment.close()
     networks = entry.make_networks(environment_spec, config)
-    like = jax.eval_shape(networks.init, jax.random.PRNGKey(0))
+    # An exported policy holds what acting needs: for actor-critic containers the policy's
+    # parameters alone (`init_policy`), for value networks all of them (`init`).
+    init_policy = getattr(networks, "init_policy", networks.init)
+    like = jax.eval_shape(init_policy, jax.random.PRNGKey(0))
     # Orbax refuses relative paths; users give them relative to the working directory.
     params_path = os.path.abspath(os.path.join(directory, "params"))
     try:

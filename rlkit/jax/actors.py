@@ -9,7 +9,7 @@ import dm_env
 import jax
 import numpy as np
 
-from rlkit import core, types
+from rlkit import core, errors, types
 from rlkit.jax import variable_utils
 from rlkit.replay import adders as adders_lib
 
@@ -21,12 +21,14 @@ class ActorCore(NamedTuple, Generic[State]):
 
     `select_action(params, observation, state) -> (action, state)` sees one unbatched
     observation and is jitted by the actor; `get_extras(state)` returns what the adder should
-    store beside each action (e.g. log-probabilities), `()` for none.
+    store beside each action (e.g. log-probabilities), `()` for none. `episode_start(state)`,
+    if given, runs (jitted) at each episode's first step, e.g. to restart a noise process.
     """
 
     init: Callable[[types.PRNGKey], State]
     select_action: Callable[[types.Params, types.NestedArray, State], tuple[Any, State]]
     get_extras: Callable[[State], Any]
+    episode_start: Callable[[State], State] | None = None
 
 
 class GenericActor(core.Actor, core.Saveable[Any]):
@@ -35,7 +37,8 @@ class GenericActor(core.Actor, core.Saveable[Any]):
     One jitted call per step: the observation goes in, the action comes out as numpy and the
     PRNG state stays on `device` (the first CPU by default: a small per-step policy is
     cheaper there than on an accelerator). Parameters are moved to it once per fetch, not
-    per step.
+    per step. With `check_finite`, an action holding NaN or infinity raises
+    `InvalidActionError` naming the actor step, instead of reaching the environment.
     """
 
     def __init__(
@@ -46,6 +49,7 @@ class GenericActor(core.Actor, core.Saveable[Any]):
         adder: adders_lib.Adder | None = None,
         jit: bool = True,
         device: jax.Device | None = None,
+        check_finite: bool = False,
     ):
         self._core = actor_core
         self._variable_client = variable_client
@@ -54,6 +58,12 @@ class GenericActor(core.Actor, core.Saveable[Any]):
         self._device = device if device is not None else jax.devices("cpu")[0]
         self._select = jax.jit(actor_core.select_action) if jit else actor_core.select_action
         self._get_extras = actor_core.get_extras
+        self._episode_start = None
+        if actor_core.episode_start is not None:
+            start = actor_core.episode_start
+            self._episode_start = jax.jit(start) if jit else start
+        self._check_finite = check_finite
+        self._steps = 0
         self._state = jax.device_put(actor_core.init(random_key), self._device)
         self._fetched_params: Any = None
         self._device_params: Any = None
@@ -69,9 +79,22 @@ class GenericActor(core.Actor, core.Saveable[Any]):
 
     def select_action(self, observation: types.NestedArray) -> types.NestedArray:
         action, self._state = self._select(self._params(), observation, self._state)
-        return jax.tree_util.tree_map(np.asarray, action)
+        action = jax.tree_util.tree_map(np.asarray, action)
+        self._steps += 1
+        if self._check_finite and not all(
+            np.all(np.isfinite(leaf)) for leaf in jax.tree_util.tree_leaves(action)
+        ):
+            raise errors.InvalidActionError(
+                f"The policy returned a non-finite action {action!r} at step {self._steps} "
+                "of this actor, so it was not sent to the environment. Its parameters have "
+                "likely diverged: check the learner's losses, lower the learning rates or "
+                "set max_gradient_norm."
+            )
+        return action
 
     def observe_first(self, timestep: dm_env.TimeStep) -> None:
+        if self._episode_start is not None:
+            self._state = self._episode_start(self._state)
         if self._adder is not None:
             self._adder.add_first(timestep)
 

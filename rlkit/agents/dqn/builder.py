@@ -8,7 +8,7 @@ from typing import Any
 
 import optax
 
-from rlkit import builders, core, errors, loggers, replay, specs, types
+from rlkit import builders, core, loggers, replay, specs, types
 from rlkit.agents import off_policy
 from rlkit.agents.dqn import acting, learning
 from rlkit.agents.dqn import networks as dqn_networks
@@ -67,15 +67,8 @@ class DQNBuilder(builders.ActorLearnerBuilder):
             if cfg.frame_storage == "shared"
             else replay.NStepTransitionAdder
         )
-        return adder_class(
-            replay_client,
-            cfg.replay_table_name,
-            environment_spec,
-            n_step=cfg.n_step,
-            discount=cfg.discount,
-            transitions_per_item=cfg.transitions_per_item,
-            # New items at the largest priority so far: each is sampled soon at least once.
-            priority=replay.MAX_PRIORITY if cfg.prioritized else 1.0,
+        return off_policy.transition_adder(
+            cfg, replay_client, environment_spec, cfg.n_step, cfg.discount, adder_class
         )
 
     def make_learner(
@@ -91,15 +84,7 @@ class DQNBuilder(builders.ActorLearnerBuilder):
     ) -> learning.SGDLearner:
         del environment_spec
         cfg = self._config
-        if cfg.prioritized and replay_client is not None:
-            sampler = replay_client.sampler(cfg.replay_table_name)
-            if sampler != "prioritized":
-                raise errors.ConfigError(
-                    f"{type(cfg).__name__}.prioritized is true but replay table "
-                    f"{cfg.replay_table_name!r} is sampled {sampler}: give the learner a "
-                    "prioritized table (replay.prioritized_table; a run resumed from a uniform "
-                    "table's checkpoint cannot switch), or set prioritized=false."
-                )
+        off_policy.check_prioritized_table(cfg, replay_client)
         learning_rate = cfg.learning_rate
         if cfg.learning_rate_decay_steps:
             learning_rate = optax.linear_schedule(

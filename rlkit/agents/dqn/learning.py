@@ -1,27 +1,35 @@
 """One off-policy SGD learner for the whole DQN family; variants differ only in the loss.
 
 A loss is `loss_fn(networks, params, target_params, batch, key) -> (loss, LossExtra)`; the
-learner owns everything else: the training state, the shuffled multi-step update under one
-`lax.scan`, the target network, importance weights for prioritised replay, writing the new
-priorities back for the exact items sampled, and logging.
+learner owns everything else: the training state, the target network and importance weights
+for prioritised replay. The shuffled multi-step `lax.scan`, priorities written back for the
+exact items sampled, and logging are every off-policy learner's (`rlkit.jax.learning`).
 """
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator
 from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
-import numpy as np
 import optax
 
-from rlkit import core, loggers, replay, types
+from rlkit import loggers, replay, types
+from rlkit.jax import learning as jax_learning
+from rlkit.jax.learning import MIN_PRIORITY, importance_weights
 from rlkit.utils import counting
 
-# Items are never given priority 0 (they would never be sampled again).
-MIN_PRIORITY = 1e-6
+__all__ = [
+    "MIN_PRIORITY",
+    "LearnerBatch",
+    "LossExtra",
+    "LossFn",
+    "SGDLearner",
+    "TrainingState",
+    "importance_weights",
+    "make_update",
+]
 
 
 class LearnerBatch(NamedTuple):
@@ -54,13 +62,6 @@ class TrainingState(NamedTuple):
     opt_state: optax.OptState
     key: types.PRNGKey
     steps: jax.Array  # Gradient updates so far.
-
-
-def importance_weights(probabilities: jax.Array, exponent: jax.Array) -> jax.Array:
-    """Prioritised replay's correction (Schaul et al. 2016): `(N * P(i))^-beta`, normalised by
-    the batch's largest weight (which also cancels N)."""
-    weights = (1.0 / probabilities) ** exponent
-    return weights / jnp.max(weights)
 
 
 def make_update(
@@ -104,19 +105,20 @@ def make_update(
     everything when `target_options` is None.
     """
 
-    def sgd_step(state: TrainingState, batch: tuple[types.Transition, jax.Array, Any]):
-        transitions, probabilities, target_next = batch
+    def sgd_step(state: TrainingState, batch: jax_learning.SGDBatch):
         key, loss_key = jax.random.split(state.key)
         if importance_sampling_exponent is None:
-            weights = jnp.ones_like(probabilities)
+            weights = jnp.ones_like(batch.probabilities)
         else:
-            weights = importance_weights(probabilities, importance_sampling_exponent(state.steps))
+            weights = importance_weights(
+                batch.probabilities, importance_sampling_exponent(state.steps)
+            )
         grad_fn = jax.value_and_grad(loss_fn, argnums=1, has_aux=True)
         (loss, extra), grads = grad_fn(
             networks,
             state.params,
             state.target_params,
-            LearnerBatch(transitions, weights, target_next),
+            LearnerBatch(batch.transitions, weights, batch.prepared),
             loss_key,
         )
         updates, opt_state = optimizer.update(grads, state.opt_state, state.params)
@@ -130,53 +132,45 @@ def make_update(
         target_params = optax.periodic_update(
             new_target, state.target_params, steps, target_update_period
         )
-        metrics = {"loss": loss, **extra.metrics}
-        return TrainingState(params, target_params, opt_state, key, steps), (
-            metrics,
-            extra.priorities,
-        )
+        state = TrainingState(params, target_params, opt_state, key, steps)
+        return state, {"loss": loss, **extra.metrics}, extra.priorities
 
     def update(state: TrainingState, transitions: Any, probabilities: jax.Array):
         if decode is not None:
             transitions = decode(transitions, probabilities.shape[0])
-        num = jax.tree_util.tree_leaves(transitions)[0].shape[0]
-        per_item = num // probabilities.shape[0]
-        probabilities = jnp.repeat(probabilities, per_item, total_repeat_length=num)
-        key, shuffle_key = jax.random.split(state.key)
-        order = jax.random.permutation(shuffle_key, num)
-        num_batches = num // batch_size
-        transitions, probabilities = jax.tree_util.tree_map(
-            lambda x: x[order].reshape((num_batches, batch_size) + x.shape[1:]),
-            (transitions, probabilities),
-        )
-        target_next = None
+        num_batches = jax.tree_util.tree_leaves(transitions)[0].shape[0] // batch_size
+        prepare = None
         if (
             target_options is not None
             and not networks.stochastic
             and target_update_rate == 1.0
             and target_update_period % num_batches == 0
         ):
-            target_next = jax.vmap(
-                lambda observation: networks.apply(
-                    state.target_params, observation, None, **target_options
-                )
-            )(transitions.next_observation)
-        state, (metrics, priorities) = jax.lax.scan(
+
+            def prepare(batches: types.Transition) -> Any:
+                return jax.vmap(
+                    lambda observation: networks.apply(
+                        state.target_params, observation, None, **target_options
+                    )
+                )(batches.next_observation)
+
+        key, shuffle_key = jax.random.split(state.key)
+        return jax_learning.scan_sgd_steps(
             sgd_step,
             state._replace(key=key),
-            (transitions, probabilities, target_next),
+            transitions,
+            probabilities,
+            batch_size,
+            shuffle_key,
             unroll=unroll,
+            prepare=prepare,
         )
-        if priorities is not None:
-            unshuffled = jnp.zeros(num, priorities.dtype).at[order].set(priorities.reshape(-1))
-            priorities = jnp.max(unshuffled.reshape(-1, per_item), axis=1)
-        return state, jax.tree_util.tree_map(jnp.mean, metrics), priorities
 
     return update
 
 
-class SGDLearner(core.Learner):
-    """Pulls replay batches, runs the jitted update, writes priorities, serves the params.
+class SGDLearner(jax_learning.OffPolicyLearner):
+    """The DQN family's learner: `make_update` on an `OffPolicyLearner`.
 
     Args:
       networks: the agent's networks, passed to the loss.
@@ -220,22 +214,17 @@ class SGDLearner(core.Learner):
         target_update_rate: float = 1.0,
         target_options: dict[str, Any] | None = None,
     ):
-        self._iterator = iterator
-        self._counter = counter or counting.Counter()
-        self._logger = logger or loggers.make_default_logger("learner", time_delta=log_every)
-        self._update = jax.jit(
-            make_update(
-                loss_fn,
-                networks,
-                optimizer,
-                batch_size,
-                target_update_period,
-                importance_sampling_exponent,
-                decode,
-                unroll,
-                target_update_rate,
-                target_options,
-            )
+        update = make_update(
+            loss_fn,
+            networks,
+            optimizer,
+            batch_size,
+            target_update_period,
+            importance_sampling_exponent,
+            decode,
+            unroll,
+            target_update_rate,
+            target_options,
         )
         init_key, state_key = jax.random.split(random_key)
         params = networks.init(init_key)
@@ -246,42 +235,15 @@ class SGDLearner(core.Learner):
             key=state_key,
             steps=jnp.zeros((), jnp.int32),
         )
-        # A committed state decides where the jitted update runs; batches follow it there.
-        self._device = device if device is not None else jax.devices()[0]
-        self._state = jax.device_put(state, self._device)
-        self._replay_client = replay_client if priority_table else None
-        self._priority_table = priority_table
-        self._log_every = log_every
-        self._last_log = time.monotonic()
-
-    def step(self) -> None:
-        sample = next(self._iterator)
-        self._state, metrics, priorities = self._update(
-            self._state, sample.data, jnp.asarray(sample.probabilities, jnp.float32)
+        super().__init__(
+            update,
+            state,
+            lambda state: {"policy": state.params, "params": state.params},
+            iterator,
+            replay_client=replay_client,
+            priority_table=priority_table,
+            counter=counter,
+            logger=logger,
+            log_every=log_every,
+            device=device,
         )
-        if self._replay_client is not None and priorities is not None:
-            self._write_priorities(sample.keys, priorities)
-        counts = self._counter.increment(steps=1)
-        # Metrics stay on device; they are only pulled to the host when a row is logged.
-        now = time.monotonic()
-        if now - self._last_log >= self._log_every:
-            self._last_log = now
-            self._logger.write({**counts, **jax.device_get(metrics)})
-
-    def _write_priorities(self, keys: np.ndarray, priorities: jax.Array) -> None:
-        values = np.maximum(np.asarray(priorities, np.float64), MIN_PRIORITY)
-        self._replay_client.update_priorities(self._priority_table, keys, values)
-
-    def get_variables(self, names: Sequence[str]) -> list[types.Params]:
-        variables = {"policy": self._state.params, "params": self._state.params}
-        return [variables[name] for name in names]
-
-    @property
-    def state(self) -> TrainingState:
-        return self._state
-
-    def save(self) -> TrainingState:
-        return self._state
-
-    def restore(self, state: TrainingState) -> None:
-        self._state = jax.device_put(state, self._device)

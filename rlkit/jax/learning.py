@@ -1,0 +1,172 @@
+"""What every off-policy JAX learner shares: the scanned multi-update call and the learner.
+
+A learner step pulls one replay sample (a learner step's worth of items), and one jitted
+call turns it into `num_sgd_steps_per_step` SGD steps: `scan_sgd_steps` shuffles the
+sample's transitions, splits them into batches and runs the agent's `sgd_step` over them
+under one `lax.scan`, handing back the items' new priorities in sampling order.
+`OffPolicyLearner` runs that call against the replay iterator and owns what is not the
+agent's: the state's device, priorities written back, counting, logging and save/restore.
+An agent supplies only its `sgd_step` and its initial state (DQN's losses, the
+actor-critic updates).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any, NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from rlkit import core, loggers, replay, types
+from rlkit.utils import counting
+
+# Items are never given priority 0 (they would never be sampled again).
+MIN_PRIORITY = 1e-6
+
+
+class SGDBatch(NamedTuple):
+    """One SGD step's share of a learner step: transitions [B, ...], their sampling
+    probabilities [B], and whatever `prepare` computed for them beforehand (None)."""
+
+    transitions: types.Transition
+    probabilities: jax.Array
+    prepared: Any = None
+
+
+# `sgd_step(state, batch) -> (state, metrics, priorities [B] or None)`.
+SGDStep = Callable[[Any, SGDBatch], tuple[Any, dict[str, jax.Array], jax.Array | None]]
+
+
+def importance_weights(probabilities: jax.Array, exponent: jax.Array) -> jax.Array:
+    """Prioritised replay's correction (Schaul et al. 2016): `(N * P(i))^-beta`, normalised by
+    the batch's largest weight (which also cancels N)."""
+    weights = (1.0 / probabilities) ** exponent
+    return weights / jnp.max(weights)
+
+
+def scan_sgd_steps(
+    sgd_step: SGDStep,
+    state: Any,
+    transitions: types.Transition,
+    probabilities: jax.Array,
+    batch_size: int,
+    shuffle_key: types.PRNGKey,
+    unroll: bool = False,
+    prepare: Callable[[types.Transition], Any] | None = None,
+) -> tuple[Any, dict[str, jax.Array], jax.Array | None]:
+    """Runs `sgd_step` over a learner step's transitions; returns `(state, metrics, priorities)`.
+
+        `transitions` are the sample's items flattened ([num_items * per_item, ...]) and
+        `probabilities` [num_items] their sampling probabilities. The transitions are shuffled
+        with `shuffle_key` and split into batches of `batch_size`, each used by exactly one SGD
+        step, so consecutive transitions of one item land in different batches. `prepare`, if
+        given, sees all batches at once ([num_batches, batch_size, ...]) before the first step
+        (e.g. one target-network pass for a whole learner step) and its result is split over
+        the steps as `SGDBatch.prepared`. Metrics are averaged over the steps that report them
+    (a step reports NaN for a metric it did not compute, e.g. TD3's delayed policy loss). Per-transition
+        priorities come back one per item, in sampling order: an item is as important as its
+        most surprising transition. `unroll` unrolls the scan (convolutions on XLA:CPU run far
+        slower inside a loop; MLPs run as fast either way and compile faster scanned).
+    """
+    num = jax.tree_util.tree_leaves(transitions)[0].shape[0]
+    per_item = num // probabilities.shape[0]
+    probabilities = jnp.repeat(probabilities, per_item, total_repeat_length=num)
+    order = jax.random.permutation(shuffle_key, num)
+    num_batches = num // batch_size
+    transitions, probabilities = jax.tree_util.tree_map(
+        lambda x: x[order].reshape((num_batches, batch_size) + x.shape[1:]),
+        (transitions, probabilities),
+    )
+    prepared = None if prepare is None else prepare(transitions)
+
+    def step(state, batch):
+        state, metrics, priorities = sgd_step(state, SGDBatch(*batch))
+        return state, (metrics, priorities)
+
+    state, (metrics, priorities) = jax.lax.scan(
+        step, state, (transitions, probabilities, prepared), unroll=unroll
+    )
+    if priorities is not None:
+        unshuffled = jnp.zeros(num, priorities.dtype).at[order].set(priorities.reshape(-1))
+        priorities = jnp.max(unshuffled.reshape(-1, per_item), axis=1)
+    return state, jax.tree_util.tree_map(jnp.nanmean, metrics), priorities
+
+
+# `update(state, data, probabilities [num_items]) -> (state, metrics, item priorities or None)`.
+Update = Callable[[Any, Any, jax.Array], tuple[Any, dict[str, jax.Array], jax.Array | None]]
+
+
+class OffPolicyLearner(core.Learner):
+    """Pulls replay samples, runs the jitted update, writes priorities, serves the params.
+
+    Args:
+      update: one learner step (see `Update`), e.g. built on `scan_sgd_steps`; jitted here.
+      initial_state: the training state (a pytree), moved to `device`.
+      variables: `state -> {name: params}`: what `get_variables` serves; "policy" is what
+        actors act with and what is exported.
+      iterator: replay samples (`types.Batch`), one learner step's worth each.
+      replay_client, priority_table: where new priorities are written (the table sampled
+        from); None: no priorities are written.
+      counter, logger, log_every: counts `steps` (learner steps); metrics are logged at most
+        every `log_every` seconds.
+      device: the `jax.Device` the training state lives on, so the update runs there (None:
+        JAX's default device, a GPU when there is one).
+    """
+
+    def __init__(
+        self,
+        update: Update,
+        initial_state: Any,
+        variables: Callable[[Any], dict[str, types.Params]],
+        iterator: Iterator[types.Batch],
+        replay_client: replay.ReplayClient | None = None,
+        priority_table: str | None = None,
+        counter: counting.Counter | None = None,
+        logger: loggers.Logger | None = None,
+        log_every: float = 1.0,
+        device: jax.Device | None = None,
+    ):
+        self._iterator = iterator
+        self._counter = counter or counting.Counter()
+        self._logger = logger or loggers.make_default_logger("learner", time_delta=log_every)
+        self._update = jax.jit(update)
+        self._variables = variables
+        # A committed state decides where the jitted update runs; batches follow it there.
+        self._device = device if device is not None else jax.devices()[0]
+        self._state = jax.device_put(initial_state, self._device)
+        self._replay_client = replay_client if priority_table else None
+        self._priority_table = priority_table
+        self._log_every = log_every
+        self._last_log = time.monotonic()
+
+    def step(self) -> None:
+        sample = next(self._iterator)
+        self._state, metrics, priorities = self._update(
+            self._state, sample.data, jnp.asarray(sample.probabilities, jnp.float32)
+        )
+        if self._replay_client is not None and priorities is not None:
+            values = np.maximum(np.asarray(priorities, np.float64), MIN_PRIORITY)
+            self._replay_client.update_priorities(self._priority_table, sample.keys, values)
+        counts = self._counter.increment(steps=1)
+        # Metrics stay on device; they are only pulled to the host when a row is logged.
+        now = time.monotonic()
+        if now - self._last_log >= self._log_every:
+            self._last_log = now
+            self._logger.write({**counts, **jax.device_get(metrics)})
+
+    def get_variables(self, names: Sequence[str]) -> list[types.Params]:
+        variables = self._variables(self._state)
+        return [variables[name] for name in names]
+
+    @property
+    def state(self) -> Any:
+        return self._state
+
+    def save(self) -> Any:
+        return self._state
+
+    def restore(self, state: Any) -> None:
+        self._state = jax.device_put(state, self._device)
