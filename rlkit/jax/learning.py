@@ -59,17 +59,18 @@ def scan_sgd_steps(
 ) -> tuple[Any, dict[str, jax.Array], jax.Array | None]:
     """Runs `sgd_step` over a learner step's transitions; returns `(state, metrics, priorities)`.
 
-        `transitions` are the sample's items flattened ([num_items * per_item, ...]) and
-        `probabilities` [num_items] their sampling probabilities. The transitions are shuffled
-        with `shuffle_key` and split into batches of `batch_size`, each used by exactly one SGD
-        step, so consecutive transitions of one item land in different batches. `prepare`, if
-        given, sees all batches at once ([num_batches, batch_size, ...]) before the first step
-        (e.g. one target-network pass for a whole learner step) and its result is split over
-        the steps as `SGDBatch.prepared`. Metrics are averaged over the steps that report them
-    (a step reports NaN for a metric it did not compute, e.g. TD3's delayed policy loss). Per-transition
-        priorities come back one per item, in sampling order: an item is as important as its
-        most surprising transition. `unroll` unrolls the scan (convolutions on XLA:CPU run far
-        slower inside a loop; MLPs run as fast either way and compile faster scanned).
+    `transitions` are the sample's items flattened ([num_items * per_item, ...]) and
+    `probabilities` [num_items] their sampling probabilities. The transitions are shuffled
+    with `shuffle_key` and split into batches of `batch_size`, each used by exactly one SGD
+    step, so consecutive transitions of one item land in different batches. `prepare`, if
+    given, sees all batches at once ([num_batches, batch_size, ...]) before the first step
+    (e.g. one target-network pass for a whole learner step) and its result is split over
+    the steps as `SGDBatch.prepared`. Metrics are averaged over the steps that report them
+    (a step reports NaN for a metric it did not compute, e.g. TD3's delayed policy loss).
+    Per-transition priorities come back one per item, in sampling order: an item is as
+    important as its most surprising transition. `unroll` unrolls the scan (convolutions on
+    XLA:CPU run far slower inside a loop; MLPs run as fast either way and compile faster
+    scanned).
     """
     num = jax.tree_util.tree_leaves(transitions)[0].shape[0]
     per_item = num // probabilities.shape[0]
