@@ -146,9 +146,10 @@ def main() -> None:
         "updates",
         "return",
     ]
-    peer_versions = ", ".join(
-        f"{PEER_NAMES[peer]} {versions[peer]}" for peer in args.peers
-    ) + f" ({PEERS_TORCH} CPU for SB3; SBX on its own current jax)"
+    peer_versions = (
+        ", ".join(f"{PEER_NAMES[peer]} {versions[peer]}" for peer in args.peers)
+        + f" ({PEERS_TORCH} CPU for SB3; SBX on its own current jax)"
+    )
     algo = args.algo.upper()
     body = f"""## rlkit vs SBX and Stable-Baselines3, {algo} Pendulum-v1, {args.steps:,} steps \
 (`bench/compare_continuous.py --algo {args.algo}`)

@@ -26,6 +26,7 @@ import pathlib
 import platform
 import re
 import time
+from typing import Any
 
 os.environ.setdefault("JAX_PLATFORMS", "cpu")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -34,7 +35,7 @@ import jax  # noqa: E402
 import numpy as np  # noqa: E402
 
 import rlkit  # noqa: E402
-from rlkit.agents import dqn, registry  # noqa: E402
+from rlkit.agents import registry  # noqa: E402
 
 try:
     from bench._report import markdown_table, write_section  # noqa: E402
@@ -64,25 +65,25 @@ REFERENCES = {
 RESULTS = pathlib.Path(__file__).resolve().parent / "results" / "dqn_family.jsonl"
 
 
-def evaluate(agent: dqn.DQN, env_id: str, episodes: int, seed: int) -> float:
-    env = rlkit.make_environment(env_id, seed=seed, evaluation=True)
+def evaluate(agent: rlkit.LocalLayout, env_id: str, episodes: int, seed: int, recipe: str) -> float:
+    env = rlkit.make_environment(env_id, seed=seed, recipe=recipe, evaluation=True)
     loop = rlkit.EnvironmentLoop(
         env, agent.make_evaluation_actor(), logger=rlkit.loggers.NoOpLogger()
     )
     return float(np.mean([r["episode_return"] for r in loop.run(num_episodes=episodes)]))
 
 
-def variant_config(variant: str, env_id: str) -> dqn.DQNConfig:
-    agent_name, overrides = VARIANTS[variant]
+def variant_config(variant: str, env_id: str, variants: dict | None = None) -> Any:
+    agent_name, overrides = (variants or VARIANTS)[variant]
     return registry.get_agent(agent_name).load_config(env_id, overrides=overrides)
 
 
-def config_record(config: dqn.DQNConfig) -> dict:
+def config_record(config: Any) -> dict:
     """The config as stored with a result (JSON types: tuples become lists)."""
     return json.loads(json.dumps(dataclasses.asdict(config)))
 
 
-def same_config(recorded: dict, config: dqn.DQNConfig) -> bool:
+def same_config(recorded: dict, config: Any) -> bool:
     """Whether a result was run with `config`. A field added to the config class after the
     run counts as the same when today's value is the field's default (what the run had)."""
     current = config_record(config)
@@ -94,13 +95,24 @@ def same_config(recorded: dict, config: dqn.DQNConfig) -> bool:
 
 
 def run(
-    variant: str, env_id: str, seed: int, steps: int, eval_every: int, replay_backend: str
+    variant: str,
+    env_id: str,
+    seed: int,
+    steps: int,
+    eval_every: int,
+    replay_backend: str,
+    variants: dict | None = None,
 ) -> dict:
-    config = variant_config(variant, env_id)
-    env = rlkit.make_environment(env_id, seed=seed)
-    agent = dqn.DQN(
-        rlkit.make_environment_spec(env),
-        config,
+    variants = variants or VARIANTS
+    config = variant_config(variant, env_id, variants)
+    entry = registry.get_agent(variants[variant][0])
+    recipe = entry.resolve_recipe(env_id)
+    env = rlkit.make_environment(env_id, seed=seed, recipe=recipe)
+    spec = rlkit.make_environment_spec(env)
+    agent = rlkit.LocalLayout(
+        entry.make_builder(config, False),
+        spec,
+        entry.make_networks(spec, config),
         seed=seed,
         logger=rlkit.loggers.NoOpLogger(),
         replay_backend=replay_backend,
@@ -114,9 +126,9 @@ def run(
         agent.wait_for_learner()
         seconds += time.perf_counter() - start
         done += chunk
-        curve.append(round(evaluate(agent, env_id, 10, seed=10_000 + done), 1))
+        curve.append(round(evaluate(agent, env_id, 10, 10_000 + done, recipe), 1))
         print(f"  {variant} seed {seed}: {done:>7} steps, eval {curve[-1]:7.1f}", flush=True)
-    final = evaluate(agent, env_id, 20, seed=20_000 + seed)
+    final = evaluate(agent, env_id, 20, 20_000 + seed, recipe)
     agent.close()
     return dict(
         variant=variant,
@@ -133,16 +145,53 @@ def run(
     )
 
 
-def load_results() -> list[dict]:
-    if not RESULTS.exists():
+def load_results(path: pathlib.Path = RESULTS) -> list[dict]:
+    if not path.exists():
         return []
-    return [json.loads(line) for line in RESULTS.read_text().splitlines() if line.strip()]
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
 
 
-def main() -> None:
+@dataclasses.dataclass
+class Suite:
+    """What a benchmark of registered agents runs and where it reports.
+
+    Attributes:
+      variants: name -> (registered agent, overrides on its shipped config).
+      references: env id -> the published reference sentence.
+      results: the JSON-lines file of runs.
+      section: the BENCHMARKS.md section's name prefix (the env's name is appended).
+      describe: `(args, backend) -> the section's title and opening paragraph`.
+      default_env, default_steps: the command line's defaults.
+    """
+
+    variants: dict
+    references: dict
+    results: pathlib.Path
+    section: str
+    describe: Any
+    default_env: str
+    default_steps: int
+
+
+def describe_dqn_family(args, backend: str) -> str:
+    return f"""## DQN family, {args.env}, {args.steps:,} env steps (`bench/dqn_family.py`)
+
+Each variant's shipped config for {args.env} (`rlkit/agents/dqn/configs/NAME/`), seeds
+{", ".join(map(str, args.seeds))}; `dqn-dueling` and `dqn-per` are the DQN config with dueling
+heads, and with prioritised replay on one transition per item. Greedy evaluation: 10
+episodes every {args.eval_every:,} steps, 20 at the end. Training wall-clock only, on
+{platform.machine()}, {os.cpu_count()} cores, {backend} replay, jax {jax.__version__}, Python
+{platform.python_version()}. Per-run curves: `bench/results/dqn_family.jsonl`."""
+
+
+def main(suite: Suite | None = None) -> None:
+    suite = suite or Suite(
+        VARIANTS, REFERENCES, RESULTS, "dqn_family", describe_dqn_family, "CartPole-v1", 50_000
+    )
+    variants = suite.variants
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--env", default="CartPole-v1")
-    parser.add_argument("--steps", type=int, default=50_000)
+    parser.add_argument("--env", default=suite.default_env)
+    parser.add_argument("--steps", type=int, default=suite.default_steps)
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument(
         "--define",
@@ -151,7 +200,7 @@ def main() -> None:
         metavar="NAME=AGENT:key=value,...",
         help="add a variant for this run (may repeat)",
     )
-    parser.add_argument("--variants", nargs="+", default=None, help=f"default: {list(VARIANTS)}")
+    parser.add_argument("--variants", nargs="+", default=None, help=f"default: {list(variants)}")
     parser.add_argument("--eval-every", type=int, default=5_000)
     parser.add_argument("--target", type=float, default=None, help="the return that counts")
     parser.add_argument("--replay-backend", default="local", choices=("local", "reverb"))
@@ -160,21 +209,21 @@ def main() -> None:
         name, agent_and_overrides = definition.split("=", 1)
         agent_name, _, overrides = agent_and_overrides.partition(":")
         # Commas inside brackets belong to a value (hidden_sizes=[128,128]).
-        VARIANTS[name] = (agent_name, [o for o in re.split(r",(?![^\[]*\])", overrides) if o])
-    args.variants = args.variants or list(VARIANTS)
-    unknown = sorted(set(args.variants) - set(VARIANTS))
+        variants[name] = (agent_name, [o for o in re.split(r",(?![^\[]*\])", overrides) if o])
+    args.variants = args.variants or list(variants)
+    unknown = sorted(set(args.variants) - set(variants))
     if unknown:
-        parser.error(f"unknown variants {unknown}; known: {list(VARIANTS)} (or --define one)")
+        parser.error(f"unknown variants {unknown}; known: {list(variants)} (or --define one)")
     backend = args.replay_backend
-    RESULTS.parent.mkdir(exist_ok=True)
+    suite.results.parent.mkdir(exist_ok=True)
 
     def key(r: dict) -> tuple:
         return r["variant"], r["env_id"], r["seed"], r["steps"], r.get("replay_backend", "local")
 
-    results = {key(r): r for r in load_results()}
+    results = {key(r): r for r in load_results(suite.results)}
     for variant in args.variants:
         # A result whose recorded config differs from today's shipped one is stale: rerun it.
-        config = variant_config(variant, args.env)
+        config = variant_config(variant, args.env, variants)
         for stale in [k for k, r in results.items() if k[0] == variant and k[1] == args.env]:
             recorded = results[stale].get("config")
             if recorded is not None and not same_config(recorded, config):
@@ -182,10 +231,10 @@ def main() -> None:
         for seed in args.seeds:
             if (variant, args.env, seed, args.steps, backend) in results:
                 continue
-            result = run(variant, args.env, seed, args.steps, args.eval_every, backend)
+            result = run(variant, args.env, seed, args.steps, args.eval_every, backend, variants)
             print(result, flush=True)
             results[key(result)] = result
-            with RESULTS.open("a") as file:
+            with suite.results.open("a") as file:
                 file.write(json.dumps(result) + "\n")
 
     rows = []
@@ -207,14 +256,7 @@ def main() -> None:
             ]
         )
     name = args.env.split("-")[0].lower() + ("" if backend == "local" else f"_{backend}")
-    body = f"""## DQN family, {args.env}, {args.steps:,} env steps (`bench/dqn_family.py`)
-
-Each variant's shipped config for {args.env} (`rlkit/agents/dqn/configs/NAME/`), seeds
-{", ".join(map(str, args.seeds))}; `dqn-dueling` and `dqn-per` are the DQN config with dueling
-heads, and with prioritised replay on one transition per item. Greedy evaluation: 10
-episodes every {args.eval_every:,} steps, 20 at the end. Training wall-clock only, on
-{platform.machine()}, {os.cpu_count()} cores, {backend} replay, jax {jax.__version__}, Python
-{platform.python_version()}. Per-run curves: `bench/results/dqn_family.jsonl`.
+    body = f"""{suite.describe(args, backend)}
 
 {
         markdown_table(
@@ -230,12 +272,12 @@ episodes every {args.eval_every:,} steps, 20 at the end. Training wall-clock onl
         )
     }
 
-Reference: {REFERENCES.get(args.env, "none recorded")}.
+Reference: {suite.references.get(args.env, "none recorded")}.
 """
     if args.define:  # An exploratory run: the published table stays as it is.
         print(body)
         return
-    write_section(f"dqn_family_{name}", body)
+    write_section(f"{suite.section}_{name}", body)
     print(body)
 
 

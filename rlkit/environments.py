@@ -10,6 +10,7 @@ evaluation build reports true returns (Atari's training rewards are clipped).
 from __future__ import annotations
 
 import difflib
+import os
 import sys
 
 import dm_env
@@ -46,6 +47,16 @@ def check_environment_id(env_id: str) -> None:
         )
 
 
+def _prefer_headless_mujoco() -> None:
+    """Renders MuJoCo through EGL when no display exists (MuJoCo's default, GLFW, needs one).
+
+    MuJoCo reads MUJOCO_GL when it is first imported, so this runs before any environment is
+    made; a value the user set is kept.
+    """
+    if not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
+        os.environ.setdefault("MUJOCO_GL", "egl")
+
+
 def make_environment(
     env_id: str,
     *,
@@ -75,6 +86,7 @@ def make_environment(
             kwargs = {**kwargs, "clip_rewards": False}
         return wrappers.make_atari_environment(env_id, seed=seed, **kwargs)
     check_environment_id(env_id)
+    _prefer_headless_mujoco()
     try:
         environment = gymnasium.make(env_id, **kwargs)
     except gymnasium.error.DeprecatedEnv as error:

@@ -104,6 +104,32 @@ def test_play_video_leaves_stderr_clean_on_a_headless_machine(trained, tmp_path)
     assert result.stderr == ""
 
 
+@pytest.mark.slow
+def test_train_sac_on_halfcheetah_then_eval_and_play(capsys, tmp_path):
+    # MuJoCo end to end: the continuous recipe, learning, evaluation, and a video rendered
+    # headless (EGL). 200-step episodes keep it short; the learner starts at step 500.
+    run_dir = tmp_path / "sac"
+    code, out, _ = run_cli(
+        capsys,
+        *("train", "sac", "--env", "HalfCheetah-v5", "--steps", "2000", "--seed", "3"),
+        *("--eval-every", "1000", "--eval-episodes", "1", "--run-dir", run_dir),
+        *("--env-arg", "max_episode_steps=200", "--set", "min_replay_size=500"),
+        *("--set", "random_action_steps=500", "--set", "policy_hidden_sizes=[64,64]"),
+        *("--set", "critic_hidden_sizes=[64,64]"),
+    )
+    assert code == 0 and "sac on HalfCheetah-v5: evaluation return" in out
+    assert configs.read_yaml(run_dir / "experiment.yaml")["env_recipe"] == "continuous"
+    learner = pd.read_csv(run_dir / "logs" / "learner.csv")
+    assert learner["steps"].max() > 100 and np.isfinite(learner["critic_loss"]).all()
+    code, out, _ = run_cli(capsys, "eval", run_dir, "--episodes", "2")
+    assert code == 0 and "sac on HalfCheetah-v5: return" in out and "over 2 episodes" in out
+    video = tmp_path / "cheetah.gif"
+    code, out, _ = run_cli(capsys, "play", run_dir, "--video", video, "--episodes", "1")
+    assert code == 0 and "wrote 201 frames" in out
+    frame = np.asarray(Image.open(video).convert("RGB"))
+    assert frame.std() > 0  # Rendered, not blank.
+
+
 def test_plot_writes_a_png(trained, capsys, tmp_path):
     run_dir, _ = trained
     out_png = tmp_path / "curves.png"
@@ -227,6 +253,8 @@ def test_tune_without_a_search_space_names_both_ways_to_pass_one(monkeypatch, tm
         (["train", "ppo9", "--env", "CartPole-v1"], "Unknown agent 'ppo9'"),
         (["train", "dqn", "--env", "CartPole-v9"], "Unknown environment id 'CartPole-v9'"),
         (["train", "dqn", "--env", "Pendulum-v1", "--steps", "10"], "discrete action"),
+        (["train", "sac", "--env", "CartPole-v1", "--steps", "10"], "continuous (Box) action"),
+        (["train", "td3", "--env", "Pendulum-v1", "--env-recipe", "gymnasium"], "[-1, 1]"),
         (["train", "dqn", "--env", "CartPole-v1", "--steps", "-5"], "positive integer"),
         (["train", "dqn"], "--env"),
         (["train", "dqn", "--env", "CartPole-v1", "--set", "lr=1"], "Unknown config key 'lr'"),
