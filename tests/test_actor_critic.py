@@ -448,3 +448,22 @@ def test_agents_learn_pendulum(name):
     after = _evaluate(agent)
     # Well above random acting; trained policies reach about -150.
     assert after > -700.0 and after > before + 400.0, (before, after)
+
+
+@pytest.mark.parametrize("name", sorted(CONFIGS))
+def test_registered_with_the_continuous_recipe_shipped_configs_and_search_space(name):
+    from rlkit.agents import registry
+    from rlkit.experiments import tuning
+
+    entry = registry.get_agent(name)
+    assert entry.action_spaces == "continuous" and entry.config_class is CONFIGS[name]
+    assert entry.resolve_recipe("Pendulum-v1") == "continuous"
+    assert entry.resolve_recipe("Pendulum-v1", "gymnasium") == "gymnasium"
+    assert registry.get_agent("dqn").resolve_recipe("Pendulum-v1") == "gymnasium"
+    shipped = ["Pendulum-v1", "HalfCheetah-v5", "Hopper-v5"] if name in ("sac", "td3") else []
+    for env_id in ["Pendulum-v1", *shipped]:
+        assert entry.default_config_path(env_id) is not None, env_id
+        assert isinstance(entry.load_config(env_id), CONFIGS[name])
+    pendulum = entry.load_config("Pendulum-v1")
+    assert pendulum.batch_size / pendulum.samples_per_insert == 1.0  # One update per step.
+    assert tuning.load_search_space(entry.tune_space_path(), entry.config_class)
