@@ -467,3 +467,17 @@ def test_registered_with_the_continuous_recipe_shipped_configs_and_search_space(
     pendulum = entry.load_config("Pendulum-v1")
     assert pendulum.batch_size / pendulum.samples_per_insert == 1.0  # One update per step.
     assert tuning.load_search_space(entry.tune_space_path(), entry.config_class)
+
+
+@pytest.mark.parametrize(
+    "env_id",
+    ["MountainCarContinuous-v0", "LunarLanderContinuous-v3", "BipedalWalker-v3", "Hopper-v5"],
+)
+def test_acts_and_learns_on_box2d_and_mujoco_action_spaces(env_id):
+    env = rlkit.make_environment(env_id, seed=0, recipe="continuous")
+    spec = rlkit.make_environment_spec(env)
+    agent = ac.ActorCritic(spec, ac.SACConfig(**SMALL), seed=0, learn_in_background=False)
+    rlkit.EnvironmentLoop(env, agent, logger=rlkit.loggers.NoOpLogger()).run(num_steps=60)
+    assert int(agent.learner.state.steps) > 0
+    action = agent.make_evaluation_actor().select_action(env.reset().observation)
+    assert action.shape == spec.actions.shape and np.all(np.abs(action) <= 1.0)
