@@ -120,7 +120,7 @@ def test_train_sac_on_halfcheetah_then_eval_and_play(capsys, tmp_path):
     assert code == 0 and "sac on HalfCheetah-v5: evaluation return" in out
     assert configs.read_yaml(run_dir / "experiment.yaml")["env_recipe"] == "continuous"
     learner = pd.read_csv(run_dir / "logs" / "learner.csv")
-    assert learner["steps"].max() > 100 and np.isfinite(learner["critic_loss"]).all()
+    assert learner["learner_steps"].max() > 100 and np.isfinite(learner["critic_loss"]).all()
     code, out, _ = run_cli(capsys, "eval", run_dir, "--episodes", "2")
     assert code == 0 and "sac on HalfCheetah-v5: return" in out and "over 2 episodes" in out
     video = tmp_path / "cheetah.gif"

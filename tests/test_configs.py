@@ -120,7 +120,7 @@ def test_environment_keys_and_unknown_agents():
     assert registry.environment_key("ALE/Pong-v5") == "pong"
     assert registry.get_agent("dqn").default_config_path("Pendulum-v1") is None
     with pytest.raises(
-        registry.UnknownAgentError, match="Unknown agent 'ppo9'; choose one of: dqn"
+        registry.UnknownAgentError, match="Unknown agent 'ppo9'; choose one of: .*dqn, c51"
     ):
         registry.get_agent("ppo9")
 

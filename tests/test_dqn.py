@@ -40,9 +40,10 @@ def test_dqn_rejects_continuous_actions_naming_only_agents_that_exist():
     with pytest.raises(rlkit.ConfigError, match="discrete action") as error:
         dqn.DQN(spec)
     message = str(error.value)
-    assert "Registered agents: dqn (discrete actions), c51 (discrete actions)" in message
-    assert "`rlkit agents` describes them." in message
-    assert "continuous-control agent" not in message and "discretise" not in message
+    # The registered agents, the continuous-control ones among them, and nothing else.
+    assert "dqn (discrete actions), c51 (discrete actions)" in message
+    assert "sac (continuous actions)" in message and "td3 (continuous actions)" in message
+    assert "`rlkit agents` describes them." in message and "discretise" not in message
 
 
 def test_dqn_names_the_wrapper_that_renumbers_actions():

@@ -143,7 +143,7 @@ def test_resumed_run_continues_the_learner_step_count_exactly(tmp_path):
 
 
 def test_every_variant_is_registered_with_a_cartpole_config():
-    assert registry.agent_names()[: len(VARIANTS)] == VARIANTS
+    assert [name for name in registry.agent_names() if name in VARIANTS] == VARIANTS
     for name in VARIANTS:
         entry = registry.get_agent(name)
         config = entry.load_config("CartPole-v1")
