@@ -94,6 +94,26 @@ def same_config(recorded: dict, config: Any) -> bool:
     ) and set(recorded) <= set(current)
 
 
+def make_layout(
+    agent_name: str, config: Any, env_id: str, seed: int, **layout_kwargs
+) -> tuple[Any, rlkit.LocalLayout, str]:
+    """`(environment, agent, recipe)`: the registered agent on `env_id` with `config`, in
+    one process, built by the agent's own recipe, logging nothing."""
+    entry = registry.get_agent(agent_name)
+    recipe = entry.resolve_recipe(env_id)
+    env = rlkit.make_environment(env_id, seed=seed, recipe=recipe)
+    spec = rlkit.make_environment_spec(env)
+    agent = rlkit.LocalLayout(
+        entry.make_builder(config, False),
+        spec,
+        entry.make_networks(spec, config),
+        seed=seed,
+        logger=rlkit.loggers.NoOpLogger(),
+        **layout_kwargs,
+    )
+    return env, agent, recipe
+
+
 def run(
     variant: str,
     env_id: str,
@@ -105,17 +125,8 @@ def run(
 ) -> dict:
     variants = variants or VARIANTS
     config = variant_config(variant, env_id, variants)
-    entry = registry.get_agent(variants[variant][0])
-    recipe = entry.resolve_recipe(env_id)
-    env = rlkit.make_environment(env_id, seed=seed, recipe=recipe)
-    spec = rlkit.make_environment_spec(env)
-    agent = rlkit.LocalLayout(
-        entry.make_builder(config, False),
-        spec,
-        entry.make_networks(spec, config),
-        seed=seed,
-        logger=rlkit.loggers.NoOpLogger(),
-        replay_backend=replay_backend,
+    env, agent, recipe = make_layout(
+        variants[variant][0], config, env_id, seed, replay_backend=replay_backend
     )
     loop = rlkit.EnvironmentLoop(env, agent, logger=rlkit.loggers.NoOpLogger())
     seconds, done, curve = 0.0, 0, []

@@ -30,8 +30,10 @@ import rlkit  # noqa: E402
 from rlkit.agents import registry  # noqa: E402
 
 try:
+    from bench import dqn_family  # noqa: E402
     from bench._report import markdown_table, write_section  # noqa: E402
 except ImportError:
+    import dqn_family  # noqa: E402
     from _report import markdown_table, write_section  # noqa: E402
 
 PARTS = ("env", "policy", "replay insert", "parameter fetch", "sample", "update")
@@ -68,17 +70,9 @@ class TimedIterator:
 
 
 def make_agent(agent: str, env_id: str, seed: int, learn_in_background: bool, overrides):
-    entry = registry.get_agent(agent)
-    config = entry.load_config(env_id, overrides=overrides)
-    env = rlkit.make_environment(env_id, seed=seed, recipe=entry.resolve_recipe(env_id))
-    spec = rlkit.make_environment_spec(env)
-    layout = rlkit.LocalLayout(
-        entry.make_builder(config, False),
-        spec,
-        entry.make_networks(spec, config),
-        seed=seed,
-        logger=rlkit.loggers.NoOpLogger(),
-        learn_in_background=learn_in_background,
+    config = registry.get_agent(agent).load_config(env_id, overrides=overrides)
+    env, layout, _ = dqn_family.make_layout(
+        agent, config, env_id, seed, learn_in_background=learn_in_background
     )
     return env, layout, config
 

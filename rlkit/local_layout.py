@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from typing import Any, ClassVar
 
 import jax
 
@@ -125,3 +126,46 @@ class LocalLayout(agent_lib.Agent):
         finally:
             self._adder.close()
             self._server.stop()
+
+
+class ConfiguredAgent(LocalLayout):
+    """A `LocalLayout` of one agent family, made from an environment spec and a config.
+
+    Subclasses name the family's config base (`family_config`, what `config` must be an
+    instance of), the default config (`config_class`), the builder and the network factory
+    (`make_networks(environment_spec, config)`); `config` is then optional and kept as
+    `self.config`. The builder is made with `block_inserts=False` (one process).
+    """
+
+    family_config: ClassVar[type]
+    config_class: ClassVar[type]
+    builder_class: ClassVar[type[builders.ActorLearnerBuilder]]
+    make_networks: ClassVar[Callable[[specs.EnvironmentSpec, Any], Any]]
+
+    def __init__(
+        self,
+        environment_spec: specs.EnvironmentSpec,
+        config: Any = None,
+        seed: int = 0,
+        counter: counting.Counter | None = None,
+        logger: loggers.Logger | None = None,
+        learn_in_background: bool = True,
+        **layout_kwargs,
+    ):
+        config = config if config is not None else self.config_class()
+        if not isinstance(config, self.family_config):
+            raise TypeError(
+                f"config must be a {self.family_config.__name__} (or a subclass's), got "
+                f"{type(config).__name__}."
+            )
+        self.config = config
+        super().__init__(
+            self.builder_class(config, block_inserts=False),
+            environment_spec,
+            type(self).make_networks(environment_spec, config),
+            seed=seed,
+            counter=counter,
+            logger=logger,
+            learn_in_background=learn_in_background,
+            **layout_kwargs,
+        )

@@ -212,13 +212,17 @@ def test_sac_tunes_the_temperature_and_keeps_it_fixed_when_asked():
     new, metrics, priorities = step(state, batch)
     assert new.log_temperature != state.log_temperature
     assert set(metrics) == {"critic_loss", "policy_loss", "temperature", "entropy"}
-    assert priorities.shape == (8,)
+    assert priorities is None  # A uniform table needs none.
+    _, _, state, step, batch = _sgd_setup("sac", prioritized=True)
+    assert step(state, batch)[2].shape == (8,)
     _, _, state, step, batch = _sgd_setup("sac", learn_temperature=False)
     assert step(state, batch)[0].log_temperature == state.log_temperature
 
 
 def test_d4pg_critic_is_categorical_and_returns_priorities():
-    _, networks, state, step, batch = _sgd_setup("d4pg", num_atoms=11, v_min=-5.0, v_max=5.0)
+    _, networks, state, step, batch = _sgd_setup(
+        "d4pg", num_atoms=11, v_min=-5.0, v_max=5.0, prioritized=True
+    )
     assert networks.atoms.shape == (11,)
     logits = networks.critic_apply(
         state.critic_params, batch.transitions.observation, batch.transitions.action
@@ -481,3 +485,10 @@ def test_acts_and_learns_on_box2d_and_mujoco_action_spaces(env_id):
     assert int(agent.learner.state.steps) > 0
     action = agent.make_evaluation_actor().select_action(env.reset().observation)
     assert action.shape == spec.actions.shape and np.all(np.abs(action) <= 1.0)
+
+
+def test_an_agent_refuses_another_familys_config():
+    from rlkit.agents.dqn import DQNConfig
+
+    with pytest.raises(TypeError, match="ActorCriticConfig.*got DQNConfig"):
+        ac.SAC(rlkit.make_environment_spec(_pendulum()), DQNConfig())

@@ -12,8 +12,9 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from rlkit import builders, errors, replay, specs, types
+from rlkit import builders, core, errors, replay, specs, types
 from rlkit.agents.replay_config import ReplayConfig
+from rlkit.jax import actors, variable_utils
 
 
 def replay_tables(
@@ -81,6 +82,24 @@ def check_prioritized_table(config: ReplayConfig, replay_client: replay.ReplayCl
             "prioritized table (replay.prioritized_table; a run resumed from a uniform "
             "table's checkpoint cannot switch), or set prioritized=false."
         )
+
+
+def make_actor(
+    config: ReplayConfig,
+    random_key: types.PRNGKey,
+    policy: actors.ActorCore,
+    variable_source: core.VariableSource | None = None,
+    adder: replay.Adder | None = None,
+    check_finite: bool = False,
+) -> actors.GenericActor:
+    """A `GenericActor` on `policy`, fetching "policy" every `variable_update_period` learner
+    steps from `variable_source` (none: the policy acts without parameters)."""
+    client = None
+    if variable_source is not None:
+        client = variable_utils.VariableClient(
+            variable_source, "policy", config.variable_update_period
+        )
+    return actors.GenericActor(policy, random_key, client, adder, check_finite=check_finite)
 
 
 def dataset_iterator(

@@ -12,7 +12,7 @@ from rlkit.agents import off_policy
 from rlkit.agents.actor_critic import acting, learning
 from rlkit.agents.actor_critic.config import ActorCriticConfig
 from rlkit.agents.actor_critic.networks import ActorCriticNetworks
-from rlkit.jax import actors, variable_utils
+from rlkit.jax import actors
 from rlkit.utils import counting
 
 
@@ -101,9 +101,6 @@ class ActorCriticBuilder(builders.ActorLearnerBuilder):
         adder: replay.Adder | None = None,
     ) -> actors.GenericActor:
         del environment_spec
-        client = None
-        if variable_source is not None:
-            client = variable_utils.VariableClient(
-                variable_source, "policy", self._config.variable_update_period
-            )
-        return actors.GenericActor(policy, random_key, client, adder, check_finite=True)
+        return off_policy.make_actor(
+            self._config, random_key, policy, variable_source, adder, check_finite=True
+        )

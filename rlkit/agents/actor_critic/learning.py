@@ -153,6 +153,12 @@ def _apply(optimizer, grads, opt_state, params):
     return optax.apply_updates(params, updates), opt_state
 
 
+def _priorities(config: ActorCriticConfig, priorities: jax.Array) -> jax.Array | None:
+    """Per-transition priorities for a prioritised table; None (nothing computed or written
+    back) for a uniform one."""
+    return priorities if config.prioritized else None
+
+
 def _weights(config: ActorCriticConfig, batch: jax_learning.SGDBatch, steps: jax.Array):
     if not config.prioritized:
         return jnp.ones_like(batch.probabilities)
@@ -233,7 +239,12 @@ def td3_sgd_step(networks: ActorCriticNetworks, optimizers: Optimizers, config: 
             steps=steps,
         )
         metrics = {"critic_loss": critic_loss, "policy_loss": policy_loss}
-        return state, metrics, jnp.sqrt(2.0 * per_transition / networks.num_critics)
+        # Priority: the critics' root-mean-square TD error.
+        return (
+            state,
+            metrics,
+            _priorities(config, jnp.sqrt(2.0 * per_transition / networks.num_critics)),
+        )
 
     return sgd_step
 
@@ -297,7 +308,12 @@ def sac_sgd_step(
             "temperature": temperature,
             "entropy": -jnp.mean(log_prob),
         }
-        return state, metrics, jnp.sqrt(2.0 * per_transition / networks.num_critics)
+        # Priority: the critics' root-mean-square TD error.
+        return (
+            state,
+            metrics,
+            _priorities(config, jnp.sqrt(2.0 * per_transition / networks.num_critics)),
+        )
 
     return sgd_step
 
@@ -351,7 +367,7 @@ def d4pg_sgd_step(networks: ActorCriticNetworks, optimizers: Optimizers, config:
             steps=state.steps + 1,
         )
         metrics = {"critic_loss": critic_loss, "policy_loss": policy_loss}
-        return state, metrics, per_transition
+        return state, metrics, _priorities(config, per_transition)
 
     return sgd_step
 

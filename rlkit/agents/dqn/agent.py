@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-from typing import ClassVar
-
-from rlkit import local_layout, loggers, specs
+from rlkit import local_layout
 from rlkit.agents.dqn import config as config_lib
 from rlkit.agents.dqn import networks as dqn_networks
 from rlkit.agents.dqn.builder import DQNBuilder
-from rlkit.utils import counting
 
 
-class DQN(local_layout.LocalLayout):
+class DQN(local_layout.ConfiguredAgent):
     """DQN that learns while it acts: `EnvironmentLoop(env, DQN(spec)).run(num_steps=...)`.
 
     `LocalLayout` over `DQNBuilder`: the replay table lives in this process (the `local`
@@ -25,34 +22,10 @@ class DQN(local_layout.LocalLayout):
     inline.
     """
 
-    config_class: ClassVar[type[config_lib.DQNConfig]] = config_lib.DQNConfig
-
-    def __init__(
-        self,
-        environment_spec: specs.EnvironmentSpec,
-        config: config_lib.DQNConfig | None = None,
-        seed: int = 0,
-        counter: counting.Counter | None = None,
-        logger: loggers.Logger | None = None,
-        learn_in_background: bool = True,
-        **layout_kwargs,
-    ):
-        config = config if config is not None else self.config_class()
-        if not isinstance(config, config_lib.DQNConfig):
-            raise TypeError(
-                f"config must be a DQNConfig or a variant's config, got {type(config).__name__}."
-            )
-        self.config = config
-        super().__init__(
-            DQNBuilder(config, block_inserts=False),
-            environment_spec,
-            dqn_networks.make_networks(environment_spec, config),
-            seed=seed,
-            counter=counter,
-            logger=logger,
-            learn_in_background=learn_in_background,
-            **layout_kwargs,
-        )
+    family_config = config_lib.DQNConfig
+    config_class = config_lib.DQNConfig
+    builder_class = DQNBuilder
+    make_networks = staticmethod(dqn_networks.make_networks)
 
 
 class C51(DQN):

@@ -13,7 +13,7 @@ from rlkit.agents import off_policy
 from rlkit.agents.dqn import acting, learning
 from rlkit.agents.dqn import networks as dqn_networks
 from rlkit.agents.dqn.config import DQNConfig
-from rlkit.jax import actors, variable_utils
+from rlkit.jax import actors
 from rlkit.replay import frames
 from rlkit.utils import counting
 
@@ -148,9 +148,4 @@ class DQNBuilder(builders.ActorLearnerBuilder):
         adder: replay.Adder | None = None,
     ) -> actors.GenericActor:
         del environment_spec
-        client = None
-        if variable_source is not None:
-            client = variable_utils.VariableClient(
-                variable_source, "policy", self._config.variable_update_period
-            )
-        return actors.GenericActor(policy, random_key, client, adder)
+        return off_policy.make_actor(self._config, random_key, policy, variable_source, adder)
