@@ -1,4 +1,4 @@
-"""How fast an off-policy agent's jitted update runs alone, and where a full run's CPU goes.
+"""How fast an actor-critic agent's jitted update runs alone, and where a full run's CPU goes.
 
 Two measurements, each in a fresh process per XLA setting (flags are read once, when XLA
 starts):
@@ -26,7 +26,13 @@ import subprocess
 import sys
 import time
 
+try:
+    from bench import dqn_family
+except ImportError:  # Run as a script from bench/.
+    import dqn_family
+
 SETTINGS = {"rlkit": {}, "jax defaults": {"RLKIT_KEEP_JAX_CPU_DEFAULTS": "1"}}
+AGENTS = ("sac", "td3", "ddpg", "d4pg")  # Random transitions here have continuous actions.
 
 
 def random_transitions(spec, count: int, seed: int = 0):
@@ -107,20 +113,9 @@ def time_training(agent: str, env_id: str, steps: int) -> dict:
     import rlkit
     from rlkit.agents import registry
 
-    entry = registry.get_agent(agent)
-    config = entry.load_config(env_id)
-    quiet = rlkit.loggers.NoOpLogger()
-    env = rlkit.make_environment(env_id, seed=0, recipe=entry.resolve_recipe(env_id))
-    spec = rlkit.make_environment_spec(env)
-    layout = rlkit.LocalLayout(
-        entry.make_builder(config, False),
-        spec,
-        entry.make_networks(spec, config),
-        seed=0,
-        logger=quiet,
-        learn_in_background=True,
-    )
-    loop = rlkit.EnvironmentLoop(env, layout, logger=quiet)
+    config = registry.get_agent(agent).load_config(env_id)
+    env, layout, _ = dqn_family.make_layout(agent, config, env_id, 0, learn_in_background=True)
+    loop = rlkit.EnvironmentLoop(env, layout, logger=rlkit.loggers.NoOpLogger())
     before, wall, cpu = thread_cpu_seconds(), time.perf_counter(), time.process_time()
     loop.run(num_steps=steps)
     layout.wait_for_learner()
@@ -148,7 +143,7 @@ def measure_in_subprocess(args, setting: dict) -> dict:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--agent", default="sac")
+    parser.add_argument("--agent", choices=AGENTS, default="sac")
     parser.add_argument("--env", default="Pendulum-v1")
     parser.add_argument("--steps", type=int, default=10_000, help="env steps of the full run")
     parser.add_argument("--repeats", type=int, default=40, help="learner calls timed alone")
