@@ -115,8 +115,10 @@ class LocalLayout(agent_lib.Agent):
         """Writes the replay tables to `replay_checkpoint_dir`; returns the checkpoint's path.
 
         Items still being assembled by the adder (the current episode's last few steps) are
-        not in it; a resumed run starts a new episode.
+        not in it; a resumed run starts a new episode. Items the adder has written are: it is
+        flushed first, as a Reverb writer sends them to the server asynchronously.
         """
+        self._adder.flush()
         return self.replay_client.checkpoint()
 
     def close(self) -> None:

@@ -113,8 +113,8 @@ def test_replay_checkpoint_restores_the_table(replay_backend, tmp_path):
     kwargs = dict(logger=rlkit.loggers.NoOpLogger(), replay_backend=replay_backend)
     agent = dqn.DQN(spec, config, replay_checkpoint_dir=str(tmp_path / "staging"), **kwargs)
     rlkit.EnvironmentLoop(env, agent, logger=rlkit.loggers.NoOpLogger()).run(num_steps=300)
-    size = agent.replay_client.table_size(config.replay_table_name)
     path = agent.checkpoint_replay()
+    size = agent.replay_client.table_size(config.replay_table_name)  # All flushed: final.
     agent.close()
     assert size >= 70  # ~300 / 4 items, less the partial block and the n-step lag.
     restored = dqn.DQN(spec, config, restore_replay_from=path, **kwargs)
