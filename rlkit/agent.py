@@ -137,9 +137,11 @@ class Agent(core.Actor, core.VariableSource, core.Saveable[dict[str, Any]]):
         self._actor.update(wait=True)  # The restored parameters, not the initial ones.
 
     def close(self) -> None:
-        """Finishes background learning and stops its thread (re-raising a learner error)."""
+        """Finishes background learning and stops its thread (re-raising a learner error),
+        then closes the learner."""
         try:
             self.wait_for_learner()
+            self._learner.close()
         finally:
             if self._executor is not None:
                 self._executor.shutdown()

@@ -89,3 +89,6 @@ class Learner(VariableSource, Worker, Saveable[Any]):
 
     def restore(self, state: Any) -> None:
         raise NotImplementedError(f"{type(self).__name__} does not implement restore().")
+
+    def close(self) -> None:
+        """Called once when training ends: writes what is still buffered (e.g. metrics)."""

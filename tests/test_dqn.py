@@ -82,6 +82,33 @@ def test_dqn_agent_runs_and_learner_counts_match_the_replay_ratio():
     agent.close()
 
 
+class _RowsLogger(rlkit.loggers.Logger):
+    def __init__(self):
+        self.rows = []
+
+    def write(self, data):
+        self.rows.append(dict(data))
+
+
+def test_closing_the_agent_logs_the_last_learner_step():
+    # log_every holds rows back; the run's last row must still reach the logs.
+    config = dqn.DQNConfig(hidden_sizes=(8,), min_replay_size=32, batch_size=8, n_step=1)
+    env = rlkit.make_environment("CartPole-v1", seed=0)
+    logger = _RowsLogger()
+    agent = dqn.DQN(rlkit.make_environment_spec(env), config, logger=logger)
+    agent.learner._log_every = float("inf")
+    rlkit.EnvironmentLoop(env, agent, logger=rlkit.loggers.NoOpLogger()).run(num_steps=200)
+    agent.wait_for_learner()
+    assert logger.rows == []
+    agent.close()
+    agent.close()  # Idempotent: the row is written once.
+    steps = int(agent.learner.state.steps)
+    assert len(logger.rows) == 1 and steps > 0
+    row = logger.rows[0]
+    assert row["steps"] * config.num_sgd_steps_per_step == steps
+    assert np.isfinite(row["loss"])
+
+
 def _listening_ports():
     connections = psutil.Process().net_connections(kind="inet")
     return [c.laddr for c in connections if c.status == psutil.CONN_LISTEN]

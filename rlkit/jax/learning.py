@@ -142,6 +142,7 @@ class OffPolicyLearner(core.Learner):
         self._priority_table = priority_table
         self._log_every = log_every
         self._last_log = time.monotonic()
+        self._unlogged: dict[str, Any] | None = None  # The latest step's row, if not written.
 
     def step(self) -> None:
         sample = next(self._iterator)
@@ -153,10 +154,21 @@ class OffPolicyLearner(core.Learner):
             self._replay_client.update_priorities(self._priority_table, sample.keys, values)
         counts = self._counter.increment(steps=1)
         # Metrics stay on device; they are only pulled to the host when a row is logged.
+        self._unlogged = {**counts, **metrics}
         now = time.monotonic()
         if now - self._last_log >= self._log_every:
             self._last_log = now
-            self._logger.write({**counts, **jax.device_get(metrics)})
+            self._write_metrics()
+
+    def _write_metrics(self) -> None:
+        self._logger.write(jax.device_get(self._unlogged))
+        self._unlogged = None
+
+    def close(self) -> None:
+        """Logs the last step's metrics if `log_every` held them back: logs end where
+        training did."""
+        if self._unlogged is not None:
+            self._write_metrics()
 
     def get_variables(self, names: Sequence[str]) -> list[types.Params]:
         variables = self._variables(self._state)
