@@ -166,8 +166,8 @@ def test_categorical_projection_by_hand():
 # SGD steps: Polyak targets, TD3's delay, SAC's temperature.
 
 
-def _sgd_setup(name: str, **overrides):
-    spec = _spec()
+def _sgd_setup(name: str, action_shape=(2,), **overrides):
+    spec = _spec(action_shape)
     config = CONFIGS[name](**{**SMALL, **overrides})
     networks = ac_networks.make_networks(spec, config)
     optimizers = learning.make_optimizers(config)
@@ -264,6 +264,30 @@ def test_policies_act_in_the_unit_box_and_evaluation_is_deterministic(name):
     a1, state = evaluation.select_action(params, observation, state)
     a2, _ = evaluation.select_action(params, observation, state)
     np.testing.assert_array_equal(a1, a2)
+
+
+@pytest.mark.parametrize("name", sorted(CONFIGS))
+def test_a_matrix_shaped_action_space_acts_and_learns(name):
+    # Box actions of shape (2, 2): the networks work on the 4 flattened dimensions (SAC's
+    # log-probability sums all four), actions come back in the spec's shape.
+    spec = _spec((2, 2))
+    noise = {"exploration_noise": "ou"} if name == "ddpg" else {}
+    config = CONFIGS[name](**{**SMALL, "random_action_steps": 0, **noise})
+    networks = ac_networks.make_networks(spec, config)
+    policy = acting.make_policy(networks, config, (2, 2))
+    params = networks.init_policy(jax.random.PRNGKey(1))
+    action, _ = jax.jit(policy.select_action)(
+        params, jnp.ones(3), policy.init(jax.random.PRNGKey(0))
+    )
+    assert action.shape == (2, 2) and np.all(np.abs(action) <= 1.0)
+    _, _, state, step, batch = _sgd_setup(name, action_shape=(2, 2))
+    new, metrics, _ = step(state, batch)
+    assert all(np.isfinite(value) or key == "policy_loss" for key, value in metrics.items())
+    assert np.isfinite(metrics["critic_loss"]) and int(new.steps) == 1
+    if name == "sac":
+        output = networks.policy_apply(params, batch.transitions.observation)
+        _, log_prob = distributions.tanh_gaussian_sample(output, jax.random.PRNGKey(2))
+        assert log_prob.shape == (8,)
 
 
 def test_warm_up_acts_uniformly_then_follows_the_policy():

@@ -23,7 +23,7 @@ from rlkit.jax import networks as networks_lib
 class ActingState(NamedTuple):
     key: types.PRNGKey
     steps: jax.Array  # Actor steps so far (the warm-up counts them).
-    noise: jax.Array  # The Ornstein-Uhlenbeck process's value (zeros for other noise).
+    noise: jax.Array  # The Ornstein-Uhlenbeck process's value [A] (zeros for other noise).
 
 
 def gaussian_noise(key: types.PRNGKey, shape: tuple[int, ...], std: float) -> jax.Array:
@@ -44,13 +44,15 @@ def make_policy(
     evaluation: bool = False,
 ) -> actors.ActorCore:
     """The acting policy of an `ActorCriticConfig` agent (or, `evaluation`, its noise-free
-    one). `action_shape`: the environment's action shape."""
+    one). `action_shape`: the environment's action shape; the networks act on its flattened
+    A dimensions and the action is reshaped to it last."""
     stochastic = networks.policy_kind == "tanh_gaussian"
     noise_kind = getattr(config, "exploration_noise", None)
     warm_up = 0 if evaluation else config.random_action_steps
 
     def init(key: types.PRNGKey) -> ActingState:
-        return ActingState(key, jnp.zeros((), jnp.int32), jnp.zeros(action_shape, jnp.float32))
+        noise = jnp.zeros((networks.action_size,), jnp.float32)
+        return ActingState(key, jnp.zeros((), jnp.int32), noise)
 
     def episode_start(state: ActingState) -> ActingState:
         return state._replace(noise=jnp.zeros_like(state.noise))  # OU restarts at 0 (SB3).
@@ -79,7 +81,7 @@ def make_policy(
             uniform = jax.random.uniform(random_key, action.shape, minval=-1.0, maxval=1.0)
             action = jnp.where(state.steps < warm_up, uniform, action)
         state = ActingState(key, state.steps + 1, noise if noise_kind == "ou" else state.noise)
-        return action.astype(jnp.float32), state
+        return action.reshape(action_shape).astype(jnp.float32), state
 
     return actors.ActorCore(
         init=init,

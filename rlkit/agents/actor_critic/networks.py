@@ -28,7 +28,9 @@ class ActorCriticNetworks(NamedTuple):
     """A policy and a critic as pure functions.
 
     `policy_apply(params, observation [B, ...])` gives actions [B, A] in [-1, 1]
-    (`policy_kind="deterministic"`) or `GaussianParams` ("tanh_gaussian").
+    (`policy_kind="deterministic"`) or `GaussianParams` ("tanh_gaussian"), flat over the
+    action's A = prod(shape) dimensions whatever the action spec's shape (so a
+    log-probability sums over all of them); the acting policy reshapes to the spec.
     `critic_apply(params, observation, action)` gives values [num_critics, B], or logits
     [B, num_atoms] on `atoms` for a categorical critic. `init(key)` makes both networks'
     parameters, `{"policy": ..., "critic": ...}`; `init_policy(key)` the policy's alone
@@ -147,7 +149,6 @@ def make_networks(environment_spec: specs.EnvironmentSpec, config: Any) -> Actor
     """
     agent = type(config).__name__.removesuffix("Config")
     action_size = continuous_action_size(environment_spec, agent)
-    action_shape = tuple(environment_spec.actions.shape)
     encode = networks_lib.make_observation_encoder(environment_spec.observations)
     final_init = hk.initializers.RandomUniform(-3e-3, 3e-3)
     policy_kind = config.policy_kind
@@ -158,14 +159,11 @@ def make_networks(environment_spec: specs.EnvironmentSpec, config: Any) -> Actor
         features = _mlp(config.policy_hidden_sizes, "torso", activate_final=True)(
             encode(observation)
         )
-        batch_shape = (features.shape[0], *action_shape)
         if policy_kind == "deterministic":
-            action = hk.Linear(action_size, w_init=final_init, name="action")(features)
-            return jnp.tanh(action).reshape(batch_shape)
+            return jnp.tanh(hk.Linear(action_size, w_init=final_init, name="action")(features))
         mean = hk.Linear(action_size, w_init=final_init, name="mean")(features)
         log_std = hk.Linear(action_size, w_init=final_init, name="log_std")(features)
-        log_std = jnp.clip(log_std, config.log_std_min, config.log_std_max)
-        return GaussianParams(mean.reshape(batch_shape), log_std.reshape(batch_shape))
+        return GaussianParams(mean, jnp.clip(log_std, config.log_std_min, config.log_std_max))
 
     def critic(observation, action, members: int = num_critics):
         inputs = jnp.concatenate(
