@@ -164,7 +164,8 @@ def main() -> None:
     ]
     body = f"""## Where an env step's time goes, with learning (`bench/step_breakdown.py`)
 
-Each agent's shipped config; microseconds per env step (share of the step), timed with
+Each agent's shipped config for the environment (its defaults where none ships);
+microseconds per env step (share of the step), timed with
 learner steps run inline after warm-up and compilation, {args.steps:,} steps. "update" is the
 jitted learner call (its SGD steps spread over the env steps between learner steps);
 "sample" is the replay sample it pulls; "other" is the loop, counters and schedule. "steps/s
