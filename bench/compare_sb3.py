@@ -47,8 +47,9 @@ PEERS_PACKAGES = [
     "stable-baselines3==2.9.2",
     "sbx-rl==0.28.0",
     "sb3-contrib==2.9.2",
-    "gymnasium==1.4.0",
-    "mujoco==4.0.0",  # MuJoCo tasks for bench/compare_continuous.py, as rlkit's stacks pin it.
+    # MuJoCo tasks for bench/compare_continuous.py, on the mujoco rlkit's stacks pin.
+    "gymnasium[mujoco]==1.4.0",
+    "mujoco==4.0.0",
 ]
 
 # RL-Zoo's tuned CartPole-v1 hyperparameters (hyperparams/dqn.yml and qrdqn.yml: the same
