@@ -145,7 +145,7 @@ def main() -> None:
         runs.append(("reverb", sys.executable, "reverb"))
     if CURRENT_PYTHON.exists():
         runs.append(("local-current", CURRENT_PYTHON, "local"))
-    runs = [run_ for run_ in runs if run_[0] in args.rlkit]
+    runs = [entry for entry in runs if entry[0] in args.rlkit]
     rows, versions = [], {}
     ratios: dict[tuple[str, str], list[float]] = {
         (label, peer): [] for label, _, _ in runs for peer in args.peers
@@ -193,10 +193,12 @@ def main() -> None:
     algo = args.algo.upper()
     config_name = registry.environment_key(args.env)
     peers = " and ".join(PEER_NAMES[peer] for peer in args.peers)
-    command = f"--algo {args.algo}" + ("" if args.env == "Pendulum-v1" else f" --env {args.env}")
+    # Pendulum-v1 keeps its sections' names and carries the speed targets.
+    on_pendulum = args.env == "Pendulum-v1"
+    command = f"--algo {args.algo}" + ("" if on_pendulum else f" --env {args.env}")
     targets = (
         "targets: at most 0.5x SB3 and 1.0x SBX; aim 0.8x SBX"
-        if args.env == "Pendulum-v1"
+        if on_pendulum
         else "reported; the speed targets are set on Pendulum-v1"
     )
     body = f"""## rlkit vs {peers}, {algo} {args.env}, {args.steps:,} steps \
@@ -212,10 +214,7 @@ wall-clock only; returns are 10 deterministic episodes after training. {peer_ver
 Wall-clock ratios, mean over seeds ({targets}):
 {summary}
 """
-    section = f"compare_{args.algo}"
-    if args.env != "Pendulum-v1":
-        section += f"_{config_name}"
-    write_section(section, body)
+    write_section(f"compare_{args.algo}" + ("" if on_pendulum else f"_{config_name}"), body)
     print(body)
 
 
