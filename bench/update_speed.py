@@ -5,7 +5,8 @@ starts):
 
 1. The update alone: the agent's jitted learner call (`num_sgd_steps_per_step` SGD steps in
    one `lax.scan`) on a fixed sample of random transitions, repeated; milliseconds of
-   wall-clock and of process CPU per SGD step.
+   wall-clock and of process CPU per SGD step; its FLOPs (XLA's count) per second against
+   the rate XLA reaches on one dense matmul of the critic's hidden layer shape, the roofline.
 2. A full training run (`--steps` env steps, learner on its background thread, as
    experiments run it): wall-clock per env step and each thread's CPU seconds from
    /proc/self/task (Linux), so one sees whether both cores are busy and with what.
@@ -85,10 +86,40 @@ def time_update(agent: str, env_id: str, repeats: int) -> dict:
         state = update(state, transitions, probabilities)[0]
     jax.block_until_ready(state)
     per_step = 1e3 / (repeats * sgd_steps)
+    wall_ms = (time.perf_counter() - wall) * per_step
+    # XLA's count for one SGD step (a one-step learner call). A `lax.cond` counts both
+    # branches, so TD3's delayed actor update is counted on every step: an upper bound.
+    one_step = random_transitions(spec, config.batch_size)
+    cost = update.lower(state, one_step, probabilities[: config.batch_size]).compile()
+    cost = cost.cost_analysis()
+    flops = (cost[0] if isinstance(cost, list) else cost)["flops"]
+    hidden = config.critic_hidden_sizes
+    layer = (config.batch_size, hidden[0], hidden[1] if len(hidden) > 1 else hidden[0])
     return {
-        "update ms wall": (time.perf_counter() - wall) * per_step,
+        "update ms wall": wall_ms,
         "update ms cpu": (time.process_time() - cpu) * per_step,
+        "update MFLOP per SGD step (XLA count)": flops / 1e6,
+        "update GFLOP/s (wall)": flops / wall_ms / 1e6,
+        f"dense matmul {layer[0]}x{layer[1]} @ {layer[1]}x{layer[2]}, GFLOP/s (wall)": (
+            dense_matmul_gflops(*layer)
+        ),
     }
+
+
+def dense_matmul_gflops(rows: int, inner: int, columns: int, repeats: int = 2_000) -> float:
+    """What this machine's XLA reaches on the critic's hidden-to-hidden layer alone: the
+    roofline the update's rate compares with."""
+    import jax
+    import jax.numpy as jnp
+
+    left, right = jnp.ones((rows, inner)), jnp.ones((inner, columns))
+    matmul = jax.jit(jnp.matmul)
+    out = jax.block_until_ready(matmul(left, right))
+    start = time.perf_counter()
+    for _ in range(repeats):
+        out = matmul(left, right)
+    jax.block_until_ready(out)
+    return 2 * rows * inner * columns * repeats / (time.perf_counter() - start) / 1e9
 
 
 def thread_cpu_seconds() -> dict[str, float]:
