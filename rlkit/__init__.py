@@ -35,6 +35,7 @@ _EXPORTS = {
     "Worker": "rlkit.core",
     "make_environment": "rlkit.environments",
     "make_environment_spec": "rlkit.specs",
+    "make_vector_environment": "rlkit.environments",
 }
 _lazy.attach(__name__, _EXPORTS, submodules=("loggers", "replay", "specs", "types", "wrappers"))
 
@@ -44,7 +45,7 @@ if TYPE_CHECKING:
     from rlkit.builders import ActorLearnerBuilder, LearningSchedule
     from rlkit.core import Actor, Learner, Saveable, VariableSource, Worker
     from rlkit.environment_loop import EnvironmentLoop
-    from rlkit.environments import make_environment
+    from rlkit.environments import make_environment, make_vector_environment
     from rlkit.local_layout import LocalLayout
     from rlkit.specs import EnvironmentSpec, make_environment_spec
 
@@ -70,6 +71,7 @@ __all__ = [
     "Worker",
     "make_environment",
     "make_environment_spec",
+    "make_vector_environment",
     "loggers",
     "replay",
     "specs",

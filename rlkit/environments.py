@@ -23,6 +23,7 @@ __all__ = [
     "RECIPES",
     "check_environment_id",
     "make_environment",
+    "make_vector_environment",
     "resolve_recipe",
 ]
 
@@ -87,8 +88,65 @@ def make_environment(
         return wrappers.make_atari_environment(env_id, seed=seed, **kwargs)
     check_environment_id(env_id)
     _prefer_headless_mujoco()
+    environment = _gymnasium_make(gymnasium.make, env_id, kwargs)
+    return _wrap(environment, wrappers.GymWrapper(environment, seed=seed), recipe)
+
+
+def make_vector_environment(
+    env_id: str,
+    num_envs: int,
+    *,
+    seed: int | None = None,
+    recipe: str = "auto",
+    asynchronous: bool = False,
+    **kwargs,
+) -> dm_env.Environment:
+    """`num_envs` copies of `env_id` stepped together, as one batched dm_env environment.
+
+    The batched counterpart of `make_environment` (same recipes but "atari", same
+    single-precision wrapping): a gymnasium vector environment behind
+    `rlkit.wrappers.VectorGymWrapper`, whose timesteps carry a leading axis of `num_envs`
+    and whose sub-environments each keep dm_env's semantics. `asynchronous=True` steps each
+    copy in its own subprocess (`gymnasium.vector.AsyncVectorEnv`), which pays off when one
+    step costs more than the inter-process hand-off (MuJoCo, Box2D); the default steps them
+    in this process, one after another. Sub-environment i is seeded with `seed + i`.
+
+    Raises:
+      ConfigError: `num_envs` < 1, an unknown recipe, or a keyword the environment lacks.
+      UnknownEnvironmentError: `env_id` is not registered.
+    """
+    if isinstance(num_envs, bool) or not isinstance(num_envs, int) or num_envs < 1:
+        raise errors.ConfigError(
+            f"num_envs must be a positive integer (the number of environment copies), got "
+            f"{num_envs!r}; use num_envs=1 for a single environment."
+        )
+    recipe = resolve_recipe(env_id, recipe)
+    if recipe == "atari":
+        raise errors.ConfigError(
+            f"The Atari recipe has no vectorised build yet; make {env_id!r} with "
+            "make_environment (one environment) instead."
+        )
+    check_environment_id(env_id)
+    _prefer_headless_mujoco()
+    from gymnasium.vector import AutoresetMode
+
+    def make_vec(env_id, **make_kwargs):
+        return gymnasium.make_vec(
+            env_id,
+            num_envs=num_envs,
+            vectorization_mode="async" if asynchronous else "sync",
+            vector_kwargs={"autoreset_mode": AutoresetMode.NEXT_STEP},
+            **make_kwargs,
+        )
+
+    environment = _gymnasium_make(make_vec, env_id, kwargs)
+    return _wrap(environment, wrappers.VectorGymWrapper(environment, seed=seed), recipe)
+
+
+def _gymnasium_make(make, env_id: str, kwargs: dict):
+    """`make(env_id, **kwargs)`, with gymnasium's errors turned into rlkit's."""
     try:
-        environment = gymnasium.make(env_id, **kwargs)
+        return make(env_id, **kwargs)
     except gymnasium.error.DeprecatedEnv as error:
         raise errors.UnknownEnvironmentError(f"{error} (asked for {env_id!r}).") from error
     except TypeError as error:
@@ -98,11 +156,15 @@ def make_environment(
             f"gymnasium.make({env_id!r}, {', '.join(f'{k}={v!r}' for k, v in kwargs.items())}) "
             f"failed: {error}. Check the environment's keyword arguments."
         ) from None
+
+
+def _wrap(gym_environment, environment: dm_env.Environment, recipe: str) -> dm_env.Environment:
+    """The recipe's dm_env wrappers around `environment`; closes the gymnasium one on error."""
     try:
-        wrapped = wrappers.SinglePrecisionWrapper(wrappers.GymWrapper(environment, seed=seed))
+        wrapped = wrappers.SinglePrecisionWrapper(environment)
         if recipe == "continuous":
             wrapped = wrappers.CanonicalSpecWrapper(wrapped)
         return wrapped
     except Exception:
-        environment.close()
+        gym_environment.close()
         raise

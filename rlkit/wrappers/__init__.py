@@ -14,6 +14,7 @@ from rlkit.wrappers.gym_wrapper import (
 )
 from rlkit.wrappers.single_precision import SinglePrecisionWrapper
 from rlkit.wrappers.step_limit import StepLimitWrapper
+from rlkit.wrappers.vector import VectorGymWrapper, num_envs
 
 __all__ = [
     "ActionRepeatWrapper",
@@ -26,7 +27,9 @@ __all__ = [
     "SinglePrecisionWrapper",
     "StepLimitWrapper",
     "UnsupportedSpaceError",
+    "VectorGymWrapper",
     "make_atari_environment",
+    "num_envs",
     "space_to_spec",
     "spec_to_space",
 ]

@@ -92,10 +92,16 @@ def spec_to_space(spec: types.NestedSpec) -> spaces.Space:
     raise UnsupportedSpaceError(f"cannot convert {spec!r} into a gymnasium space.")
 
 
-def make_action_validator(spec: types.NestedSpec, path: str = "action") -> Callable[[Any], None]:
-    """Returns a fast check that raises `InvalidActionError` for an action outside `spec`."""
+def make_action_validator(
+    spec: types.NestedSpec, path: str = "action", batch_shape: tuple[int, ...] = ()
+) -> Callable[[Any], None]:
+    """Returns a fast check that raises `InvalidActionError` for an action outside `spec`
+    (each leaf with a leading `batch_shape`: a batched environment's stacked actions)."""
     if isinstance(spec, dict):
-        checks = {key: make_action_validator(sub, f"{path}[{key!r}]") for key, sub in spec.items()}
+        checks = {
+            key: make_action_validator(sub, f"{path}[{key!r}]", batch_shape)
+            for key, sub in spec.items()
+        }
 
         def check_dict(action):
             if not isinstance(action, dict) or set(action) != set(checks):
@@ -107,7 +113,9 @@ def make_action_validator(spec: types.NestedSpec, path: str = "action") -> Calla
 
         return check_dict
     if isinstance(spec, tuple | list):
-        checks = [make_action_validator(sub, f"{path}[{i}]") for i, sub in enumerate(spec)]
+        checks = [
+            make_action_validator(sub, f"{path}[{i}]", batch_shape) for i, sub in enumerate(spec)
+        ]
 
         def check_tuple(action):
             if not isinstance(action, tuple | list) or len(action) != len(checks):
@@ -145,10 +153,12 @@ def make_action_validator(spec: types.NestedSpec, path: str = "action") -> Calla
             if not low_int <= value <= high_int:
                 fail(action, "is outside the bounds")
 
+    expected_shape = tuple(batch_shape) + tuple(spec.shape)
+
     def check_array(action):
         value = np.asarray(action)
-        if value.shape != spec.shape:
-            fail(action, f"has shape {value.shape}, expected {spec.shape}")
+        if value.shape != expected_shape:
+            fail(action, f"has shape {value.shape}, expected {expected_shape}")
         if integer:
             if not np.issubdtype(value.dtype, np.integer):
                 fail(action, f"has dtype {value.dtype}, expected an integer")
@@ -157,7 +167,7 @@ def make_action_validator(spec: types.NestedSpec, path: str = "action") -> Calla
         if bounded and (np.any(value < low) or np.any(value > high)):
             fail(action, "is outside the bounds")
 
-    if integer and bounded and spec.shape == ():
+    if integer and bounded and expected_shape == ():
         return check_scalar_integer
     return check_array
 
