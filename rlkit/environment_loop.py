@@ -13,6 +13,7 @@ import tree
 
 from rlkit import core, loggers
 from rlkit.utils import counting
+from rlkit.wrappers import vector
 
 
 class EnvLoopObserver(Protocol):
@@ -36,12 +37,28 @@ class _Episode(NamedTuple):
     elapsed: float
 
 
+class _Batch(NamedTuple):
+    """A batched environment's unfinished episodes, kept between `run` calls."""
+
+    timestep: dm_env.TimeStep
+    episode_returns: np.ndarray  # [N]
+    episode_lengths: np.ndarray  # [N]
+
+
 class EnvironmentLoop(core.Worker):
     """Runs `actor` in `environment`: reset, then select_action / step / observe / update.
 
     Each finished episode produces a result dict with at least `episode_return`,
     `episode_length` and `steps_per_second`, plus the counter's totals and the observers'
     metrics; the result goes to `logger` and is returned by `run`.
+
+    A batched environment (one with `num_envs`, e.g. `rlkit.make_vector_environment`) is run
+    the same way with a batched actor: `select_action` gets the N observations and returns
+    N actions, `observe` gets the N actions and the batched timestep, in which a
+    sub-environment's `FIRST` step starts its next episode (see `VectorGymWrapper`). Steps
+    count the sub-environments' transitions (not their `FIRST` steps), every sub-environment's
+    finished episode gives a result, and `steps_per_second` is the loop's rate over all of
+    them in the current `run` call. Observers watch one environment: a batched loop takes none.
     """
 
     def __init__(
@@ -59,10 +76,17 @@ class EnvironmentLoop(core.Worker):
         self._logger = logger or loggers.make_default_logger(label)
         self._observers = tuple(observers)
         self._episode: _Episode | None = None
+        self._batch: _Batch | None = None
         self._steps_in_last_call = 0
         self._zero_return = tree.map_structure(
             lambda spec: np.zeros(spec.shape, spec.dtype), environment.reward_spec()
         )
+        self._num_envs = vector.num_envs(environment)
+        if self._num_envs is not None and self._observers:
+            raise ValueError(
+                "Observers watch one environment; this one is batched "
+                f"({self._num_envs} sub-environments). Run them on a single environment."
+            )
 
     def run_episode(self, max_steps: int | None = None) -> dict[str, Any] | None:
         """Runs one episode, or `max_steps` more steps of it; returns its result if it ended.
@@ -70,6 +94,10 @@ class EnvironmentLoop(core.Worker):
         An episode stopped by `max_steps` is continued by the next call, so chunked runs
         (train, evaluate, checkpoint, train on) see the same episodes as one long run.
         """
+        if self._num_envs is not None:
+            raise TypeError(
+                "run_episode steps one environment; this one is batched: use run(num_episodes=1)."
+            )
         start = time.perf_counter()
         environment, actor, observers = self._environment, self._actor, self._observers
         if self._episode is None:
@@ -134,13 +162,18 @@ class EnvironmentLoop(core.Worker):
         """Runs `num_episodes` episodes or exactly `num_steps` environment steps (or forever).
 
         With `num_steps`, the loop stops after exactly that many steps even mid-episode (the
-        next `run` continues that episode); results cover the episodes that finished.
+        next `run` continues that episode); results cover the episodes that finished. A
+        batched environment steps all its sub-environments at once, so it stops at the first
+        vector step that reaches `num_steps` (at most `num_envs - 1` over) or that finishes
+        the `num_episodes`-th episode (several may finish together).
         """
         if num_episodes is not None and num_steps is not None:
             raise ValueError("Pass num_episodes or num_steps to run(), not both.")
         for name, value in (("num_episodes", num_episodes), ("num_steps", num_steps)):
             if value is not None and (not isinstance(value, int | np.integer) or value < 0):
                 raise ValueError(f"{name} must be a non-negative integer, got {value!r}.")
+        if self._num_envs is not None:
+            return self._run_batched(num_episodes, num_steps)
         results = []
         episodes = steps = 0
         while (num_episodes is None or episodes < num_episodes) and (
@@ -154,4 +187,56 @@ class EnvironmentLoop(core.Worker):
             episodes += 1
             self._logger.write(result)
             results.append(result)
+        return results
+
+    def _run_batched(self, num_episodes: int | None, num_steps: int | None) -> list[dict[str, Any]]:
+        environment, actor = self._environment, self._actor
+        start = time.perf_counter()
+        if self._batch is None:
+            timestep = environment.reset()
+            actor.observe_first(timestep)
+            returns = np.zeros(self._num_envs, np.asarray(timestep.reward).dtype)
+            self._batch = _Batch(timestep, returns, np.zeros(self._num_envs, np.int64))
+        timestep, returns, lengths = self._batch
+        results: list[dict[str, Any]] = []
+        steps = uncounted = 0
+        try:
+            while (num_episodes is None or len(results) < num_episodes) and (
+                num_steps is None or steps < num_steps
+            ):
+                actions = actor.select_action(timestep.observation)
+                timestep = environment.step(actions)
+                actor.observe(actions, timestep)
+                step_type = timestep.step_type
+                stepped = step_type != vector.FIRST  # A FIRST step is a reset, not a transition.
+                taken = int(np.count_nonzero(stepped))
+                steps += taken
+                uncounted += taken
+                actor.update()
+                returns = np.where(stepped, returns + timestep.reward, 0).astype(returns.dtype)
+                lengths = np.where(stepped, lengths + 1, 0)
+                ended = np.flatnonzero(step_type == vector.LAST)
+                if ended.size:
+                    counts = self._counter.increment(episodes=int(ended.size), steps=uncounted)
+                    uncounted = 0
+                    rate = steps / max(time.perf_counter() - start, 1e-9)
+                    for index in ended:
+                        result = {
+                            "episode_length": int(lengths[index]),
+                            "episode_return": returns[index],
+                            "steps_per_second": rate,
+                            **counts,
+                        }
+                        self._logger.write(result)
+                        results.append(result)
+        except BaseException:
+            # The sub-environments' states are unknown: the next run starts afresh.
+            self._batch = None
+            self._counter.increment(steps=uncounted)
+            self._steps_in_last_call = steps
+            raise
+        self._batch = _Batch(timestep, returns, lengths)
+        if uncounted:
+            self._counter.increment(steps=uncounted)
+        self._steps_in_last_call = steps
         return results

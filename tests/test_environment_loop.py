@@ -171,3 +171,110 @@ def test_actor_methods_are_called_positionally(in_agent):
     (result,) = loop.run(num_episodes=1)
     assert result["episode_return"] == 3.0
     assert actor.observed[1:] == [(0, 1.0), (0, 2.0)]
+
+
+# A batched environment: sub-environment 0 ends (terminated) every 3 steps with return 6,
+# sub-environment 1 every 2 steps (truncated) with return 11. Each restarts on the next step.
+
+
+class BatchedRecordingActor(rlkit.Actor):
+    def __init__(self, num_envs=2):
+        self.num_envs = num_envs
+        self.observed = []
+
+    def select_action(self, observations):
+        assert observations.shape == (self.num_envs, 1)
+        return np.zeros(self.num_envs, np.int32)
+
+    def observe_first(self, timestep):
+        assert list(timestep.step_type) == [0] * self.num_envs
+        self.observed.append("first")
+
+    def observe(self, actions, next_timestep):
+        self.observed.append(list(next_timestep.step_type))
+
+    def update(self, wait=False):
+        pass
+
+
+def make_batched_loop(**kwargs):
+    from gymnasium.vector import SyncVectorEnv
+
+    vector = SyncVectorEnv(
+        [lambda: ScriptedEnv((1.0, 2.0, 3.0)), lambda: ScriptedEnv((5.0, 6.0), truncate=True)]
+    )
+    env = rlkit.wrappers.VectorGymWrapper(vector)
+    actor, logger = BatchedRecordingActor(), RecordingLogger()
+    return rlkit.EnvironmentLoop(env, actor, logger=logger, **kwargs), actor, logger
+
+
+def test_a_batched_loop_reports_every_sub_environment_s_episodes():
+    counter = counting.Counter()
+    loop, actor, logger = make_batched_loop(counter=counter)
+    results = loop.run(num_steps=10)
+    # Transitions per vector step (a sub-environment's FIRST step is none): 2, 2 (env 1
+    # ends), 1 (env 0 ends; env 1 restarts), 1 (env 0 restarts), 2 (env 1 ends), 1 (env 1
+    # restarts), 2 (env 0 ends): the 7th vector step passes 10, with 11.
+    episodes = [(r["episode_length"], float(r["episode_return"])) for r in results]
+    assert episodes == [(2, 11.0), (3, 6.0), (2, 11.0), (3, 6.0)]
+    assert logger.rows == results
+    assert actor.observed[0] == "first" and len(actor.observed) == 1 + 7
+    assert actor.observed[3] == [2, 0] and actor.observed[4] == [0, 1]
+    assert counter.get_counts() == {"episodes": 4, "steps": 11}
+    assert results[-1]["episodes"] == 4 and results[-1]["steps"] == 11
+    assert all(r["steps_per_second"] > 0 for r in results)
+
+
+def test_a_batched_loop_continues_its_episodes_across_run_calls():
+    counter = counting.Counter()
+    loop, actor, _ = make_batched_loop(counter=counter)
+    assert loop.run(num_steps=1) == []  # One vector step: 2 transitions, nothing ended.
+    (first,) = loop.run(num_steps=1)  # Env 1's second step ends its episode.
+    assert (first["episode_length"], float(first["episode_return"])) == (2, 11.0)
+    (second,) = loop.run(num_episodes=1)  # Env 0's third step: one episode continued.
+    assert (second["episode_length"], float(second["episode_return"])) == (3, 6.0)
+    assert actor.observed.count("first") == 1
+    assert counter.get_counts() == {"episodes": 2, "steps": 5}
+
+
+def test_a_batched_loop_abandons_its_episodes_when_interrupted():
+    counter = counting.Counter()
+    loop, actor, _ = make_batched_loop(counter=counter)
+
+    def interrupt(*args):
+        raise KeyboardInterrupt
+
+    actor.update = interrupt
+    with pytest.raises(KeyboardInterrupt):
+        loop.run(num_steps=5)
+    assert counter.get_counts() == {"steps": 2}  # The interrupted vector step was observed.
+    actor.update = lambda wait=False: None
+    loop.run(num_steps=1)
+    assert actor.observed.count("first") == 2  # Every sub-environment restarted.
+
+
+def test_a_batched_loop_refuses_observers_and_run_episode():
+    with pytest.raises(ValueError, match="Observers watch one environment"):
+        make_batched_loop(observers=[CountingObserver()])
+    loop, _, _ = make_batched_loop()
+    with pytest.raises(TypeError, match="run\\(num_episodes=1\\)"):
+        loop.run_episode()
+
+
+def test_a_batched_loop_runs_a_vector_environment_with_random_actions():
+    env = rlkit.make_vector_environment("CartPole-v1", 4, seed=0)
+
+    class RandomActor(BatchedRecordingActor):
+        rng = np.random.default_rng(0)
+
+        def select_action(self, observations):
+            return self.rng.integers(0, 2, len(observations)).astype(np.int32)
+
+    loop = rlkit.EnvironmentLoop(env, RandomActor(4), logger=RecordingLogger())
+    results = loop.run(num_episodes=12)
+    assert len(results) >= 12
+    assert all(r["episode_length"] == r["episode_return"] for r in results)  # Reward 1 a step.
+    # Every transition belongs to an episode that ended or to one still running (< 4 of them).
+    ended_steps = sum(r["episode_length"] for r in results)
+    assert ended_steps <= results[-1]["steps"] < ended_steps + 4 * 500
+    env.close()
