@@ -28,6 +28,11 @@ class Agent(core.Actor, core.VariableSource, core.Saveable[dict[str, Any]]):
     On a multi-core CPU this overlaps acting with the jitted update instead of queueing them.
     `before_background_round(num_steps)`, if given, runs on the acting thread before a
     round is handed to the worker (e.g. to draw its replay batches at a deterministic point).
+
+    On-policy agents pass `learn_when` instead: after each observation, while it returns
+    True (e.g. a rollout from every environment is in the table), one learner step runs on
+    the acting thread and the actor fetches the new parameters at once; the counted
+    schedule and `learn_in_background` are then unused.
     """
 
     def __init__(
@@ -38,6 +43,7 @@ class Agent(core.Actor, core.VariableSource, core.Saveable[dict[str, Any]]):
         observations_per_step: float,
         learn_in_background: bool = False,
         before_background_round: Callable[[int], None] | None = None,
+        learn_when: Callable[[], bool] | None = None,
     ):
         if observations_per_step <= 0:
             raise ValueError(
@@ -50,9 +56,10 @@ class Agent(core.Actor, core.VariableSource, core.Saveable[dict[str, Any]]):
         self._num_observations = 0
         self._learner_steps_started = 0  # Read and written by the acting thread only.
         self._learner_steps_done = 0  # Counted by whichever thread runs the learner.
+        self._learn_when = learn_when
         self._executor = (
             concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="rlkit-learner")
-            if learn_in_background
+            if learn_in_background and learn_when is None
             else None
         )
         self._pending: concurrent.futures.Future | None = None
@@ -71,7 +78,11 @@ class Agent(core.Actor, core.VariableSource, core.Saveable[dict[str, Any]]):
         self._actor.observe_first(timestep)
 
     def observe(self, action: types.NestedArray, next_timestep: dm_env.TimeStep) -> None:
-        self._num_observations += 1
+        # A batched timestep holds one transition per sub-environment but those restarting.
+        step_type = np.asarray(next_timestep.step_type)
+        self._num_observations += (
+            1 if step_type.ndim == 0 else int(np.count_nonzero(step_type != dm_env.StepType.FIRST))
+        )
         self._actor.observe(action, next_timestep)
 
     def _run_learner(self, num_steps: int) -> None:
@@ -80,6 +91,12 @@ class Agent(core.Actor, core.VariableSource, core.Saveable[dict[str, Any]]):
             self._learner_steps_done += 1
 
     def update(self, wait: bool = False) -> None:
+        if self._learn_when is not None:
+            while self._learn_when():
+                self._learner_steps_started += 1
+                self._run_learner(1)
+                self._actor.update(wait=True)  # The next action uses the new parameters.
+            return
         num_steps = self._learner_steps_due() - self._learner_steps_started
         if num_steps <= 0:
             return

@@ -23,10 +23,17 @@ class LearningSchedule(NamedTuple):
 
     The first learner step comes after `min_observations` steps; then one every
     `observations_per_learner_step` steps (several per step when it is below 1).
+
+    An on-policy agent names its rollout table instead (`on_policy_table`): it learns, one
+    learner step at a time on the acting thread, whenever that table holds
+    `on_policy_items` items (a rollout from every sub-environment), and its actor fetches
+    the new parameters before acting again, so no step is taken with a stale policy.
     """
 
     min_observations: int
     observations_per_learner_step: float
+    on_policy_table: str | None = None
+    on_policy_items: int = 0
 
 
 class ActorLearnerBuilder(abc.ABC):
@@ -80,8 +87,11 @@ class ActorLearnerBuilder(abc.ABC):
         environment_spec: specs.EnvironmentSpec,
         variable_source: core.VariableSource | None = None,
         adder: adders.Adder | None = None,
+        num_envs: int | None = None,
     ) -> core.Actor:
-        """An actor running `policy` on parameters from `variable_source`."""
+        """An actor running `policy` on parameters from `variable_source`; with `num_envs`,
+        a batched one acting in that many sub-environments at once (its `adder` then a
+        `replay.BatchedAdder`)."""
 
     @abc.abstractmethod
     def learning_schedule(self) -> LearningSchedule:

@@ -82,6 +82,15 @@ class EnvironmentLoop(core.Worker):
             lambda spec: np.zeros(spec.shape, spec.dtype), environment.reward_spec()
         )
         self._num_envs = vector.num_envs(environment)
+        actor_envs = getattr(actor, "num_envs", self._num_envs)
+        if actor_envs != self._num_envs:
+            acts_in = "one environment" if actor_envs is None else f"{actor_envs} sub-environments"
+            has = "is a single one" if self._num_envs is None else f"has {self._num_envs}"
+            raise ValueError(
+                f"The actor acts in {acts_in} but the environment {has}: make "
+                "it with rlkit.make_vector_environment(env_id, num_envs) for the actor's "
+                "num_envs (or rlkit.make_environment for an actor of one environment)."
+            )
         if self._num_envs is not None and self._observers:
             raise ValueError(
                 "Observers watch one environment; this one is batched "

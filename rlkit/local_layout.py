@@ -35,6 +35,9 @@ class LocalLayout(agent_lib.Agent):
         the tables from when they start.
       learner_device: "auto" (a GPU when JAX sees one, else the CPU), "cpu" or "gpu": where
         the learner's update runs. The actor acts on the CPU.
+      num_envs: act in a batched environment of this many sub-environments
+        (`rlkit.make_vector_environment`): one batched actor, one adder per
+        sub-environment. None: one environment.
       replay_backend: "auto" (the in-process `local` tables: one process needs no server),
         "local", or "reverb" (an in-process Reverb server; its port is open to the network,
         which is logged).
@@ -58,13 +61,17 @@ class LocalLayout(agent_lib.Agent):
         restore_replay_from: str | None = None,
         replay_backend: str = "auto",
         learner_device: str = "auto",
+        num_envs: int | None = None,
     ):
         self.builder = builder
+        self.num_envs = num_envs
         self.environment_spec = environment_spec
         self.networks = networks
         learner_key, actor_key, self._evaluation_key = jax.random.split(jax.random.PRNGKey(seed), 3)
 
-        tables = builder.make_replay_tables(environment_spec)
+        # The policy first: its extras (e.g. log-probabilities) are part of what the tables hold.
+        policy = builder.make_policy(networks, environment_spec)
+        tables = builder.make_replay_tables(environment_spec, policy)
         self._server = replay.make_server(
             tables,
             replay_backend,
@@ -86,14 +93,31 @@ class LocalLayout(agent_lib.Agent):
                 counter=counting.Counter(counter, "learner") if counter else None,
                 device=devices.learner_device(learner_device),
             )
-            policy = builder.make_policy(networks, environment_spec)
-            self._adder = builder.make_adder(self.replay_client, environment_spec, policy)
-            actor = builder.make_actor(actor_key, policy, environment_spec, learner, self._adder)
+            if num_envs is None:
+                self._adder = builder.make_adder(self.replay_client, environment_spec, policy)
+                actor = builder.make_actor(
+                    actor_key, policy, environment_spec, learner, self._adder
+                )
+            else:
+                self._adder = replay.BatchedAdder(
+                    [
+                        builder.make_adder(self.replay_client, environment_spec, policy)
+                        for _ in range(num_envs)
+                    ]
+                )
+                actor = builder.make_actor(
+                    actor_key, policy, environment_spec, learner, self._adder, num_envs=num_envs
+                )
         except BaseException:
             self._server.stop()
             raise
         schedule = builder.learning_schedule()
         before_round = dataset.prefetch if isinstance(dataset, LocalDataset) else None
+        learn_when = None
+        if schedule.on_policy_table is not None:
+            client, table = self.replay_client, schedule.on_policy_table
+            items = schedule.on_policy_items
+            learn_when = lambda: client.table_size(table) >= items  # noqa: E731
 
         super().__init__(
             actor,
@@ -102,6 +126,7 @@ class LocalLayout(agent_lib.Agent):
             schedule.observations_per_learner_step,
             learn_in_background=learn_in_background,
             before_background_round=before_round,
+            learn_when=learn_when,
         )
 
     def make_evaluation_actor(self, seed: int | None = None) -> core.Actor:
@@ -161,6 +186,8 @@ class ConfiguredAgent(LocalLayout):
                 f"{type(config).__name__}."
             )
         self.config = config
+        if "num_envs" not in layout_kwargs and getattr(config, "num_envs", None) is not None:
+            layout_kwargs["num_envs"] = config.num_envs
         super().__init__(
             self.builder_class(config, block_inserts=False),
             environment_spec,

@@ -178,6 +178,29 @@ def test_sequence_adder_overlap_and_final_step(make_server):
     ]
 
 
+def test_a_continuous_sequence_adder_runs_across_episodes(make_server):
+    """break_end_of_episode=False: items span episodes; each final observation's step comes
+    when the next episode starts (also for an episode cut short without LAST)."""
+    signature = replay.step_signature(SPEC, 3)
+    _, client = make_server(signature)
+    adder = replay.SequenceAdder(
+        client, "queue", SPEC, sequence_length=3, period=2, break_end_of_episode=False
+    )
+    feed(adder, episode([1.0, 2.0, 3.0], final_discount=0.0))
+    feed(adder, episode([4.0, 5.0], final_discount=1.0))
+    feed(adder, episode([6.0, 7.0], final_discount=0.0)[:2])  # Cut short after one step.
+    adder.add_first(dm_env.restart(obs(0)))
+    adder.flush()
+    items = [step_rows(item) for item in read_all(client, 4)]
+    final = (0, 0.0, 0.0, False)  # A final observation's step: no action, reward, discount.
+    assert items == [
+        [(0.0, 0, 1.0, 1.0, True), (1.0, 1, 2.0, 1.0, False), (2.0, 2, 3.0, 0.0, False)],
+        [(2.0, 2, 3.0, 0.0, False), (3.0, *final), (0.0, 0, 4.0, 1.0, True)],
+        [(0.0, 0, 4.0, 1.0, True), (1.0, 1, 5.0, 1.0, False), (2.0, *final)],
+        [(2.0, *final), (0.0, 0, 6.0, 1.0, True), (1.0, *final)],
+    ]
+
+
 def test_sequence_adder_pads_short_episodes(make_server):
     signature = replay.step_signature(SPEC, 4)
     _, client = make_server(signature)
@@ -320,3 +343,77 @@ def test_backends_write_the_same_items(make_server, adder_name):
     for local_item, reverb_item in zip(items["local"], items["reverb"], strict=True):
         assert type(local_item) is type(reverb_item)
         tree.map_structure(np.testing.assert_array_equal, local_item, reverb_item)
+
+
+def batched_stream(streams):
+    """Stacks per-sub-environment timestep streams into batched timesteps (a FIRST slot has
+    reward 0 and discount 1, as `VectorGymWrapper` gives it)."""
+    batched = []
+    for timesteps in zip(*streams, strict=False):
+        batched.append(
+            dm_env.TimeStep(
+                np.array([ts.step_type for ts in timesteps], np.int8),
+                np.array([0.0 if ts.first() else ts.reward for ts in timesteps], np.float32),
+                np.array([1.0 if ts.first() else ts.discount for ts in timesteps], np.float32),
+                np.stack([ts.observation for ts in timesteps]),
+            )
+        )
+    return batched
+
+
+def shifted(steps, offset):
+    return [ts._replace(observation=ts.observation + offset) for ts in steps]
+
+
+@pytest.mark.parametrize("adder_name", ["sequence", "continuous_sequence", "n_step"])
+def test_batched_adder_keeps_each_sub_environment_s_items_apart(make_server, adder_name):
+    """Two sub-environments with different episode lengths, each auto-reset on the step after
+    its LAST: each one's items equal those of an adder fed its stream alone."""
+    extras_spec = dm_specs.Array((), np.float32)
+    streams = [
+        episode([1.0, 2.0, 3.0], 0.0) + episode([4.0, 5.0, 6.0], 1.0) + episode([7.0], 0.0),
+        shifted(episode([10.0, 20.0], 1.0) * 3 + episode([30.0], 0.0), 100.0),
+    ]
+    if adder_name.endswith("sequence"):
+        signature = replay.step_signature(SPEC, 3, extras_spec)
+
+        def make_adder(client):
+            return replay.SequenceAdder(
+                client, "queue", SPEC, sequence_length=3, period=2, extras_spec=extras_spec,
+                break_end_of_episode=adder_name == "sequence",
+            )  # fmt: skip
+    else:
+        signature = replay.transition_signature(SPEC, 2, extras_spec)
+
+        def make_adder(client):
+            return replay.NStepTransitionAdder(
+                client, "queue", SPEC, n_step=2, discount=0.5, transitions_per_item=2,
+                extras_spec=extras_spec,
+            )  # fmt: skip
+
+    _, client = make_server(signature)
+    adder = replay.BatchedAdder([make_adder(client), make_adder(client)])
+    batched = batched_stream(streams)
+    adder.add_first(batched[0])
+    for k, timestep in enumerate(batched[1:]):
+        actions = np.array([k % 3, (k + 1) % 3], np.int32)
+        extras = np.array([k, 100 + k], np.float32)  # Tells whose extras landed where.
+        adder.add(actions, timestep, extras)
+    adder.flush()
+    items = read_all(client, client.table_size("queue"))
+
+    for index, stream in enumerate(streams):
+        _, single_client = make_server(signature)
+        single = make_adder(single_client)
+        for k, timestep in enumerate(stream[: len(batched)]):
+            if timestep.first():
+                single.add_first(timestep)
+            else:
+                action = np.int32((k - 1 + index) % 3)
+                single.add(action, timestep, np.float32(100 * index + k - 1))
+        single.flush()
+        expected = read_all(single_client, single_client.table_size("queue"))
+        mine = [item for item in items if (item.observation[0, 0] >= 100) == bool(index)]
+        assert len(mine) == len(expected) > 0
+        for got, want in zip(mine, expected, strict=True):
+            tree.map_structure(np.testing.assert_array_equal, got, want)

@@ -51,11 +51,18 @@ def make_experiment_config(
     description = policy.policy_description(
         entry.name, env_id, agent_config, env_kwargs, env_recipe
     )
+    num_envs = getattr(agent_config, "num_envs", None)  # Agents that act in batches.
+
+    def environment_factory(seed: int):
+        if num_envs is None:
+            return environments.make_environment(env_id, seed=seed, recipe=env_recipe, **env_kwargs)
+        return environments.make_vector_environment(
+            env_id, num_envs, seed=seed, recipe=env_recipe, **env_kwargs
+        )
+
     return ExperimentConfig(
         builder=entry.make_builder(agent_config, False),
-        environment_factory=lambda seed: environments.make_environment(
-            env_id, seed=seed, recipe=env_recipe, **env_kwargs
-        ),
+        environment_factory=environment_factory,
         evaluation_environment_factory=lambda seed: environments.make_environment(
             env_id, seed=seed, recipe=env_recipe, evaluation=True, **env_kwargs
         ),

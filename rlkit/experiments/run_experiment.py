@@ -19,6 +19,7 @@ from rlkit.experiments.config import ExperimentConfig
 from rlkit.experiments.evaluator import Evaluator
 from rlkit.replay import local as local_replay
 from rlkit.utils import counting
+from rlkit.wrappers import vector
 
 EVALUATION_SEED_OFFSET = 10_000
 
@@ -242,6 +243,13 @@ def _train(
     environment = config.environment_factory(config.seed)
     stack.callback(environment.close)
     environment_spec = specs.make_environment_spec(environment)
+    num_envs = vector.num_envs(environment)
+    if num_envs is not None and config.evaluation_environment_factory is None:
+        raise errors.ConfigError(
+            f"environment_factory makes a batched environment ({num_envs} sub-environments), "
+            "but the evaluator acts in one: give ExperimentConfig an "
+            "evaluation_environment_factory that makes a single environment."
+        )
     loggers = experiment_logging.make_experiment_loggers(
         config.loggers,
         config.run_dir,
@@ -264,6 +272,7 @@ def _train(
         restore_replay_from=replay_path,
         replay_backend=replay_backend,
         learner_device=config.device,
+        num_envs=num_envs,
     )
     stack.callback(agent.close)
     if resumed_from is not None:
@@ -328,8 +337,9 @@ def _train(
         while steps < config.max_num_actor_steps and not reached_target:
             until = min(next_evaluation, next_checkpoint)
             train_loop.run(num_steps=until - steps)
-            steps = until
-            if steps == next_evaluation:
+            # A batched environment may step past `until` (by fewer than num_envs steps).
+            steps = max(until, int(counter.get_counts().get("actor_steps", until)))
+            if steps >= next_evaluation:
                 evaluations.append(evaluator.evaluate())
                 next_evaluation = _next_multiple(
                     steps, config.eval_every, config.max_num_actor_steps
@@ -337,7 +347,7 @@ def _train(
                 if config.evaluation_callback is not None:
                     config.evaluation_callback(steps, evaluations[-1])
                 reached_target = _reached(config.target_return, evaluations)
-            if steps == next_checkpoint and steps < config.max_num_actor_steps:
+            if steps >= next_checkpoint and steps < config.max_num_actor_steps:
                 save_checkpoint()
                 next_checkpoint = _next_multiple(
                     steps, config.checkpoint_every, config.max_num_actor_steps

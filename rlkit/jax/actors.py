@@ -7,6 +7,7 @@ from typing import Any, Generic, NamedTuple, TypeVar
 
 import dm_env
 import jax
+import jax.numpy as jnp
 import numpy as np
 
 from rlkit import core, errors, types
@@ -31,6 +32,24 @@ class ActorCore(NamedTuple, Generic[State]):
     episode_start: Callable[[State], State] | None = None
 
 
+def extras_spec(actor_core: ActorCore) -> types.NestedSpec:
+    """What `actor_core.get_extras` returns for one step, as dm_env specs (no batch axis):
+    the extras a replay table's signature holds beside each action (`()` for none)."""
+    shapes = jax.eval_shape(
+        lambda key: actor_core.get_extras(actor_core.init(key)), jax.random.PRNGKey(0)
+    )
+    return jax.tree_util.tree_map(lambda leaf: dm_env.specs.Array(leaf.shape, leaf.dtype), shapes)
+
+
+def _where_started(first: jax.Array, started: Any, state: Any) -> Any:
+    """Each sub-environment's state from `started` where `first` [N] is set, else `state`."""
+
+    def select(new, old):
+        return jnp.where(first.reshape(first.shape + (1,) * (new.ndim - 1)), new, old)
+
+    return jax.tree_util.tree_map(select, started, state)
+
+
 class GenericActor(core.Actor, core.Saveable[Any]):
     """Runs an `ActorCore` with parameters from a `VariableClient`, writing to an adder.
 
@@ -39,6 +58,13 @@ class GenericActor(core.Actor, core.Saveable[Any]):
     cheaper there than on an accelerator). Parameters are moved to it once per fetch, not
     per step. With `check_finite`, an action holding NaN or infinity raises
     `InvalidActionError` naming the actor step, instead of reaching the environment.
+
+    With `num_envs`, it acts in a batched environment (`rlkit.make_vector_environment`): the
+    core runs `jax.vmap`ped over the N observations, still one jitted call per step, each
+    sub-environment with a policy state of its own (its own PRNG key, step count, noise
+    process; `state` is stacked on a leading axis of N); `adder` is then a `BatchedAdder`.
+    A sub-environment's `FIRST` step starts its episode (`episode_start`, `add_first`).
+    Step counts kept in the policy state count that sub-environment's steps.
     """
 
     def __init__(
@@ -50,21 +76,37 @@ class GenericActor(core.Actor, core.Saveable[Any]):
         jit: bool = True,
         device: jax.Device | None = None,
         check_finite: bool = False,
+        num_envs: int | None = None,
     ):
         self._core = actor_core
         self._variable_client = variable_client
         self._adder = adder
+        self._num_envs = num_envs
         # Committed inputs decide where a jitted call runs (jit's backend= is deprecated).
         self._device = device if device is not None else jax.devices("cpu")[0]
-        self._select = jax.jit(actor_core.select_action) if jit else actor_core.select_action
-        self._get_extras = actor_core.get_extras
-        self._episode_start = None
-        if actor_core.episode_start is not None:
-            start = actor_core.episode_start
-            self._episode_start = jax.jit(start) if jit else start
+        maybe_jit = jax.jit if jit else (lambda function: function)
+        select, get_extras, start = (
+            actor_core.select_action,
+            actor_core.get_extras,
+            actor_core.episode_start,
+        )
+        if num_envs is None:
+            state = actor_core.init(random_key)
+            self._get_extras = get_extras  # Usually trivial: not worth a jitted call.
+        else:
+            if num_envs < 1:
+                raise ValueError(f"num_envs must be positive, got {num_envs}.")
+            state = jax.vmap(actor_core.init)(jax.random.split(random_key, num_envs))
+            select = jax.vmap(select, in_axes=(None, 0, 0))
+            self._get_extras = maybe_jit(jax.vmap(get_extras))
+            if start is not None:
+                vmapped_start = jax.vmap(start)
+                start = lambda state, first: _where_started(first, vmapped_start(state), state)  # noqa: E731
+        self._select = maybe_jit(select)
+        self._episode_start = None if start is None else maybe_jit(start)
         self._check_finite = check_finite
         self._steps = 0
-        self._state = jax.device_put(actor_core.init(random_key), self._device)
+        self._state = jax.device_put(state, self._device)
         self._fetched_params: Any = None
         self._device_params: Any = None
 
@@ -94,13 +136,20 @@ class GenericActor(core.Actor, core.Saveable[Any]):
 
     def observe_first(self, timestep: dm_env.TimeStep) -> None:
         if self._episode_start is not None:
-            self._state = self._episode_start(self._state)
+            if self._num_envs is None:
+                self._state = self._episode_start(self._state)
+            else:
+                self._state = self._episode_start(self._state, np.ones(self._num_envs, bool))
         if self._adder is not None:
             self._adder.add_first(timestep)
 
     def observe(self, action: types.NestedArray, next_timestep: dm_env.TimeStep) -> None:
         if self._adder is not None:
             self._adder.add(action, next_timestep, self._get_extras(self._state))
+        if self._num_envs is not None and self._episode_start is not None:
+            first = np.asarray(next_timestep.step_type) == dm_env.StepType.FIRST
+            if first.any():
+                self._state = self._episode_start(self._state, first)
 
     def update(self, wait: bool = False) -> None:
         if self._variable_client is not None:
@@ -109,6 +158,11 @@ class GenericActor(core.Actor, core.Saveable[Any]):
     @property
     def state(self) -> Any:
         return self._state
+
+    @property
+    def num_envs(self) -> int | None:
+        """The sub-environments a batched actor acts in; None for one environment."""
+        return self._num_envs
 
     def save(self) -> Any:
         """The policy state (PRNG key, step count, ...): what a resumed actor continues from."""

@@ -6,7 +6,14 @@ adders their trajectory writers and learners their datasets. Reverb is imported 
 the `reverb` backend is used.
 """
 
-from rlkit.replay.adders import Adder, EpisodeAdder, NStepTransitionAdder, SequenceAdder, Step
+from rlkit.replay.adders import (
+    Adder,
+    BatchedAdder,
+    EpisodeAdder,
+    NStepTransitionAdder,
+    SequenceAdder,
+    Step,
+)
 from rlkit.replay.base import (
     BACKENDS,
     MAX_PRIORITY,
@@ -29,6 +36,7 @@ __all__ = [
     "BACKENDS",
     "MAX_PRIORITY",
     "Adder",
+    "BatchedAdder",
     "EpisodeAdder",
     "NStepTransitionAdder",
     "RateLimiter",

@@ -229,14 +229,19 @@ class _StepWriter(Adder):
             )
         )
         self._observation = None
+        self._final_extras = self._zero_step.extras
         self._start_of_episode = False
+        self._continuous = False  # Episodes flow into one stream (SequenceAdder's option).
         self.episode_steps = 0
+        self.stream_steps = 0  # Steps appended since the adder started (all episodes).
         self.items_written = 0
 
     def add_first(self, timestep: dm_env.TimeStep) -> None:
         if not timestep.first():
             raise ValueError(f"add_first needs a FIRST timestep, got {timestep.step_type}.")
-        if self.episode_steps:
+        if self._continuous:
+            self._append_final_step()
+        elif self.episode_steps:
             self._writer.end_episode(clear_buffers=True)
         self._observation = timestep.observation
         self._start_of_episode = True
@@ -259,8 +264,9 @@ class _StepWriter(Adder):
         )
         self._start_of_episode = False
         self._observation = next_timestep.observation
+        self._final_extras = extras
         self._after_step()
-        if next_timestep.last():
+        if next_timestep.last() and not self._continuous:
             # The final observation gets a step of its own with zero action/reward/discount.
             self._append(
                 self._zero_step._replace(observation=next_timestep.observation, extras=extras)
@@ -270,9 +276,22 @@ class _StepWriter(Adder):
             self._observation = None
             self.episode_steps = 0
 
+    def _append_final_step(self) -> None:
+        """Continuous streams: the last episode's final observation gets its step (zero
+        action, reward and discount) when the next episode starts, taking the place of the
+        step that reset the environment. An episode cut short (no LAST) ends the same way,
+        so its last step bootstraps from the last observation seen."""
+        if self._observation is None or not self.episode_steps:
+            return
+        self._append(
+            self._zero_step._replace(observation=self._observation, extras=self._final_extras)
+        )
+        self._after_step()
+
     def _append(self, step: Step) -> None:
         self._writer.append(Step(*self._cast(step)))
         self.episode_steps += 1
+        self.stream_steps += 1
 
     def _create_item(self, length: int) -> None:
         trajectory = tree.map_structure(lambda column: column[-length:], self._writer.history)
@@ -290,6 +309,7 @@ class _StepWriter(Adder):
         self._writer.end_episode(clear_buffers=True)
         self._observation = None
         self.episode_steps = 0
+        self.stream_steps = 0  # A continuous stream starts over: no item spans the reset.
 
     def flush(self) -> None:
         self._writer.flush()
@@ -308,6 +328,13 @@ class SequenceAdder(_StepWriter):
     item is written, so no experience is dropped. Without padding, the last item is the one
     that ends at the final step (it may overlap its predecessor more than usual); episodes
     shorter than `sequence_length` then produce no item.
+
+    With `break_end_of_episode=False` (on-policy rollouts, as Acme's `CONTINUE`), episodes
+    flow into one stream and items end at steps `L, L + p, ...` of the stream, across episode
+    boundaries: the final observation's step (zero action, reward and discount) is appended
+    when the next episode starts, so a batched environment's sub-environment, whose auto-reset
+    takes one step, appends exactly one step per vector step. In an item, step k is the final
+    observation's step exactly when step k + 1 has `start_of_episode`; the learner masks it.
     """
 
     def __init__(
@@ -320,6 +347,7 @@ class SequenceAdder(_StepWriter):
         pad_end_of_episode: bool = True,
         extras_spec: types.NestedSpec = (),
         priority: float = 1.0,
+        break_end_of_episode: bool = True,
     ):
         if sequence_length < 1 or period < 1:
             raise ValueError(
@@ -329,9 +357,10 @@ class SequenceAdder(_StepWriter):
         self._length = sequence_length
         self._period = period
         self._pad = pad_end_of_episode
+        self._continuous = not break_end_of_episode
 
     def _after_step(self) -> None:
-        steps = self.episode_steps
+        steps = self.stream_steps if self._continuous else self.episode_steps
         if steps >= self._length and (steps - self._length) % self._period == 0:
             self._create_item(self._length)
 
@@ -388,3 +417,60 @@ class EpisodeAdder(_StepWriter):
         for _ in range(self._max_length - steps):
             self._writer.append(self._zero_step)
         self._create_item(self._max_length)
+
+
+def _index(nest: Any, index: int) -> Any:
+    return tree.map_structure(lambda x: x[index], nest)
+
+
+def _sub_timestep(timestep: dm_env.TimeStep, index: int) -> dm_env.TimeStep:
+    """Sub-environment `index`'s timestep of a batched one (a FIRST one as dm_env has it:
+    no reward, no discount)."""
+    step_type = dm_env.StepType(int(timestep.step_type[index]))
+    observation = _index(timestep.observation, index)
+    if step_type == dm_env.StepType.FIRST:
+        return dm_env.TimeStep(step_type, None, None, observation)
+    return dm_env.TimeStep(step_type, timestep.reward[index], timestep.discount[index], observation)
+
+
+class BatchedAdder(Adder):
+    """One adder per sub-environment of a batched environment, fed from the batched stream.
+
+    Each adder has its own trajectory writer, so an item never mixes sub-environments:
+    `add_first(timestep)` starts every sub-environment's episode, and `add(actions,
+    next_timestep, extras)` gives sub-environment i its action, timestep and extras (leading
+    axis N on each), or, where its step is `FIRST` (an auto-reset), starts its next episode.
+    """
+
+    def __init__(self, adders: list[Adder]):
+        if not adders:
+            raise ValueError("BatchedAdder needs one adder per sub-environment, got none.")
+        self.adders = list(adders)
+
+    def add_first(self, timestep: dm_env.TimeStep) -> None:
+        for index, adder in enumerate(self.adders):
+            adder.add_first(_sub_timestep(timestep, index))
+
+    def add(
+        self, action: types.NestedArray, next_timestep: dm_env.TimeStep, extras: Any = ()
+    ) -> None:
+        actions = tree.map_structure(np.asarray, action)
+        extras = tree.map_structure(np.asarray, extras)
+        for index, adder in enumerate(self.adders):
+            timestep = _sub_timestep(next_timestep, index)
+            if timestep.first():
+                adder.add_first(timestep)
+            else:
+                adder.add(_index(actions, index), timestep, _index(extras, index))
+
+    def reset(self) -> None:
+        for adder in self.adders:
+            adder.reset()
+
+    def flush(self) -> None:
+        for adder in self.adders:
+            adder.flush()
+
+    def close(self) -> None:
+        for adder in self.adders:
+            adder.close()

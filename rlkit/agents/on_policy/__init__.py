@@ -1,0 +1,62 @@
+"""On-policy agents over batched environments: PPO (categorical and Gaussian policies).
+
+Rollouts from every sub-environment go through a replay queue to a learner that computes
+GAE and runs epochs of minibatch SGD in one jitted call; the actor acts on the newest
+parameters. See the README.
+"""
+
+from typing import TYPE_CHECKING
+
+from rlkit import _lazy
+from rlkit.agents import registry
+
+# Imported on first use (see rlkit/_lazy.py): the registry reads the configs without JAX.
+_EXPORTS = {
+    "PPO": "rlkit.agents.on_policy.agent",
+    "OnPolicyBuilder": "rlkit.agents.on_policy.builder",
+    "OnPolicyConfig": "rlkit.agents.on_policy.config",
+    "PPOConfig": "rlkit.agents.on_policy.config",
+    "OnPolicyLearner": "rlkit.agents.on_policy.learning",
+    "OnPolicyState": "rlkit.agents.on_policy.learning",
+    "PolicyValueNetworks": "rlkit.agents.on_policy.networks",
+    "make_networks": "rlkit.agents.on_policy.networks",
+    "make_policy": "rlkit.agents.on_policy.acting",
+}
+_lazy.attach(__name__, _EXPORTS, submodules=("learning", "acting", "networks"))
+
+registry.register(
+    registry.AgentEntry(
+        name="ppo",
+        description="PPO: clipped surrogate, GAE, minibatch epochs over vectorised envs",
+        action_spaces="discrete or continuous",
+        package="rlkit.agents.on_policy",
+        config="rlkit.agents.on_policy.config:PPOConfig",
+        builder="rlkit.agents.on_policy.builder:OnPolicyBuilder",
+        networks="rlkit.agents.on_policy.networks:make_networks",
+        configs_dir="configs/ppo",
+    )
+)
+
+if TYPE_CHECKING:
+    from rlkit.agents.on_policy import acting, learning, networks
+    from rlkit.agents.on_policy.acting import make_policy
+    from rlkit.agents.on_policy.agent import PPO
+    from rlkit.agents.on_policy.builder import OnPolicyBuilder
+    from rlkit.agents.on_policy.config import OnPolicyConfig, PPOConfig
+    from rlkit.agents.on_policy.learning import OnPolicyLearner, OnPolicyState
+    from rlkit.agents.on_policy.networks import PolicyValueNetworks, make_networks
+
+__all__ = [
+    "PPO",
+    "OnPolicyBuilder",
+    "OnPolicyConfig",
+    "OnPolicyLearner",
+    "OnPolicyState",
+    "PPOConfig",
+    "PolicyValueNetworks",
+    "acting",
+    "learning",
+    "make_networks",
+    "make_policy",
+    "networks",
+]

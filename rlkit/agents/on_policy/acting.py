@@ -1,0 +1,61 @@
+"""Acting policies of the on-policy agents: sample from the policy, record what the learner
+needs beside each action (its log-probability, and a Gaussian's unclipped sample), or act
+greedily for evaluation."""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import jax
+import jax.numpy as jnp
+
+from rlkit import types
+from rlkit.agents.on_policy import networks as networks_lib
+from rlkit.agents.on_policy.networks import PolicyValueNetworks
+from rlkit.jax import actors
+from rlkit.jax import networks as jax_networks
+
+
+class ActingState(NamedTuple):
+    key: types.PRNGKey
+    extras: dict[str, jax.Array]  # The last action's, for the adder.
+
+
+def make_policy(networks: PolicyValueNetworks, evaluation: bool = False) -> actors.ActorCore:
+    """The sampling policy, whose extras are `{"log_prob"}` (categorical) or
+    `{"log_prob", "raw_action"}` (Gaussian: the sample before clipping to [-1, 1]); or,
+    with `evaluation`, the greedy one (the most likely action; the clipped mean)."""
+    categorical = networks.policy_kind == "categorical"
+    size = networks.action_size
+
+    def init(key: types.PRNGKey) -> ActingState:
+        extras = {"log_prob": jnp.zeros((), jnp.float32)}
+        if not categorical:
+            extras["raw_action"] = jnp.zeros((size,), jnp.float32)
+        return ActingState(key, extras)
+
+    def select_action(params, observation, state: ActingState):
+        key, sample_key = jax.random.split(state.key)
+        output = networks.policy_apply(params, jax_networks.add_batch_dim(observation))
+        if categorical:
+            logits = output[0]
+            action = (
+                jnp.argmax(logits)
+                if evaluation
+                else jax.random.categorical(sample_key, logits).astype(jnp.int32)
+            )
+            extras = {"log_prob": networks_lib.log_prob(networks, output, action[None])[0]}
+            return action.astype(jnp.int32), ActingState(key, extras)
+        mean, log_std = output[0][0], output[1]
+        noise = jax.random.normal(sample_key, mean.shape)
+        raw = mean if evaluation else mean + jnp.exp(log_std) * noise
+        extras = {
+            "log_prob": networks_lib.log_prob(networks, (mean[None], log_std), raw[None])[0],
+            "raw_action": raw,
+        }
+        action = jnp.clip(raw, -1.0, 1.0).reshape(networks.action_shape)
+        return action, ActingState(key, extras)
+
+    return actors.ActorCore(
+        init=init, select_action=select_action, get_extras=lambda state: state.extras
+    )

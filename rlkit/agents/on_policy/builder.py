@@ -1,0 +1,132 @@
+"""OnPolicyBuilder: the pieces of PPO, assembled the same way in one process or many.
+
+Each sub-environment's adder writes rollouts of `rollout_length + 1` steps (consecutive ones
+share their last step, which only bootstraps) into a replay queue whose signature comes from
+the policy's extras; a learner step takes one rollout per sub-environment and learns from it
+once. In one process the agent learns as soon as every rollout is in and acts on the new
+parameters from the next step (`LearningSchedule.on_policy_table`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+from rlkit import builders, core, loggers, replay, specs, types
+from rlkit.agents.on_policy import acting, learning
+from rlkit.agents.on_policy.config import OnPolicyConfig
+from rlkit.agents.on_policy.networks import PolicyValueNetworks
+from rlkit.jax import actors, variable_utils
+from rlkit.utils import counting
+
+
+class OnPolicyBuilder(builders.ActorLearnerBuilder):
+    """Acme-style builder of an on-policy agent (PPO).
+
+    Args:
+      config: an `OnPolicyConfig` (e.g. `PPOConfig`).
+      block_inserts: True when actors and learner run in separate processes (a full queue
+        then holds actors back); False in one process, where the agent learns from every
+        batch of rollouts as soon as it is complete.
+    """
+
+    def __init__(self, config: OnPolicyConfig, block_inserts: bool = True):
+        self._config = config
+        self._block_inserts = block_inserts
+
+    @property
+    def config(self) -> OnPolicyConfig:
+        return self._config
+
+    def make_replay_tables(
+        self, environment_spec: specs.EnvironmentSpec, policy: actors.ActorCore | None = None
+    ) -> list[replay.TableConfig]:
+        if policy is None:
+            raise ValueError("OnPolicyBuilder needs the policy: its extras are in the table.")
+        cfg = self._config
+        signature = replay.step_signature(
+            environment_spec, cfg.rollout_length + 1, actors.extras_spec(policy)
+        )
+        # Room for two rounds of rollouts: one being learned from, one being written.
+        return [replay.queue_table(cfg.replay_table_name, 2 * cfg.num_envs, signature)]
+
+    def make_dataset_iterator(self, replay_client: replay.ReplayClient) -> Iterator[types.Batch]:
+        return replay_client.dataset(
+            self._config.replay_table_name,
+            self._config.num_envs,
+            flatten_blocks=False,
+            # One process samples only complete batches: a wait would never end.
+            rate_limiter_timeout_s=None if self._block_inserts else 60.0,
+        )
+
+    def make_adder(
+        self,
+        replay_client: replay.ReplayClient,
+        environment_spec: specs.EnvironmentSpec,
+        policy: actors.ActorCore | None = None,
+    ) -> replay.Adder:
+        if policy is None:
+            raise ValueError("OnPolicyBuilder needs the policy: its extras are in the table.")
+        cfg = self._config
+        return replay.SequenceAdder(
+            replay_client,
+            cfg.replay_table_name,
+            environment_spec,
+            sequence_length=cfg.rollout_length + 1,
+            period=cfg.rollout_length,
+            pad_end_of_episode=False,
+            extras_spec=actors.extras_spec(policy),
+            break_end_of_episode=False,
+        )
+
+    def make_learner(
+        self,
+        random_key: types.PRNGKey,
+        networks: PolicyValueNetworks,
+        dataset: Iterator[types.Batch],
+        logger: loggers.Logger | None = None,
+        environment_spec: specs.EnvironmentSpec | None = None,
+        replay_client: replay.ReplayClient | None = None,
+        counter: counting.Counter | None = None,
+        device: Any = None,
+    ) -> learning.OnPolicyLearner:
+        del environment_spec, replay_client
+        return learning.OnPolicyLearner(
+            self._config, networks, random_key, dataset, counter=counter, logger=logger,
+            device=device,
+        )  # fmt: skip
+
+    def learning_schedule(self) -> builders.LearningSchedule:
+        cfg = self._config
+        return builders.LearningSchedule(
+            min_observations=0,
+            observations_per_learner_step=float(cfg.steps_per_learner_step),
+            on_policy_table=cfg.replay_table_name,
+            on_policy_items=cfg.num_envs,
+        )
+
+    def make_policy(
+        self,
+        networks: PolicyValueNetworks,
+        environment_spec: specs.EnvironmentSpec,
+        evaluation: bool = False,
+    ) -> actors.ActorCore:
+        del environment_spec
+        return acting.make_policy(networks, evaluation)
+
+    def make_actor(
+        self,
+        random_key: types.PRNGKey,
+        policy: actors.ActorCore,
+        environment_spec: specs.EnvironmentSpec,
+        variable_source: core.VariableSource | None = None,
+        adder: replay.Adder | None = None,
+        num_envs: int | None = None,
+    ) -> actors.GenericActor:
+        del environment_spec
+        client = None
+        if variable_source is not None:
+            client = variable_utils.VariableClient(variable_source, "policy", update_period=1)
+        return actors.GenericActor(
+            policy, random_key, client, adder, check_finite=True, num_envs=num_envs
+        )

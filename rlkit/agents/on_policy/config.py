@@ -1,0 +1,108 @@
+"""Configurations of the on-policy agents (PPO, A2C) over batched environments.
+
+`OnPolicyConfig` holds what they share: `num_envs` sub-environments each contribute a rollout
+of `rollout_length` steps per learner step (the rollouts go through a replay queue), GAE,
+the networks, the optimiser and the loss weights; each agent's config adds its own and
+chooses its loss. Defaults follow Stable-Baselines3. Importing this module does not import
+JAX.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import ClassVar
+
+from rlkit import configs
+
+
+@dataclasses.dataclass
+class OnPolicyConfig:
+    """Hyperparameters every on-policy agent here shares.
+
+    A learner step takes one rollout of `rollout_length` steps from each of the `num_envs`
+    sub-environments (SB3's `n_steps` per environment), computes GAE(`gae_lambda`)
+    advantages with the current value function, and runs `num_epochs` passes over the
+    `num_envs * rollout_length` steps in minibatches of `minibatch_size`, all in one jitted
+    call. Rollouts run across episode boundaries; a truncated episode bootstraps from its
+    final observation. With `anneal_env_steps` > 0, the learning rate (and PPO's clip range,
+    when asked) fall linearly to 0 over that many environment steps, as SB3's `lin_` schedules
+    over a run of that length.
+    """
+
+    num_envs: int = 1
+    rollout_length: int = 2048
+    minibatch_size: int = 64
+    num_epochs: int = 10
+    discount: float = 0.99
+    gae_lambda: float = 0.95
+    learning_rate: float = 3e-4
+    anneal_env_steps: int = 0
+    max_gradient_norm: float = 0.5  # 0: no clipping.
+    value_coefficient: float = 0.5
+    entropy_coefficient: float = 0.0
+    normalize_advantages: bool = True
+    # Separate policy and value MLPs (tanh), as SB3's MlpPolicy.
+    policy_hidden_sizes: tuple[int, ...] = (64, 64)
+    value_hidden_sizes: tuple[int, ...] = (64, 64)
+    # A Gaussian policy's log standard deviation starts here (a learned, state-independent
+    # parameter per action dimension; SB3's `log_std_init`).
+    initial_log_std: float = 0.0
+    replay_table_name: str = "rollouts"
+    optimizer: ClassVar[str] = "adam"
+
+    def __post_init__(self):
+        self.policy_hidden_sizes = tuple(self.policy_hidden_sizes)
+        self.value_hidden_sizes = tuple(self.value_hidden_sizes)
+        configs.check_types(self)
+        configs.check_positive(
+            self,
+            ("num_envs", "rollout_length", "minibatch_size", "num_epochs", "learning_rate"),
+        )
+        configs.check_unit_interval(self, ("discount", "gae_lambda"))
+        for name in ("anneal_env_steps", "max_gradient_norm", "value_coefficient"):
+            configs.require(getattr(self, name) >= 0, self, f"{name} must be >= 0.")
+        configs.require(self.entropy_coefficient >= 0, self, "entropy_coefficient must be >= 0.")
+        for name in ("policy_hidden_sizes", "value_hidden_sizes"):
+            sizes = getattr(self, name)
+            configs.require(
+                all(size > 0 for size in sizes), self, f"{name} must be positive: {sizes}"
+            )
+        steps = self.num_envs * self.rollout_length
+        configs.require(
+            steps % self.minibatch_size == 0,
+            self,
+            f"num_envs * rollout_length ({self.num_envs} * {self.rollout_length} = {steps}) "
+            f"must be a multiple of minibatch_size ({self.minibatch_size}): each epoch splits "
+            "the rollouts into whole minibatches. Change rollout_length or minibatch_size.",
+        )
+
+    @property
+    def steps_per_learner_step(self) -> int:
+        """Rollout steps one learner step learns from (all sub-environments')."""
+        return self.num_envs * self.rollout_length
+
+    @property
+    def num_minibatches(self) -> int:
+        return self.steps_per_learner_step // self.minibatch_size
+
+
+@dataclasses.dataclass
+class PPOConfig(OnPolicyConfig):
+    """PPO (Schulman et al. 2017): the clipped surrogate objective, `num_epochs` passes of
+    minibatch SGD per rollout, an entropy bonus, and optionally a clipped value loss
+    (`value_clip_epsilon` > 0, SB3's `clip_range_vf`) and a clip range annealed with the
+    learning rate (`anneal_clip_epsilon`). Defaults are SB3's PPO."""
+
+    clip_epsilon: float = 0.2
+    value_clip_epsilon: float = 0.0  # 0: the value loss is not clipped.
+    anneal_clip_epsilon: bool = False
+
+    def __post_init__(self):
+        super().__post_init__()
+        configs.check_positive(self, ("clip_epsilon",))
+        configs.require(self.value_clip_epsilon >= 0, self, "value_clip_epsilon must be >= 0.")
+        configs.require(
+            not self.anneal_clip_epsilon or self.anneal_env_steps > 0,
+            self,
+            "anneal_clip_epsilon needs anneal_env_steps > 0 (the run length it anneals over).",
+        )

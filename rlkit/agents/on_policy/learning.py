@@ -1,0 +1,226 @@
+"""The on-policy learner step: GAE over each rollout, then epochs of minibatch SGD on PPO's
+clipped objective, all in one jitted call.
+
+A learner step gets one rollout per sub-environment from the replay queue: `Step`s
+[num_envs, rollout_length + 1] (the last step only bootstraps). Rollouts run across
+episodes; a final observation has a step of its own (zero action, reward and discount), and
+step t is one exactly when step t + 1 starts an episode. Such steps are masked out of every
+loss and stop the advantage recursion, while the step before one bootstraps from the final
+observation's value (discount 1 after a truncation, 0 after a termination).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any, NamedTuple
+
+import jax
+import jax.numpy as jnp
+import optax
+import rlax
+
+from rlkit import loggers, types
+from rlkit.agents.on_policy import networks as networks_lib
+from rlkit.agents.on_policy.config import OnPolicyConfig
+from rlkit.agents.on_policy.networks import PolicyValueNetworks
+from rlkit.jax import learning as jax_learning
+from rlkit.utils import counting
+
+
+class OnPolicyState(NamedTuple):
+    params: types.Params
+    opt_state: optax.OptState
+    key: types.PRNGKey
+    steps: jax.Array  # Learner steps (rollouts learned from) so far.
+
+
+class Minibatch(NamedTuple):
+    """Flattened rollout steps [B, ...] and what the loss needs of them."""
+
+    observation: types.NestedArray
+    action: jax.Array  # Category indices [B], or a Gaussian's unclipped samples [B, A].
+    log_prob: jax.Array  # Under the policy that acted.
+    advantage: jax.Array
+    value_target: jax.Array
+    value: jax.Array  # Before this learner step's updates (for value clipping).
+    mask: jax.Array  # 1 for a step taken, 0 for a final observation's step.
+
+
+def make_optimizer(config: OnPolicyConfig) -> optax.GradientTransformation:
+    """Adam with SB3's epsilon (1e-5), after global-norm clipping when asked."""
+    adam = optax.adam(config.learning_rate, eps=1e-5)
+    if config.max_gradient_norm > 0:
+        return optax.chain(optax.clip_by_global_norm(config.max_gradient_norm), adam)
+    return adam
+
+
+def initial_state(
+    networks: PolicyValueNetworks, optimizer: optax.GradientTransformation, key: types.PRNGKey
+) -> OnPolicyState:
+    init_key, state_key = jax.random.split(key)
+    params = networks.init(init_key)
+    return OnPolicyState(params, optimizer.init(params), state_key, jnp.zeros((), jnp.int32))
+
+
+def rollout_advantages(
+    values: jax.Array,
+    rewards: jax.Array,
+    discounts: jax.Array,
+    mask: jax.Array,
+    gae_lambda: float,
+) -> tuple[jax.Array, jax.Array]:
+    """GAE advantages and value targets [T] of one rollout (`rlax`), from values [T + 1],
+    rewards and `discounts` (gamma times the environment's) [T], and `mask` [T] (0 at a
+    final observation's step): a masked step gets advantage 0 and stops the recursion."""
+    lambdas = gae_lambda * jnp.concatenate([mask[1:], jnp.ones_like(mask[:1])])
+    advantages = rlax.truncated_generalized_advantage_estimation(
+        rewards, discounts, lambdas, values, stop_target_gradients=True
+    )
+    return advantages * mask, advantages + values[:-1]
+
+
+def _masked_mean(x: jax.Array, mask: jax.Array) -> jax.Array:
+    return jnp.sum(x * mask) / jnp.maximum(jnp.sum(mask), 1.0)
+
+
+def ppo_loss(
+    networks: PolicyValueNetworks,
+    config: Any,
+    params: types.Params,
+    batch: Minibatch,
+    clip_epsilon: jax.Array,
+) -> tuple[jax.Array, dict[str, jax.Array]]:
+    """PPO's loss on a minibatch: the clipped surrogate (rlax), the value regression
+    (optionally clipped around the values before the update) and the entropy bonus, each a
+    mean over the steps taken."""
+    mask = batch.mask
+    output = networks.policy_apply(params, batch.observation)
+    log_prob = networks_lib.log_prob(networks, output, batch.action)
+    ratio = jnp.exp(log_prob - batch.log_prob)
+    advantage = batch.advantage
+    if config.normalize_advantages:
+        mean = _masked_mean(advantage, mask)
+        std = jnp.sqrt(_masked_mean((advantage - mean) ** 2, mask))
+        advantage = (advantage - mean) / (std + 1e-8)
+    # rlax averages over the whole minibatch: masked steps add 0, the factor rescales.
+    taken_fraction = jnp.maximum(jnp.mean(mask), 1.0 / mask.shape[0])
+    policy_loss = rlax.clipped_surrogate_pg_loss(ratio, advantage * mask, clip_epsilon)
+    policy_loss = policy_loss / taken_fraction
+    value = networks.value_apply(params, batch.observation)
+    if config.value_clip_epsilon > 0:
+        eps = config.value_clip_epsilon
+        value = batch.value + jnp.clip(value - batch.value, -eps, eps)
+    value_loss = _masked_mean((batch.value_target - value) ** 2, mask)
+    entropy = _masked_mean(networks_lib.entropy(networks, output), mask)
+    loss = (
+        policy_loss + config.value_coefficient * value_loss - config.entropy_coefficient * entropy
+    )
+    log_ratio = log_prob - batch.log_prob
+    clipped = (jnp.abs(ratio - 1) > clip_epsilon).astype(jnp.float32)
+    metrics = {
+        "loss": loss,
+        "policy_loss": policy_loss,
+        "value_loss": value_loss,
+        "entropy": entropy,
+        "approx_kl": _masked_mean(jnp.exp(log_ratio) - 1 - log_ratio, mask),
+        "clip_fraction": _masked_mean(clipped, mask),
+    }
+    return loss, metrics
+
+
+def rollout_minibatch(
+    networks: PolicyValueNetworks, config: OnPolicyConfig, params: types.Params, data: Any
+) -> Minibatch:
+    """The rollouts `data` (`Step`s [N, T + 1]) as one flat batch of N * T steps, with GAE
+    advantages and targets from the value function under `params`."""
+    num_envs, length = data.reward.shape[:2]
+    flat = lambda x: x.reshape((-1,) + x.shape[2:])  # noqa: E731  [N, L, ...] -> [N * L, ...]
+    observations = jax.tree_util.tree_map(flat, data.observation)
+    values = networks.value_apply(params, observations).reshape(num_envs, length)
+    mask = 1.0 - data.start_of_episode[:, 1:].astype(jnp.float32)
+    discounts = config.discount * data.discount[:, :-1]
+    advantages, targets = jax.vmap(rollout_advantages, in_axes=(0, 0, 0, 0, None))(
+        values, data.reward[:, :-1], discounts, mask, config.gae_lambda
+    )
+    if networks.policy_kind == "categorical":
+        actions = data.action
+    else:
+        actions = data.extras["raw_action"]  # The sample scored, not the clipped action.
+    taken = lambda x: flat(x[:, :-1])  # noqa: E731
+    return Minibatch(
+        observation=jax.tree_util.tree_map(taken, data.observation),
+        action=taken(actions),
+        log_prob=taken(data.extras["log_prob"]),
+        advantage=flat(advantages),
+        value_target=flat(targets),
+        value=flat(values[:, :-1]),
+        mask=flat(mask),
+    )
+
+
+def make_ppo_update(
+    networks: PolicyValueNetworks, optimizer: optax.GradientTransformation, config: Any
+) -> jax_learning.Update:
+    """One learner step: `(state, rollouts, probabilities) -> (state, metrics, None)`."""
+    anneal_steps = config.anneal_env_steps / config.steps_per_learner_step
+
+    def minibatch_step(carry, batch: Minibatch):
+        params, opt_state, scale, clip_epsilon = carry
+        grads, metrics = jax.grad(
+            lambda p: ppo_loss(networks, config, p, batch, clip_epsilon), has_aux=True
+        )(params)
+        updates, opt_state = optimizer.update(grads, opt_state, params)
+        updates = jax.tree_util.tree_map(lambda u: u * scale, updates)  # Annealed rate.
+        return (optax.apply_updates(params, updates), opt_state, scale, clip_epsilon), metrics
+
+    def update(state: OnPolicyState, data: Any, probabilities: jax.Array):
+        del probabilities  # A queue's items are each sampled once, in order.
+        batch = rollout_minibatch(networks, config, state.params, data)
+        # SB3's linear schedules: the fraction of the run left after this rollout.
+        remaining = 1.0
+        if anneal_steps > 0:
+            remaining = jnp.maximum(1.0 - (state.steps + 1) / anneal_steps, 0.0)
+        scale = remaining if anneal_steps > 0 else 1.0
+        clip_epsilon = config.clip_epsilon * (remaining if config.anneal_clip_epsilon else 1.0)
+        size = batch.mask.shape[0]
+        key, *epoch_keys = jax.random.split(state.key, config.num_epochs + 1)
+
+        def epoch(carry, epoch_key):
+            order = jax.random.permutation(epoch_key, size)
+            minibatches = jax.tree_util.tree_map(
+                lambda x: x[order].reshape((config.num_minibatches, -1) + x.shape[1:]), batch
+            )
+            return jax.lax.scan(minibatch_step, carry, minibatches)
+
+        carry = (state.params, state.opt_state, jnp.asarray(scale), jnp.asarray(clip_epsilon))
+        (params, opt_state, _, _), metrics = jax.lax.scan(epoch, carry, jnp.stack(epoch_keys))
+        metrics = jax.tree_util.tree_map(jnp.mean, metrics)
+        metrics["learning_rate"] = config.learning_rate * jnp.asarray(scale)
+        return OnPolicyState(params, opt_state, key, state.steps + 1), metrics, None
+
+    return update
+
+
+class OnPolicyLearner(jax_learning.OffPolicyLearner):
+    """Learns from each batch of rollouts once (`make_ppo_update`), serving "policy"."""
+
+    def __init__(
+        self,
+        config: OnPolicyConfig,
+        networks: PolicyValueNetworks,
+        random_key: types.PRNGKey,
+        iterator: Iterator[types.Batch],
+        counter: counting.Counter | None = None,
+        logger: loggers.Logger | None = None,
+        device: jax.Device | None = None,
+    ):
+        optimizer = make_optimizer(config)
+        super().__init__(
+            make_ppo_update(networks, optimizer, config),
+            initial_state(networks, optimizer, random_key),
+            lambda state: {"policy": state.params},
+            iterator,
+            counter=counter,
+            logger=logger,
+            device=device,
+        )

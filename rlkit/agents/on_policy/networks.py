@@ -1,0 +1,130 @@
+"""Policy-value networks of the on-policy agents: a categorical or Gaussian policy and a
+state-value function, as separate tanh MLPs (SB3's MlpPolicy, with its orthogonal
+initialisation: gain sqrt(2) in the torsos, 0.01 on the policy head, 1 on the value head).
+
+A discrete action spec gets a categorical policy over its values; a continuous one in
+[-1, 1] a diagonal Gaussian with a learned, state-independent log standard deviation (the
+action sent to the environment is the sample clipped to [-1, 1]; the learner scores the
+unclipped sample, as SB3 does).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, NamedTuple
+
+import haiku as hk
+import jax
+import jax.numpy as jnp
+import numpy as np
+import rlax
+from dm_env import specs as dm_specs
+
+from rlkit import errors, specs, types
+from rlkit.jax import networks as networks_lib
+
+
+class PolicyValueNetworks(NamedTuple):
+    """The policy and the value function as pure functions of one parameter set.
+
+    `policy_apply(params, observation [B, ...])` gives logits [B, num_actions]
+    (`policy_kind="categorical"`) or `(mean [B, A], log_std [A])` ("gaussian"), flat over
+    the action's A = prod(shape) dimensions; `value_apply(params, observation)` gives
+    state values [B]. `init(key)` makes the parameters of both.
+    """
+
+    init: Callable[[types.PRNGKey], types.Params]
+    policy_apply: Callable[..., Any]
+    value_apply: Callable[..., jax.Array]
+    policy_kind: str
+    action_size: int
+    action_shape: tuple[int, ...] = ()
+
+    def init_policy(self, key: types.PRNGKey) -> types.Params:
+        return self.init(key)
+
+
+def log_prob(networks: PolicyValueNetworks, policy_output: Any, action: jax.Array) -> jax.Array:
+    """`log pi(action)` [B] under the policy's output for a batch (actions flat: [B] indices
+    or [B, A])."""
+    if networks.policy_kind == "categorical":
+        return rlax.softmax().logprob(action.astype(jnp.int32), policy_output)
+    mean, log_std = policy_output
+    std = jnp.broadcast_to(jnp.exp(log_std), mean.shape)
+    return rlax.gaussian_diagonal().logprob(action, mean, std)
+
+
+def entropy(networks: PolicyValueNetworks, policy_output: Any) -> jax.Array:
+    """The policy's entropy per observation [B]."""
+    if networks.policy_kind == "categorical":
+        return rlax.softmax().entropy(policy_output)
+    mean, log_std = policy_output
+    std = jnp.broadcast_to(jnp.exp(log_std), mean.shape)
+    return rlax.gaussian_diagonal().entropy(mean, std)
+
+
+def _policy_kind(environment_spec: specs.EnvironmentSpec, agent: str) -> tuple[str, int]:
+    spec = environment_spec.actions
+    if isinstance(spec, dm_specs.DiscreteArray):
+        return "categorical", int(spec.num_values)
+    if isinstance(spec, dm_specs.BoundedArray) and np.issubdtype(np.dtype(spec.dtype), np.floating):
+        if not (np.all(spec.minimum == -1.0) and np.all(spec.maximum == 1.0)):
+            raise errors.ConfigError(
+                f"{agent}'s Gaussian policy acts in [-1, 1], but the action bounds are "
+                f"[{spec.minimum}, {spec.maximum}]: wrap the environment in "
+                "rlkit.wrappers.CanonicalSpecWrapper (the 'continuous' environment recipe)."
+            )
+        return "gaussian", int(np.prod(spec.shape))
+    raise errors.ConfigError(
+        f"{agent} acts in a Discrete action space (categorical policy) or a bounded Box one "
+        f"(Gaussian policy), got {spec!r}."
+    )
+
+
+def make_networks(environment_spec: specs.EnvironmentSpec, config: Any) -> PolicyValueNetworks:
+    """The agent's policy-value networks for `environment_spec` (`config`: an
+    `OnPolicyConfig`)."""
+    agent = type(config).__name__.removesuffix("Config")
+    policy_kind, action_size = _policy_kind(environment_spec, agent)
+    encode = networks_lib.make_observation_encoder(environment_spec.observations)
+    hidden_init = hk.initializers.Orthogonal(np.sqrt(2.0))
+
+    def torso(sizes, name):
+        return hk.nets.MLP(
+            list(sizes), activation=jnp.tanh, activate_final=True, w_init=hidden_init, name=name
+        )
+
+    def make():
+        policy_torso = torso(config.policy_hidden_sizes, "policy_torso")
+        value_torso = torso(config.value_hidden_sizes, "value_torso")
+        head = hk.Linear(action_size, w_init=hk.initializers.Orthogonal(0.01), name="policy")
+        value_head = hk.Linear(1, w_init=hk.initializers.Orthogonal(1.0), name="value")
+
+        def policy(observation):
+            output = head(policy_torso(encode(observation)))
+            if policy_kind == "categorical":
+                return output
+            log_std = hk.get_parameter(
+                "log_std", [action_size], init=hk.initializers.Constant(config.initial_log_std)
+            )
+            return output, log_std
+
+        def value(observation):
+            return value_head(value_torso(encode(observation)))[..., 0]
+
+        def init(observation):
+            return policy(observation), value(observation)
+
+        return init, (policy, value)
+
+    functions = hk.without_apply_rng(hk.multi_transform(make))
+    policy_apply, value_apply = functions.apply
+    dummy_observation = networks_lib.zeros_like_spec(environment_spec.observations, batch=1)
+    return PolicyValueNetworks(
+        init=lambda key: functions.init(key, dummy_observation),
+        policy_apply=policy_apply,
+        value_apply=value_apply,
+        policy_kind=policy_kind,
+        action_size=action_size,
+        action_shape=tuple(environment_spec.actions.shape),
+    )

@@ -1,0 +1,252 @@
+"""On-policy agents (PPO): GAE and the clipped loss by hand, rollouts from the replay queue,
+bad configs, save/restore, and learning CartPole (slow)."""
+
+import dataclasses
+
+import chex
+import dm_env
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+import rlkit
+from rlkit import errors
+from rlkit.agents import registry
+from rlkit.agents.on_policy import PPO, PPOConfig, learning
+from rlkit.agents.on_policy import networks as networks_lib
+from rlkit.replay import Step
+
+
+def test_gae_masks_a_final_observation_s_step_and_bootstraps_a_truncation():
+    """Steps 0, 1 end an episode truncated after step 1 (discount 1); step 2 is the final
+    observation's step (masked); step 3 starts the next episode; value 4 bootstraps."""
+    gamma, lam = 0.9, 0.5
+    values = jnp.array([1.0, 2.0, 3.0, 4.0, 5.0])
+    rewards = jnp.array([1.0, 1.0, 0.0, 2.0])
+    discounts = gamma * jnp.array([1.0, 1.0, 0.0, 1.0])
+    mask = jnp.array([1.0, 1.0, 0.0, 1.0])
+    advantages, targets = learning.rollout_advantages(values, rewards, discounts, mask, lam)
+    delta3 = 2.0 + gamma * 5.0 - 4.0
+    delta1 = 1.0 + gamma * 3.0 - 2.0  # Bootstraps from the final observation's value, 3.
+    delta0 = 1.0 + gamma * 2.0 - 1.0
+    expected = [delta0 + gamma * lam * delta1, delta1, 0.0, delta3]  # No trace across.
+    np.testing.assert_allclose(advantages, expected, rtol=1e-6)
+    np.testing.assert_allclose(
+        np.asarray(targets)[[0, 1, 3]], np.array(expected)[[0, 1, 3]] + [1, 2, 4]
+    )
+
+
+def fixed_networks(logits, values):
+    """Networks whose outputs ignore the parameters: the loss is then checkable by hand."""
+    return networks_lib.PolicyValueNetworks(
+        init=lambda key: {},
+        policy_apply=lambda params, observation: logits,
+        value_apply=lambda params, observation: values,
+        policy_kind="categorical",
+        action_size=logits.shape[-1],
+    )
+
+
+def test_ppo_loss_against_a_hand_computed_value():
+    logits = jnp.log(jnp.array([[0.5, 0.5], [0.2, 0.8], [0.9, 0.1]]))
+    values = jnp.array([1.0, 0.5, 0.0])
+    batch = learning.Minibatch(
+        observation=jnp.zeros((3, 1)),
+        action=jnp.array([0, 1, 0]),
+        log_prob=jnp.log(jnp.array([0.25, 0.8, 0.5])),  # Ratios 2.0, 1.0, 1.8.
+        advantage=jnp.array([1.0, -2.0, 5.0]),
+        value_target=jnp.array([2.0, 0.5, 7.0]),
+        value=jnp.array([0.0, 0.0, 0.0]),
+        mask=jnp.array([1.0, 1.0, 0.0]),  # The third step is a final observation's.
+    )
+    config = PPOConfig(normalize_advantages=False, value_coefficient=0.5, entropy_coefficient=0.1)
+    loss, metrics = learning.ppo_loss(
+        fixed_networks(logits, values), config, {}, batch, jnp.asarray(0.2)
+    )
+    # Surrogate: min(2.0 * 1, 1.2 * 1) = 1.2 and min(1.0 * -2, 1.0 * -2) = -2: mean -0.4.
+    policy_loss = -(1.2 - 2.0) / 2
+    value_loss = ((2.0 - 1.0) ** 2 + 0.0) / 2
+    entropy = (np.log(2) - (0.2 * np.log(0.2) + 0.8 * np.log(0.8))) / 2
+    np.testing.assert_allclose(metrics["policy_loss"], policy_loss, rtol=1e-5)
+    np.testing.assert_allclose(metrics["value_loss"], value_loss, rtol=1e-5)
+    np.testing.assert_allclose(metrics["entropy"], entropy, rtol=1e-5)
+    np.testing.assert_allclose(loss, policy_loss + 0.5 * value_loss - 0.1 * entropy, rtol=1e-5)
+    np.testing.assert_allclose(metrics["clip_fraction"], 0.5)
+
+
+def test_value_clipping_keeps_the_value_near_its_old_estimate():
+    logits = jnp.zeros((2, 2))
+    batch = learning.Minibatch(
+        observation=jnp.zeros((2, 1)),
+        action=jnp.array([0, 1]),
+        log_prob=jnp.log(jnp.array([0.5, 0.5])),
+        advantage=jnp.zeros(2),
+        value_target=jnp.array([3.0, 3.0]),
+        value=jnp.array([1.0, 1.0]),
+        mask=jnp.ones(2),
+    )
+    networks = fixed_networks(logits, jnp.array([2.0, 0.0]))
+    config = PPOConfig(value_clip_epsilon=0.5)
+    _, metrics = learning.ppo_loss(networks, config, {}, batch, jnp.asarray(0.2))
+    # Clipped to 1.5 and 0.5: ((3 - 1.5)^2 + (3 - 0.5)^2) / 2.
+    np.testing.assert_allclose(metrics["value_loss"], (1.5**2 + 2.5**2) / 2, rtol=1e-6)
+
+
+def test_rollout_minibatch_flattens_rollouts_and_masks_final_observation_steps():
+    """One sub-environment, rollout length 3: steps 0-1 end an episode (terminated), step
+    2 is its final observation's step, step 3 (bootstrap only) starts the next."""
+    data = Step(
+        observation=jnp.array([[[0.0], [1.0], [2.0], [0.0]]]),
+        action=jnp.array([[1, 0, 0, 1]], jnp.int32),
+        reward=jnp.array([[1.0, 1.0, 0.0, 1.0]]),
+        discount=jnp.array([[1.0, 0.0, 0.0, 1.0]]),
+        start_of_episode=jnp.array([[True, False, False, True]]),
+        extras={"log_prob": jnp.array([[-0.1, -0.2, 0.0, -0.4]])},
+    )
+    values = lambda params, observation: 10.0 * observation[:, 0]  # noqa: E731
+    networks = fixed_networks(jnp.zeros((4, 2)), None)._replace(value_apply=values)
+    config = PPOConfig(num_envs=1, rollout_length=3, minibatch_size=3, discount=0.5)
+    batch = learning.rollout_minibatch(networks, config, {}, data)
+    chex.assert_shape(batch.observation, (3, 1))
+    np.testing.assert_array_equal(batch.mask, [1.0, 1.0, 0.0])
+    np.testing.assert_array_equal(batch.action, [1, 0, 0])
+    np.testing.assert_allclose(batch.log_prob, [-0.1, -0.2, 0.0])
+    np.testing.assert_allclose(batch.value, [0.0, 10.0, 20.0])
+    # Step 1 terminates: advantage 1 - 10; step 0: 1 + 0.5 * 10 - 0 + 0.5 * 0.95 * (-9).
+    delta1 = 1.0 - 10.0
+    np.testing.assert_allclose(
+        batch.advantage, [1.0 + 5.0 + 0.5 * 0.95 * delta1, delta1, 0.0], rtol=1e-6
+    )
+
+
+@pytest.mark.parametrize(
+    "overrides, message",
+    [
+        (dict(num_envs=3, rollout_length=10, minibatch_size=4), "multiple of minibatch_size"),
+        (dict(num_envs=0), "num_envs must be positive"),
+        (dict(anneal_clip_epsilon=True), "anneal_env_steps"),
+        (dict(gae_lambda=1.5), "gae_lambda"),
+    ],
+)
+def test_bad_configs_name_the_fix(overrides, message):
+    with pytest.raises(errors.ConfigError, match=message):
+        PPOConfig(**overrides)
+
+
+def small_config(**overrides):
+    return PPOConfig(num_envs=2, rollout_length=8, minibatch_size=8, num_epochs=2, **overrides)
+
+
+def test_an_agent_of_n_environments_refuses_a_single_environment():
+    env = rlkit.make_environment("CartPole-v1", seed=0)
+    agent = PPO(rlkit.make_environment_spec(env), small_config())
+    with pytest.raises(ValueError, match="make_vector_environment"):
+        rlkit.EnvironmentLoop(env, agent)
+    agent.close()
+
+
+@pytest.mark.parametrize(
+    "env_id, recipe", [("CartPole-v1", "gymnasium"), ("Pendulum-v1", "continuous")]
+)
+def test_ppo_learns_from_each_batch_of_rollouts_once_and_acts_on_new_parameters(env_id, recipe):
+    config = small_config()
+    env = rlkit.make_vector_environment(env_id, config.num_envs, seed=0, recipe=recipe)
+    agent = PPO(rlkit.make_environment_spec(env), config, seed=0)
+    loop = rlkit.EnvironmentLoop(env, agent, logger=rlkit.loggers.NoOpLogger())
+    loop.run(num_steps=2 * 8 * 5)
+    # Every sub-environment appends one step per vector step (an auto-reset's step holds the
+    # final observation), so rollouts are complete after 9, 17, 25, ... vector steps.
+    vector_steps = agent.actor._steps
+    assert vector_steps >= 40
+    assert int(agent.learner.state.steps) == (vector_steps - 1) // 8
+    assert agent.replay_client.table_size(config.replay_table_name) == 0
+    # The actor holds the learner's newest parameters.
+    actor_params = agent.actor._variable_client.params
+    chex.assert_trees_all_equal(actor_params, agent.learner.get_variables(["policy"])[0])
+    agent.close()
+    env.close()
+
+
+def test_ppo_state_saves_and_restores_exactly():
+    config = small_config()
+    env = rlkit.make_vector_environment("CartPole-v1", config.num_envs, seed=0)
+    spec = rlkit.make_environment_spec(env)
+    agent = PPO(spec, config, seed=0)
+    rlkit.EnvironmentLoop(env, agent, logger=rlkit.loggers.NoOpLogger()).run(num_steps=60)
+    saved = jax.device_get(agent.save())
+    other = PPO(spec, config, seed=1)
+    other.restore(saved)
+    chex.assert_trees_all_equal(jax.device_get(other.save()), saved)
+    agent.close()
+    other.close()
+    env.close()
+
+
+def test_the_cartpole_yaml_is_rl_zoo_s():
+    config = registry.get_agent("ppo").load_config("CartPole-v1")
+    expected = dict(num_envs=8, rollout_length=32, minibatch_size=256, num_epochs=20)
+    assert {k: getattr(config, k) for k in expected} == expected
+    assert (config.discount, config.gae_lambda, config.learning_rate) == (0.98, 0.8, 1e-3)
+    assert config.anneal_env_steps == 100_000 and config.anneal_clip_epsilon
+
+
+@pytest.mark.slow
+def test_ppo_learns_cartpole():
+    config = dataclasses.replace(
+        registry.get_agent("ppo").load_config("CartPole-v1"), anneal_env_steps=40_000
+    )
+    env = rlkit.make_vector_environment("CartPole-v1", config.num_envs, seed=0)
+    agent = PPO(rlkit.make_environment_spec(env), config, seed=0)
+    loop = rlkit.EnvironmentLoop(env, agent, logger=rlkit.loggers.NoOpLogger())
+    results = loop.run(num_steps=40_000)
+    first = np.mean([r["episode_return"] for r in results[:20]])
+    evaluation = rlkit.EnvironmentLoop(
+        rlkit.make_environment("CartPole-v1", seed=100),
+        agent.make_evaluation_actor(),
+        logger=rlkit.loggers.NoOpLogger(),
+    ).run(num_episodes=10)
+    greedy = np.mean([r["episode_return"] for r in evaluation])
+    assert first < 60 and greedy >= 400, (first, greedy)
+    agent.close()
+    env.close()
+
+
+def test_the_final_observation_step_is_no_transition_for_the_agent_count():
+    config = small_config()
+    env = rlkit.make_vector_environment("CartPole-v1", config.num_envs, seed=0)
+    agent = PPO(rlkit.make_environment_spec(env), config, seed=0)
+    restarted = dm_env.TimeStep(
+        np.array([0, 1], np.int8), np.zeros(2, np.float32), np.ones(2, np.float32),
+        np.zeros((2, 4), np.float32),
+    )  # fmt: skip
+    agent.observe_first(restarted._replace(step_type=np.zeros(2, np.int8)))
+    agent.observe(np.zeros(2, np.int32), restarted)
+    assert agent.num_observations == 1
+    agent.close()
+    env.close()
+
+
+def test_run_experiment_trains_ppo_in_a_batched_environment_and_resumes(tmp_path):
+    from rlkit import experiments
+
+    experiment = experiments.make_experiment_config(
+        "ppo",
+        "CartPole-v1",
+        agent_config=small_config(),
+        max_num_actor_steps=200,
+        eval_every=100,
+        checkpoint_every=100,
+        num_eval_episodes=2,
+        run_dir=str(tmp_path),
+        loggers=("csv",),
+    )
+    result = experiments.run_experiment(experiment)
+    # Two sub-environments step together: a chunk may end one step past its target.
+    assert 200 <= result.actor_steps <= 201
+    assert [round(e["actor_steps"], -2) for e in result.evaluations] == [100, 200]
+    resumed = experiments.run_experiment(dataclasses.replace(experiment, max_num_actor_steps=300))
+    assert resumed.resumed_from == result.actor_steps
+    assert 300 <= resumed.actor_steps <= 301
+    policy = experiments.load_policy(str(tmp_path))
+    assert policy is not None
