@@ -115,9 +115,7 @@ class LocalLayout(agent_lib.Agent):
         before_round = dataset.prefetch if isinstance(dataset, LocalDataset) else None
         learn_when = None
         if schedule.on_policy_table is not None:
-            client, table = self.replay_client, schedule.on_policy_table
-            items = schedule.on_policy_items
-            learn_when = lambda: client.table_size(table) >= items  # noqa: E731
+            learn_when = self._rollouts_ready(schedule.on_policy_table, schedule.on_policy_items)
 
         super().__init__(
             actor,
@@ -128,6 +126,27 @@ class LocalLayout(agent_lib.Agent):
             before_background_round=before_round,
             learn_when=learn_when,
         )
+
+    def _rollouts_ready(self, table: str, items: int) -> Callable[[], bool]:
+        """On-policy: whether a learner step's `items` rollouts have been written since the
+        last one, counted by the adder (a table's size can hide items that Reverb's dataset
+        has already fetched). The adder is flushed first, as a Reverb writer sends items in
+        the background. An adder that does not count its items: the table's size decides."""
+        adder, client = self._adder, self.replay_client
+        learned = [0]  # Learner steps triggered since this adder started writing.
+
+        def ready() -> bool:
+            written = getattr(adder, "items_written", None)
+            if written is None:
+                adder.flush()
+                return client.table_size(table) >= items
+            if written // items <= learned[0]:
+                return False
+            adder.flush()
+            learned[0] += 1
+            return True
+
+        return ready
 
     def make_evaluation_actor(self, seed: int | None = None) -> core.Actor:
         """An actor on the evaluation policy and the learner's current parameters."""

@@ -149,10 +149,12 @@ def test_an_agent_of_n_environments_refuses_a_single_environment():
 @pytest.mark.parametrize(
     "env_id, recipe", [("CartPole-v1", "gymnasium"), ("Pendulum-v1", "continuous")]
 )
-def test_ppo_learns_from_each_batch_of_rollouts_once_and_acts_on_new_parameters(env_id, recipe):
+def test_ppo_learns_from_each_batch_of_rollouts_once_and_acts_on_new_parameters(
+    env_id, recipe, replay_backend
+):
     config = small_config()
     env = rlkit.make_vector_environment(env_id, config.num_envs, seed=0, recipe=recipe)
-    agent = PPO(rlkit.make_environment_spec(env), config, seed=0)
+    agent = PPO(rlkit.make_environment_spec(env), config, seed=0, replay_backend=replay_backend)
     loop = rlkit.EnvironmentLoop(env, agent, logger=rlkit.loggers.NoOpLogger())
     loop.run(num_steps=2 * 8 * 5)
     # Every sub-environment appends one step per vector step (an auto-reset's step holds the
@@ -193,13 +195,11 @@ def test_the_cartpole_yaml_is_rl_zoo_s():
 
 @pytest.mark.slow
 def test_ppo_learns_cartpole():
-    config = dataclasses.replace(
-        registry.get_agent("ppo").load_config("CartPole-v1"), anneal_env_steps=40_000
-    )
+    config = registry.get_agent("ppo").load_config("CartPole-v1")  # RL-Zoo's.
     env = rlkit.make_vector_environment("CartPole-v1", config.num_envs, seed=0)
     agent = PPO(rlkit.make_environment_spec(env), config, seed=0)
     loop = rlkit.EnvironmentLoop(env, agent, logger=rlkit.loggers.NoOpLogger())
-    results = loop.run(num_steps=40_000)
+    results = loop.run(num_steps=50_000)  # Half of RL-Zoo's budget (500 at 100k).
     first = np.mean([r["episode_return"] for r in results[:20]])
     evaluation = rlkit.EnvironmentLoop(
         rlkit.make_environment("CartPole-v1", seed=100),
@@ -207,7 +207,7 @@ def test_ppo_learns_cartpole():
         logger=rlkit.loggers.NoOpLogger(),
     ).run(num_episodes=10)
     greedy = np.mean([r["episode_return"] for r in evaluation])
-    assert first < 60 and greedy >= 400, (first, greedy)
+    assert first < 60 and greedy >= 300, (first, greedy)
     agent.close()
     env.close()
 

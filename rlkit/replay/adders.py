@@ -463,6 +463,11 @@ class BatchedAdder(Adder):
             else:
                 adder.add(_index(actions, index), timestep, _index(extras, index))
 
+    @property
+    def items_written(self) -> int:
+        """Items the sub-environments' adders have written, together."""
+        return sum(getattr(adder, "items_written", 0) for adder in self.adders)
+
     def reset(self) -> None:
         for adder in self.adders:
             adder.reset()
