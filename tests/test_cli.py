@@ -587,3 +587,25 @@ def test_every_variant_trains_evaluates_and_plays_from_the_command_line(capsys, 
     states = np.zeros((5, 4), np.float32)
     assert np.asarray(values(states)).shape == (5, 2)
     np.testing.assert_array_equal(values(states), values(states))
+
+
+def test_train_ppo_in_batched_environments_then_eval(capsys, tmp_path):
+    run_dir = tmp_path / "ppo"
+    code, out, _ = run_cli(
+        capsys,
+        *("train", "ppo", "--env", "CartPole-v1", "--steps", "1000", "--eval-every", "500"),
+        *("--eval-episodes", "2", "--run-dir", run_dir, "--set", "num_envs=4"),
+        *("--set", "rollout_length=16", "--set", "minibatch_size=32"),
+    )
+    assert code == 0 and "ppo on CartPole-v1: evaluation return" in out
+    learner = pd.read_csv(run_dir / "logs" / "learner.csv")
+    assert learner["learner_steps"].max() >= 10 and np.isfinite(learner["policy_loss"]).all()
+    code, out, _ = run_cli(capsys, "eval", run_dir, "--episodes", "2")
+    assert code == 0 and "ppo on CartPole-v1: return" in out
+
+
+def test_ppo_rollouts_that_do_not_split_into_minibatches_get_one_line(capsys):
+    code, _, err = run_cli(
+        capsys, "train", "ppo", "--env", "CartPole-v1", "--set", "minibatch_size=100"
+    )
+    assert code == 2 and "multiple of minibatch_size" in err and len(err.strip().splitlines()) == 1
