@@ -58,6 +58,20 @@ class ActorLearnerBuilder(abc.ABC):
     ) -> adders.Adder:
         """The adder an acting actor writes its experience with."""
 
+    def make_batched_adder(
+        self,
+        replay_client: replay.ReplayClient,
+        environment_spec: specs.EnvironmentSpec,
+        policy: actors.ActorCore | None,
+        num_envs: int,
+    ) -> adders.Adder:
+        """The adder of a batched actor: one `make_adder` per sub-environment, each with its
+        own trajectory writer (`replay.BatchedAdder`). Builders may return one that does
+        the same work on the whole batch."""
+        return replay.BatchedAdder(
+            [self.make_adder(replay_client, environment_spec, policy) for _ in range(num_envs)]
+        )
+
     @abc.abstractmethod
     def make_learner(
         self,

@@ -99,11 +99,8 @@ class LocalLayout(agent_lib.Agent):
                     actor_key, policy, environment_spec, learner, self._adder
                 )
             else:
-                self._adder = replay.BatchedAdder(
-                    [
-                        builder.make_adder(self.replay_client, environment_spec, policy)
-                        for _ in range(num_envs)
-                    ]
+                self._adder = builder.make_batched_adder(
+                    self.replay_client, environment_spec, policy, num_envs
                 )
                 actor = builder.make_actor(
                     actor_key, policy, environment_spec, learner, self._adder, num_envs=num_envs

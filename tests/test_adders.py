@@ -365,7 +365,9 @@ def shifted(steps, offset):
     return [ts._replace(observation=ts.observation + offset) for ts in steps]
 
 
-@pytest.mark.parametrize("adder_name", ["sequence", "continuous_sequence", "n_step"])
+@pytest.mark.parametrize(
+    "adder_name", ["sequence", "continuous_sequence", "n_step", "batched_sequence"]
+)
 def test_batched_adder_keeps_each_sub_environment_s_items_apart(make_server, adder_name):
     """Two sub-environments with different episode lengths, each auto-reset on the step after
     its LAST: each one's items equal those of an adder fed its stream alone."""
@@ -382,8 +384,18 @@ def test_batched_adder_keeps_each_sub_environment_s_items_apart(make_server, add
                 client, "queue", SPEC, sequence_length=3, period=2, extras_spec=extras_spec,
                 break_end_of_episode=adder_name == "sequence",
             )  # fmt: skip
+
+        def make_batched(client):
+            if adder_name != "batched_sequence":
+                return replay.BatchedAdder([make_adder(client), make_adder(client)])
+            return replay.BatchedSequenceAdder(
+                client, "queue", SPEC, 2, sequence_length=3, period=2, extras_spec=extras_spec
+            )
     else:
         signature = replay.transition_signature(SPEC, 2, extras_spec)
+
+        def make_batched(client):
+            return replay.BatchedAdder([make_adder(client), make_adder(client)])
 
         def make_adder(client):
             return replay.NStepTransitionAdder(
@@ -392,13 +404,15 @@ def test_batched_adder_keeps_each_sub_environment_s_items_apart(make_server, add
             )  # fmt: skip
 
     _, client = make_server(signature)
-    adder = replay.BatchedAdder([make_adder(client), make_adder(client)])
+    adder = make_batched(client)
     batched = batched_stream(streams)
     adder.add_first(batched[0])
     for k, timestep in enumerate(batched[1:]):
         actions = np.array([k % 3, (k + 1) % 3], np.int32)
         extras = np.array([k, 100 + k], np.float32)  # Tells whose extras landed where.
         adder.add(actions, timestep, extras)
+    restart = [dm_env.restart(obs(0)), dm_env.restart(obs(100))]
+    adder.add_first(batched_stream([[restart[0]], [restart[1]]])[0])  # Cuts episodes short.
     adder.flush()
     items = read_all(client, client.table_size("queue"))
 
@@ -411,6 +425,7 @@ def test_batched_adder_keeps_each_sub_environment_s_items_apart(make_server, add
             else:
                 action = np.int32((k - 1 + index) % 3)
                 single.add(action, timestep, np.float32(100 * index + k - 1))
+        single.add_first(restart[index])
         single.flush()
         expected = read_all(single_client, single_client.table_size("queue"))
         mine = [item for item in items if (item.observation[0, 0] >= 100) == bool(index)]

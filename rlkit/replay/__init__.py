@@ -9,6 +9,7 @@ the `reverb` backend is used.
 from rlkit.replay.adders import (
     Adder,
     BatchedAdder,
+    BatchedSequenceAdder,
     EpisodeAdder,
     NStepTransitionAdder,
     SequenceAdder,
@@ -37,6 +38,7 @@ __all__ = [
     "MAX_PRIORITY",
     "Adder",
     "BatchedAdder",
+    "BatchedSequenceAdder",
     "EpisodeAdder",
     "NStepTransitionAdder",
     "RateLimiter",

@@ -420,7 +420,15 @@ class EpisodeAdder(_StepWriter):
 
 
 def _index(nest: Any, index: int) -> Any:
-    return tree.map_structure(lambda x: x[index], nest)
+    """Row `index` of every array in `nest` (dicts, lists, tuples and named tuples), without
+    dm-tree's general machinery: this runs for every sub-environment on every step."""
+    if isinstance(nest, dict):
+        return {key: _index(value, index) for key, value in nest.items()}
+    if isinstance(nest, tuple) and hasattr(nest, "_fields"):
+        return type(nest)(*(_index(value, index) for value in nest))
+    if isinstance(nest, tuple | list):
+        return type(nest)(_index(value, index) for value in nest)
+    return nest[index]
 
 
 def _sub_timestep(timestep: dm_env.TimeStep, index: int) -> dm_env.TimeStep:
@@ -479,3 +487,132 @@ class BatchedAdder(Adder):
     def close(self) -> None:
         for adder in self.adders:
             adder.close()
+
+
+class BatchedSequenceAdder(Adder):
+    """Continuous sequences (`SequenceAdder(..., break_end_of_episode=False)`) for the N
+    sub-environments of a batched environment, with the per-step work done on the batch.
+
+    It writes exactly the items N such adders would (one trajectory writer per
+    sub-environment, so no item mixes them), but casts, masks and selects each step's
+    fields once for all N sub-environments, leaving only the writers' appends per
+    sub-environment: on-policy agents append every step of every sub-environment.
+    """
+
+    def __init__(
+        self,
+        client: base.ReplayClient,
+        table: str,
+        environment_spec: specs.EnvironmentSpec,
+        num_envs: int,
+        sequence_length: int,
+        period: int,
+        extras_spec: types.NestedSpec = (),
+        priority: float = 1.0,
+    ):
+        if sequence_length < 1 or period < 1 or num_envs < 1:
+            raise ValueError(
+                "num_envs, sequence_length and period must be positive, got "
+                f"{num_envs}, {sequence_length}, {period}."
+            )
+        self._table = table
+        self._priority = priority
+        self._length = sequence_length
+        self._period = period
+        self._writers = [
+            client.trajectory_writer(num_keep_alive_refs=sequence_length) for _ in range(num_envs)
+        ]
+        self._cast = specs.make_caster(
+            Step(
+                environment_spec.observations,
+                environment_spec.actions,
+                environment_spec.rewards,
+                environment_spec.discounts,
+                dm_env.specs.Array((), bool),
+                extras_spec,
+            )
+        )
+        self._zero_actions = _zeros_like_spec(environment_spec.actions, (num_envs,))
+        self._zeros = np.zeros(num_envs, np.float32)
+        self._observation: Any = None  # The observations the next actions are taken at [N].
+        self._last_extras = _zeros_like_spec(extras_spec, (num_envs,))
+        self._start = np.ones(num_envs, bool)  # The next step starts its episode.
+        self._episode_steps = np.zeros(num_envs, np.int64)
+        self.stream_steps = np.zeros(num_envs, np.int64)
+        self.items_written = 0
+
+    def add_first(self, timestep: dm_env.TimeStep) -> None:
+        if not np.all(np.asarray(timestep.step_type) == dm_env.StepType.FIRST):
+            raise ValueError("add_first needs a batch of FIRST steps (a reset).")
+        if self._observation is not None:
+            # Episodes cut short: each gets its final observation's step, as a restart would.
+            final = Step(self._observation, self._zero_actions, self._zeros, self._zeros,
+                         self._zeros.astype(bool), self._last_extras)  # fmt: skip
+            self._append(final, self._episode_steps > 0)
+        self._observation = timestep.observation
+        self._start[:] = True
+        self._episode_steps[:] = 0
+
+    def add(
+        self, action: types.NestedArray, next_timestep: dm_env.TimeStep, extras: Any = ()
+    ) -> None:
+        if self._observation is None:
+            raise ValueError("add() called before add_first(): start with add_first.")
+        restarting = np.asarray(next_timestep.step_type) == dm_env.StepType.FIRST
+        extras = tree.map_structure(np.asarray, extras)
+
+        def taken_or_final(taken, final):
+            return tree.map_structure(
+                lambda x, z: np.where(_batch_mask(restarting, x), z, x), taken, final
+            )
+
+        # A restarting sub-environment appends its final observation's step (zero action,
+        # reward and discount; the last step's extras), as `SequenceAdder` does on restart.
+        step = Step(
+            self._observation,
+            taken_or_final(tree.map_structure(np.asarray, action), self._zero_actions),
+            np.where(restarting, 0, next_timestep.reward),
+            np.where(restarting, 0, next_timestep.discount),
+            self._start & ~restarting,
+            taken_or_final(extras, self._last_extras),
+        )
+        self._append(step, ~restarting | (self._episode_steps > 0))
+        self._observation = next_timestep.observation
+        self._last_extras = extras
+        self._start = restarting
+        self._episode_steps = np.where(restarting, 0, self._episode_steps + 1)
+
+    def _append(self, step: Step, appending: np.ndarray) -> None:
+        """Appends row i of the batched `step` to writer i where `appending`; writes the
+        items that then end."""
+        step = Step(*self._cast(step))
+        for index in np.flatnonzero(appending):
+            self._writers[index].append(_index(step, index))
+        self.stream_steps += appending
+        steps = self.stream_steps
+        due = appending & (steps >= self._length) & ((steps - self._length) % self._period == 0)
+        for index in np.flatnonzero(due):
+            writer = self._writers[index]
+            trajectory = tree.map_structure(lambda column: column[-self._length :], writer.history)
+            writer.create_item(self._table, self._priority, trajectory)
+            self.items_written += 1
+
+    def reset(self) -> None:
+        for writer in self._writers:
+            writer.end_episode(clear_buffers=True)
+        self._observation = None
+        self.stream_steps[:] = 0
+        self._episode_steps[:] = 0
+
+    def flush(self) -> None:
+        for writer in self._writers:
+            writer.flush()
+
+    def close(self) -> None:
+        for writer in self._writers:
+            writer.close()
+
+
+def _batch_mask(mask: np.ndarray, value: np.ndarray) -> np.ndarray:
+    """`mask` [N] shaped to broadcast against `value` [N, ...]."""
+    return mask.reshape(mask.shape + (1,) * (np.ndim(value) - 1))

@@ -79,6 +79,28 @@ class OnPolicyBuilder(builders.ActorLearnerBuilder):
             break_end_of_episode=False,
         )
 
+    def make_batched_adder(
+        self,
+        replay_client: replay.ReplayClient,
+        environment_spec: specs.EnvironmentSpec,
+        policy: actors.ActorCore | None,
+        num_envs: int,
+    ) -> replay.Adder:
+        """`make_adder`'s sequences for every sub-environment, with each step's work done on
+        the whole batch (`replay.BatchedSequenceAdder`)."""
+        if policy is None:
+            raise ValueError("OnPolicyBuilder needs the policy: its extras are in the table.")
+        cfg = self._config
+        return replay.BatchedSequenceAdder(
+            replay_client,
+            cfg.replay_table_name,
+            environment_spec,
+            num_envs,
+            sequence_length=cfg.rollout_length + 1,
+            period=cfg.rollout_length,
+            extras_spec=actors.extras_spec(policy),
+        )
+
     def make_learner(
         self,
         random_key: types.PRNGKey,
