@@ -222,8 +222,12 @@ class EnvironmentLoop(core.Worker):
                 steps += taken
                 uncounted += taken
                 actor.update()
-                returns = np.where(stepped, returns + timestep.reward, 0).astype(returns.dtype)
-                lengths = np.where(stepped, lengths + 1, 0)
+                if taken == self._num_envs:  # Most steps: nobody restarted.
+                    returns += timestep.reward
+                    lengths += 1
+                else:
+                    returns = np.where(stepped, returns + timestep.reward, 0).astype(returns.dtype)
+                    lengths = np.where(stepped, lengths + 1, 0)
                 ended = np.flatnonzero(step_type == vector.LAST)
                 if ended.size:
                     counts = self._counter.increment(episodes=int(ended.size), steps=uncounted)

@@ -155,16 +155,26 @@ def make_action_validator(
 
     expected_shape = tuple(batch_shape) + tuple(spec.shape)
 
+    scalar_bounds = bounded and np.ndim(spec.minimum) == 0 and np.ndim(spec.maximum) == 0
+
     def check_array(action):
         value = np.asarray(action)
         if value.shape != expected_shape:
             fail(action, f"has shape {value.shape}, expected {expected_shape}")
+        kind = value.dtype.kind
         if integer:
-            if not np.issubdtype(value.dtype, np.integer):
+            if kind not in "iu":
                 fail(action, f"has dtype {value.dtype}, expected an integer")
-        elif np.issubdtype(value.dtype, np.floating) and not np.all(np.isfinite(value)):
+        elif kind == "f" and not np.isfinite(value).all():
             fail(action, "is not finite")
-        if bounded and (np.any(value < low) or np.any(value > high)):
+        if not bounded or value.size == 0:
+            return
+        # Scalar bounds: two reductions instead of two comparisons over the whole array.
+        if scalar_bounds:
+            outside = value.min() < spec.minimum or value.max() > spec.maximum
+        else:
+            outside = (value < low).any() or (value > high).any()
+        if outside:
             fail(action, "is outside the bounds")
 
     if integer and bounded and expected_shape == ():

@@ -110,12 +110,19 @@ class VectorGymWrapper(dm_env.Environment):
         observation, reward, terminated, truncated, self.last_info = self._environment.step(
             self._to_gym_actions(actions)
         )
+        terminated = np.asarray(terminated)
+        ended = terminated | np.asarray(truncated)
         restarted = self._ended  # NEXT_STEP: these were reset by this step, their action unused.
-        ended = (np.asarray(terminated) | np.asarray(truncated)) & ~restarted
-        step_type = np.where(restarted, FIRST, np.where(ended, LAST, MID))
-        discount = np.where(np.asarray(terminated) & ~restarted, 0.0, 1.0)
-        reward = np.where(restarted, 0.0, np.asarray(reward, np.float64))
+        if restarted.any():
+            ended &= ~restarted
+            terminated = terminated & ~restarted
+            step_type = np.where(restarted, FIRST, np.where(ended, LAST, MID))
+            reward = np.where(restarted, 0.0, np.asarray(reward, np.float64))
+        else:  # Most steps: no restarts, fewer array operations.
+            step_type = np.where(ended, LAST, MID)
+            reward = np.asarray(reward, np.float64)
         self._ended = ended
+        discount = 1.0 - terminated  # Terminated: 0; truncated or running: 1.
         return dm_env.TimeStep(step_type, reward, discount, self._convert_observation(observation))
 
     def observation_spec(self):
