@@ -194,6 +194,20 @@ class NStepTransitionAdder(Adder):
         self._writer.close()
 
 
+def _step_caster(environment_spec: specs.EnvironmentSpec, extras_spec: types.NestedSpec):
+    """Casts a `Step`'s fields to the spec's dtypes."""
+    return specs.make_caster(
+        Step(
+            environment_spec.observations,
+            environment_spec.actions,
+            environment_spec.rewards,
+            environment_spec.discounts,
+            dm_env.specs.Array((), bool),
+            extras_spec,
+        )
+    )
+
+
 class _StepWriter(Adder):
     """Shared logic of the sequence and episode adders: one `Step` appended per env step."""
 
@@ -218,16 +232,7 @@ class _StepWriter(Adder):
             start_of_episode=np.asarray(False),
             extras=_zeros_like_spec(extras_spec),
         )
-        self._cast = specs.make_caster(
-            Step(
-                environment_spec.observations,
-                environment_spec.actions,
-                environment_spec.rewards,
-                environment_spec.discounts,
-                dm_env.specs.Array((), bool),
-                extras_spec,
-            )
-        )
+        self._cast = _step_caster(environment_spec, extras_spec)
         self._observation = None
         self._final_extras = self._zero_step.extras
         self._start_of_episode = False
@@ -522,16 +527,7 @@ class BatchedSequenceAdder(Adder):
         self._writers = [
             client.trajectory_writer(num_keep_alive_refs=sequence_length) for _ in range(num_envs)
         ]
-        self._cast = specs.make_caster(
-            Step(
-                environment_spec.observations,
-                environment_spec.actions,
-                environment_spec.rewards,
-                environment_spec.discounts,
-                dm_env.specs.Array((), bool),
-                extras_spec,
-            )
-        )
+        self._cast = _step_caster(environment_spec, extras_spec)
         self._zero_actions = _zeros_like_spec(environment_spec.actions, (num_envs,))
         self._zeros = np.zeros(num_envs, np.float32)
         self._observation: Any = None  # The observations the next actions are taken at [N].

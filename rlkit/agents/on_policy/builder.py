@@ -20,6 +20,12 @@ from rlkit.jax import actors, variable_utils
 from rlkit.utils import counting
 
 
+def _extras_spec(policy: actors.ActorCore | None) -> types.NestedSpec:
+    if policy is None:
+        raise ValueError("OnPolicyBuilder needs the policy: its extras are in the table.")
+    return actors.extras_spec(policy)
+
+
 class OnPolicyBuilder(builders.ActorLearnerBuilder):
     """Acme-style builder of an on-policy agent (PPO).
 
@@ -41,11 +47,9 @@ class OnPolicyBuilder(builders.ActorLearnerBuilder):
     def make_replay_tables(
         self, environment_spec: specs.EnvironmentSpec, policy: actors.ActorCore | None = None
     ) -> list[replay.TableConfig]:
-        if policy is None:
-            raise ValueError("OnPolicyBuilder needs the policy: its extras are in the table.")
         cfg = self._config
         signature = replay.step_signature(
-            environment_spec, cfg.rollout_length + 1, actors.extras_spec(policy)
+            environment_spec, cfg.rollout_length + 1, _extras_spec(policy)
         )
         # Room for two rounds of rollouts: one being learned from, one being written.
         return [replay.queue_table(cfg.replay_table_name, 2 * cfg.num_envs, signature)]
@@ -65,8 +69,6 @@ class OnPolicyBuilder(builders.ActorLearnerBuilder):
         environment_spec: specs.EnvironmentSpec,
         policy: actors.ActorCore | None = None,
     ) -> replay.Adder:
-        if policy is None:
-            raise ValueError("OnPolicyBuilder needs the policy: its extras are in the table.")
         cfg = self._config
         return replay.SequenceAdder(
             replay_client,
@@ -75,7 +77,7 @@ class OnPolicyBuilder(builders.ActorLearnerBuilder):
             sequence_length=cfg.rollout_length + 1,
             period=cfg.rollout_length,
             pad_end_of_episode=False,
-            extras_spec=actors.extras_spec(policy),
+            extras_spec=_extras_spec(policy),
             break_end_of_episode=False,
         )
 
@@ -88,8 +90,6 @@ class OnPolicyBuilder(builders.ActorLearnerBuilder):
     ) -> replay.Adder:
         """`make_adder`'s sequences for every sub-environment, with each step's work done on
         the whole batch (`replay.BatchedSequenceAdder`)."""
-        if policy is None:
-            raise ValueError("OnPolicyBuilder needs the policy: its extras are in the table.")
         cfg = self._config
         return replay.BatchedSequenceAdder(
             replay_client,
@@ -98,7 +98,7 @@ class OnPolicyBuilder(builders.ActorLearnerBuilder):
             num_envs,
             sequence_length=cfg.rollout_length + 1,
             period=cfg.rollout_length,
-            extras_spec=actors.extras_spec(policy),
+            extras_spec=_extras_spec(policy),
         )
 
     def make_learner(
