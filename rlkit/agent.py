@@ -79,7 +79,7 @@ class Agent(core.Actor, core.VariableSource, core.Saveable[dict[str, Any]]):
 
     def observe(self, action: types.NestedArray, next_timestep: dm_env.TimeStep) -> None:
         # A batched timestep holds one transition per sub-environment but those restarting.
-        step_type = np.asarray(next_timestep.step_type)
+        step_type = np.asarray(getattr(next_timestep, "step_type", 0))
         self._num_observations += (
             1 if step_type.ndim == 0 else int(np.count_nonzero(step_type != dm_env.StepType.FIRST))
         )
