@@ -191,6 +191,10 @@ def test_the_cartpole_yaml_is_rl_zoo_s():
     assert {k: getattr(config, k) for k in expected} == expected
     assert (config.discount, config.gae_lambda, config.learning_rate) == (0.98, 0.8, 1e-3)
     assert config.anneal_env_steps == 100_000 and config.anneal_clip_epsilon
+    from rlkit.experiments import tuning
+
+    entry = registry.get_agent("ppo")
+    assert tuning.load_search_space(entry.tune_space_path(), entry.config_class)
 
 
 @pytest.mark.slow
