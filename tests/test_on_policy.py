@@ -13,7 +13,7 @@ import pytest
 import rlkit
 from rlkit import errors
 from rlkit.agents import registry
-from rlkit.agents.on_policy import PPO, PPOConfig, learning
+from rlkit.agents.on_policy import A2C, PPO, A2CConfig, PPOConfig, learning
 from rlkit.agents.on_policy import networks as networks_lib
 from rlkit.replay import Step
 
@@ -73,6 +73,40 @@ def test_ppo_loss_against_a_hand_computed_value():
     np.testing.assert_allclose(metrics["entropy"], entropy, rtol=1e-5)
     np.testing.assert_allclose(loss, policy_loss + 0.5 * value_loss - 0.1 * entropy, rtol=1e-5)
     np.testing.assert_allclose(metrics["clip_fraction"], 0.5)
+
+
+def test_a2c_loss_against_a_hand_computed_value():
+    logits = jnp.log(jnp.array([[0.5, 0.5], [0.2, 0.8], [0.9, 0.1]]))
+    batch = learning.Minibatch(
+        observation=jnp.zeros((3, 1)),
+        action=jnp.array([0, 1, 0]),
+        log_prob=jnp.zeros(3),  # A2C does not use the acting policy's log-probabilities.
+        advantage=jnp.array([1.0, -2.0, 5.0]),
+        value_target=jnp.array([2.0, 0.5, 7.0]),
+        value=jnp.zeros(3),
+        mask=jnp.array([1.0, 1.0, 0.0]),
+    )
+    config = A2CConfig(value_coefficient=0.5, entropy_coefficient=0.1)
+    networks = fixed_networks(logits, jnp.array([1.0, 0.5, 0.0]))
+    loss, metrics = learning.a2c_loss(networks, config, {}, batch, jnp.asarray(0.2))
+    policy_loss = -(1.0 * np.log(0.5) + -2.0 * np.log(0.8)) / 2  # No normalisation (SB3's).
+    value_loss = (1.0 + 0.0) / 2
+    entropy = (np.log(2) - (0.2 * np.log(0.2) + 0.8 * np.log(0.8))) / 2
+    np.testing.assert_allclose(metrics["policy_loss"], policy_loss, rtol=1e-5)
+    np.testing.assert_allclose(loss, policy_loss + 0.5 * value_loss - 0.1 * entropy, rtol=1e-5)
+
+
+def test_a2c_takes_one_gradient_step_on_the_whole_batch_with_rmsprop():
+    config = A2CConfig(num_envs=4)
+    assert (config.rollout_length, config.minibatch_size, config.num_epochs) == (5, 20, 1)
+    assert config.num_minibatches == 1 and config.optimizer == "rmsprop"
+    # RMSprop as torch's: eps outside the square root (the first step is lr * g / (|g|
+    # sqrt(0.01) + eps)).
+    optimizer = learning.make_optimizer(dataclasses.replace(config, max_gradient_norm=0.0))
+    params = {"w": jnp.array([1.0])}
+    updates, _ = optimizer.update({"w": jnp.array([2.0])}, optimizer.init(params), params)
+    expected = -7e-4 * 2.0 / (np.sqrt(0.01 * 4.0) + 1e-5)
+    np.testing.assert_allclose(updates["w"], [expected], rtol=1e-6)
 
 
 def test_value_clipping_keeps_the_value_near_its_old_estimate():
@@ -149,12 +183,14 @@ def test_an_agent_of_n_environments_refuses_a_single_environment():
 @pytest.mark.parametrize(
     "env_id, recipe", [("CartPole-v1", "gymnasium"), ("Pendulum-v1", "continuous")]
 )
-def test_ppo_learns_from_each_batch_of_rollouts_once_and_acts_on_new_parameters(
-    env_id, recipe, replay_backend
+@pytest.mark.parametrize("agent_class", [PPO, A2C])
+def test_learns_from_each_batch_of_rollouts_once_and_acts_on_new_parameters(
+    env_id, recipe, replay_backend, agent_class
 ):
-    config = small_config()
+    config = small_config() if agent_class is PPO else A2CConfig(num_envs=2, rollout_length=8)
     env = rlkit.make_vector_environment(env_id, config.num_envs, seed=0, recipe=recipe)
-    agent = PPO(rlkit.make_environment_spec(env), config, seed=0, replay_backend=replay_backend)
+    spec = rlkit.make_environment_spec(env)
+    agent = agent_class(spec, config, seed=0, replay_backend=replay_backend)
     loop = rlkit.EnvironmentLoop(env, agent, logger=rlkit.loggers.NoOpLogger())
     loop.run(num_steps=2 * 8 * 5)
     # Every sub-environment appends one step per vector step (an auto-reset's step holds the
@@ -212,6 +248,25 @@ def test_ppo_learns_cartpole():
     ).run(num_episodes=10)
     greedy = np.mean([r["episode_return"] for r in evaluation])
     assert first < 60 and greedy >= 300, (first, greedy)
+    agent.close()
+    env.close()
+
+
+@pytest.mark.slow
+def test_a2c_learns_cartpole():
+    config = registry.get_agent("a2c").load_config("CartPole-v1")  # RL-Zoo's.
+    env = rlkit.make_vector_environment("CartPole-v1", config.num_envs, seed=0)
+    agent = A2C(rlkit.make_environment_spec(env), config, seed=0)
+    loop = rlkit.EnvironmentLoop(env, agent, logger=rlkit.loggers.NoOpLogger())
+    results = loop.run(num_steps=100_000)  # RL-Zoo trains 500k; A2C is far from done here.
+    first = np.mean([r["episode_return"] for r in results[:20]])
+    evaluation = rlkit.EnvironmentLoop(
+        rlkit.make_environment("CartPole-v1", seed=100),
+        agent.make_evaluation_actor(),
+        logger=rlkit.loggers.NoOpLogger(),
+    ).run(num_episodes=10)
+    greedy = np.mean([r["episode_return"] for r in evaluation])
+    assert first < 60 and greedy >= 150, (first, greedy)
     agent.close()
     env.close()
 

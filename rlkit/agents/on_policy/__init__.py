@@ -1,4 +1,5 @@
-"""On-policy agents over batched environments: PPO (categorical and Gaussian policies).
+"""On-policy agents over batched environments: PPO and A2C (categorical and Gaussian
+policies).
 
 Rollouts from every sub-environment go through a replay queue to a learner that computes
 GAE and runs epochs of minibatch SGD in one jitted call; the actor acts on the newest
@@ -13,6 +14,8 @@ from rlkit.agents import registry
 # Imported on first use (see rlkit/_lazy.py): the registry reads the configs without JAX.
 _EXPORTS = {
     "PPO": "rlkit.agents.on_policy.agent",
+    "A2C": "rlkit.agents.on_policy.agent",
+    "A2CConfig": "rlkit.agents.on_policy.config",
     "OnPolicyBuilder": "rlkit.agents.on_policy.builder",
     "OnPolicyConfig": "rlkit.agents.on_policy.config",
     "PPOConfig": "rlkit.agents.on_policy.config",
@@ -24,30 +27,36 @@ _EXPORTS = {
 }
 _lazy.attach(__name__, _EXPORTS, submodules=("learning", "acting", "networks"))
 
-registry.register(
-    registry.AgentEntry(
-        name="ppo",
-        description="PPO: clipped surrogate, GAE, minibatch epochs over vectorised envs",
-        action_spaces="discrete or continuous",
-        package="rlkit.agents.on_policy",
-        config="rlkit.agents.on_policy.config:PPOConfig",
-        builder="rlkit.agents.on_policy.builder:OnPolicyBuilder",
-        networks="rlkit.agents.on_policy.networks:make_networks",
-        configs_dir="configs/ppo",
+for _name, _config, _description in [
+    ("ppo", "PPOConfig", "PPO: clipped surrogate, GAE, minibatch epochs over vectorised envs"),
+    ("a2c", "A2CConfig", "A2C: synchronous advantage actor-critic, GAE, RMSprop"),
+]:
+    registry.register(
+        registry.AgentEntry(
+            name=_name,
+            description=_description,
+            action_spaces="discrete or continuous",
+            package="rlkit.agents.on_policy",
+            config=f"rlkit.agents.on_policy.config:{_config}",
+            builder="rlkit.agents.on_policy.builder:OnPolicyBuilder",
+            networks="rlkit.agents.on_policy.networks:make_networks",
+            configs_dir=f"configs/{_name}",
+        )
     )
-)
 
 if TYPE_CHECKING:
     from rlkit.agents.on_policy import acting, learning, networks
     from rlkit.agents.on_policy.acting import make_policy
-    from rlkit.agents.on_policy.agent import PPO
+    from rlkit.agents.on_policy.agent import A2C, PPO
     from rlkit.agents.on_policy.builder import OnPolicyBuilder
-    from rlkit.agents.on_policy.config import OnPolicyConfig, PPOConfig
+    from rlkit.agents.on_policy.config import A2CConfig, OnPolicyConfig, PPOConfig
     from rlkit.agents.on_policy.learning import OnPolicyLearner, OnPolicyState
     from rlkit.agents.on_policy.networks import PolicyValueNetworks, make_networks
 
 __all__ = [
+    "A2C",
     "PPO",
+    "A2CConfig",
     "OnPolicyBuilder",
     "OnPolicyConfig",
     "OnPolicyLearner",

@@ -21,3 +21,10 @@ class PPO(local_layout.ConfiguredAgent):
     config_class = config_lib.PPOConfig
     builder_class = OnPolicyBuilder
     make_networks = staticmethod(on_policy_networks.make_networks)
+
+
+class A2C(PPO):
+    """A2C in a batched environment of `config.num_envs` sub-environments (see `A2CConfig`):
+    PPO's layout with A2C's config, loss and optimiser."""
+
+    config_class = config_lib.A2CConfig

@@ -48,7 +48,10 @@ class OnPolicyConfig:
     # parameter per action dimension; SB3's `log_std_init`).
     initial_log_std: float = 0.0
     replay_table_name: str = "rollouts"
+    # The optimiser ("adam": SB3's PPO, eps 1e-5; "rmsprop": SB3's A2C, decay 0.99, eps 1e-5
+    # outside the square root, as torch's) and the loss (`learning.LOSSES`).
     optimizer: ClassVar[str] = "adam"
+    loss: ClassVar[str] = "ppo"
 
     def __post_init__(self):
         self.policy_hidden_sizes = tuple(self.policy_hidden_sizes)
@@ -106,3 +109,25 @@ class PPOConfig(OnPolicyConfig):
             self,
             "anneal_clip_epsilon needs anneal_env_steps > 0 (the run length it anneals over).",
         )
+
+
+@dataclasses.dataclass
+class A2CConfig(OnPolicyConfig):
+    """A2C (Mnih et al. 2016, synchronous): one gradient step per batch of rollouts on the
+    policy gradient `-log pi(a|s) * A` with GAE advantages, the value regression and an
+    entropy bonus; RMSprop. Defaults are SB3's A2C (5-step rollouts, lambda 1, no advantage
+    normalisation); `minibatch_size` is the whole batch (`num_envs * rollout_length`)."""
+
+    rollout_length: int = 5
+    num_epochs: int = 1
+    gae_lambda: float = 1.0
+    learning_rate: float = 7e-4
+    normalize_advantages: bool = False
+    minibatch_size: int = 0  # 0: the whole batch of rollouts, A2C's one gradient step.
+    optimizer: ClassVar[str] = "rmsprop"
+    loss: ClassVar[str] = "a2c"
+
+    def __post_init__(self):
+        if self.minibatch_size == 0:
+            self.minibatch_size = self.num_envs * self.rollout_length
+        super().__post_init__()

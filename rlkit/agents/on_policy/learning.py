@@ -1,5 +1,5 @@
-"""The on-policy learner step: GAE over each rollout, then epochs of minibatch SGD on PPO's
-clipped objective, all in one jitted call.
+"""The on-policy learner step: GAE over each rollout, then epochs of minibatch SGD on the
+agent's loss (PPO's clipped objective, A2C's policy gradient), all in one jitted call.
 
 A learner step gets one rollout per sub-environment from the replay queue: `Step`s
 [num_envs, rollout_length + 1] (the last step only bootstraps). Rollouts run across
@@ -47,11 +47,15 @@ class Minibatch(NamedTuple):
 
 
 def make_optimizer(config: OnPolicyConfig) -> optax.GradientTransformation:
-    """Adam with SB3's epsilon (1e-5), after global-norm clipping when asked."""
-    adam = optax.adam(config.learning_rate, eps=1e-5)
+    """`config.optimizer` as SB3 sets it up (Adam with eps 1e-5; RMSprop with decay 0.99 and
+    eps 1e-5 outside the square root, as torch's), after global-norm clipping when asked."""
+    if config.optimizer == "rmsprop":
+        optimizer = optax.rmsprop(config.learning_rate, decay=0.99, eps=1e-5, eps_in_sqrt=False)
+    else:
+        optimizer = optax.adam(config.learning_rate, eps=1e-5)
     if config.max_gradient_norm > 0:
-        return optax.chain(optax.clip_by_global_norm(config.max_gradient_norm), adam)
-    return adam
+        return optax.chain(optax.clip_by_global_norm(config.max_gradient_norm), optimizer)
+    return optimizer
 
 
 def initial_state(
@@ -83,31 +87,31 @@ def _masked_mean(x: jax.Array, mask: jax.Array) -> jax.Array:
     return jnp.sum(x * mask) / jnp.maximum(jnp.sum(mask), 1.0)
 
 
-def ppo_loss(
+def _normalized(advantage: jax.Array, mask: jax.Array) -> jax.Array:
+    mean = _masked_mean(advantage, mask)
+    std = jnp.sqrt(_masked_mean((advantage - mean) ** 2, mask))
+    return (advantage - mean) / (std + 1e-8)
+
+
+def _loss(
     networks: PolicyValueNetworks,
     config: Any,
     params: types.Params,
     batch: Minibatch,
-    clip_epsilon: jax.Array,
+    policy_term: Any,
 ) -> tuple[jax.Array, dict[str, jax.Array]]:
-    """PPO's loss on a minibatch: the clipped surrogate (rlax), the value regression
-    (optionally clipped around the values before the update) and the entropy bonus, each a
-    mean over the steps taken."""
+    """`policy_term(log_prob, advantage) -> (policy loss, metrics)` plus what every
+    on-policy loss shares: the value regression (optionally clipped around the values
+    before the update) and the entropy bonus, each a mean over the steps taken."""
     mask = batch.mask
     output = networks.policy_apply(params, batch.observation)
     log_prob = networks_lib.log_prob(networks, output, batch.action)
-    ratio = jnp.exp(log_prob - batch.log_prob)
     advantage = batch.advantage
     if config.normalize_advantages:
-        mean = _masked_mean(advantage, mask)
-        std = jnp.sqrt(_masked_mean((advantage - mean) ** 2, mask))
-        advantage = (advantage - mean) / (std + 1e-8)
-    # rlax averages over the whole minibatch: masked steps add 0, the factor rescales.
-    taken_fraction = jnp.maximum(jnp.mean(mask), 1.0 / mask.shape[0])
-    policy_loss = rlax.clipped_surrogate_pg_loss(ratio, advantage * mask, clip_epsilon)
-    policy_loss = policy_loss / taken_fraction
+        advantage = _normalized(advantage, mask)
+    policy_loss, metrics = policy_term(log_prob, advantage * mask)
     value = networks.value_apply(params, batch.observation)
-    if config.value_clip_epsilon > 0:
+    if getattr(config, "value_clip_epsilon", 0.0) > 0:
         eps = config.value_clip_epsilon
         value = batch.value + jnp.clip(value - batch.value, -eps, eps)
     value_loss = _masked_mean((batch.value_target - value) ** 2, mask)
@@ -116,16 +120,57 @@ def ppo_loss(
         policy_loss + config.value_coefficient * value_loss - config.entropy_coefficient * entropy
     )
     log_ratio = log_prob - batch.log_prob
-    clipped = (jnp.abs(ratio - 1) > clip_epsilon).astype(jnp.float32)
     metrics = {
         "loss": loss,
         "policy_loss": policy_loss,
         "value_loss": value_loss,
         "entropy": entropy,
         "approx_kl": _masked_mean(jnp.exp(log_ratio) - 1 - log_ratio, mask),
-        "clip_fraction": _masked_mean(clipped, mask),
+        **metrics,
     }
     return loss, metrics
+
+
+def ppo_loss(
+    networks: PolicyValueNetworks,
+    config: Any,
+    params: types.Params,
+    batch: Minibatch,
+    clip_epsilon: jax.Array,
+) -> tuple[jax.Array, dict[str, jax.Array]]:
+    """PPO's loss on a minibatch: the clipped surrogate (rlax) with the shared value and
+    entropy terms."""
+    mask = batch.mask
+    # rlax averages over the whole minibatch: masked steps add 0, the factor rescales.
+    taken_fraction = jnp.maximum(jnp.mean(mask), 1.0 / mask.shape[0])
+
+    def clipped_surrogate(log_prob, advantage):
+        ratio = jnp.exp(log_prob - batch.log_prob)
+        loss = rlax.clipped_surrogate_pg_loss(ratio, advantage, clip_epsilon) / taken_fraction
+        clipped = (jnp.abs(ratio - 1) > clip_epsilon).astype(jnp.float32)
+        return loss, {"clip_fraction": _masked_mean(clipped, mask)}
+
+    return _loss(networks, config, params, batch, clipped_surrogate)
+
+
+def a2c_loss(
+    networks: PolicyValueNetworks,
+    config: Any,
+    params: types.Params,
+    batch: Minibatch,
+    clip_epsilon: jax.Array,
+) -> tuple[jax.Array, dict[str, jax.Array]]:
+    """A2C's loss: the policy gradient `-mean(A * log pi(a|s))` with the shared value and
+    entropy terms (`clip_epsilon` is unused)."""
+    del clip_epsilon
+
+    def policy_gradient(log_prob, advantage):
+        return -_masked_mean(jax.lax.stop_gradient(advantage) * log_prob, batch.mask), {}
+
+    return _loss(networks, config, params, batch, policy_gradient)
+
+
+LOSSES = {"ppo": ppo_loss, "a2c": a2c_loss}
 
 
 def rollout_minibatch(
@@ -158,16 +203,18 @@ def rollout_minibatch(
     )
 
 
-def make_ppo_update(
+def make_update(
     networks: PolicyValueNetworks, optimizer: optax.GradientTransformation, config: Any
 ) -> jax_learning.Update:
-    """One learner step: `(state, rollouts, probabilities) -> (state, metrics, None)`."""
+    """One learner step: `(state, rollouts, probabilities) -> (state, metrics, None)`, on
+    `config.loss` (PPO's clipped surrogate, A2C's policy gradient)."""
     anneal_steps = config.anneal_env_steps / config.steps_per_learner_step
+    loss_fn = LOSSES[config.loss]
 
     def minibatch_step(carry, batch: Minibatch):
         params, opt_state, scale, clip_epsilon = carry
         grads, metrics = jax.grad(
-            lambda p: ppo_loss(networks, config, p, batch, clip_epsilon), has_aux=True
+            lambda p: loss_fn(networks, config, p, batch, clip_epsilon), has_aux=True
         )(params)
         updates, opt_state = optimizer.update(grads, opt_state, params)
         updates = jax.tree_util.tree_map(lambda u: u * scale, updates)  # Annealed rate.
@@ -181,7 +228,9 @@ def make_ppo_update(
         if anneal_steps > 0:
             remaining = jnp.maximum(1.0 - (state.steps + 1) / anneal_steps, 0.0)
         scale = remaining if anneal_steps > 0 else 1.0
-        clip_epsilon = config.clip_epsilon * (remaining if config.anneal_clip_epsilon else 1.0)
+        clip_epsilon = getattr(config, "clip_epsilon", 0.0)
+        if getattr(config, "anneal_clip_epsilon", False):
+            clip_epsilon = clip_epsilon * remaining
         size = batch.mask.shape[0]
         key, *epoch_keys = jax.random.split(state.key, config.num_epochs + 1)
 
@@ -202,7 +251,8 @@ def make_ppo_update(
 
 
 class OnPolicyLearner(jax_learning.OffPolicyLearner):
-    """Learns from each batch of rollouts once (`make_ppo_update`), serving "policy"."""
+    """Learns from each batch of rollouts once (`make_update`, on the config's loss),
+    serving "policy"."""
 
     def __init__(
         self,
@@ -216,7 +266,7 @@ class OnPolicyLearner(jax_learning.OffPolicyLearner):
     ):
         optimizer = make_optimizer(config)
         super().__init__(
-            make_ppo_update(networks, optimizer, config),
+            make_update(networks, optimizer, config),
             initial_state(networks, optimizer, random_key),
             lambda state: {"policy": state.params},
             iterator,
