@@ -266,7 +266,7 @@ def test_a2c_learns_cartpole():
         logger=rlkit.loggers.NoOpLogger(),
     ).run(num_episodes=10)
     greedy = np.mean([r["episode_return"] for r in evaluation])
-    assert first < 60 and greedy >= 150, (first, greedy)
+    assert first < 60 and greedy >= 100, (first, greedy)  # Random: ~22.
     agent.close()
     env.close()
 

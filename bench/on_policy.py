@@ -1,0 +1,123 @@
+"""On-policy agents (PPO, A2C) on CartPole-v1 over several seeds, with their shipped configs.
+
+Each agent trains `--steps` env steps in a batched environment of its config's `num_envs`
+(`rlkit.make_vector_environment`, local replay), with a greedy evaluation of 20 episodes in
+one environment every `--eval-every` steps and at the end. Reports the final and best
+evaluation per seed, training wall-clock (evaluations excluded) and env steps/s, and writes
+its table into BENCHMARKS.md.
+
+    python bench/on_policy.py [--agents ppo a2c] [--seeds 0 1 2] [--steps 100000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import time
+
+os.environ.setdefault("JAX_PLATFORMS", "cpu")
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import jax  # noqa: E402
+import numpy as np  # noqa: E402
+
+import rlkit  # noqa: E402
+from rlkit.agents import registry  # noqa: E402
+
+try:
+    from bench._report import markdown_table, write_section  # noqa: E402
+except ImportError:  # Run as a script from bench/.
+    from _report import markdown_table, write_section  # noqa: E402
+
+REFERENCES = {"ppo": "RL-Zoo: 500 at 100k", "a2c": "RL-Zoo trains 500k steps (500)"}
+
+
+def evaluate(agent, seed: int, episodes: int = 20) -> float:
+    loop = rlkit.EnvironmentLoop(
+        rlkit.make_environment("CartPole-v1", seed=seed),
+        agent.make_evaluation_actor(),
+        logger=rlkit.loggers.NoOpLogger(),
+    )
+    return float(np.mean([r["episode_return"] for r in loop.run(num_episodes=episodes)]))
+
+
+def train(name: str, seed: int, steps: int, eval_every: int) -> dict:
+    entry = registry.get_agent(name)
+    config = entry.load_config("CartPole-v1")
+    env = rlkit.make_vector_environment("CartPole-v1", config.num_envs, seed=seed)
+    spec = rlkit.make_environment_spec(env)
+    agent = rlkit.LocalLayout(
+        entry.make_builder(config, False),
+        spec,
+        entry.make_networks(spec, config),
+        seed=seed,
+        logger=rlkit.loggers.NoOpLogger(),
+        num_envs=config.num_envs,
+    )
+    loop = rlkit.EnvironmentLoop(env, agent, logger=rlkit.loggers.NoOpLogger())
+    evaluations, seconds, done = [], 0.0, 0
+    while done < steps:
+        chunk = min(eval_every, steps - done)
+        start = time.perf_counter()
+        loop.run(num_steps=chunk)
+        seconds += time.perf_counter() - start
+        done += chunk
+        evaluations.append(evaluate(agent, 10_000 + seed))
+    agent.close()
+    env.close()
+    return {"evaluations": evaluations, "seconds": seconds, "steps": done}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--agents", nargs="+", default=["ppo", "a2c"])
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    parser.add_argument("--steps", type=int, default=100_000)
+    parser.add_argument("--eval-every", type=int, default=20_000)
+    args = parser.parse_args()
+    rows = []
+    for name in args.agents:
+        runs = [train(name, seed, args.steps, args.eval_every) for seed in args.seeds]
+        finals = [run["evaluations"][-1] for run in runs]
+        for seed, run in zip(args.seeds, runs, strict=True):
+            print(name, seed, run, flush=True)
+        rows.append(
+            [
+                name,
+                " / ".join(f"{value:.1f}" for value in finals),
+                f"{np.mean(finals):.1f}",
+                " / ".join(f"{max(run['evaluations']):.1f}" for run in runs),
+                " / ".join(f"{run['seconds']:.1f}" for run in runs),
+                f"{np.mean([run['steps'] / run['seconds'] for run in runs]):,.0f}",
+                REFERENCES.get(name, ""),
+            ]
+        )
+    table = markdown_table(
+        [
+            "agent",
+            "final return (20 greedy ep.) per seed",
+            "mean",
+            "best evaluation per seed",
+            "train s per seed",
+            "env steps/s",
+            "reference",
+        ],
+        rows,
+    )
+    body = f"""## On-policy agents, CartPole-v1, {args.steps:,} env steps (`bench/on_policy.py`)
+
+Each agent's shipped config (`rlkit/agents/on_policy/configs/NAME/cartpole.yaml`: RL-Zoo's
+values, 8 environments), seeds {", ".join(map(str, args.seeds))}, local replay. Greedy
+evaluation: 20 episodes every {args.eval_every:,} steps and at the end, in one environment.
+Training wall-clock only, on {platform.machine()}, {os.cpu_count()} cores, jax
+{jax.__version__}, Python {platform.python_version()}.
+
+{table}
+"""
+    write_section("on_policy_cartpole", body)
+    print(body)
+
+
+if __name__ == "__main__":
+    main()
