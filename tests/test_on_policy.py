@@ -234,12 +234,18 @@ def test_the_cartpole_yaml_is_rl_zoo_s():
 
 
 @pytest.mark.slow
-def test_ppo_learns_cartpole():
-    config = registry.get_agent("ppo").load_config("CartPole-v1")  # RL-Zoo's.
+@pytest.mark.parametrize(
+    "name, agent_class, steps, threshold",
+    # PPO: half RL-Zoo's budget (500 at 100k). A2C: a fifth of it (RL-Zoo trains 500k), where
+    # it has not settled (bench/on_policy.py: 500, 123 and 448 on seeds 0-2 at 100k).
+    [("ppo", PPO, 50_000, 300), ("a2c", A2C, 100_000, 100)],
+)
+def test_learns_cartpole(name, agent_class, steps, threshold):
+    config = registry.get_agent(name).load_config("CartPole-v1")  # RL-Zoo's.
     env = rlkit.make_vector_environment("CartPole-v1", config.num_envs, seed=0)
-    agent = PPO(rlkit.make_environment_spec(env), config, seed=0)
+    agent = agent_class(rlkit.make_environment_spec(env), config, seed=0)
     loop = rlkit.EnvironmentLoop(env, agent, logger=rlkit.loggers.NoOpLogger())
-    results = loop.run(num_steps=50_000)  # Half of RL-Zoo's budget (500 at 100k).
+    results = loop.run(num_steps=steps)
     first = np.mean([r["episode_return"] for r in results[:20]])
     evaluation = rlkit.EnvironmentLoop(
         rlkit.make_environment("CartPole-v1", seed=100),
@@ -247,26 +253,7 @@ def test_ppo_learns_cartpole():
         logger=rlkit.loggers.NoOpLogger(),
     ).run(num_episodes=10)
     greedy = np.mean([r["episode_return"] for r in evaluation])
-    assert first < 60 and greedy >= 300, (first, greedy)
-    agent.close()
-    env.close()
-
-
-@pytest.mark.slow
-def test_a2c_learns_cartpole():
-    config = registry.get_agent("a2c").load_config("CartPole-v1")  # RL-Zoo's.
-    env = rlkit.make_vector_environment("CartPole-v1", config.num_envs, seed=0)
-    agent = A2C(rlkit.make_environment_spec(env), config, seed=0)
-    loop = rlkit.EnvironmentLoop(env, agent, logger=rlkit.loggers.NoOpLogger())
-    results = loop.run(num_steps=100_000)  # RL-Zoo trains 500k; A2C is far from done here.
-    first = np.mean([r["episode_return"] for r in results[:20]])
-    evaluation = rlkit.EnvironmentLoop(
-        rlkit.make_environment("CartPole-v1", seed=100),
-        agent.make_evaluation_actor(),
-        logger=rlkit.loggers.NoOpLogger(),
-    ).run(num_episodes=10)
-    greedy = np.mean([r["episode_return"] for r in evaluation])
-    assert first < 60 and greedy >= 100, (first, greedy)  # Random: ~22.
+    assert first < 60 and greedy >= threshold, (first, greedy)  # Random: ~22.
     agent.close()
     env.close()
 
