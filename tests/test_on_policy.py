@@ -231,6 +231,8 @@ def test_the_cartpole_yaml_is_rl_zoo_s():
 
     entry = registry.get_agent("ppo")
     assert tuning.load_search_space(entry.tune_space_path(), entry.config_class)
+    pendulum = entry.load_config("Pendulum-v1")
+    assert (pendulum.num_envs, pendulum.rollout_length, pendulum.discount) == (4, 1024, 0.9)
 
 
 @pytest.mark.slow
