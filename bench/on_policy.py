@@ -1,4 +1,4 @@
-"""On-policy agents (PPO, A2C) on CartPole-v1 over several seeds, with their shipped configs.
+"""On-policy agents (PPO, A2C) on CartPole-v1 (or `--env`) over seeds, with shipped configs.
 
 Each agent trains `--steps` env steps in a batched environment of its config's `num_envs`
 (`rlkit.make_vector_environment`, local replay), with a greedy evaluation of 20 episodes in
@@ -7,6 +7,7 @@ evaluation per seed, training wall-clock (evaluations excluded) and env steps/s,
 its table into BENCHMARKS.md.
 
     python bench/on_policy.py [--agents ppo a2c] [--seeds 0 1 2] [--steps 100000]
+    python bench/on_policy.py --env Pendulum-v1 --agents ppo --steps 150000 --eval-every 50000
 """
 
 from __future__ import annotations
@@ -30,22 +31,27 @@ try:
 except ImportError:  # Run as a script from bench/.
     from _report import markdown_table, write_section  # noqa: E402
 
-REFERENCES = {"ppo": "RL-Zoo: 500 at 100k", "a2c": "RL-Zoo trains 500k steps (500)"}
+REFERENCES = {
+    ("ppo", "CartPole-v1"): "RL-Zoo: 500 at 100k",
+    ("a2c", "CartPole-v1"): "RL-Zoo trains 500k steps (500)",
+    ("ppo", "Pendulum-v1"): "RL-Zoo (gSDE): -172 at 100k; target >= -250 at 150k",
+}
 
 
-def evaluate(agent, seed: int, episodes: int = 20) -> float:
+def evaluate(agent, env_id: str, recipe: str, seed: int, episodes: int = 20) -> float:
     loop = rlkit.EnvironmentLoop(
-        rlkit.make_environment("CartPole-v1", seed=seed),
+        rlkit.make_environment(env_id, seed=seed, recipe=recipe),
         agent.make_evaluation_actor(),
         logger=rlkit.loggers.NoOpLogger(),
     )
     return float(np.mean([r["episode_return"] for r in loop.run(num_episodes=episodes)]))
 
 
-def train(name: str, seed: int, steps: int, eval_every: int) -> dict:
+def train(name: str, seed: int, steps: int, eval_every: int, env_id: str = "CartPole-v1") -> dict:
     entry = registry.get_agent(name)
-    config = entry.load_config("CartPole-v1")
-    env = rlkit.make_vector_environment("CartPole-v1", config.num_envs, seed=seed)
+    config = entry.load_config(env_id)
+    recipe = entry.resolve_recipe(env_id)
+    env = rlkit.make_vector_environment(env_id, config.num_envs, seed=seed, recipe=recipe)
     spec = rlkit.make_environment_spec(env)
     agent = rlkit.LocalLayout(
         entry.make_builder(config, False),
@@ -63,7 +69,7 @@ def train(name: str, seed: int, steps: int, eval_every: int) -> dict:
         loop.run(num_steps=chunk)
         seconds += time.perf_counter() - start
         done += chunk
-        evaluations.append(evaluate(agent, 10_000 + seed))
+        evaluations.append(evaluate(agent, env_id, recipe, 10_000 + seed))
     agent.close()
     env.close()
     return {"evaluations": evaluations, "seconds": seconds, "steps": done}
@@ -71,6 +77,7 @@ def train(name: str, seed: int, steps: int, eval_every: int) -> dict:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--env", default="CartPole-v1")
     parser.add_argument("--agents", nargs="+", default=["ppo", "a2c"])
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--steps", type=int, default=100_000)
@@ -78,7 +85,7 @@ def main() -> None:
     args = parser.parse_args()
     rows = []
     for name in args.agents:
-        runs = [train(name, seed, args.steps, args.eval_every) for seed in args.seeds]
+        runs = [train(name, seed, args.steps, args.eval_every, args.env) for seed in args.seeds]
         finals = [run["evaluations"][-1] for run in runs]
         for seed, run in zip(args.seeds, runs, strict=True):
             print(name, seed, run, flush=True)
@@ -90,7 +97,7 @@ def main() -> None:
                 " / ".join(f"{max(run['evaluations']):.1f}" for run in runs),
                 " / ".join(f"{run['seconds']:.1f}" for run in runs),
                 f"{np.mean([run['steps'] / run['seconds'] for run in runs]):,.0f}",
-                REFERENCES.get(name, ""),
+                REFERENCES.get((name, args.env), ""),
             ]
         )
     table = markdown_table(
@@ -105,17 +112,19 @@ def main() -> None:
         ],
         rows,
     )
-    body = f"""## On-policy agents, CartPole-v1, {args.steps:,} env steps (`bench/on_policy.py`)
+    command = "bench/on_policy.py" + ("" if args.env == "CartPole-v1" else f" --env {args.env}")
+    body = f"""## On-policy agents, {args.env}, {args.steps:,} env steps (`{command}`)
 
-Each agent's shipped config (`rlkit/agents/on_policy/configs/NAME/cartpole.yaml`: RL-Zoo's
-values, 8 environments), seeds {", ".join(map(str, args.seeds))}, local replay. Greedy
+Each agent's shipped config for {args.env} (`rlkit/agents/on_policy/configs/NAME/`: RL-Zoo's
+values), seeds {", ".join(map(str, args.seeds))}, local replay. Greedy
 evaluation: 20 episodes every {args.eval_every:,} steps and at the end, in one environment.
 Training wall-clock only, on {platform.machine()}, {os.cpu_count()} cores, jax
 {jax.__version__}, Python {platform.python_version()}.
 
 {table}
 """
-    write_section("on_policy_cartpole", body)
+    section = "on_policy_" + args.env.split("-")[0].lower()
+    write_section(section, body)
     print(body)
 
 

@@ -233,6 +233,10 @@ def test_the_cartpole_yaml_is_rl_zoo_s():
     assert tuning.load_search_space(entry.tune_space_path(), entry.config_class)
     pendulum = entry.load_config("Pendulum-v1")
     assert (pendulum.num_envs, pendulum.rollout_length, pendulum.discount) == (4, 1024, 0.9)
+    # "auto" builds Box actions in [-1, 1] for the Gaussian policy; Discrete ones pass as they are.
+    assert entry.resolve_recipe("Pendulum-v1") == "continuous"
+    env = rlkit.make_environment("CartPole-v1", recipe=entry.resolve_recipe("CartPole-v1"))
+    networks_lib.make_networks(rlkit.make_environment_spec(env), config)
 
 
 @pytest.mark.slow

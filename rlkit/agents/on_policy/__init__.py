@@ -41,6 +41,8 @@ for _name, _config, _description in [
             builder="rlkit.agents.on_policy.builder:OnPolicyBuilder",
             networks="rlkit.agents.on_policy.networks:make_networks",
             configs_dir=f"configs/{_name}",
+            # Box actions in [-1, 1] for the Gaussian policy; a no-op on Discrete ones.
+            env_recipe="continuous",
         )
     )
 
