@@ -78,11 +78,12 @@ class Agent(core.Actor, core.VariableSource, core.Saveable[dict[str, Any]]):
         self._actor.observe_first(timestep)
 
     def observe(self, action: types.NestedArray, next_timestep: dm_env.TimeStep) -> None:
-        # A batched timestep holds one transition per sub-environment but those restarting.
-        step_type = np.asarray(getattr(next_timestep, "step_type", 0))
-        self._num_observations += (
-            1 if step_type.ndim == 0 else int(np.count_nonzero(step_type != dm_env.StepType.FIRST))
-        )
+        step_type = getattr(next_timestep, "step_type", None)
+        if isinstance(step_type, np.ndarray) and step_type.ndim:
+            # Batched: one transition per sub-environment but those restarting.
+            self._num_observations += int(np.count_nonzero(step_type != dm_env.StepType.FIRST))
+        else:
+            self._num_observations += 1
         self._actor.observe(action, next_timestep)
 
     def _run_learner(self, num_steps: int) -> None:

@@ -24,15 +24,14 @@ class LearningSchedule(NamedTuple):
     The first learner step comes after `min_observations` steps; then one every
     `observations_per_learner_step` steps (several per step when it is below 1).
 
-    An on-policy agent names its rollout table instead (`on_policy_table`): it learns, one
-    learner step at a time on the acting thread, whenever that table holds
-    `on_policy_items` items (a rollout from every sub-environment), and its actor fetches
-    the new parameters before acting again, so no step is taken with a stale policy.
+    An on-policy agent sets `on_policy_items` instead (> 0): it learns, one learner step at
+    a time on the acting thread, each time its adder has written that many more items (a
+    rollout from every sub-environment), and its actor fetches the new parameters before
+    acting again, so no step is taken with a stale policy.
     """
 
     min_observations: int
     observations_per_learner_step: float
-    on_policy_table: str | None = None
     on_policy_items: int = 0
 
 

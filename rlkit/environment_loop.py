@@ -246,10 +246,8 @@ class EnvironmentLoop(core.Worker):
             # The sub-environments' states are unknown: the next run starts afresh.
             self._batch = None
             self._counter.increment(steps=uncounted)
-            self._steps_in_last_call = steps
             raise
         self._batch = _Batch(timestep, returns, lengths)
         if uncounted:
             self._counter.increment(steps=uncounted)
-        self._steps_in_last_call = steps
         return results

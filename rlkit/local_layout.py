@@ -111,8 +111,8 @@ class LocalLayout(agent_lib.Agent):
         schedule = builder.learning_schedule()
         before_round = dataset.prefetch if isinstance(dataset, LocalDataset) else None
         learn_when = None
-        if schedule.on_policy_table is not None:
-            learn_when = self._rollouts_ready(schedule.on_policy_table, schedule.on_policy_items)
+        if schedule.on_policy_items > 0:
+            learn_when = self._rollouts_ready(schedule.on_policy_items)
 
         super().__init__(
             actor,
@@ -124,20 +124,21 @@ class LocalLayout(agent_lib.Agent):
             learn_when=learn_when,
         )
 
-    def _rollouts_ready(self, table: str, items: int) -> Callable[[], bool]:
-        """On-policy: whether a learner step's `items` rollouts have been written since the
-        last one, counted by the adder (a table's size can hide items that Reverb's dataset
-        has already fetched). The adder is flushed first, as a Reverb writer sends items in
-        the background. An adder that does not count its items: the table's size decides."""
-        adder, client = self._adder, self.replay_client
-        learned = [0]  # Learner steps triggered since this adder started writing.
+    def _rollouts_ready(self, items: int) -> Callable[[], bool]:
+        """On-policy: whether the adder has written a learner step's `items` more items
+        since the last learner step. Counted by the adder, not read from the table, whose
+        size can hide items Reverb's dataset has already fetched; the adder is flushed
+        before learning, as a Reverb writer sends items in the background."""
+        adder = self._adder
+        if not hasattr(adder, "items_written"):
+            raise ValueError(
+                f"On-policy learning counts the items its adder writes; {type(adder).__name__} "
+                "has no items_written count."
+            )
+        learned = [0]  # Learner steps started since this adder began writing.
 
         def ready() -> bool:
-            written = getattr(adder, "items_written", None)
-            if written is None:
-                adder.flush()
-                return client.table_size(table) >= items
-            if written // items <= learned[0]:
+            if adder.items_written // items <= learned[0]:
                 return False
             adder.flush()
             learned[0] += 1

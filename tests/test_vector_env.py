@@ -118,7 +118,9 @@ def test_specs_are_one_sub_environment_s_and_wrappers_pass_num_envs_through():
     assert timestep.observation.shape == (4, 3) and timestep.observation.dtype == np.float32
     assert timestep.reward.dtype == np.float32 and timestep.discount.dtype == np.float32
     # Canonical actions are rescaled to Pendulum's [-2, 2] torque for every sub-environment.
-    env.step(np.ones((4, 1), np.float32))
+    env.step(np.array([[1.0], [-1.0], [0.5], [0.0]], np.float32))
+    torques = [sub.unwrapped.last_u for sub in env.environment.environment.environment.envs]
+    np.testing.assert_allclose(np.ravel(torques), [2.0, -2.0, 1.0, 0.0])
     env.close()
 
 

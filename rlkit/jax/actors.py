@@ -92,21 +92,28 @@ class GenericActor(core.Actor, core.Saveable[Any]):
         )
         if num_envs is None:
             state = actor_core.init(random_key)
-            self._get_extras = get_extras  # Usually trivial: not worth a jitted call.
         else:
             if num_envs < 1:
                 raise ValueError(f"num_envs must be positive, got {num_envs}.")
             state = jax.vmap(actor_core.init)(jax.random.split(random_key, num_envs))
             select = jax.vmap(select, in_axes=(None, 0, 0))
-            self._get_extras = maybe_jit(jax.vmap(get_extras))
+            get_extras = jax.vmap(get_extras)
             if start is not None:
                 vmapped_start = jax.vmap(start)
                 start = lambda state, first: _where_started(first, vmapped_start(state), state)  # noqa: E731
-        self._select = maybe_jit(select)
+
+        def select_with_extras(params, observation, state):
+            # The adder's extras come out of the same call: no second dispatch per step.
+            action, state = select(params, observation, state)
+            return action, state, get_extras(state)
+
+        self._select = maybe_jit(select_with_extras)
+        self._get_extras = maybe_jit(get_extras)
         self._episode_start = None if start is None else maybe_jit(start)
         self._check_finite = check_finite
         self._steps = 0
         self._state = jax.device_put(state, self._device)
+        self._extras = self._get_extras(self._state)  # The last action's, for the adder.
         self._fetched_params: Any = None
         self._device_params: Any = None
 
@@ -120,7 +127,7 @@ class GenericActor(core.Actor, core.Saveable[Any]):
         return self._device_params
 
     def select_action(self, observation: types.NestedArray) -> types.NestedArray:
-        action, self._state = self._select(self._params(), observation, self._state)
+        action, self._state, self._extras = self._select(self._params(), observation, self._state)
         action = jax.tree_util.tree_map(np.asarray, action)
         self._steps += 1
         if self._check_finite and not all(
@@ -145,7 +152,7 @@ class GenericActor(core.Actor, core.Saveable[Any]):
 
     def observe(self, action: types.NestedArray, next_timestep: dm_env.TimeStep) -> None:
         if self._adder is not None:
-            self._adder.add(action, next_timestep, self._get_extras(self._state))
+            self._adder.add(action, next_timestep, self._extras)
         if self._num_envs is not None and self._episode_start is not None:
             first = np.asarray(next_timestep.step_type) == dm_env.StepType.FIRST
             if first.any():
@@ -170,3 +177,4 @@ class GenericActor(core.Actor, core.Saveable[Any]):
 
     def restore(self, state: Any) -> None:
         self._state = jax.device_put(state, self._device)
+        self._extras = self._get_extras(self._state)

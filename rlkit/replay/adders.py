@@ -479,7 +479,7 @@ class BatchedAdder(Adder):
     @property
     def items_written(self) -> int:
         """Items the sub-environments' adders have written, together."""
-        return sum(getattr(adder, "items_written", 0) for adder in self.adders)
+        return sum(adder.items_written for adder in self.adders)
 
     def reset(self) -> None:
         for adder in self.adders:
@@ -532,8 +532,7 @@ class BatchedSequenceAdder(Adder):
         self._zeros = np.zeros(num_envs, np.float32)
         self._observation: Any = None  # The observations the next actions are taken at [N].
         self._last_extras = _zeros_like_spec(extras_spec, (num_envs,))
-        self._start = np.ones(num_envs, bool)  # The next step starts its episode.
-        self._episode_steps = np.zeros(num_envs, np.int64)
+        self._episode_steps = np.zeros(num_envs, np.int64)  # 0: the next step starts one.
         self.stream_steps = np.zeros(num_envs, np.int64)
         self.items_written = 0
 
@@ -546,7 +545,6 @@ class BatchedSequenceAdder(Adder):
                          self._zeros.astype(bool), self._last_extras)  # fmt: skip
             self._append(final, self._episode_steps > 0)
         self._observation = timestep.observation
-        self._start[:] = True
         self._episode_steps[:] = 0
 
     def add(
@@ -569,13 +567,12 @@ class BatchedSequenceAdder(Adder):
             taken_or_final(tree.map_structure(np.asarray, action), self._zero_actions),
             np.where(restarting, 0, next_timestep.reward),
             np.where(restarting, 0, next_timestep.discount),
-            self._start & ~restarting,
+            (self._episode_steps == 0) & ~restarting,
             taken_or_final(extras, self._last_extras),
         )
         self._append(step, ~restarting | (self._episode_steps > 0))
         self._observation = next_timestep.observation
         self._last_extras = extras
-        self._start = restarting
         self._episode_steps = np.where(restarting, 0, self._episode_steps + 1)
 
     def _append(self, step: Step, appending: np.ndarray) -> None:

@@ -4,7 +4,7 @@ Each sub-environment's adder writes rollouts of `rollout_length + 1` steps (cons
 share their last step, which only bootstraps) into a replay queue whose signature comes from
 the policy's extras; a learner step takes one rollout per sub-environment and learns from it
 once. In one process the agent learns as soon as every rollout is in and acts on the new
-parameters from the next step (`LearningSchedule.on_policy_table`).
+parameters from the next step (`LearningSchedule.on_policy_items`).
 """
 
 from __future__ import annotations
@@ -123,7 +123,6 @@ class OnPolicyBuilder(builders.ActorLearnerBuilder):
         return builders.LearningSchedule(
             min_observations=0,
             observations_per_learner_step=float(cfg.steps_per_learner_step),
-            on_policy_table=cfg.replay_table_name,
             on_policy_items=cfg.num_envs,
         )
 

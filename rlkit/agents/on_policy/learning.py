@@ -211,15 +211,6 @@ def make_update(
     anneal_steps = config.anneal_env_steps / config.steps_per_learner_step
     loss_fn = LOSSES[config.loss]
 
-    def minibatch_step(carry, batch: Minibatch):
-        params, opt_state, scale, clip_epsilon = carry
-        grads, metrics = jax.grad(
-            lambda p: loss_fn(networks, config, p, batch, clip_epsilon), has_aux=True
-        )(params)
-        updates, opt_state = optimizer.update(grads, opt_state, params)
-        updates = jax.tree_util.tree_map(lambda u: u * scale, updates)  # Annealed rate.
-        return (optax.apply_updates(params, updates), opt_state, scale, clip_epsilon), metrics
-
     def update(state: OnPolicyState, data: Any, probabilities: jax.Array):
         del probabilities  # A queue's items are each sampled once, in order.
         batch = rollout_minibatch(networks, config, state.params, data)
@@ -227,24 +218,31 @@ def make_update(
         remaining = 1.0
         if anneal_steps > 0:
             remaining = jnp.maximum(1.0 - (state.steps + 1) / anneal_steps, 0.0)
-        scale = remaining if anneal_steps > 0 else 1.0
         clip_epsilon = getattr(config, "clip_epsilon", 0.0)
         if getattr(config, "anneal_clip_epsilon", False):
             clip_epsilon = clip_epsilon * remaining
-        size = batch.mask.shape[0]
-        key, *epoch_keys = jax.random.split(state.key, config.num_epochs + 1)
+
+        def minibatch_step(carry, minibatch: Minibatch):
+            params, opt_state = carry
+            grads, metrics = jax.grad(
+                lambda p: loss_fn(networks, config, p, minibatch, clip_epsilon), has_aux=True
+            )(params)
+            updates, opt_state = optimizer.update(grads, opt_state, params)
+            updates = jax.tree_util.tree_map(lambda u: u * remaining, updates)  # Annealed.
+            return (optax.apply_updates(params, updates), opt_state), metrics
 
         def epoch(carry, epoch_key):
-            order = jax.random.permutation(epoch_key, size)
+            order = jax.random.permutation(epoch_key, batch.mask.shape[0])
             minibatches = jax.tree_util.tree_map(
                 lambda x: x[order].reshape((config.num_minibatches, -1) + x.shape[1:]), batch
             )
             return jax.lax.scan(minibatch_step, carry, minibatches)
 
-        carry = (state.params, state.opt_state, jnp.asarray(scale), jnp.asarray(clip_epsilon))
-        (params, opt_state, _, _), metrics = jax.lax.scan(epoch, carry, jnp.stack(epoch_keys))
+        key, *epoch_keys = jax.random.split(state.key, config.num_epochs + 1)
+        carry = (state.params, state.opt_state)
+        (params, opt_state), metrics = jax.lax.scan(epoch, carry, jnp.stack(epoch_keys))
         metrics = jax.tree_util.tree_map(jnp.mean, metrics)
-        metrics["learning_rate"] = config.learning_rate * jnp.asarray(scale)
+        metrics["learning_rate"] = config.learning_rate * jnp.asarray(remaining)
         return OnPolicyState(params, opt_state, key, state.steps + 1), metrics, None
 
     return update
