@@ -15,6 +15,7 @@ from rlkit import errors
 from rlkit.agents import registry
 from rlkit.agents.on_policy import A2C, PPO, A2CConfig, PPOConfig, learning
 from rlkit.agents.on_policy import networks as networks_lib
+from rlkit.jax import running_statistics
 from rlkit.replay import Step
 
 
@@ -206,8 +207,64 @@ def test_learns_from_each_batch_of_rollouts_once_and_acts_on_new_parameters(
     env.close()
 
 
-def test_ppo_state_saves_and_restores_exactly():
-    config = small_config()
+def test_normalisation_uses_the_actor_s_statistics_and_scales_rewards_by_the_return_std():
+    """Two sub-environments, rollout length 3. Sub-environment 0 terminates after step 1
+    (step 2 holds its final observation); 1 runs on. Discounted returns carry in from the
+    previous batch (1 and 2) and restart after an episode's end."""
+    data = Step(
+        observation=jnp.array([[[1.0], [2.0], [3.0], [4.0]], [[50.0], [6.0], [7.0], [8.0]]]),
+        action=jnp.zeros((2, 4), jnp.int32),
+        reward=jnp.array([[1.0, 2.0, 0.0, 9.0], [3.0, 4.0, 5.0, 9.0]]),
+        discount=jnp.array([[1.0, 0.0, 0.0, 1.0], [1.0, 1.0, 1.0, 1.0]]),
+        start_of_episode=jnp.array([[False, False, False, True], [False, False, False, False]]),
+        extras={"log_prob": jnp.zeros((2, 4))},
+    )
+    config = PPOConfig(
+        num_envs=2, rollout_length=3, minibatch_size=3, discount=0.5,
+        normalize_observations=True, normalize_rewards=True,
+    )  # fmt: skip
+    networks = fixed_networks(jnp.zeros((8, 2)), None)._replace(
+        observation_clip=10.0,
+        initial_observation_statistics=running_statistics.init_state(jnp.zeros(1)),
+    )
+    optimizer = learning.make_optimizer(config)
+    state = learning.initial_state(networks, optimizer, jax.random.PRNGKey(0), config)
+    state = state._replace(discounted_returns=jnp.array([1.0, 2.0]))
+    normalized, state = learning.normalize_rollouts(networks, config, state, data)
+    # The actor acted with no statistics yet (mean 0, variance 1): only the clip applies.
+    np.testing.assert_allclose(normalized.observation[:, :, 0], [[1, 2, 3, 4], [10, 6, 7, 8]])
+    observed = np.array([1.0, 2.0, 3.0, 50.0, 6.0, 7.0])  # Each step once, bootstraps not.
+    np.testing.assert_allclose(state.observation_statistics.mean, [observed.mean()], rtol=1e-6)
+    np.testing.assert_allclose(state.observation_statistics.variance, [observed.var()], rtol=1e-5)
+    returns = np.array([1.5, 2.75, 4.0, 6.0, 8.0])  # 0.5 * 1 + 1, ...; 0.5 * 2 + 3, ...
+    np.testing.assert_allclose(state.return_statistics.variance, returns.var(), rtol=1e-5)
+    np.testing.assert_allclose(state.discounted_returns, [0.0, 8.0])
+    np.testing.assert_allclose(
+        normalized.reward, np.asarray(data.reward) / np.sqrt(returns.var() + 1e-8), rtol=1e-5
+    )
+
+
+def test_normalisation_statistics_reach_the_actor_and_count_every_rollout_step():
+    config = small_config(normalize_observations=True, normalize_rewards=True)
+    env = rlkit.make_vector_environment("Pendulum-v1", config.num_envs, seed=0, recipe="continuous")
+    agent = PPO(rlkit.make_environment_spec(env), config, seed=0)
+    rlkit.EnvironmentLoop(env, agent, logger=rlkit.loggers.NoOpLogger()).run(num_steps=2 * 8 * 4)
+    state = agent.learner.state
+    steps = int(state.steps) * config.steps_per_learner_step
+    assert steps >= 48
+    assert int(state.observation_statistics.count) == steps
+    assert int(state.return_statistics.count) == steps  # No episode ends in 200 steps.
+    # Pendulum's observations are cos, sin and a speed: not mean 0 and variance 1.
+    assert not np.allclose(state.observation_statistics.variance, 1.0)
+    served = agent.actor._variable_client.params
+    chex.assert_trees_all_equal(served.observation_statistics, state.observation_statistics)
+    agent.close()
+    env.close()
+
+
+@pytest.mark.parametrize("normalize", [False, True])
+def test_ppo_state_saves_and_restores_exactly(normalize):
+    config = small_config(normalize_observations=normalize, normalize_rewards=normalize)
     env = rlkit.make_vector_environment("CartPole-v1", config.num_envs, seed=0)
     spec = rlkit.make_environment_spec(env)
     agent = PPO(spec, config, seed=0)
@@ -285,7 +342,7 @@ def test_run_experiment_trains_ppo_in_a_batched_environment_and_resumes(tmp_path
     experiment = experiments.make_experiment_config(
         "ppo",
         "CartPole-v1",
-        agent_config=small_config(),
+        agent_config=small_config(normalize_observations=True, normalize_rewards=True),
         max_num_actor_steps=200,
         eval_every=100,
         checkpoint_every=100,
@@ -301,4 +358,11 @@ def test_run_experiment_trains_ppo_in_a_batched_environment_and_resumes(tmp_path
     assert resumed.resumed_from == result.actor_steps
     assert 300 <= resumed.actor_steps <= 301
     policy = experiments.load_policy(str(tmp_path))
-    assert policy is not None
+    # The exported policy normalises with the statistics of every rollout learned from.
+    statistics = policy.params.observation_statistics
+    assert int(statistics.count) >= 288 and int(statistics.count) % 16 == 0
+    assert not np.allclose(statistics.variance, 1.0)
+    actor = policy.make_actor(seed=0)
+    env = policy.make_environment(seed=0)
+    actor.observe_first(env.reset())
+    assert env.action_spec().validate(actor.select_action(env.reset().observation)) is not None

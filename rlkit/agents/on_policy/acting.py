@@ -34,9 +34,14 @@ def make_policy(networks: PolicyValueNetworks, evaluation: bool = False) -> acto
             extras["raw_action"] = jnp.zeros((size,), jnp.float32)
         return ActingState(key, extras)
 
-    def select_action(params, observation, state: ActingState):
+    def select_action(policy_params: networks_lib.PolicyParams, observation, state: ActingState):
         key, sample_key = jax.random.split(state.key)
-        output = networks.policy_apply(params, jax_networks.add_batch_dim(observation))
+        observation = networks.normalize_observation(
+            policy_params.observation_statistics, observation
+        )
+        output = networks.policy_apply(
+            policy_params.network, jax_networks.add_batch_dim(observation)
+        )
         if categorical:
             logits = output[0]
             action = (

@@ -27,6 +27,14 @@ class OnPolicyConfig:
     final observation. With `anneal_env_steps` > 0, the learning rate (and PPO's clip range,
     when asked) fall linearly to 0 over that many environment steps, as SB3's `lin_` schedules
     over a run of that length.
+
+    `normalize_observations` feeds the networks observations normalised by running
+    statistics and clipped to +-`observation_clip`; `normalize_rewards` divides rewards by
+    the running standard deviation of the discounted return and clips them to
+    +-`reward_clip` (Stable-Baselines3's VecNormalize, which RL-Zoo turns on for MuJoCo).
+    Both statistics are updated from each batch of rollouts after it is learned from, are
+    saved in checkpoints, and the observation statistics go with the policy to actors and
+    into the exported policy.
     """
 
     num_envs: int = 1
@@ -47,6 +55,10 @@ class OnPolicyConfig:
     # A Gaussian policy's log standard deviation starts here (a learned, state-independent
     # parameter per action dimension; SB3's `log_std_init`).
     initial_log_std: float = 0.0
+    normalize_observations: bool = False
+    normalize_rewards: bool = False
+    observation_clip: float = 10.0
+    reward_clip: float = 10.0
     replay_table_name: str = "rollouts"
     # The optimiser ("adam": SB3's PPO, eps 1e-5; "rmsprop": SB3's A2C, decay 0.99, eps 1e-5
     # outside the square root, as torch's) and the loss (`learning.LOSSES`).
@@ -59,7 +71,15 @@ class OnPolicyConfig:
         configs.check_types(self)
         configs.check_positive(
             self,
-            ("num_envs", "rollout_length", "minibatch_size", "num_epochs", "learning_rate"),
+            (
+                "num_envs",
+                "rollout_length",
+                "minibatch_size",
+                "num_epochs",
+                "learning_rate",
+                "observation_clip",
+                "reward_clip",
+            ),
         )
         configs.check_unit_interval(self, ("discount", "gae_lambda"))
         for name in ("anneal_env_steps", "max_gradient_norm", "value_coefficient"):

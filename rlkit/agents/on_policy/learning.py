@@ -24,6 +24,7 @@ from rlkit.agents.on_policy import networks as networks_lib
 from rlkit.agents.on_policy.config import OnPolicyConfig
 from rlkit.agents.on_policy.networks import PolicyValueNetworks
 from rlkit.jax import learning as jax_learning
+from rlkit.jax import running_statistics
 from rlkit.utils import counting
 
 
@@ -32,6 +33,12 @@ class OnPolicyState(NamedTuple):
     opt_state: optax.OptState
     key: types.PRNGKey
     steps: jax.Array  # Learner steps (rollouts learned from) so far.
+    # With `normalize_observations` (else None): the statistics actors normalise with.
+    observation_statistics: running_statistics.RunningStatistics | None = None
+    # With `normalize_rewards` (else None): the discounted returns' statistics, and each
+    # sub-environment's discounted return so far in its current episode [num_envs].
+    return_statistics: running_statistics.RunningStatistics | None = None
+    discounted_returns: jax.Array | None = None
 
 
 class Minibatch(NamedTuple):
@@ -59,11 +66,63 @@ def make_optimizer(config: OnPolicyConfig) -> optax.GradientTransformation:
 
 
 def initial_state(
-    networks: PolicyValueNetworks, optimizer: optax.GradientTransformation, key: types.PRNGKey
+    networks: PolicyValueNetworks,
+    optimizer: optax.GradientTransformation,
+    key: types.PRNGKey,
+    config: OnPolicyConfig,
 ) -> OnPolicyState:
     init_key, state_key = jax.random.split(key)
     params = networks.init(init_key)
-    return OnPolicyState(params, optimizer.init(params), state_key, jnp.zeros((), jnp.int32))
+    state = OnPolicyState(params, optimizer.init(params), state_key, jnp.zeros((), jnp.int32))
+    if config.normalize_rewards:
+        state = state._replace(
+            return_statistics=running_statistics.init_state(jnp.zeros(())),
+            discounted_returns=jnp.zeros((config.num_envs,), jnp.float32),
+        )
+    return state._replace(observation_statistics=networks.initial_observation_statistics)
+
+
+def discounted_returns(
+    rewards: jax.Array, mask: jax.Array, discount: float, carried: jax.Array
+) -> tuple[jax.Array, jax.Array]:
+    """Each sub-environment's discounted return after every step of its rollout,
+    `G_t = discount * G_{t-1} + r_t`, from `carried` [N] (the return before the rollout)
+    and rewards and `mask` [N, T]; a masked step (a final observation's) ends the episode:
+    G = 0. Returns `(G [N, T], G after the rollout [N])`, what VecNormalize tracks."""
+
+    def step(returns, inputs):
+        reward, taken = inputs
+        returns = (discount * returns + reward) * taken
+        return returns, returns
+
+    final, returns = jax.lax.scan(step, carried, (rewards.T, mask.T))
+    return returns.T, final
+
+
+def normalize_rollouts(
+    networks: PolicyValueNetworks, config: OnPolicyConfig, state: OnPolicyState, data: Any
+) -> tuple[Any, OnPolicyState]:
+    """The rollouts `data` as the loss sees them (observations normalised by the actor's
+    statistics, rewards scaled by the updated return statistics), and `state` with this
+    batch folded into both statistics."""
+    observations = data.observation
+    if state.observation_statistics is not None:
+        normalized = networks.normalize_observation(state.observation_statistics, observations)
+        # Every step once: a rollout's last step is the first of the next one.
+        taken = jax.tree_util.tree_map(lambda x: x[:, :-1], observations)
+        statistics = running_statistics.update(state.observation_statistics, taken)
+        data = data._replace(observation=normalized)
+        state = state._replace(observation_statistics=statistics)
+    if state.return_statistics is not None:
+        mask = 1.0 - data.start_of_episode[:, 1:].astype(jnp.float32)
+        returns, carried = discounted_returns(
+            data.reward[:, :-1], mask, config.discount, state.discounted_returns
+        )
+        statistics = running_statistics.update(state.return_statistics, returns, mask)
+        rewards = running_statistics.scale(statistics, data.reward, config.reward_clip)
+        data = data._replace(reward=rewards)
+        state = state._replace(return_statistics=statistics, discounted_returns=carried)
+    return data, state
 
 
 def rollout_advantages(
@@ -213,6 +272,7 @@ def make_update(
 
     def update(state: OnPolicyState, data: Any, probabilities: jax.Array):
         del probabilities  # A queue's items are each sampled once, in order.
+        data, state = normalize_rollouts(networks, config, state, data)
         batch = rollout_minibatch(networks, config, state.params, data)
         # SB3's linear schedules: the fraction of the run left after this rollout.
         remaining = 1.0
@@ -243,14 +303,15 @@ def make_update(
         (params, opt_state), metrics = jax.lax.scan(epoch, carry, jnp.stack(epoch_keys))
         metrics = jax.tree_util.tree_map(jnp.mean, metrics)
         metrics["learning_rate"] = config.learning_rate * jnp.asarray(remaining)
-        return OnPolicyState(params, opt_state, key, state.steps + 1), metrics, None
+        state = state._replace(params=params, opt_state=opt_state, key=key, steps=state.steps + 1)
+        return state, metrics, None
 
     return update
 
 
 class OnPolicyLearner(jax_learning.OffPolicyLearner):
     """Learns from each batch of rollouts once (`make_update`, on the config's loss),
-    serving "policy"."""
+    serving "policy" (`PolicyParams`: the parameters and the observation statistics)."""
 
     def __init__(
         self,
@@ -265,8 +326,10 @@ class OnPolicyLearner(jax_learning.OffPolicyLearner):
         optimizer = make_optimizer(config)
         super().__init__(
             make_update(networks, optimizer, config),
-            initial_state(networks, optimizer, random_key),
-            lambda state: {"policy": state.params},
+            initial_state(networks, optimizer, random_key, config),
+            lambda state: {
+                "policy": networks_lib.PolicyParams(state.params, state.observation_statistics)
+            },
             iterator,
             counter=counter,
             logger=logger,

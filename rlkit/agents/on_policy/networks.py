@@ -6,6 +6,10 @@ A discrete action spec gets a categorical policy over its values; a continuous o
 [-1, 1] a diagonal Gaussian with a learned, state-independent log standard deviation (the
 action sent to the environment is the sample clipped to [-1, 1]; the learner scores the
 unclipped sample, as SB3 does).
+
+With observation normalisation, what the agent acts with, serves and exports is
+`PolicyParams`: the networks' parameters and the running observation statistics they were
+trained under, so that an exported policy normalises as the learner did.
 """
 
 from __future__ import annotations
@@ -22,6 +26,16 @@ from dm_env import specs as dm_specs
 
 from rlkit import errors, specs, types
 from rlkit.jax import networks as networks_lib
+from rlkit.jax import running_statistics
+
+
+class PolicyParams(NamedTuple):
+    """What on-policy actors act with (the learner's "policy" variables, the exported
+    policy): the networks' parameters, and the observation statistics when the agent
+    normalises observations (None when it does not)."""
+
+    network: types.Params
+    observation_statistics: running_statistics.RunningStatistics | None = None
 
 
 class PolicyValueNetworks(NamedTuple):
@@ -30,7 +44,10 @@ class PolicyValueNetworks(NamedTuple):
     `policy_apply(params, observation [B, ...])` gives logits [B, num_actions]
     (`policy_kind="categorical"`) or `(mean [B, A], log_std [A])` ("gaussian"), flat over
     the action's A = prod(shape) dimensions; `value_apply(params, observation)` gives
-    state values [B]. `init(key)` makes the parameters of both.
+    state values [B]. `init(key)` makes the parameters of both. With `observation_clip` set,
+    observations are normalised by running statistics (starting at
+    `initial_observation_statistics`) and clipped to [-observation_clip, observation_clip]
+    before either network sees them (`normalize_observation`).
     """
 
     init: Callable[[types.PRNGKey], types.Params]
@@ -39,9 +56,23 @@ class PolicyValueNetworks(NamedTuple):
     policy_kind: str
     action_size: int
     action_shape: tuple[int, ...] = ()
+    observation_clip: float | None = None
+    initial_observation_statistics: running_statistics.RunningStatistics | None = None
 
-    def init_policy(self, key: types.PRNGKey) -> types.Params:
-        return self.init(key)
+    def init_policy(self, key: types.PRNGKey) -> PolicyParams:
+        """What acting starts from: fresh parameters and, when normalising, no statistics."""
+        return PolicyParams(self.init(key), self.initial_observation_statistics)
+
+    def normalize_observation(
+        self,
+        statistics: running_statistics.RunningStatistics | None,
+        observation: types.NestedArray,
+    ) -> types.NestedArray:
+        """`observation` as the networks see it: normalised by `statistics` and clipped, or
+        unchanged without observation normalisation."""
+        if statistics is None:
+            return observation
+        return running_statistics.normalize(statistics, observation, self.observation_clip)
 
 
 def log_prob(networks: PolicyValueNetworks, policy_output: Any, action: jax.Array) -> jax.Array:
@@ -120,6 +151,7 @@ def make_networks(environment_spec: specs.EnvironmentSpec, config: Any) -> Polic
     functions = hk.without_apply_rng(hk.multi_transform(make))
     policy_apply, value_apply = functions.apply
     dummy_observation = networks_lib.zeros_like_spec(environment_spec.observations, batch=1)
+    normalize = config.normalize_observations
     return PolicyValueNetworks(
         init=lambda key: functions.init(key, dummy_observation),
         policy_apply=policy_apply,
@@ -127,4 +159,8 @@ def make_networks(environment_spec: specs.EnvironmentSpec, config: Any) -> Polic
         policy_kind=policy_kind,
         action_size=action_size,
         action_shape=tuple(environment_spec.actions.shape),
+        observation_clip=config.observation_clip if normalize else None,
+        initial_observation_statistics=(
+            running_statistics.init_state(environment_spec.observations) if normalize else None
+        ),
     )
