@@ -35,6 +35,7 @@ REFERENCES = {
     ("ppo", "CartPole-v1"): "RL-Zoo: 500 at 100k",
     ("a2c", "CartPole-v1"): "RL-Zoo trains 500k steps (500)",
     ("ppo", "Pendulum-v1"): "RL-Zoo (gSDE): -172 at 100k; target >= -250 at 150k",
+    ("ppo", "HalfCheetah-v5"): "RL-Zoo (HalfCheetah-v3): 5819 at 1M",
 }
 
 

@@ -14,6 +14,8 @@ from typing import ClassVar
 
 from rlkit import configs
 
+ACTIVATIONS = ("tanh", "relu")
+
 
 @dataclasses.dataclass
 class OnPolicyConfig:
@@ -49,9 +51,12 @@ class OnPolicyConfig:
     value_coefficient: float = 0.5
     entropy_coefficient: float = 0.0
     normalize_advantages: bool = True
-    # Separate policy and value MLPs (tanh), as SB3's MlpPolicy.
+    # Separate policy and value MLPs, as SB3's MlpPolicy: `activation` "tanh" or "relu";
+    # `orthogonal_init` as SB3's `ortho_init` (else torch's default initialisation).
     policy_hidden_sizes: tuple[int, ...] = (64, 64)
     value_hidden_sizes: tuple[int, ...] = (64, 64)
+    activation: str = "tanh"
+    orthogonal_init: bool = True
     # A Gaussian policy's log standard deviation starts here (a learned, state-independent
     # parameter per action dimension; SB3's `log_std_init`).
     initial_log_std: float = 0.0
@@ -82,6 +87,11 @@ class OnPolicyConfig:
             ),
         )
         configs.check_unit_interval(self, ("discount", "gae_lambda"))
+        configs.require(
+            self.activation in ACTIVATIONS,
+            self,
+            f"activation must be one of {ACTIVATIONS}, got {self.activation!r}.",
+        )
         for name in ("anneal_env_steps", "max_gradient_norm", "value_coefficient"):
             configs.require(getattr(self, name) >= 0, self, f"{name} must be >= 0.")
         configs.require(self.entropy_coefficient >= 0, self, "entropy_coefficient must be >= 0.")

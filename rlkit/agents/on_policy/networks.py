@@ -1,6 +1,7 @@
 """Policy-value networks of the on-policy agents: a categorical or Gaussian policy and a
-state-value function, as separate tanh MLPs (SB3's MlpPolicy, with its orthogonal
-initialisation: gain sqrt(2) in the torsos, 0.01 on the policy head, 1 on the value head).
+state-value function, as separate MLPs (SB3's MlpPolicy: tanh or ReLU, with its orthogonal
+initialisation by default: gain sqrt(2) in the torsos, 0.01 on the policy head, 1 on the
+value head).
 
 A discrete action spec gets a categorical policy over its values; a continuous one in
 [-1, 1] a diagonal Gaussian with a learned, state-independent log standard deviation (the
@@ -118,18 +119,25 @@ def make_networks(environment_spec: specs.EnvironmentSpec, config: Any) -> Polic
     agent = type(config).__name__.removesuffix("Config")
     policy_kind, action_size = _policy_kind(environment_spec, agent)
     encode = networks_lib.make_observation_encoder(environment_spec.observations)
-    hidden_init = hk.initializers.Orthogonal(np.sqrt(2.0))
+    activation = {"tanh": jnp.tanh, "relu": jax.nn.relu}[config.activation]
+    if config.orthogonal_init:
+        hidden_init = hk.initializers.Orthogonal(np.sqrt(2.0))
+        policy_init, value_init = hk.initializers.Orthogonal(0.01), hk.initializers.Orthogonal()
+    else:  # torch's nn.Linear default: U(-1/sqrt(fan_in), 1/sqrt(fan_in)).
+        hidden_init = policy_init = value_init = hk.initializers.VarianceScaling(
+            1.0 / 3.0, "fan_in", "uniform"
+        )
 
     def torso(sizes, name):
         return hk.nets.MLP(
-            list(sizes), activation=jnp.tanh, activate_final=True, w_init=hidden_init, name=name
+            list(sizes), activation=activation, activate_final=True, w_init=hidden_init, name=name
         )
 
     def make():
         policy_torso = torso(config.policy_hidden_sizes, "policy_torso")
         value_torso = torso(config.value_hidden_sizes, "value_torso")
-        head = hk.Linear(action_size, w_init=hk.initializers.Orthogonal(0.01), name="policy")
-        value_head = hk.Linear(1, w_init=hk.initializers.Orthogonal(1.0), name="value")
+        head = hk.Linear(action_size, w_init=policy_init, name="policy")
+        value_head = hk.Linear(1, w_init=value_init, name="value")
 
         def policy(observation):
             output = head(policy_torso(encode(observation)))
