@@ -31,7 +31,8 @@ class Agent(core.Actor, core.VariableSource, core.Saveable[dict[str, Any]]):
 
     On-policy agents pass `learn_when` instead: after each observation, while it returns
     True (e.g. a rollout from every environment is in the table), one learner step runs on
-    the acting thread and the actor fetches the new parameters at once; the counted
+    the acting thread and the actor fetches the new parameters at once (or, with
+    `fetch_after_learning` False, when its variable client's period says); the counted
     schedule and `learn_in_background` are then unused.
     """
 
@@ -44,6 +45,7 @@ class Agent(core.Actor, core.VariableSource, core.Saveable[dict[str, Any]]):
         learn_in_background: bool = False,
         before_background_round: Callable[[int], None] | None = None,
         learn_when: Callable[[], bool] | None = None,
+        fetch_after_learning: bool = True,
     ):
         if observations_per_step <= 0:
             raise ValueError(
@@ -57,6 +59,7 @@ class Agent(core.Actor, core.VariableSource, core.Saveable[dict[str, Any]]):
         self._learner_steps_started = 0  # Read and written by the acting thread only.
         self._learner_steps_done = 0  # Counted by whichever thread runs the learner.
         self._learn_when = learn_when
+        self._fetch_after_learning = fetch_after_learning
         self._executor = (
             concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="rlkit-learner")
             if learn_in_background and learn_when is None
@@ -96,7 +99,9 @@ class Agent(core.Actor, core.VariableSource, core.Saveable[dict[str, Any]]):
             while self._learn_when():
                 self._learner_steps_started += 1
                 self._run_learner(1)
-                self._actor.update(wait=True)  # The next action uses the new parameters.
+                # On-policy: the next action uses the new parameters. Otherwise the actor's
+                # variable client counts learner steps and fetches on its period.
+                self._actor.update(wait=self._fetch_after_learning)
             return
         num_steps = self._learner_steps_due() - self._learner_steps_started
         if num_steps <= 0:

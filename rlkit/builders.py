@@ -27,12 +27,15 @@ class LearningSchedule(NamedTuple):
     An on-policy agent sets `on_policy_items` instead (> 0): it learns, one learner step at
     a time on the acting thread, each time its adder has written that many more items (a
     rollout from every sub-environment), and its actor fetches the new parameters before
-    acting again, so no step is taken with a stale policy.
+    acting again, so no step is taken with a stale policy. With `fetch_after_learning`
+    False the actor's variable client fetches on its own period instead (IMPALA's actors,
+    which lag and are corrected for).
     """
 
     min_observations: int
     observations_per_learner_step: float
     on_policy_items: int = 0
+    fetch_after_learning: bool = True
 
 
 class ActorLearnerBuilder(abc.ABC):

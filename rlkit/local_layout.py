@@ -122,6 +122,7 @@ class LocalLayout(agent_lib.Agent):
             learn_in_background=learn_in_background,
             before_background_round=before_round,
             learn_when=learn_when,
+            fetch_after_learning=schedule.fetch_after_learning,
         )
 
     def _rollouts_ready(self, items: int) -> Callable[[], bool]:

@@ -241,7 +241,7 @@ def test_episode_adder_pads_whole_episode(make_server):
     feed(adder, episode([1.0, 2.0], final_discount=0.0))
     adder.flush()
     (item,) = read_all(client, 1)
-    zero = (0.0, 0, 0.0, 0.0, False)
+    zero = (0.0, 0, 0.0, 0.0, True)  # Padding: empty episodes.
     assert step_rows(item) == [
         (0.0, 0, 1.0, 1.0, True),
         (1.0, 1, 2.0, 0.0, False),

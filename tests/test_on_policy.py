@@ -1,5 +1,6 @@
-"""On-policy agents (PPO): GAE and the clipped loss by hand, rollouts from the replay queue,
-bad configs, save/restore, and learning CartPole (slow)."""
+"""On-policy agents (PPO, A2C, REINFORCE, TRPO, IMPALA): GAE, V-trace, the losses and
+TRPO's conjugate gradient by hand, rollouts and episodes from the replay queue,
+normalisation, bad configs, save/restore, and learning CartPole (slow)."""
 
 import dataclasses
 
@@ -13,7 +14,19 @@ import pytest
 import rlkit
 from rlkit import errors
 from rlkit.agents import registry
-from rlkit.agents.on_policy import A2C, PPO, A2CConfig, PPOConfig, learning
+from rlkit.agents.on_policy import (
+    A2C,
+    IMPALA,
+    PPO,
+    REINFORCE,
+    TRPO,
+    A2CConfig,
+    IMPALAConfig,
+    PPOConfig,
+    REINFORCEConfig,
+    TRPOConfig,
+    learning,
+)
 from rlkit.agents.on_policy import networks as networks_lib
 from rlkit.jax import running_statistics
 from rlkit.replay import Step
@@ -36,6 +49,121 @@ def test_gae_masks_a_final_observation_s_step_and_bootstraps_a_truncation():
     np.testing.assert_allclose(
         np.asarray(targets)[[0, 1, 3]], np.array(expected)[[0, 1, 3]] + [1, 2, 4]
     )
+
+
+def test_vtrace_corrects_for_the_actor_s_policy_and_stops_before_a_final_observation():
+    """Step 0 is a truncated episode's last step (it bootstraps from the final observation,
+    value 2, and no trace crosses), step 1 the final observation's step, step 2 the next
+    episode's first. Importance ratios pi/mu: 0.5, 1 and 2 (clipped to 1)."""
+    gamma = 0.9
+    values = jnp.array([1.0, 2.0, 3.0, 4.0])
+    rewards = jnp.array([1.0, 0.0, 2.0])
+    discounts = gamma * jnp.array([1.0, 0.0, 1.0])
+    mask = jnp.array([1.0, 0.0, 1.0])
+    log_rhos = jnp.log(jnp.array([0.5, 1.0, 2.0]))
+    advantages, targets = learning.vtrace_advantages(
+        values, rewards, discounts, mask, log_rhos, IMPALAConfig()
+    )
+    delta0 = 0.5 * (1.0 + gamma * 2.0 - 1.0)  # rho_0 = 0.5; no trace into step 1.
+    delta2 = 1.0 * (2.0 + gamma * 4.0 - 3.0)  # rho_2 clipped to 1.
+    np.testing.assert_allclose(advantages, [delta0, 0.0, delta2], rtol=1e-6)
+    np.testing.assert_allclose(np.asarray(targets)[[0, 2]], [1.0 + delta0, 3.0 + delta2])
+
+
+def test_vtrace_carries_the_trace_within_an_episode():
+    gamma = 0.9
+    values, rewards = jnp.array([1.0, 2.0, 3.0]), jnp.array([1.0, 1.0])
+    discounts, mask = gamma * jnp.ones(2), jnp.ones(2)
+    log_rhos = jnp.log(jnp.array([0.5, 2.0]))
+    advantages, targets = learning.vtrace_advantages(
+        values, rewards, discounts, mask, log_rhos, IMPALAConfig()
+    )
+    delta1 = 1.0 + gamma * 3.0 - 2.0  # rho_1 clipped to 1.
+    target1 = 2.0 + delta1
+    # c_0 = min(1, 0.5): the trace from step 1 comes in at half weight.
+    target0 = 1.0 + 0.5 * (1.0 + gamma * 2.0 - 1.0) + gamma * 0.5 * delta1
+    np.testing.assert_allclose(targets, [target0, target1], rtol=1e-6)
+    # The policy gradient's advantage bootstraps from the next V-trace target.
+    np.testing.assert_allclose(advantages, [0.5 * (1.0 + gamma * target1 - 1.0), delta1], rtol=1e-6)
+
+
+def test_natural_gradient_solves_the_fisher_system_on_a_pytree():
+    """Conjugate gradient on a known 3x3 positive-definite system, the unknowns split over a
+    pytree: exact after 3 iterations (as many as unknowns)."""
+    fisher = jnp.array([[4.0, 1.0, 0.0], [1.0, 3.0, 1.0], [0.0, 1.0, 2.0]])
+    gradient = {"a": jnp.array([1.0, 2.0]), "b": jnp.array([3.0])}
+
+    def product(vector):
+        flat = fisher @ jnp.concatenate([vector["a"], vector["b"]])
+        return {"a": flat[:2], "b": flat[2:]}
+
+    direction = learning.natural_gradient(product, gradient, max_steps=3)
+    expected = np.linalg.solve(np.asarray(fisher), [1.0, 2.0, 3.0])
+    np.testing.assert_allclose(
+        np.concatenate([direction["a"], direction["b"]]), expected, rtol=1e-5
+    )
+    one_step = learning.natural_gradient(product, gradient, max_steps=1)
+    assert not np.allclose(np.concatenate([one_step["a"], one_step["b"]]), expected)
+
+
+def test_trpo_step_stays_in_the_trust_region_improves_the_surrogate_and_spares_the_critic():
+    env = rlkit.make_environment("CartPole-v1", seed=0)
+    spec = rlkit.make_environment_spec(env)
+    config = TRPOConfig(num_envs=1, rollout_length=64, minibatch_size=64, target_kl=0.01)
+    networks = networks_lib.make_networks(spec, config)
+    params = networks.init(jax.random.PRNGKey(0))
+    keys = jax.random.split(jax.random.PRNGKey(1), 3)
+    observation = jax.random.normal(keys[0], (64, 4))
+    action = jax.random.bernoulli(keys[1], 0.5, (64,)).astype(jnp.int32)
+    output = networks.policy_apply(params, observation)
+    batch = learning.Minibatch(
+        observation=observation,
+        action=action,
+        log_prob=networks_lib.log_prob(networks, output, action),
+        advantage=jax.random.normal(keys[2], (64,)) + 2.0 * action,  # Action 1 is better.
+        value_target=jnp.zeros(64),
+        value=jnp.zeros(64),
+        mask=jnp.ones(64).at[-4:].set(0.0),
+    )
+    new_params, metrics = jax.jit(lambda p, b: learning.trpo_policy_step(networks, config, p, b))(
+        params, batch
+    )
+    assert float(metrics["line_search_accepted"]) == 1.0
+    assert 0.0 < float(metrics["kl"]) < config.target_kl
+    assert float(metrics["policy_improvement"]) > 0.0
+    new_output = networks.policy_apply(new_params, observation)
+    kl = np.mean(np.asarray(networks_lib.kl_divergence(networks, output, new_output))[:60])
+    np.testing.assert_allclose(kl, metrics["kl"], rtol=1e-4)
+    # Action 1 became more likely; the value network's parameters are untouched.
+    assert np.mean(jax.nn.softmax(new_output)[:, 1]) > np.mean(jax.nn.softmax(output)[:, 1])
+    _, old_value = networks_lib.split_params(params)
+    _, new_value = networks_lib.split_params(new_params)
+    assert old_value and set(old_value) == {m for m in params if m.startswith("value")}
+    chex.assert_trees_all_equal(new_value, old_value)
+
+
+def test_reinforce_learns_from_whole_episodes_with_monte_carlo_returns():
+    """A padded episode item (max_episode_steps 4): two steps, terminated, the final
+    observation's step, then padding (empty episodes). Advantages are G_t - V(s_t)."""
+    config = REINFORCEConfig(num_envs=1, max_episode_steps=4, discount=0.5)
+    assert (config.rollout_length, config.minibatch_size) == (5, 5)
+    padding = [0.0, 0.0, 0.0]
+    data = Step(
+        observation=jnp.array([[[1.0], [2.0], [3.0], [0.0], [0.0], [0.0]]]),
+        action=jnp.array([[1, 0, 0, 0, 0, 0]], jnp.int32),
+        reward=jnp.array([[1.0, 1.0, 0.0, *padding]]),
+        discount=jnp.array([[1.0, 0.0, 0.0, *padding]]),
+        start_of_episode=jnp.array([[True, False, False, True, True, True]]),
+        extras={"log_prob": jnp.zeros((1, 6))},
+    )
+    values = lambda params, observation: 10.0 * observation[:, 0]  # noqa: E731
+    networks = fixed_networks(jnp.zeros((5, 2)), None)._replace(value_apply=values)
+    batch = learning.rollout_minibatch(networks, config, {}, data)
+    np.testing.assert_array_equal(batch.mask, [1, 1, 0, 0, 0])
+    returns = np.array([1.0 + 0.5 * 1.0, 1.0])
+    np.testing.assert_allclose(batch.advantage[:2], returns - [10.0, 20.0], rtol=1e-6)
+    np.testing.assert_allclose(batch.advantage[2:], 0.0)
+    np.testing.assert_allclose(batch.value_target[:2], returns, rtol=1e-6)
 
 
 def fixed_networks(logits, values):
@@ -162,11 +290,29 @@ def test_rollout_minibatch_flattens_rollouts_and_masks_final_observation_steps()
         (dict(num_envs=0), "num_envs must be positive"),
         (dict(anneal_clip_epsilon=True), "anneal_env_steps"),
         (dict(gae_lambda=1.5), "gae_lambda"),
+        (dict(activation="gelu"), "activation must be one of"),
+        (dict(observation_clip=0.0), "observation_clip must be positive"),
     ],
 )
 def test_bad_configs_name_the_fix(overrides, message):
     with pytest.raises(errors.ConfigError, match=message):
         PPOConfig(**overrides)
+
+
+@pytest.mark.parametrize(
+    "config_class, overrides, message",
+    [
+        (REINFORCEConfig, dict(rollout_length=100), "set max_episode_steps instead"),
+        (REINFORCEConfig, dict(max_episode_steps=0), "max_episode_steps must be positive"),
+        (TRPOConfig, dict(line_search_shrink=1.0), "line_search_shrink"),
+        (TRPOConfig, dict(target_kl=0.0), "target_kl must be positive"),
+        (IMPALAConfig, dict(actor_update_period=0), "actor_update_period must be positive"),
+        (IMPALAConfig, dict(clip_rho_threshold=-1.0), "clip_rho_threshold must be positive"),
+    ],
+)
+def test_bad_configs_of_the_other_agents_name_the_fix(config_class, overrides, message):
+    with pytest.raises(errors.ConfigError, match=message):
+        config_class(**overrides)
 
 
 def small_config(**overrides):
@@ -184,11 +330,15 @@ def test_an_agent_of_n_environments_refuses_a_single_environment():
 @pytest.mark.parametrize(
     "env_id, recipe", [("CartPole-v1", "gymnasium"), ("Pendulum-v1", "continuous")]
 )
-@pytest.mark.parametrize("agent_class", [PPO, A2C])
+@pytest.mark.parametrize("agent_class", [PPO, A2C, TRPO])
 def test_learns_from_each_batch_of_rollouts_once_and_acts_on_new_parameters(
     env_id, recipe, replay_backend, agent_class
 ):
-    config = small_config() if agent_class is PPO else A2CConfig(num_envs=2, rollout_length=8)
+    config = {
+        PPO: small_config(),
+        A2C: A2CConfig(num_envs=2, rollout_length=8),
+        TRPO: TRPOConfig(num_envs=2, rollout_length=8, minibatch_size=8, num_epochs=2),
+    }[agent_class]
     env = rlkit.make_vector_environment(env_id, config.num_envs, seed=0, recipe=recipe)
     spec = rlkit.make_environment_spec(env)
     agent = agent_class(spec, config, seed=0, replay_backend=replay_backend)
@@ -203,6 +353,56 @@ def test_learns_from_each_batch_of_rollouts_once_and_acts_on_new_parameters(
     # The actor holds the learner's newest parameters.
     actor_params = agent.actor._variable_client.params
     chex.assert_trees_all_equal(actor_params, agent.learner.get_variables(["policy"])[0])
+    agent.close()
+    env.close()
+
+
+@pytest.mark.parametrize(
+    "env_id, recipe", [("CartPole-v1", "gymnasium"), ("Pendulum-v1", "continuous")]
+)
+def test_reinforce_learns_once_per_batch_of_whole_episodes(env_id, recipe, replay_backend):
+    config = REINFORCEConfig(num_envs=2, max_episode_steps=200)
+    env = rlkit.make_vector_environment(env_id, config.num_envs, seed=0, recipe=recipe)
+    agent = REINFORCE(rlkit.make_environment_spec(env), config, replay_backend=replay_backend)
+    loop = rlkit.EnvironmentLoop(env, agent, logger=rlkit.loggers.NoOpLogger())
+    episodes = len(loop.run(num_steps=600))
+    assert episodes >= 2
+    assert int(agent.learner.state.steps) == episodes // 2
+    chex.assert_trees_all_equal(
+        agent.actor._variable_client.params, agent.learner.get_variables(["policy"])[0]
+    )
+    agent.close()
+    env.close()
+
+
+def test_reinforce_names_the_fix_for_an_episode_longer_than_its_padding():
+    config = REINFORCEConfig(num_envs=2, max_episode_steps=100)
+    env = rlkit.make_vector_environment("Pendulum-v1", 2, seed=0, recipe="continuous")
+    agent = REINFORCE(rlkit.make_environment_spec(env), config)
+    loop = rlkit.EnvironmentLoop(env, agent, logger=rlkit.loggers.NoOpLogger())
+    with pytest.raises(ValueError, match="max_sequence_length"):
+        loop.run(num_steps=400)  # Pendulum's episodes last 200 steps.
+    agent.close()
+    env.close()
+
+
+def test_impala_s_actor_lags_the_learner_by_its_update_period(replay_backend):
+    config = IMPALAConfig(num_envs=2, rollout_length=4, actor_update_period=3)
+    env = rlkit.make_vector_environment("CartPole-v1", config.num_envs, seed=0)
+    agent = IMPALA(rlkit.make_environment_spec(env), config, replay_backend=replay_backend)
+    client = agent.actor._variable_client
+    fetched_at, fetch = [], client.update_and_wait
+
+    def recording_fetch():
+        fetched_at.append(int(agent.learner.state.steps))
+        fetch()
+
+    client.update_and_wait = recording_fetch
+    rlkit.EnvironmentLoop(env, agent, logger=rlkit.loggers.NoOpLogger()).run(num_steps=80)
+    steps = int(agent.learner.state.steps)
+    assert steps >= 9
+    # Parameters reach the actor after learner steps 3, 6, 9, ...: it acts up to 2 behind.
+    assert [s for s in fetched_at if s > 0] == list(range(3, steps + 1, 3))
     agent.close()
     env.close()
 
@@ -301,7 +501,13 @@ def test_the_cartpole_yaml_is_rl_zoo_s():
     "name, agent_class, steps, threshold",
     # PPO: half RL-Zoo's budget (500 at 100k). A2C: a fifth of it (RL-Zoo trains 500k), where
     # it has not settled (bench/on_policy.py: 500, 123 and 448 on seeds 0-2 at 100k).
-    [("ppo", PPO, 50_000, 300), ("a2c", A2C, 100_000, 100)],
+    [
+        ("ppo", PPO, 50_000, 300),
+        ("a2c", A2C, 100_000, 100),
+        ("reinforce", REINFORCE, 100_000, 150),
+        ("trpo", TRPO, 50_000, 200),
+        ("impala", IMPALA, 100_000, 150),
+    ],
 )
 def test_learns_cartpole(name, agent_class, steps, threshold):
     config = registry.get_agent(name).load_config("CartPole-v1")  # RL-Zoo's.

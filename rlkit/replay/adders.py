@@ -388,7 +388,9 @@ class EpisodeAdder(_StepWriter):
     """Writes each whole episode as one item, zero-padded to `max_sequence_length` steps.
 
     The item has the episode's steps (final observation included as a zero-action step)
-    followed by zero steps; `discount == 0` and `start_of_episode == False` mark the padding.
+    followed by padding: zero steps with `start_of_episode` True, each an empty episode. So
+    the rule of continuous rollouts holds here too: step k is one taken in the environment
+    exactly when step k + 1 exists and does not start an episode.
     """
 
     def __init__(
@@ -419,8 +421,9 @@ class EpisodeAdder(_StepWriter):
                 f"An episode of {steps} steps exceeded max_sequence_length={self._max_length}; "
                 "raise it or limit episodes with StepLimitWrapper."
             )
+        padding = self._zero_step._replace(start_of_episode=np.asarray(True))
         for _ in range(self._max_length - steps):
-            self._writer.append(self._zero_step)
+            self._writer.append(padding)
         self._create_item(self._max_length)
 
 

@@ -1,5 +1,5 @@
-"""On-policy agents over batched environments: PPO and A2C (categorical and Gaussian
-policies).
+"""On-policy agents over batched environments: PPO, A2C, REINFORCE, TRPO and IMPALA
+(categorical and Gaussian policies).
 
 Rollouts from every sub-environment go through a replay queue to a learner that computes
 GAE and runs epochs of minibatch SGD in one jitted call; the actor acts on the newest
@@ -15,7 +15,14 @@ from rlkit.agents import registry
 _EXPORTS = {
     "PPO": "rlkit.agents.on_policy.agent",
     "A2C": "rlkit.agents.on_policy.agent",
+    "IMPALA": "rlkit.agents.on_policy.agent",
+    "REINFORCE": "rlkit.agents.on_policy.agent",
+    "TRPO": "rlkit.agents.on_policy.agent",
     "A2CConfig": "rlkit.agents.on_policy.config",
+    "IMPALAConfig": "rlkit.agents.on_policy.config",
+    "REINFORCEConfig": "rlkit.agents.on_policy.config",
+    "TRPOConfig": "rlkit.agents.on_policy.config",
+    "PolicyParams": "rlkit.agents.on_policy.networks",
     "OnPolicyBuilder": "rlkit.agents.on_policy.builder",
     "OnPolicyConfig": "rlkit.agents.on_policy.config",
     "PPOConfig": "rlkit.agents.on_policy.config",
@@ -30,6 +37,9 @@ _lazy.attach(__name__, _EXPORTS, submodules=("learning", "acting", "networks"))
 for _name, _config, _description in [
     ("ppo", "PPOConfig", "PPO: clipped surrogate, GAE, minibatch epochs over vectorised envs"),
     ("a2c", "A2CConfig", "A2C: synchronous advantage actor-critic, GAE, RMSprop"),
+    ("reinforce", "REINFORCEConfig", "REINFORCE with a learned baseline on whole episodes"),
+    ("trpo", "TRPOConfig", "TRPO: natural gradient by conjugate gradient, KL line search"),
+    ("impala", "IMPALAConfig", "IMPALA: V-trace correction for actors lagging the learner"),
 ]:
     registry.register(
         registry.AgentEntry(
@@ -49,16 +59,30 @@ for _name, _config, _description in [
 if TYPE_CHECKING:
     from rlkit.agents.on_policy import acting, learning, networks
     from rlkit.agents.on_policy.acting import make_policy
-    from rlkit.agents.on_policy.agent import A2C, PPO
+    from rlkit.agents.on_policy.agent import A2C, IMPALA, PPO, REINFORCE, TRPO
     from rlkit.agents.on_policy.builder import OnPolicyBuilder
-    from rlkit.agents.on_policy.config import A2CConfig, OnPolicyConfig, PPOConfig
+    from rlkit.agents.on_policy.config import (
+        A2CConfig,
+        IMPALAConfig,
+        OnPolicyConfig,
+        PPOConfig,
+        REINFORCEConfig,
+        TRPOConfig,
+    )
     from rlkit.agents.on_policy.learning import OnPolicyLearner, OnPolicyState
-    from rlkit.agents.on_policy.networks import PolicyValueNetworks, make_networks
+    from rlkit.agents.on_policy.networks import PolicyParams, PolicyValueNetworks, make_networks
 
 __all__ = [
     "A2C",
+    "IMPALA",
     "PPO",
+    "REINFORCE",
+    "TRPO",
     "A2CConfig",
+    "IMPALAConfig",
+    "REINFORCEConfig",
+    "TRPOConfig",
+    "PolicyParams",
     "OnPolicyBuilder",
     "OnPolicyConfig",
     "OnPolicyLearner",

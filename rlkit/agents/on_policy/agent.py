@@ -28,3 +28,22 @@ class A2C(PPO):
     PPO's layout with A2C's config, loss and optimiser."""
 
     config_class = config_lib.A2CConfig
+
+
+class REINFORCE(PPO):
+    """REINFORCE with a learned baseline over whole episodes (see `REINFORCEConfig`)."""
+
+    config_class = config_lib.REINFORCEConfig
+
+
+class TRPO(PPO):
+    """TRPO: a natural-gradient policy step in a KL trust region per batch of rollouts, then
+    the critic's regression (see `TRPOConfig`)."""
+
+    config_class = config_lib.TRPOConfig
+
+
+class IMPALA(PPO):
+    """IMPALA: actors that lag the learner, corrected by V-trace (see `IMPALAConfig`)."""
+
+    config_class = config_lib.IMPALAConfig

@@ -1,10 +1,12 @@
-"""OnPolicyBuilder: the pieces of PPO, assembled the same way in one process or many.
+"""OnPolicyBuilder: the pieces of the on-policy agents, assembled the same way in one
+process or many.
 
 Each sub-environment's adder writes rollouts of `rollout_length + 1` steps (consecutive ones
-share their last step, which only bootstraps) into a replay queue whose signature comes from
-the policy's extras; a learner step takes one rollout per sub-environment and learns from it
-once. In one process the agent learns as soon as every rollout is in and acts on the new
-parameters from the next step (`LearningSchedule.on_policy_items`).
+share their last step, which only bootstraps), or whole padded episodes (REINFORCE), into a
+replay queue whose signature comes from the policy's extras; a learner step takes
+`num_envs` items and learns from them once. In one process the agent learns as soon as they
+are in and acts on the new parameters from the next step (`LearningSchedule.on_policy_items`),
+except IMPALA, whose actor fetches them every `actor_update_period` learner steps.
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ def _extras_spec(policy: actors.ActorCore | None) -> types.NestedSpec:
 
 
 class OnPolicyBuilder(builders.ActorLearnerBuilder):
-    """Acme-style builder of an on-policy agent (PPO).
+    """Acme-style builder of an on-policy agent (PPO, A2C, REINFORCE, TRPO, IMPALA).
 
     Args:
       config: an `OnPolicyConfig` (e.g. `PPOConfig`).
@@ -70,6 +72,14 @@ class OnPolicyBuilder(builders.ActorLearnerBuilder):
         policy: actors.ActorCore | None = None,
     ) -> replay.Adder:
         cfg = self._config
+        if cfg.whole_episodes:
+            return replay.EpisodeAdder(
+                replay_client,
+                cfg.replay_table_name,
+                environment_spec,
+                max_sequence_length=cfg.rollout_length + 1,
+                extras_spec=_extras_spec(policy),
+            )
         return replay.SequenceAdder(
             replay_client,
             cfg.replay_table_name,
@@ -89,8 +99,11 @@ class OnPolicyBuilder(builders.ActorLearnerBuilder):
         num_envs: int,
     ) -> replay.Adder:
         """`make_adder`'s sequences for every sub-environment, with each step's work done on
-        the whole batch (`replay.BatchedSequenceAdder`)."""
+        the whole batch (`replay.BatchedSequenceAdder`); whole episodes: one `EpisodeAdder`
+        per sub-environment."""
         cfg = self._config
+        if cfg.whole_episodes:
+            return super().make_batched_adder(replay_client, environment_spec, policy, num_envs)
         return replay.BatchedSequenceAdder(
             replay_client,
             cfg.replay_table_name,
@@ -124,6 +137,8 @@ class OnPolicyBuilder(builders.ActorLearnerBuilder):
             min_observations=0,
             observations_per_learner_step=float(cfg.steps_per_learner_step),
             on_policy_items=cfg.num_envs,
+            # IMPALA's actors fetch on their own period and lag; the others act current.
+            fetch_after_learning=cfg.advantage_estimator != "vtrace",
         )
 
     def make_policy(
@@ -147,7 +162,8 @@ class OnPolicyBuilder(builders.ActorLearnerBuilder):
         del environment_spec
         client = None
         if variable_source is not None:
-            client = variable_utils.VariableClient(variable_source, "policy", update_period=1)
+            period = getattr(self._config, "actor_update_period", 1)
+            client = variable_utils.VariableClient(variable_source, "policy", period)
         return actors.GenericActor(
             policy, random_key, client, adder, check_finite=True, num_envs=num_envs
         )

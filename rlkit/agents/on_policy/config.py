@@ -1,4 +1,5 @@
-"""Configurations of the on-policy agents (PPO, A2C) over batched environments.
+"""Configurations of the on-policy agents (PPO, A2C, REINFORCE, TRPO, IMPALA) over batched
+environments.
 
 `OnPolicyConfig` holds what they share: `num_envs` sub-environments each contribute a rollout
 of `rollout_length` steps per learner step (the rollouts go through a replay queue), GAE,
@@ -69,6 +70,11 @@ class OnPolicyConfig:
     # outside the square root, as torch's) and the loss (`learning.LOSSES`).
     optimizer: ClassVar[str] = "adam"
     loss: ClassVar[str] = "ppo"
+    # "gae", or "vtrace" (IMPALA: the actors' policy may lag the learner's).
+    advantage_estimator: ClassVar[str] = "gae"
+    # Items are continuous rollouts of `rollout_length` steps, or whole episodes
+    # (REINFORCE), padded to `rollout_length` steps.
+    whole_episodes: ClassVar[bool] = False
 
     def __post_init__(self):
         self.policy_hidden_sizes = tuple(self.policy_hidden_sizes)
@@ -161,3 +167,109 @@ class A2CConfig(OnPolicyConfig):
         if self.minibatch_size == 0:
             self.minibatch_size = self.num_envs * self.rollout_length
         super().__post_init__()
+
+
+@dataclasses.dataclass
+class REINFORCEConfig(OnPolicyConfig):
+    """REINFORCE with a learned baseline (Williams 1992): each learner step takes `num_envs`
+    whole episodes (one item per episode, from whichever sub-environments finish them) and
+    takes one gradient step on `-mean((G_t - V(s_t)) * log pi(a_t|s_t))` plus the baseline's
+    regression on the returns G_t (lambda 1: Monte-Carlo returns). A truncated episode
+    bootstraps from its final observation's value (the time limit is not part of the task,
+    as gymnasium's `truncated` says); a terminated one does not.
+
+    Episodes of up to `max_episode_steps` steps are padded to that length; a longer one
+    stops the run with an error naming the fix. Episodes still running when the parameters
+    change finish on the new ones.
+    """
+
+    num_envs: int = 8
+    max_episode_steps: int = 1000
+    rollout_length: int = 0  # Set from max_episode_steps.
+    num_epochs: int = 1
+    minibatch_size: int = 0  # 0: all the episodes, one gradient step.
+    gae_lambda: float = 1.0
+    learning_rate: float = 1e-3
+    normalize_advantages: bool = False
+    loss: ClassVar[str] = "a2c"
+    whole_episodes: ClassVar[bool] = True
+
+    def __post_init__(self):
+        configs.check_positive(self, ("max_episode_steps",))
+        configs.require(
+            self.rollout_length in (0, self.max_episode_steps + 1),
+            self,
+            "rollout_length follows from max_episode_steps (episodes are padded to it); "
+            "set max_episode_steps instead.",
+        )
+        # Taken steps, the final observation's step, and one step of padding that marks the
+        # episode's end (see `replay.EpisodeAdder`).
+        self.rollout_length = self.max_episode_steps + 1
+        if self.minibatch_size == 0:
+            self.minibatch_size = self.num_envs * self.rollout_length
+        super().__post_init__()
+
+
+@dataclasses.dataclass
+class TRPOConfig(OnPolicyConfig):
+    """TRPO (Schulman et al. 2015) as Stable-Baselines3-contrib's: per batch of rollouts one
+    natural-gradient policy step, by `cg_max_steps` conjugate-gradient iterations on
+    Fisher-vector products (damping `cg_damping`), scaled to the KL radius `target_kl` and
+    shrunk by `line_search_shrink` until the mean KL is below `target_kl` and the surrogate
+    improves (at most `line_search_steps` tries); then `num_epochs` epochs of the critic's
+    regression in minibatches of `minibatch_size` with Adam at `learning_rate`. Defaults are
+    SB3-contrib's."""
+
+    minibatch_size: int = 128
+    learning_rate: float = 1e-3
+    target_kl: float = 0.01
+    cg_max_steps: int = 15
+    cg_damping: float = 0.1
+    line_search_shrink: float = 0.8
+    line_search_steps: int = 10
+    max_gradient_norm: float = 0.0
+    value_coefficient: float = 1.0
+    loss: ClassVar[str] = "trpo"
+
+    def __post_init__(self):
+        super().__post_init__()
+        configs.check_positive(
+            self, ("target_kl", "cg_max_steps", "cg_damping", "line_search_steps")
+        )
+        configs.require(
+            0 < self.line_search_shrink < 1, self, "line_search_shrink must be in (0, 1)."
+        )
+
+
+@dataclasses.dataclass
+class IMPALAConfig(OnPolicyConfig):
+    """IMPALA (Espeholt et al. 2018): actors act on parameters that lag the learner's, and
+    the learner corrects with V-trace (`rlax`): truncated importance weights
+    `min(clip_rho_threshold, pi/mu)` for the value targets and
+    `min(clip_pg_rho_threshold, pi/mu)` for the policy gradient, one RMSprop step per batch
+    of rollouts. In one process the actor fetches parameters every `actor_update_period`
+    learner steps, so it acts up to that many updates behind; distributed actors lag by
+    however far they are. `gae_lambda` is V-trace's lambda."""
+
+    rollout_length: int = 20
+    num_epochs: int = 1
+    minibatch_size: int = 0  # 0: the whole batch of rollouts.
+    gae_lambda: float = 1.0
+    learning_rate: float = 6e-4
+    entropy_coefficient: float = 0.01
+    max_gradient_norm: float = 40.0
+    normalize_advantages: bool = False
+    clip_rho_threshold: float = 1.0
+    clip_pg_rho_threshold: float = 1.0
+    actor_update_period: int = 4
+    optimizer: ClassVar[str] = "rmsprop"
+    loss: ClassVar[str] = "a2c"
+    advantage_estimator: ClassVar[str] = "vtrace"
+
+    def __post_init__(self):
+        if self.minibatch_size == 0:
+            self.minibatch_size = self.num_envs * self.rollout_length
+        super().__post_init__()
+        configs.check_positive(
+            self, ("clip_rho_threshold", "clip_pg_rho_threshold", "actor_update_period")
+        )

@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any, NamedTuple
 
+import haiku as hk
 import jax
 import jax.numpy as jnp
 import optax
@@ -152,6 +153,18 @@ def _normalized(advantage: jax.Array, mask: jax.Array) -> jax.Array:
     return (advantage - mean) / (std + 1e-8)
 
 
+def _value_loss(
+    networks: PolicyValueNetworks, config: Any, params: types.Params, batch: Minibatch
+) -> jax.Array:
+    """The value regression on the steps taken, optionally clipped around the values before
+    the update (PPO's `value_clip_epsilon`)."""
+    value = networks.value_apply(params, batch.observation)
+    if getattr(config, "value_clip_epsilon", 0.0) > 0:
+        eps = config.value_clip_epsilon
+        value = batch.value + jnp.clip(value - batch.value, -eps, eps)
+    return _masked_mean((batch.value_target - value) ** 2, batch.mask)
+
+
 def _loss(
     networks: PolicyValueNetworks,
     config: Any,
@@ -160,8 +173,8 @@ def _loss(
     policy_term: Any,
 ) -> tuple[jax.Array, dict[str, jax.Array]]:
     """`policy_term(log_prob, advantage) -> (policy loss, metrics)` plus what every
-    on-policy loss shares: the value regression (optionally clipped around the values
-    before the update) and the entropy bonus, each a mean over the steps taken."""
+    on-policy loss shares: the value regression and the entropy bonus, each a mean over the
+    steps taken."""
     mask = batch.mask
     output = networks.policy_apply(params, batch.observation)
     log_prob = networks_lib.log_prob(networks, output, batch.action)
@@ -169,11 +182,7 @@ def _loss(
     if config.normalize_advantages:
         advantage = _normalized(advantage, mask)
     policy_loss, metrics = policy_term(log_prob, advantage * mask)
-    value = networks.value_apply(params, batch.observation)
-    if getattr(config, "value_clip_epsilon", 0.0) > 0:
-        eps = config.value_clip_epsilon
-        value = batch.value + jnp.clip(value - batch.value, -eps, eps)
-    value_loss = _masked_mean((batch.value_target - value) ** 2, mask)
+    value_loss = _value_loss(networks, config, params, batch)
     entropy = _masked_mean(networks_lib.entropy(networks, output), mask)
     loss = (
         policy_loss + config.value_coefficient * value_loss - config.entropy_coefficient * entropy
@@ -219,8 +228,9 @@ def a2c_loss(
     batch: Minibatch,
     clip_epsilon: jax.Array,
 ) -> tuple[jax.Array, dict[str, jax.Array]]:
-    """A2C's loss: the policy gradient `-mean(A * log pi(a|s))` with the shared value and
-    entropy terms (`clip_epsilon` is unused)."""
+    """The policy gradient `-mean(A * log pi(a|s))` with the shared value and entropy terms
+    (`clip_epsilon` is unused): A2C's loss, REINFORCE's (A = G - V on whole episodes) and
+    IMPALA's (A = V-trace's policy-gradient advantage)."""
     del clip_epsilon
 
     def policy_gradient(log_prob, advantage):
@@ -229,34 +239,152 @@ def a2c_loss(
     return _loss(networks, config, params, batch, policy_gradient)
 
 
-LOSSES = {"ppo": ppo_loss, "a2c": a2c_loss}
+def trpo_value_loss(
+    networks: PolicyValueNetworks,
+    config: Any,
+    params: types.Params,
+    batch: Minibatch,
+    clip_epsilon: jax.Array,
+) -> tuple[jax.Array, dict[str, jax.Array]]:
+    """TRPO's critic loss (its policy takes `trpo_policy_step` instead of SGD)."""
+    del clip_epsilon
+    value_loss = _value_loss(networks, config, params, batch)
+    return value_loss, {"value_loss": value_loss}
+
+
+LOSSES = {"ppo": ppo_loss, "a2c": a2c_loss, "trpo": trpo_value_loss}
+
+
+def _tree_vdot(a: Any, b: Any) -> jax.Array:
+    return sum(jnp.vdot(x, y) for x, y in zip(jax.tree.leaves(a), jax.tree.leaves(b), strict=True))
+
+
+def natural_gradient(fisher_vector_product: Any, gradient: Any, max_steps: int) -> Any:
+    """`F^-1 g` by at most `max_steps` conjugate-gradient iterations (`jax.scipy`), from the
+    products `v -> F v` alone: F, the Fisher information (the KL's Hessian), is never
+    formed. Exact after as many iterations as parameters, in exact arithmetic."""
+    direction, _ = jax.scipy.sparse.linalg.cg(
+        fisher_vector_product, gradient, tol=1e-10, maxiter=max_steps
+    )
+    return direction
+
+
+def trpo_policy_step(
+    networks: PolicyValueNetworks, config: Any, params: types.Params, batch: Minibatch
+) -> tuple[types.Params, dict[str, jax.Array]]:
+    """TRPO's policy update (Schulman et al. 2015), as Stable-Baselines3-contrib's: the
+    natural gradient of the surrogate `mean(pi/mu * A)` by conjugate gradient on
+    Fisher-vector products (damped by `cg_damping`), scaled to the KL radius `target_kl`,
+    then a backtracking line search (`line_search_shrink`, `line_search_steps` tries) that
+    keeps the first step with mean KL below `target_kl` and a better surrogate; none: no
+    change. The value parameters are untouched."""
+    policy_params, value_params = networks_lib.split_params(params)
+    merged = lambda policy: hk.data_structures.merge(policy, value_params)  # noqa: E731
+    mask, observation = batch.mask, batch.observation
+    advantage = batch.advantage
+    if config.normalize_advantages:
+        advantage = _normalized(advantage, mask)
+    old_output = jax.lax.stop_gradient(networks.policy_apply(params, observation))
+
+    def surrogate(policy):
+        output = networks.policy_apply(merged(policy), observation)
+        log_prob = networks_lib.log_prob(networks, output, batch.action)
+        return _masked_mean(jnp.exp(log_prob - batch.log_prob) * advantage, mask)
+
+    def mean_kl(policy):
+        output = networks.policy_apply(merged(policy), observation)
+        return _masked_mean(networks_lib.kl_divergence(networks, old_output, output), mask)
+
+    def fisher_vector_product(vector):
+        product = jax.jvp(jax.grad(mean_kl), (policy_params,), (vector,))[1]
+        return jax.tree.map(lambda p, v: p + config.cg_damping * v, product, vector)
+
+    gradient = jax.grad(surrogate)(policy_params)
+    direction = natural_gradient(fisher_vector_product, gradient, config.cg_max_steps)
+    curvature = _tree_vdot(direction, fisher_vector_product(direction))
+    full_step = jnp.sqrt(2.0 * config.target_kl / jnp.maximum(curvature, 1e-12))
+    fractions = full_step * config.line_search_shrink ** jnp.arange(config.line_search_steps)
+    candidates = jax.vmap(
+        lambda fraction: jax.tree.map(lambda p, d: p + fraction * d, policy_params, direction)
+    )(fractions)
+    objectives, kls = jax.vmap(lambda policy: (surrogate(policy), mean_kl(policy)))(candidates)
+    old_objective = surrogate(policy_params)
+    acceptable = (kls < config.target_kl) & (objectives > old_objective)
+    first = jnp.argmax(acceptable)
+    accepted = jnp.any(acceptable)
+    new_policy = jax.tree.map(
+        lambda old, new: jnp.where(accepted, new[first], old), policy_params, candidates
+    )
+    metrics = {
+        "policy_improvement": jnp.where(accepted, objectives[first] - old_objective, 0.0),
+        "kl": jnp.where(accepted, kls[first], 0.0),
+        "line_search_accepted": accepted.astype(jnp.float32),
+    }
+    return merged(new_policy), metrics
+
+
+def vtrace_advantages(
+    values: jax.Array,
+    rewards: jax.Array,
+    discounts: jax.Array,
+    mask: jax.Array,
+    log_rhos: jax.Array,
+    config: Any,
+) -> tuple[jax.Array, jax.Array]:
+    """V-trace (Espeholt et al. 2018, `rlax`) for one rollout: policy-gradient advantages
+    and value targets [T] from values [T + 1], rewards and `discounts` [T], `mask` [T] and
+    the log importance ratios `log pi(a|s) - log mu(a|s)` [T] of the learner's policy pi
+    over the actor's mu. As in GAE, the trace stops before a final observation's step."""
+    lambdas = config.gae_lambda * jnp.concatenate([mask[1:], jnp.ones_like(mask[:1])])
+    output = rlax.vtrace_td_error_and_advantage(
+        values[:-1],
+        values[1:],
+        rewards,
+        discounts,
+        jnp.exp(log_rhos),
+        lambda_=lambdas,
+        clip_rho_threshold=config.clip_rho_threshold,
+        clip_pg_rho_threshold=config.clip_pg_rho_threshold,
+    )
+    return output.pg_advantage * mask, output.errors + values[:-1]
 
 
 def rollout_minibatch(
     networks: PolicyValueNetworks, config: OnPolicyConfig, params: types.Params, data: Any
 ) -> Minibatch:
-    """The rollouts `data` (`Step`s [N, T + 1]) as one flat batch of N * T steps, with GAE
-    advantages and targets from the value function under `params`."""
+    """The rollouts `data` (`Step`s [N, T + 1]) as one flat batch of N * T steps, with
+    advantages and value targets under `params`: GAE, or V-trace when the actors' policy
+    may lag (`config.advantage_estimator`)."""
     num_envs, length = data.reward.shape[:2]
     flat = lambda x: x.reshape((-1,) + x.shape[2:])  # noqa: E731  [N, L, ...] -> [N * L, ...]
     observations = jax.tree_util.tree_map(flat, data.observation)
     values = networks.value_apply(params, observations).reshape(num_envs, length)
     mask = 1.0 - data.start_of_episode[:, 1:].astype(jnp.float32)
     discounts = config.discount * data.discount[:, :-1]
-    advantages, targets = jax.vmap(rollout_advantages, in_axes=(0, 0, 0, 0, None))(
-        values, data.reward[:, :-1], discounts, mask, config.gae_lambda
-    )
     if networks.policy_kind == "categorical":
         actions = data.action
     else:
         actions = data.extras["raw_action"]  # The sample scored, not the clipped action.
     taken = lambda x: flat(x[:, :-1])  # noqa: E731
+    log_prob = taken(data.extras["log_prob"])
+    taken_observations = jax.tree_util.tree_map(taken, data.observation)
+    if config.advantage_estimator == "vtrace":
+        output = networks.policy_apply(params, taken_observations)
+        target_log_prob = networks_lib.log_prob(networks, output, taken(actions))
+        log_rhos = (target_log_prob - log_prob).reshape(num_envs, length - 1)
+        advantages, targets = jax.vmap(vtrace_advantages, in_axes=(0, 0, 0, 0, 0, None))(
+            values, data.reward[:, :-1], discounts, mask, log_rhos, config
+        )
+    else:
+        advantages, targets = jax.vmap(rollout_advantages, in_axes=(0, 0, 0, 0, None))(
+            values, data.reward[:, :-1], discounts, mask, config.gae_lambda
+        )
     return Minibatch(
-        observation=jax.tree_util.tree_map(taken, data.observation),
+        observation=taken_observations,
         action=taken(actions),
-        log_prob=taken(data.extras["log_prob"]),
-        advantage=flat(advantages),
-        value_target=flat(targets),
+        log_prob=log_prob,
+        advantage=jax.lax.stop_gradient(flat(advantages)),
+        value_target=jax.lax.stop_gradient(flat(targets)),
         value=flat(values[:, :-1]),
         mask=flat(mask),
     )
@@ -265,8 +393,9 @@ def rollout_minibatch(
 def make_update(
     networks: PolicyValueNetworks, optimizer: optax.GradientTransformation, config: Any
 ) -> jax_learning.Update:
-    """One learner step: `(state, rollouts, probabilities) -> (state, metrics, None)`, on
-    `config.loss` (PPO's clipped surrogate, A2C's policy gradient)."""
+    """One learner step: `(state, rollouts, probabilities) -> (state, metrics, None)`:
+    epochs of minibatch SGD on `config.loss` (PPO's clipped surrogate; the policy gradient of
+    A2C, REINFORCE and IMPALA; TRPO's critic, after `trpo_policy_step`)."""
     anneal_steps = config.anneal_env_steps / config.steps_per_learner_step
     loss_fn = LOSSES[config.loss]
 
@@ -298,10 +427,13 @@ def make_update(
             )
             return jax.lax.scan(minibatch_step, carry, minibatches)
 
+        params, policy_metrics = state.params, {}
+        if config.loss == "trpo":  # The policy's step; the epochs then fit the critic.
+            params, policy_metrics = trpo_policy_step(networks, config, params, batch)
         key, *epoch_keys = jax.random.split(state.key, config.num_epochs + 1)
-        carry = (state.params, state.opt_state)
+        carry = (params, state.opt_state)
         (params, opt_state), metrics = jax.lax.scan(epoch, carry, jnp.stack(epoch_keys))
-        metrics = jax.tree_util.tree_map(jnp.mean, metrics)
+        metrics = {**jax.tree_util.tree_map(jnp.mean, metrics), **policy_metrics}
         metrics["learning_rate"] = config.learning_rate * jnp.asarray(remaining)
         state = state._replace(params=params, opt_state=opt_state, key=key, steps=state.steps + 1)
         return state, metrics, None

@@ -95,6 +95,24 @@ def entropy(networks: PolicyValueNetworks, policy_output: Any) -> jax.Array:
     return rlax.gaussian_diagonal().entropy(mean, std)
 
 
+def kl_divergence(networks: PolicyValueNetworks, old_output: Any, new_output: Any) -> jax.Array:
+    """`KL(old || new)` per observation [B] between two outputs of the policy network."""
+    if networks.policy_kind == "categorical":
+        return rlax.softmax().kl(old_output, new_output)
+    (old_mean, old_log_std), (new_mean, new_log_std) = old_output, new_output
+    old_std = jnp.broadcast_to(jnp.exp(old_log_std), old_mean.shape)
+    new_std = jnp.broadcast_to(jnp.exp(new_log_std), new_mean.shape)
+    return rlax.gaussian_diagonal().kl(old_mean, old_std, new_mean, new_std)
+
+
+def split_params(params: types.Params) -> tuple[types.Params, types.Params]:
+    """`(policy parameters, value parameters)`: the value torso and head, and the rest."""
+    value, policy = hk.data_structures.partition(
+        lambda module_name, name, value: module_name.startswith("value"), params
+    )
+    return policy, value
+
+
 def _policy_kind(environment_spec: specs.EnvironmentSpec, agent: str) -> tuple[str, int]:
     spec = environment_spec.actions
     if isinstance(spec, dm_specs.DiscreteArray):
