@@ -1,4 +1,4 @@
-"""On-policy agents (PPO, A2C) on CartPole-v1 (or `--env`) over seeds, with shipped configs.
+"""On-policy agents (PPO, A2C, REINFORCE, TRPO, IMPALA) on CartPole-v1 (or `--env`) over seeds, with shipped configs.
 
 Each agent trains `--steps` env steps in a batched environment of its config's `num_envs`
 (`rlkit.make_vector_environment`, local replay), with a greedy evaluation of 20 episodes in
@@ -6,7 +6,8 @@ one environment every `--eval-every` steps and at the end. Reports the final and
 evaluation per seed, training wall-clock (evaluations excluded) and env steps/s, and writes
 its table into BENCHMARKS.md.
 
-    python bench/on_policy.py [--agents ppo a2c] [--seeds 0 1 2] [--steps 100000]
+    python bench/on_policy.py [--agents ppo a2c reinforce trpo impala] [--seeds 0 1 2]
+        [--steps 100000]
     python bench/on_policy.py --env Pendulum-v1 --agents ppo --steps 150000 --eval-every 50000
 """
 
@@ -34,6 +35,9 @@ except ImportError:  # Run as a script from bench/.
 REFERENCES = {
     ("ppo", "CartPole-v1"): "RL-Zoo: 500 at 100k",
     ("a2c", "CartPole-v1"): "RL-Zoo trains 500k steps (500)",
+    ("trpo", "CartPole-v1"): "RL-Zoo: 500 at 100k",
+    ("reinforce", "CartPole-v1"): "no RL-Zoo entry",
+    ("impala", "CartPole-v1"): "no RL-Zoo entry",
     ("ppo", "Pendulum-v1"): "RL-Zoo (gSDE): -172 at 100k; target >= -250 at 150k",
     ("ppo", "HalfCheetah-v5"): "RL-Zoo (HalfCheetah-v3): 5819 at 1M",
 }
@@ -79,7 +83,9 @@ def train(name: str, seed: int, steps: int, eval_every: int, env_id: str = "Cart
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--env", default="CartPole-v1")
-    parser.add_argument("--agents", nargs="+", default=["ppo", "a2c"])
+    parser.add_argument(
+        "--agents", nargs="+", default=["ppo", "a2c", "reinforce", "trpo", "impala"]
+    )
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--steps", type=int, default=100_000)
     parser.add_argument("--eval-every", type=int, default=20_000)
