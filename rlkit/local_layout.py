@@ -8,7 +8,7 @@ from typing import Any, ClassVar
 import jax
 
 from rlkit import agent as agent_lib
-from rlkit import builders, core, devices, loggers, replay, specs
+from rlkit import builders, configs, core, devices, loggers, replay, specs
 from rlkit.replay.local import LocalDataset
 from rlkit.utils import counting
 
@@ -204,8 +204,8 @@ class ConfiguredAgent(LocalLayout):
                 f"{type(config).__name__}."
             )
         self.config = config
-        if "num_envs" not in layout_kwargs and getattr(config, "num_envs", None) is not None:
-            layout_kwargs["num_envs"] = config.num_envs
+        if "num_envs" not in layout_kwargs and configs.batched_num_envs(config) is not None:
+            layout_kwargs["num_envs"] = configs.batched_num_envs(config)
         super().__init__(
             self.builder_class(config, block_inserts=False),
             environment_spec,

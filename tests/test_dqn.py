@@ -82,6 +82,77 @@ def test_dqn_agent_runs_and_learner_counts_match_the_replay_ratio():
     agent.close()
 
 
+def test_dqn_in_sub_environments_keeps_its_schedules_in_environment_steps(replay_backend):
+    config = dqn.DQNConfig(
+        hidden_sizes=(32,),
+        n_step=3,
+        min_replay_size=64,
+        batch_size=16,
+        num_sgd_steps_per_step=2,
+        samples_per_insert=8.0,
+        transitions_per_item=4,
+        num_envs=4,
+    )
+    env = rlkit.make_vector_environment("CartPole-v1", config.num_envs, seed=0)
+    agent = dqn.DQN(
+        rlkit.make_environment_spec(env),
+        config,
+        seed=0,
+        logger=rlkit.loggers.NoOpLogger(),
+        replay_backend=replay_backend,
+    )
+    assert agent.actor.num_envs == 4
+    results = rlkit.EnvironmentLoop(env, agent, logger=rlkit.loggers.NoOpLogger()).run(
+        num_steps=500
+    )
+    agent.wait_for_learner()
+    # Each sub-environment's adder holds back an item and its n-step lag: 64 + 4 * (4 + 3).
+    transitions = agent.num_observations
+    assert 500 <= transitions < 504 and results
+    assert int(agent.learner.state.steps) == 2 * ((transitions - 92) // 4 + 1)
+    agent.close()
+    env.close()
+
+
+def test_dqn_epsilon_decays_over_environment_steps_in_sub_environments():
+    """Each sub-environment's policy state counts its own steps: with 4 of them, 100 steps
+    each are the 400 environment steps that end a 400-step decay."""
+    env = rlkit.make_environment("CartPole-v1", seed=0)
+    spec = rlkit.make_environment_spec(env)
+    observation = env.reset().observation
+    networks = dqn.make_networks(spec, dqn.DQNConfig(hidden_sizes=(8,)))
+    params = networks.init(jax.random.PRNGKey(0))
+    greedy = int(np.argmax(networks.q_values(params, observation[None], None)[0]))
+
+    def non_greedy_fraction(num_envs, steps):
+        config = dqn.DQNConfig(
+            hidden_sizes=(8,), num_envs=num_envs, epsilon_final=0.0, epsilon_decay_steps=400
+        )
+        policy = dqn.DQNBuilder(config).make_policy(networks, spec)
+        actions = [
+            policy.select_action(
+                params, observation, policy.init(jax.random.PRNGKey(seed))._replace(steps=steps)
+            )[0]
+            for seed in range(200)
+        ]
+        return np.mean(np.asarray(actions) != greedy)
+
+    assert non_greedy_fraction(num_envs=4, steps=100) == 0.0
+    assert 0.1 < non_greedy_fraction(num_envs=4, steps=50) < 0.4  # epsilon 0.5: half random.
+    assert non_greedy_fraction(num_envs=1, steps=100) > 0.2  # epsilon 0.75.
+
+
+def test_only_batched_configs_get_a_vector_environment():
+    from rlkit import configs
+    from rlkit.agents.on_policy import PPOConfig
+
+    assert configs.batched_num_envs(dqn.DQNConfig()) is None
+    assert configs.batched_num_envs(dqn.DQNConfig(num_envs=3)) == 3
+    assert configs.batched_num_envs(PPOConfig(num_envs=1, rollout_length=64)) == 1
+    with pytest.raises(rlkit.errors.ConfigError, match="num_envs must be positive"):
+        dqn.DQNConfig(num_envs=0)
+
+
 class _RowsLogger(rlkit.loggers.Logger):
     def __init__(self):
         self.rows = []

@@ -91,15 +91,19 @@ def make_actor(
     variable_source: core.VariableSource | None = None,
     adder: replay.Adder | None = None,
     check_finite: bool = False,
+    num_envs: int | None = None,
 ) -> actors.GenericActor:
     """A `GenericActor` on `policy`, fetching "policy" every `variable_update_period` learner
-    steps from `variable_source` (none: the policy acts without parameters)."""
+    steps from `variable_source` (none: the policy acts without parameters); batched over
+    `num_envs` sub-environments when given."""
     client = None
     if variable_source is not None:
         client = variable_utils.VariableClient(
             variable_source, "policy", config.variable_update_period
         )
-    return actors.GenericActor(policy, random_key, client, adder, check_finite=check_finite)
+    return actors.GenericActor(
+        policy, random_key, client, adder, check_finite=check_finite, num_envs=num_envs
+    )
 
 
 def dataset_iterator(
@@ -118,11 +122,11 @@ def learning_schedule(config: ReplayConfig, adder_lag: int) -> builders.Learning
     """Learn once the table can serve a sample, then at the replay ratio.
 
     The first item must be complete, so the agent waits for one more item's worth of
-    transitions plus `adder_lag`, the steps an adder holds back (n-step returns: n).
+    transitions plus `adder_lag`, the steps an adder holds back (n-step returns: n), for each
+    sub-environment's adder when the config has `num_envs`.
     """
-    min_observations = (
-        config.min_replay_items * config.transitions_per_item
-        + config.transitions_per_item
-        + adder_lag
+    num_envs = getattr(config, "num_envs", 1)
+    min_observations = config.min_replay_items * config.transitions_per_item + num_envs * (
+        config.transitions_per_item + adder_lag
     )
     return builders.LearningSchedule(min_observations, config.observations_per_learner_step)

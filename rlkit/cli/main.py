@@ -214,9 +214,11 @@ def _build_parser() -> argparse.ArgumentParser:
 def _list_agents() -> int:
     from rlkit.agents import registry
 
-    for name in registry.agent_names():
+    names = registry.agent_names()
+    width = max(map(len, names), default=0)
+    for name in names:
         entry = registry.get_agent(name)
-        print(f"{name:8s} {entry.description} (actions: {entry.action_spaces})")
+        print(f"{name:{width}s} {entry.description} (actions: {entry.action_spaces})")
     return 0
 
 

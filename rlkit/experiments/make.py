@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from rlkit import environments, specs
+from rlkit import configs, environments, specs
 from rlkit.experiments import policy
 from rlkit.experiments.config import ExperimentConfig
 
@@ -51,7 +51,7 @@ def make_experiment_config(
     description = policy.policy_description(
         entry.name, env_id, agent_config, env_kwargs, env_recipe
     )
-    num_envs = getattr(agent_config, "num_envs", None)  # Agents that act in batches.
+    num_envs = configs.batched_num_envs(agent_config)  # Agents that act in batches.
 
     def environment_factory(seed: int):
         if num_envs is None:

@@ -132,9 +132,12 @@ class DQNBuilder(builders.ActorLearnerBuilder):
         num_actions = dqn_networks.num_discrete_actions(environment_spec)
         if evaluation:  # The deterministic network: noise-free, evenly spaced quantiles.
             return acting.make_epsilon_greedy_policy(networks, cfg.evaluation_epsilon, num_actions)
-        schedule = optax.linear_schedule(
+        decay = optax.linear_schedule(
             cfg.epsilon_init, cfg.epsilon_final, max(cfg.epsilon_decay_steps, 1)
         )
+        # Each sub-environment's policy state counts its own steps; they step together, so
+        # the environment steps taken are that count times num_envs.
+        schedule = decay if cfg.num_envs == 1 else lambda steps: decay(steps * cfg.num_envs)
         return acting.make_epsilon_greedy_policy(
             networks, schedule, num_actions, sample_network=networks.stochastic
         )
@@ -146,6 +149,9 @@ class DQNBuilder(builders.ActorLearnerBuilder):
         environment_spec: specs.EnvironmentSpec,
         variable_source: core.VariableSource | None = None,
         adder: replay.Adder | None = None,
+        num_envs: int | None = None,
     ) -> actors.GenericActor:
         del environment_spec
-        return off_policy.make_actor(self._config, random_key, policy, variable_source, adder)
+        return off_policy.make_actor(
+            self._config, random_key, policy, variable_source, adder, num_envs=num_envs
+        )

@@ -72,6 +72,8 @@ class OnPolicyConfig:
     loss: ClassVar[str] = "ppo"
     # "gae", or "vtrace" (IMPALA: the actors' policy may lag the learner's).
     advantage_estimator: ClassVar[str] = "gae"
+    # Rollouts come from a batched environment, even of one sub-environment.
+    always_batched: ClassVar[bool] = True
     # Items are continuous rollouts of `rollout_length` steps, or whole episodes
     # (REINFORCE), padded to `rollout_length` steps.
     whole_episodes: ClassVar[bool] = False
