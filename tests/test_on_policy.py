@@ -315,6 +315,23 @@ def test_bad_configs_of_the_other_agents_name_the_fix(config_class, overrides, m
         config_class(**overrides)
 
 
+@pytest.mark.parametrize("agent", ["ppo", "a2c", "reinforce", "trpo", "impala"])
+def test_an_action_space_without_a_policy_gets_an_error_naming_what_is_supported(agent):
+    from dm_env import specs as dm_specs
+
+    from rlkit import specs
+
+    multi_discrete = specs.EnvironmentSpec(
+        observations=dm_specs.Array((3,), np.float32),
+        actions=dm_specs.BoundedArray((2,), np.int64, 0, 3),
+        rewards=dm_specs.Array((), np.float32),
+        discounts=dm_specs.BoundedArray((), np.float32, 0.0, 1.0),
+    )
+    entry = registry.get_agent(agent)
+    with pytest.raises(errors.ConfigError, match="Discrete action space .* or a bounded Box"):
+        entry.make_networks(multi_discrete, entry.config_class())
+
+
 def small_config(**overrides):
     return PPOConfig(num_envs=2, rollout_length=8, minibatch_size=8, num_epochs=2, **overrides)
 
