@@ -1,4 +1,6 @@
-"""On-policy agents (PPO, A2C, REINFORCE, TRPO, IMPALA) on CartPole-v1 (or `--env`) over seeds, with shipped configs.
+"""On-policy agents on CartPole-v1 (or `--env`) over seeds, with their shipped configs.
+
+The agents: PPO, A2C, REINFORCE, TRPO and IMPALA.
 
 Each agent trains `--steps` env steps in a batched environment of its config's `num_envs`
 (`rlkit.make_vector_environment`, local replay), with a greedy evaluation of 20 episodes in
