@@ -159,6 +159,19 @@ class Agent(core.Actor, core.VariableSource, core.Saveable[dict[str, Any]]):
         self._learner_steps_started = self._learner_steps_done
         self._actor.update(wait=True)  # The restored parameters, not the initial ones.
 
+    def restart_warm_up(self) -> None:
+        """After the replay tables were lost (a damaged replay checkpoint, set aside): no
+        learner step until the tables hold a warm-up's worth of new experience again
+        (`min_observations` more), then learning goes on at the usual ratio, as if the
+        steps in between had been taken. On-policy agents need nothing: rollouts restart."""
+        self.wait_for_learner()
+        if self._learn_when is not None:
+            return
+        # `_learner_steps_due` reaches this count plus one `min_observations` from now.
+        position = int(self._num_observations // self._observations_per_step)
+        self._learner_steps_done = max(self._learner_steps_done, position)
+        self._learner_steps_started = self._learner_steps_done
+
     def close(self) -> None:
         """Finishes background learning and stops its thread (re-raising a learner error),
         then closes the learner."""

@@ -6,6 +6,7 @@ import contextlib
 import dataclasses
 import fcntl
 import json
+import logging
 import os
 import signal
 import threading
@@ -20,6 +21,8 @@ from rlkit.experiments.evaluator import Evaluator
 from rlkit.replay import local as local_replay
 from rlkit.utils import counting
 from rlkit.wrappers import vector
+
+_log = logging.getLogger("rlkit.experiments")
 
 EVALUATION_SEED_OFFSET = 10_000
 
@@ -212,6 +215,8 @@ def _train(
             configs.write_yaml(os.path.join(config.run_dir, name), content)
         checkpointer = checkpointing.Checkpointer(config.run_dir, config.max_checkpoints_to_keep)
         stack.callback(checkpointer.close)
+        for line in checkpointer.skipped:  # Damaged checkpoints, set aside: a line each.
+            _log.warning(line)
         resumed_from = checkpointer.latest_step()
         latest_checkpoint[0] = resumed_from
         if resumed_from is None:
@@ -277,6 +282,8 @@ def _train(
     stack.callback(agent.close)
     if resumed_from is not None:
         agent.restore(checkpointer.restore_state(resumed_from, agent.save()))
+        if checkpointer.replay_was_set_aside(resumed_from):
+            agent.restart_warm_up()
     train_loop = environment_loop.EnvironmentLoop(
         environment,
         agent,

@@ -25,11 +25,11 @@ class OnPolicyConfig:
     A learner step takes one rollout of `rollout_length` steps from each of the `num_envs`
     sub-environments (SB3's `n_steps` per environment), computes GAE(`gae_lambda`)
     advantages with the current value function, and runs `num_epochs` passes over the
-    `num_envs * rollout_length` steps in minibatches of `minibatch_size`, all in one jitted
-    call. Rollouts run across episode boundaries; a truncated episode bootstraps from its
-    final observation. With `anneal_env_steps` > 0, the learning rate (and PPO's clip range,
-    when asked) fall linearly to 0 over that many environment steps, as SB3's `lin_` schedules
-    over a run of that length.
+    `num_envs * rollout_length` steps in minibatches of `minibatch_size` (0: all of them),
+    all in one jitted call. Rollouts run across episode boundaries; a truncated episode
+    bootstraps from its final observation. With `anneal_env_steps` > 0, the learning rate
+    (and PPO's clip range, when asked) fall linearly to 0 over that many environment steps,
+    as SB3's `lin_` schedules over a run of that length.
 
     `normalize_observations` feeds the networks observations normalised by running
     statistics and clipped to +-`observation_clip`; `normalize_rewards` divides rewards by
@@ -79,6 +79,8 @@ class OnPolicyConfig:
     whole_episodes: ClassVar[bool] = False
 
     def __post_init__(self):
+        if self.minibatch_size == 0:  # The whole batch: one gradient step per epoch.
+            self.minibatch_size = self.num_envs * self.rollout_length
         self.policy_hidden_sizes = tuple(self.policy_hidden_sizes)
         self.value_hidden_sizes = tuple(self.value_hidden_sizes)
         configs.check_types(self)
@@ -165,11 +167,6 @@ class A2CConfig(OnPolicyConfig):
     optimizer: ClassVar[str] = "rmsprop"
     loss: ClassVar[str] = "a2c"
 
-    def __post_init__(self):
-        if self.minibatch_size == 0:
-            self.minibatch_size = self.num_envs * self.rollout_length
-        super().__post_init__()
-
 
 @dataclasses.dataclass
 class REINFORCEConfig(OnPolicyConfig):
@@ -207,8 +204,6 @@ class REINFORCEConfig(OnPolicyConfig):
         # Taken steps, the final observation's step, and one step of padding that marks the
         # episode's end (see `replay.EpisodeAdder`).
         self.rollout_length = self.max_episode_steps + 1
-        if self.minibatch_size == 0:
-            self.minibatch_size = self.num_envs * self.rollout_length
         super().__post_init__()
 
 
@@ -269,8 +264,6 @@ class IMPALAConfig(OnPolicyConfig):
     advantage_estimator: ClassVar[str] = "vtrace"
 
     def __post_init__(self):
-        if self.minibatch_size == 0:
-            self.minibatch_size = self.num_envs * self.rollout_length
         super().__post_init__()
         configs.check_positive(
             self, ("clip_rho_threshold", "clip_pg_rho_threshold", "actor_update_period")
