@@ -119,12 +119,18 @@ def test_leftovers_of_an_interrupted_write_are_ignored(tmp_path):
     assert sorted(os.listdir(os.path.join(run_dir, "checkpoints"))) == ["400", "800"]
 
 
-def test_missing_replay_checkpoint_is_a_clear_error(tmp_path):
+def test_missing_replay_checkpoint_resumes_with_empty_tables_or_is_a_clear_error(tmp_path):
     run_dir = str(tmp_path)
     experiments.run_experiment(make_config(run_dir, 400))
     shutil.rmtree(os.path.join(run_dir, "replay", "400"))
+    # Its manifest says it is gone: the run resumes and refills (tests/test_damaged_...).
+    result = experiments.run_experiment(make_config(run_dir, 800))
+    assert result.resumed_from == 400 and result.actor_steps == 800
+    # A checkpoint from before manifests cannot be checked: its missing replay is an error.
+    shutil.rmtree(os.path.join(run_dir, "replay", "800"))
+    shutil.rmtree(os.path.join(run_dir, "manifests"))
     with pytest.raises(errors.CheckpointError, match="replay data .* is missing"):
-        experiments.run_experiment(make_config(run_dir, 800))
+        experiments.run_experiment(make_config(run_dir, 1200))
 
 
 def test_target_return_stops_early(tmp_path):
