@@ -127,6 +127,8 @@ def test_a_full_disk_during_a_write_keeps_the_previous_checkpoint(tmp_path, monk
 
 # Where a child process kills itself (SIGKILL) during the write of checkpoint 800.
 KILL_POINTS = {
+    "before the replay is written": ("LocalLayout", "checkpoint_replay", "before"),
+    "after the replay is staged": ("LocalLayout", "checkpoint_replay", "after"),
     "after the replay is in place": ("ocp.CheckpointManager", "save", "before"),
     "after orbax's write": ("ocp.CheckpointManager", "save", "after"),
     "after the manifest": ("checkpointing", "_write_atomically", "after"),
@@ -135,19 +137,25 @@ KILL_POINTS = {
 CHILD = """
 import os, signal, sys
 import orbax.checkpoint as ocp
-from rlkit import experiments
+from rlkit import experiments, local_layout
 from rlkit.experiments import checkpointing
 from tests.test_damaged_checkpoints import make_config
 
 owner_name, attribute, when = sys.argv[2:5]
-owner = {"ocp.CheckpointManager": ocp.CheckpointManager, "checkpointing": checkpointing}[
-    owner_name
-]
+owner = {
+    "ocp.CheckpointManager": ocp.CheckpointManager,
+    "checkpointing": checkpointing,
+    "LocalLayout": local_layout.LocalLayout,
+}[owner_name]
 original = getattr(owner, attribute)
 
 def wrapped(*args, **kwargs):
-    step = args[1] if owner_name == "ocp.CheckpointManager" else None
-    dying = step == 800 or (step is None and args[0].endswith("800.json"))
+    if owner_name == "ocp.CheckpointManager":
+        dying = args[1] == 800
+    elif owner_name == "LocalLayout":
+        dying = args[0].num_observations >= 800
+    else:
+        dying = args[0].endswith("800.json")
     if dying and when == "before":
         os.kill(os.getpid(), signal.SIGKILL)
     result = original(*args, **kwargs)
