@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Sequence
+from typing import Any
 
 from rlkit import core, types
 
@@ -11,25 +13,48 @@ class VariableClient:
     """Pulls variables from a `VariableSource` every `update_period` calls to `update`.
 
     Locally the source is the learner itself and a pull costs nothing but a reference; across
-    processes the source is a remote learner and `update_period` bounds the traffic.
+    processes the source is a remote learner and `update_period` bounds the traffic. With
+    `asynchronous`, a pull runs on a background thread and its result is swapped in at the
+    first `update` after it arrives, so acting never waits on the network (Acme's variable
+    client); `update(wait=True)` and the first pull still block. An error in a background
+    pull is raised by the `update` that would have swapped its result in.
     """
 
-    def __init__(self, source: core.VariableSource, key: str = "policy", update_period: int = 1):
+    def __init__(
+        self,
+        source: core.VariableSource,
+        key: str = "policy",
+        update_period: int = 1,
+        asynchronous: bool = False,
+    ):
         if update_period < 1:
             raise ValueError(f"update_period must be a positive integer, got {update_period}.")
         self._source = source
         self._key = key
         self._update_period = update_period
+        self._asynchronous = asynchronous
         self._calls = 0
         self._params: types.Params | None = None
+        self._pending: _Pull | None = None
 
     def update(self, wait: bool = False) -> None:
-        """Counts a call; fetches on every `update_period`-th one, or now when `wait`."""
+        """Counts a call; pulls on every `update_period`-th one, or now when `wait`."""
         self._calls += 1
-        if wait or self._params is None or self._calls >= self._update_period:
+        if wait or self._params is None:
             self.update_and_wait()
+            return
+        if self._pending is not None and self._pending.done.is_set():
+            pull, self._pending = self._pending, None
+            self._params = pull.result()
+        if self._calls >= self._update_period:
+            if not self._asynchronous:
+                self.update_and_wait()
+            elif self._pending is None:  # One pull in flight at a time.
+                self._pending = _Pull(self._source, self._key)
+                self._calls = 0
 
     def update_and_wait(self) -> None:
+        self._pending = None  # A pull still in flight is superseded by this one.
         (self._params,) = self._source.get_variables([self._key])
         self._calls = 0
 
@@ -38,6 +63,33 @@ class VariableClient:
         if self._params is None:
             self.update_and_wait()
         return self._params
+
+
+class _Pull:
+    """One `get_variables` call on a daemon thread (a hung remote source cannot keep the
+    process from exiting)."""
+
+    def __init__(self, source: core.VariableSource, key: str):
+        self.done = threading.Event()
+        self._value: Any = None
+        self._error: BaseException | None = None
+        thread = threading.Thread(
+            target=self._run, args=(source, key), name="rlkit-variable-pull", daemon=True
+        )
+        thread.start()
+
+    def _run(self, source: core.VariableSource, key: str) -> None:
+        try:
+            (self._value,) = source.get_variables([key])
+        except BaseException as error:  # Raised on the acting thread, in `result`.
+            self._error = error
+        finally:
+            self.done.set()
+
+    def result(self) -> Any:
+        if self._error is not None:
+            raise self._error
+        return self._value
 
 
 class StaticVariableSource(core.VariableSource):

@@ -1,0 +1,74 @@
+"""VariableClient: pulls every `update_period` calls; asynchronous pulls run in the
+background, are swapped in when they arrive, and raise their errors on the acting thread."""
+
+import threading
+
+import pytest
+
+from rlkit import core
+from rlkit.jax.variable_utils import VariableClient
+
+
+class CountingSource(core.VariableSource):
+    """Serves 1, 2, 3, ...; with a gate, each pull waits until the gate is opened."""
+
+    def __init__(self, gated: bool = False):
+        self.version = 0
+        self.gate = threading.Event()
+        if not gated:
+            self.gate.set()
+        self.fail = False
+
+    def get_variables(self, names):
+        self.gate.wait(timeout=10)
+        if self.fail:
+            raise RuntimeError("learner unreachable")
+        self.version += 1
+        return [self.version for _ in names]
+
+
+def test_pulls_every_update_period_calls():
+    client = VariableClient(CountingSource(), update_period=3)
+    assert client.params == 1
+    seen = []
+    for _ in range(7):
+        client.update()
+        seen.append(client.params)
+    assert seen == [1, 1, 2, 2, 2, 3, 3]
+    client.update(wait=True)
+    assert client.params == 4
+
+
+def test_asynchronous_pulls_never_block_acting_and_swap_in_when_they_arrive():
+    source = CountingSource(gated=True)
+    source.gate.set()
+    client = VariableClient(source, update_period=1, asynchronous=True)
+    assert client.params == 1  # The first pull blocks: there is nothing to act with yet.
+    source.gate.clear()
+    client.update()  # Starts a pull that hangs on the gate; acting goes on.
+    assert client.params == 1
+    client.update()  # Still in flight: no second pull is started.
+    assert client.params == 1
+    source.gate.set()
+    client._pending.done.wait(timeout=10)
+    client.update()  # Swaps in version 2 and starts the next pull.
+    assert client.params == 2
+    client._pending.done.wait(timeout=10)
+    client.update()
+    assert client.params == 3 and source.version <= 4
+
+
+def test_an_asynchronous_pull_s_error_is_raised_on_the_acting_thread():
+    source = CountingSource()
+    client = VariableClient(source, update_period=1, asynchronous=True)
+    assert client.params == 1
+    source.fail = True
+    client.update()
+    client._pending.done.wait(timeout=10)
+    with pytest.raises(RuntimeError, match="learner unreachable"):
+        client.update()
+
+
+def test_update_period_must_be_positive():
+    with pytest.raises(ValueError, match="update_period must be a positive integer"):
+        VariableClient(CountingSource(), update_period=0)
