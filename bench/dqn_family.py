@@ -104,7 +104,7 @@ def make_layout(
     env = rlkit.make_environment(env_id, seed=seed, recipe=recipe)
     spec = rlkit.make_environment_spec(env)
     agent = rlkit.LocalLayout(
-        entry.make_builder(config, False),
+        entry.make_builder(config),
         spec,
         entry.make_networks(spec, config),
         seed=seed,

@@ -61,7 +61,7 @@ def train(name: str, seed: int, steps: int, eval_every: int, env_id: str = "Cart
     env = rlkit.make_vector_environment(env_id, config.num_envs, seed=seed, recipe=recipe)
     spec = rlkit.make_environment_spec(env)
     agent = rlkit.LocalLayout(
-        entry.make_builder(config, False),
+        entry.make_builder(config),
         spec,
         entry.make_networks(spec, config),
         seed=seed,

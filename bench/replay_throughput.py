@@ -76,7 +76,7 @@ def measure(backend: str, kind: str, config: dqn.DQNConfig, seconds: float) -> d
         if kind == "cartpole"
         else atari_spec()
     )
-    builder = dqn.DQNBuilder(config, block_inserts=False)
+    builder = dqn.DQNBuilder(config)
     tables = builder.make_replay_tables(spec)
     server = replay.make_server(tables, backend)
     client = server.client()

@@ -71,7 +71,12 @@ class LocalLayout(agent_lib.Agent):
 
         # The policy first: its extras (e.g. log-probabilities) are part of what the tables hold.
         policy = builder.make_policy(networks, environment_spec)
-        tables = builder.make_replay_tables(environment_spec, policy)
+        # Actor and learner share this thread: the layout, not the builder, says how tables
+        # and samples wait (`replay.for_one_process`, `replay.SampleTimeoutClient`).
+        tables = [
+            replay.for_one_process(table)
+            for table in builder.make_replay_tables(environment_spec, policy)
+        ]
         self._server = replay.make_server(
             tables,
             replay_backend,
@@ -82,7 +87,9 @@ class LocalLayout(agent_lib.Agent):
         self.replay_backend = self._server.backend
         try:
             self.replay_client = self._server.client()
-            dataset = builder.make_dataset_iterator(self.replay_client)
+            dataset = builder.make_dataset_iterator(
+                replay.SampleTimeoutClient(self.replay_client, replay.ONE_PROCESS_SAMPLE_TIMEOUT_S)
+            )
             learner = builder.make_learner(
                 learner_key,
                 networks,
@@ -179,7 +186,7 @@ class ConfiguredAgent(LocalLayout):
     Subclasses name the family's config base (`family_config`, what `config` must be an
     instance of), the default config (`config_class`), the builder and the network factory
     (`make_networks(environment_spec, config)`); `config` is then optional and kept as
-    `self.config`. The builder is made with `block_inserts=False` (one process).
+    `self.config`.
     """
 
     family_config: ClassVar[type]
@@ -207,7 +214,7 @@ class ConfiguredAgent(LocalLayout):
         if "num_envs" not in layout_kwargs and configs.batched_num_envs(config) is not None:
             layout_kwargs["num_envs"] = configs.batched_num_envs(config)
         super().__init__(
-            self.builder_class(config, block_inserts=False),
+            self.builder_class(config),
             environment_spec,
             type(self).make_networks(environment_spec, config),
             seed=seed,

@@ -390,7 +390,7 @@ def test_a_nan_action_is_reported_with_its_step_and_not_sent():
     env = _pendulum()
     spec = rlkit.make_environment_spec(env)
     config = ac.TD3Config(**{**SMALL, "random_action_steps": 0})
-    builder = ac.ActorCriticBuilder(config, block_inserts=False)
+    builder = ac.ActorCriticBuilder(config)
     networks = ac_networks.make_networks(spec, config)
     params = jax.tree_util.tree_map(
         lambda x: jnp.full_like(x, jnp.nan), networks.init_policy(jax.random.PRNGKey(0))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 
 from rlkit import replay
@@ -24,19 +26,22 @@ def _config(**overrides) -> ReplayConfig:
 @pytest.mark.parametrize("prioritized", [False, True])
 def test_replay_tables_size_sampler_and_limiter(prioritized):
     config = _config(prioritized=prioritized, priority_exponent=0.5, replay_table_name="t")
-    (table,) = off_policy.replay_tables(config, signature=None, block_inserts=False)
+    (table,) = off_policy.replay_tables(config, signature=None)
     assert table.name == "t"
     assert table.sampler == ("prioritized" if prioritized else "uniform")
     if prioritized:
         assert table.priority_exponent == 0.5
     assert table.max_size == 1_000 // 8  # Items, not transitions.
-    # In one process only the minimum size holds sampling back: ceil(100 / 8) items.
-    assert table.rate_limiter == replay.min_size_limiter(13)
+    # A one-process layout relaxes the ratio: only the minimum size, ceil(100 / 8) items,
+    # holds sampling back; the rest of the table is as the builder made it.
+    one_process = replay.for_one_process(table)
+    assert one_process.rate_limiter == replay.min_size_limiter(13)
+    assert one_process == dataclasses.replace(table, rate_limiter=one_process.rate_limiter)
 
 
 def test_replay_tables_keep_the_ratio_across_processes():
     config = _config()
-    (table,) = off_policy.replay_tables(config, signature=None, block_inserts=True)
+    (table,) = off_policy.replay_tables(config, signature=None)
     limiter = table.rate_limiter
     assert limiter.samples_per_insert == 16.0
     assert limiter.min_size_to_sample == 13
@@ -46,8 +51,27 @@ def test_replay_tables_keep_the_ratio_across_processes():
 
 def test_a_table_is_never_smaller_than_its_minimum():
     config = _config(min_replay_size=1_000, max_replay_size=1_000, transitions_per_item=16)
-    (table,) = off_policy.replay_tables(config, signature=None, block_inserts=False)
+    (table,) = off_policy.replay_tables(config, signature=None)
     assert table.max_size == 63 == config.min_replay_items  # ceil(1000 / 16) > 1000 // 16.
+
+
+def test_a_queue_is_left_as_it_is_in_one_process():
+    queue = replay.queue_table("rollouts", 4)
+    assert replay.for_one_process(queue) is queue
+
+
+def test_the_one_process_timeout_applies_only_where_the_caller_names_none():
+    class Client:
+        def dataset(self, table, items_per_batch, **kwargs):
+            return kwargs["rate_limiter_timeout_s"]
+
+        def table_size(self, table):
+            return 7
+
+    client = replay.SampleTimeoutClient(Client(), 60.0)
+    assert client.dataset("t", 1) == 60.0
+    assert client.dataset("t", 1, rate_limiter_timeout_s=5.0) == 5.0
+    assert client.table_size("t") == 7
 
 
 def test_learning_schedule_waits_for_a_complete_first_item_and_the_adder_lag():

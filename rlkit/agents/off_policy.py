@@ -17,26 +17,15 @@ from rlkit.agents.replay_config import ReplayConfig
 from rlkit.jax import actors, variable_utils
 
 
-def replay_tables(
-    config: ReplayConfig, signature: Any, block_inserts: bool
-) -> list[replay.TableConfig]:
-    """The one table an off-policy agent samples, holding items of `signature`.
-
-    `block_inserts`: True when actors and learner run in separate processes; the table's
-    rate limiter then keeps the replay ratio (`samples_per_insert`). In one process the
-    agent's counted schedule keeps the ratio exactly and the table only waits for
-    `min_replay_size`: a ratio limiter there would also count the dataset's prefetched
-    samples, which a resumed run no longer has, and could wait forever for inserts the
-    schedule never makes.
-    """
-    if block_inserts:
-        limiter = replay.sample_to_insert_limiter(
-            samples_per_insert=config.samples_per_insert,
-            min_size_to_sample=config.min_replay_items,
-            error_buffer=2 * config.items_per_learner_step + 2 * config.samples_per_insert,
-        )
-    else:
-        limiter = replay.min_size_limiter(config.min_replay_items)
+def replay_tables(config: ReplayConfig, signature: Any) -> list[replay.TableConfig]:
+    """The one table an off-policy agent samples, holding items of `signature`, whose rate
+    limiter keeps the replay ratio (`samples_per_insert`) between processes. A one-process
+    layout relaxes it to wait for `min_replay_size` alone (`replay.for_one_process`)."""
+    limiter = replay.sample_to_insert_limiter(
+        samples_per_insert=config.samples_per_insert,
+        min_size_to_sample=config.min_replay_items,
+        error_buffer=2 * config.items_per_learner_step + 2 * config.samples_per_insert,
+    )
     max_items = max(config.max_replay_size // config.transitions_per_item, config.min_replay_items)
     name = config.replay_table_name
     if config.prioritized:
@@ -107,15 +96,11 @@ def make_actor(
 
 
 def dataset_iterator(
-    config: ReplayConfig, replay_client: replay.ReplayClient, block_inserts: bool
+    config: ReplayConfig, replay_client: replay.ReplayClient
 ) -> Iterator[types.Batch]:
-    """One learner step's items per batch from the agent's table."""
-    return replay_client.dataset(
-        config.replay_table_name,
-        config.items_per_learner_step,
-        # In one process a blocked sample can never be served: fail instead of hanging.
-        rate_limiter_timeout_s=None if block_inserts else 60.0,
-    )
+    """One learner step's items per batch from the agent's table (how long a sample may
+    wait is the layout's: see `replay.SampleTimeoutClient`)."""
+    return replay_client.dataset(config.replay_table_name, config.items_per_learner_step)
 
 
 def learning_schedule(config: ReplayConfig, adder_lag: int) -> builders.LearningSchedule:

@@ -42,7 +42,7 @@ class AgentEntry:
       package: the agent's package; its `configs_dir` folder holds default YAMLs named after
         environments (`cartpole.yaml` for `CartPole-v1`) and `tune_space.yaml`.
       config: its config dataclass.
-      builder: `(config, block_inserts) -> builder`.
+      builder: `(config) -> builder`.
       networks: `(environment_spec, config) -> networks`; raises `ConfigError` for an
         environment the agent cannot handle.
       value_function: `(networks) -> (params, observations [B, ...]) -> values [B, A]`, the
@@ -73,9 +73,9 @@ class AgentEntry:
         """The agent's config dataclass."""
         return _resolve(self.config)
 
-    def make_builder(self, config: Any, block_inserts: bool) -> builders.ActorLearnerBuilder:
-        """The agent's builder for `config` (`block_inserts`: see `ActorLearnerBuilder`)."""
-        return _resolve(self.builder)(config, block_inserts)
+    def make_builder(self, config: Any) -> builders.ActorLearnerBuilder:
+        """The agent's builder for `config`."""
+        return _resolve(self.builder)(config)
 
     def make_networks(self, environment_spec: specs.EnvironmentSpec, config: Any) -> Any:
         """The agent's networks for `environment_spec`; `ConfigError` if it cannot act there."""

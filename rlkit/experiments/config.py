@@ -20,7 +20,7 @@ class ExperimentConfig:
     """One single-process experiment: an agent (its builder) on an environment.
 
     Attributes:
-      builder: the agent's builder (e.g. `DQNBuilder(config, block_inserts=False)`).
+      builder: the agent's builder (e.g. `DQNBuilder(config)`).
       environment_factory: `seed -> dm_env environment`; called once for acting and once,
         with another seed, for the evaluator, which acts on its own instance.
       network_factory: `environment_spec -> networks`.

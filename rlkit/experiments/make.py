@@ -61,7 +61,7 @@ def make_experiment_config(
         )
 
     return ExperimentConfig(
-        builder=entry.make_builder(agent_config, False),
+        builder=entry.make_builder(agent_config),
         environment_factory=environment_factory,
         evaluation_environment_factory=lambda seed: environments.make_environment(
             env_id, seed=seed, recipe=env_recipe, evaluation=True, **env_kwargs

@@ -102,7 +102,7 @@ class SavedPolicy:
 
         from rlkit.jax import variable_utils
 
-        builder = self._entry.make_builder(self.config, False)
+        builder = self._entry.make_builder(self.config)
         policy = builder.make_policy(self.networks, self.environment_spec, evaluation=True)
         source = variable_utils.StaticVariableSource(self.params)
         return builder.make_actor(jax.random.PRNGKey(seed), policy, self.environment_spec, source)

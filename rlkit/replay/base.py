@@ -154,6 +154,26 @@ def queue_table(name: str, max_size: int, signature: Any = None) -> TableConfig:
     )
 
 
+# How long a sample may wait in one process, where nothing else can insert meanwhile.
+ONE_PROCESS_SAMPLE_TIMEOUT_S = 60.0
+
+
+def for_one_process(table: TableConfig) -> TableConfig:
+    """`table` as a one-process layout runs it, its actor and learner sharing a thread.
+
+    A ratio limiter (Reverb's `SampleToInsertRatio`) keeps the replay ratio between processes
+    by blocking inserts or samples; in one process a blocked insert could never be released,
+    and the limiter would also count the dataset's prefetched samples, which a resumed run no
+    longer has. There the agent's counted schedule keeps the ratio exactly, so the table only
+    waits for `min_size_to_sample` items. A queue (on-policy rollouts) is left as it is: the
+    agent learns as soon as a batch is in, so it never fills.
+    """
+    if table.sampler == "fifo":
+        return table
+    limiter = min_size_limiter(table.rate_limiter.min_size_to_sample)
+    return dataclasses.replace(table, rate_limiter=limiter)
+
+
 class TrajectoryWriter(abc.ABC):
     """Reverb's `TrajectoryWriter` API, the one adders write with.
 
@@ -237,6 +257,25 @@ class ReplayClient(abc.ABC):
     @abc.abstractmethod
     def checkpoint(self) -> str:
         """Writes every table to the server's checkpoint directory; returns the path."""
+
+
+class SampleTimeoutClient:
+    """`client` with its datasets' samples giving up after `timeout_s` (`ReplayTimeoutError`)
+    unless the caller names its own timeout: a one-process layout's way to turn a sample
+    that could never be served into an error, where a distributed learner waits for
+    restarting actors instead. Everything else is `client`'s."""
+
+    def __init__(self, client: ReplayClient, timeout_s: float):
+        self._client = client
+        self._timeout_s = timeout_s
+
+    def dataset(self, table: str, items_per_batch: int, **kwargs: Any) -> Iterator[types.Batch]:
+        if kwargs.get("rate_limiter_timeout_s") is None:
+            kwargs["rate_limiter_timeout_s"] = self._timeout_s
+        return self._client.dataset(table, items_per_batch, **kwargs)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._client, name)
 
 
 class ReplayServer(abc.ABC):

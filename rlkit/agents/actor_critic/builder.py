@@ -21,13 +21,12 @@ class ActorCriticBuilder(builders.ActorLearnerBuilder):
 
     Args:
       config: a `DDPGConfig`, `TD3Config`, `SACConfig` or `D4PGConfig`.
-      block_inserts: True when actors and learner run in separate processes (the table's
-        rate limiter keeps the replay ratio); False in one process, where the schedule does.
+
+    Its table keeps the replay ratio (relaxed by a one-process layout, as `DQNBuilder`'s).
     """
 
-    def __init__(self, config: ActorCriticConfig, block_inserts: bool = True):
+    def __init__(self, config: ActorCriticConfig):
         self._config = config
-        self._block_inserts = block_inserts
 
     @property
     def config(self) -> ActorCriticConfig:
@@ -38,10 +37,10 @@ class ActorCriticBuilder(builders.ActorLearnerBuilder):
     ) -> list[replay.TableConfig]:
         del policy
         signature = replay.transition_signature(environment_spec, self._config.transitions_per_item)
-        return off_policy.replay_tables(self._config, signature, self._block_inserts)
+        return off_policy.replay_tables(self._config, signature)
 
     def make_dataset_iterator(self, replay_client: replay.ReplayClient) -> Iterator[types.Batch]:
-        return off_policy.dataset_iterator(self._config, replay_client, self._block_inserts)
+        return off_policy.dataset_iterator(self._config, replay_client)
 
     def make_adder(
         self,

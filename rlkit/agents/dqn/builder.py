@@ -24,15 +24,14 @@ class DQNBuilder(builders.ActorLearnerBuilder):
     Args:
       config: the hyperparameters; a `DQNConfig` or a variant's subclass (`C51Config`,
         `QRDQNConfig`, `IQNConfig`, `MDQNConfig`, `RainbowConfig`).
-      block_inserts: True when actors and learner run in separate processes: the table's
-        rate limiter then keeps the replay ratio (`samples_per_insert`), blocking inserts or
-        samples. A single-process agent passes False: its schedule keeps the ratio and the
-        table only waits for `min_replay_size`.
+
+    Its table keeps the replay ratio with Reverb's sample-to-insert limiter, as actors and
+    learner in separate processes need; a layout that runs them in one process relaxes it
+    (`replay.for_one_process`).
     """
 
-    def __init__(self, config: DQNConfig, block_inserts: bool = True):
+    def __init__(self, config: DQNConfig):
         self._config = config
-        self._block_inserts = block_inserts
 
     @property
     def config(self) -> DQNConfig:
@@ -49,10 +48,10 @@ class DQNBuilder(builders.ActorLearnerBuilder):
             )
         else:
             signature = replay.transition_signature(environment_spec, cfg.transitions_per_item)
-        return off_policy.replay_tables(cfg, signature, self._block_inserts)
+        return off_policy.replay_tables(cfg, signature)
 
     def make_dataset_iterator(self, replay_client: replay.ReplayClient) -> Iterator[types.Batch]:
-        return off_policy.dataset_iterator(self._config, replay_client, self._block_inserts)
+        return off_policy.dataset_iterator(self._config, replay_client)
 
     def make_adder(
         self,

@@ -33,14 +33,12 @@ class OnPolicyBuilder(builders.ActorLearnerBuilder):
 
     Args:
       config: an `OnPolicyConfig` (e.g. `PPOConfig`).
-      block_inserts: True when actors and learner run in separate processes (a full queue
-        then holds actors back); False in one process, where the agent learns from every
-        batch of rollouts as soon as it is complete.
+
+    Its queue holds two rounds of rollouts; a full queue holds actors back.
     """
 
-    def __init__(self, config: OnPolicyConfig, block_inserts: bool = True):
+    def __init__(self, config: OnPolicyConfig):
         self._config = config
-        self._block_inserts = block_inserts
 
     @property
     def config(self) -> OnPolicyConfig:
@@ -58,11 +56,7 @@ class OnPolicyBuilder(builders.ActorLearnerBuilder):
 
     def make_dataset_iterator(self, replay_client: replay.ReplayClient) -> Iterator[types.Batch]:
         return replay_client.dataset(
-            self._config.replay_table_name,
-            self._config.num_envs,
-            flatten_blocks=False,
-            # One process samples only complete batches: a wait would never end.
-            rate_limiter_timeout_s=None if self._block_inserts else 60.0,
+            self._config.replay_table_name, self._config.num_envs, flatten_blocks=False
         )
 
     def make_adder(
