@@ -18,7 +18,7 @@ install: $(STAMP)
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade "pip>=24" -c constraints.txt
-	$(BIN)/python -m pip install -q -c constraints.txt -e ".[dev,reverb]"
+	$(BIN)/python -m pip install -q -c constraints.txt -e ".[dev,reverb,distributed]"
 	touch $(STAMP)
 
 # The base install without Reverb, on current releases (constraints-current.txt).

@@ -8,6 +8,10 @@ from rlkit import _lazy
 _EXPORTS = {
     "LOGGER_KINDS": "rlkit.experiments.config",
     "Checkpointer": "rlkit.experiments.checkpointing",
+    "DistributedExperiment": "rlkit.experiments.distributed",
+    "DistributedResult": "rlkit.experiments.distributed",
+    "make_distributed_experiment": "rlkit.experiments.distributed",
+    "run_distributed_experiment": "rlkit.experiments.distributed",
     "Evaluator": "rlkit.experiments.evaluator",
     "ExperimentConfig": "rlkit.experiments.config",
     "ExperimentInterrupted": "rlkit.experiments.run_experiment",
@@ -24,6 +28,12 @@ _lazy.attach(__name__, _EXPORTS)
 if TYPE_CHECKING:
     from rlkit.experiments.checkpointing import Checkpointer
     from rlkit.experiments.config import LOGGER_KINDS, ExperimentConfig
+    from rlkit.experiments.distributed import (
+        DistributedExperiment,
+        DistributedResult,
+        make_distributed_experiment,
+        run_distributed_experiment,
+    )
     from rlkit.experiments.evaluator import Evaluator
     from rlkit.experiments.make import make_experiment_config
     from rlkit.experiments.policy import (
@@ -41,6 +51,8 @@ if TYPE_CHECKING:
 __all__ = [
     "LOGGER_KINDS",
     "Checkpointer",
+    "DistributedExperiment",
+    "DistributedResult",
     "Evaluator",
     "ExperimentConfig",
     "ExperimentInterrupted",
@@ -48,7 +60,9 @@ __all__ = [
     "SavedPolicy",
     "export_policy",
     "load_policy",
+    "make_distributed_experiment",
     "make_experiment_config",
     "policy_description",
+    "run_distributed_experiment",
     "run_experiment",
 ]
