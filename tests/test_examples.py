@@ -39,3 +39,14 @@ def test_experiment_example_trains_and_resumes(tmp_path, capsys):
     out = capsys.readouterr().out
     assert "1500 steps: evaluation return" in out and "resumed from step 1500" in out
     assert "2000 steps: evaluation return" in out and "saved policy: dqn on CartPole-v1" in out
+
+
+def test_distributed_example_runs_on_local_ray(capsys):
+    import pytest
+
+    if importlib.util.find_spec("ray") is None or importlib.util.find_spec("reverb") is None:
+        pytest.skip("needs the distributed and reverb extras")
+    distributed_dqn = load("distributed_dqn")
+    distributed_dqn.main(num_actors=1, steps=1_000)
+    out = capsys.readouterr().out
+    assert "learner steps in" in out and "with 1 actors" in out
