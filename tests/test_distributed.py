@@ -42,6 +42,30 @@ def test_two_actors_fill_replay_the_learner_learns_and_nothing_is_left_behind():
     assert not ray_processes()
 
 
+def actor_processes():
+    return [p for p in ray_processes() if "_ActorWorker" in " ".join(p.info["cmdline"] or [])]
+
+
+def test_a_killed_actor_process_comes_back_and_training_goes_on():
+    import signal
+
+    seen = []
+
+    def at_evaluation(steps, evaluation):
+        pids = sorted(p.pid for p in actor_processes())
+        seen.append(pids)
+        if len(seen) == 1:
+            assert len(pids) == 2, pids
+            psutil.Process(pids[0]).send_signal(signal.SIGKILL)
+
+    experiment = dqn_experiment(6_000, eval_every=2_000, evaluation_callback=at_evaluation)
+    result = experiments.make_distributed_experiment(experiment, num_actors=2).run()
+    assert result.actor_steps >= 6_000 and result.learner_steps > 0
+    # By the last evaluation the killed actor is back: two actors again, one of them new.
+    assert len(seen[-1]) == 2 and seen[-1] != seen[0], seen
+    assert not ray_processes()
+
+
 def test_bad_input_names_the_fix():
     from rlkit.experiments import distributed
 

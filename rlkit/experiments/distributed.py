@@ -14,8 +14,9 @@ environment, stops everything at the step budget, and leaves no Ray actor behind
 included). `ray.init()` starts a local Ray unless one is running or `ray_address` names a
 cluster. Ray is imported only here (`pip install rlkit[distributed]`).
 
-Not yet: checkpoints and resume, restarting actors (`max_restarts`), shared exploration
-schedules. See the README's distributed section.
+An environment actor whose process dies is restarted by Ray (`max_restarts`) and goes back
+to writing. Not yet: checkpoints and resume (a dead learner ends the run), exploration read
+from the shared counter. See the README's distributed section.
 """
 
 from __future__ import annotations
@@ -232,9 +233,12 @@ class _ActorWorker:
         )
         self._stop = threading.Event()
         self._error: BaseException | None = None
-
-    def start(self) -> None:
+        # Acting starts here, so that an actor Ray restarts after its process died (its
+        # constructor runs again) goes back to writing without being told to.
         threading.Thread(target=self._run, name="rlkit-actor", daemon=True).start()
+
+    def ready(self) -> None:
+        """Returns once the actor is built (and acting)."""
 
     def _run(self) -> None:
         try:
@@ -343,14 +347,16 @@ def _run(ray, config, num_actors, actor_cpus, learner_cpus, learner_gpus, handle
         .remote(config, address, counter)
     )
     handles.append(learner)
+    # A dead actor process is restarted (its calls wait for it meanwhile); a dead learner,
+    # whose state is not checkpointed yet, ends the run.
     actors = [
         ray.remote(_ActorWorker)
-        .options(num_cpus=actor_cpus)
+        .options(num_cpus=actor_cpus, max_restarts=-1, max_task_retries=-1)
         .remote(config, index, address, learner, counter)
         for index in range(num_actors)
     ]
     handles.extend(actors)
-    ray.get([learner.start.remote(), *(actor.start.remote() for actor in actors)])
+    ray.get([learner.start.remote(), *(actor.ready.remote() for actor in actors)])
     start = time.monotonic()
 
     evaluation_factory = config.evaluation_environment_factory or config.environment_factory
