@@ -15,17 +15,7 @@ import orbax.checkpoint as ocp
 import pytest
 
 from rlkit import errors, experiments
-from rlkit.agents.dqn import DQNConfig
-
-SMALL = DQNConfig(min_replay_size=100, hidden_sizes=(32, 32))
-
-
-def make_config(run_dir, steps, **kwargs):
-    settings = dict(eval_every=400, checkpoint_every=400, num_eval_episodes=2, loggers=("csv",))
-    settings.update(kwargs)
-    return experiments.make_experiment_config(
-        "dqn", "CartPole-v1", SMALL, max_num_actor_steps=steps, run_dir=run_dir, **settings
-    )
+from tests.test_experiments import make_config
 
 
 def largest_file(directory):
