@@ -35,6 +35,7 @@ import jax  # noqa: E402
 import numpy as np  # noqa: E402
 
 import rlkit  # noqa: E402
+from rlkit import configs  # noqa: E402
 from rlkit.agents import registry  # noqa: E402
 
 try:
@@ -98,10 +99,15 @@ def make_layout(
     agent_name: str, config: Any, env_id: str, seed: int, **layout_kwargs
 ) -> tuple[Any, rlkit.LocalLayout, str]:
     """`(environment, agent, recipe)`: the registered agent on `env_id` with `config`, in
-    one process, built by the agent's own recipe, logging nothing."""
+    one process, built by the agent's own recipe (a batched environment when the config
+    acts in several), logging nothing."""
     entry = registry.get_agent(agent_name)
     recipe = entry.resolve_recipe(env_id)
-    env = rlkit.make_environment(env_id, seed=seed, recipe=recipe)
+    num_envs = configs.batched_num_envs(config)
+    if num_envs is None:
+        env = rlkit.make_environment(env_id, seed=seed, recipe=recipe)
+    else:
+        env = rlkit.make_vector_environment(env_id, num_envs, seed=seed, recipe=recipe)
     spec = rlkit.make_environment_spec(env)
     agent = rlkit.LocalLayout(
         entry.make_builder(config),
@@ -109,6 +115,7 @@ def make_layout(
         entry.make_networks(spec, config),
         seed=seed,
         logger=rlkit.loggers.NoOpLogger(),
+        num_envs=num_envs,
         **layout_kwargs,
     )
     return env, agent, recipe

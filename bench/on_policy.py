@@ -31,8 +31,10 @@ from rlkit.agents import registry  # noqa: E402
 
 try:
     from bench._report import markdown_table, write_section  # noqa: E402
+    from bench.dqn_family import make_layout  # noqa: E402
 except ImportError:  # Run as a script from bench/.
     from _report import markdown_table, write_section  # noqa: E402
+    from dqn_family import make_layout  # noqa: E402
 
 REFERENCES = {
     ("ppo", "CartPole-v1"): "RL-Zoo: 500 at 100k",
@@ -55,19 +57,8 @@ def evaluate(agent, env_id: str, recipe: str, seed: int, episodes: int = 20) -> 
 
 
 def train(name: str, seed: int, steps: int, eval_every: int, env_id: str = "CartPole-v1") -> dict:
-    entry = registry.get_agent(name)
-    config = entry.load_config(env_id)
-    recipe = entry.resolve_recipe(env_id)
-    env = rlkit.make_vector_environment(env_id, config.num_envs, seed=seed, recipe=recipe)
-    spec = rlkit.make_environment_spec(env)
-    agent = rlkit.LocalLayout(
-        entry.make_builder(config),
-        spec,
-        entry.make_networks(spec, config),
-        seed=seed,
-        logger=rlkit.loggers.NoOpLogger(),
-        num_envs=config.num_envs,
-    )
+    config = registry.get_agent(name).load_config(env_id)
+    env, agent, recipe = make_layout(name, config, env_id, seed)
     loop = rlkit.EnvironmentLoop(env, agent, logger=rlkit.loggers.NoOpLogger())
     evaluations, seconds, done = [], 0.0, 0
     while done < steps:

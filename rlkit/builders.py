@@ -112,3 +112,26 @@ class ActorLearnerBuilder(abc.ABC):
     @abc.abstractmethod
     def learning_schedule(self) -> LearningSchedule:
         """When a single-process agent runs its learner (see `LearningSchedule`)."""
+
+
+def make_acting(
+    builder: ActorLearnerBuilder,
+    replay_client: replay.ReplayClient,
+    environment_spec: specs.EnvironmentSpec,
+    policy: actors.ActorCore,
+    random_key: types.PRNGKey,
+    variable_source: core.VariableSource | None,
+    num_envs: int | None = None,
+) -> tuple[adders.Adder, core.Actor]:
+    """`builder`'s adder and actor for one environment, or with `num_envs` for a batched one
+    (the batched adder and actor): what every layout makes for each acting process."""
+    if num_envs is None:
+        adder = builder.make_adder(replay_client, environment_spec, policy)
+        return adder, builder.make_actor(
+            random_key, policy, environment_spec, variable_source, adder
+        )
+    adder = builder.make_batched_adder(replay_client, environment_spec, policy, num_envs)
+    actor = builder.make_actor(
+        random_key, policy, environment_spec, variable_source, adder, num_envs=num_envs
+    )
+    return adder, actor

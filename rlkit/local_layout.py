@@ -100,18 +100,9 @@ class LocalLayout(agent_lib.Agent):
                 counter=counting.Counter(counter, "learner") if counter else None,
                 device=devices.learner_device(learner_device),
             )
-            if num_envs is None:
-                self._adder = builder.make_adder(self.replay_client, environment_spec, policy)
-                actor = builder.make_actor(
-                    actor_key, policy, environment_spec, learner, self._adder
-                )
-            else:
-                self._adder = builder.make_batched_adder(
-                    self.replay_client, environment_spec, policy, num_envs
-                )
-                actor = builder.make_actor(
-                    actor_key, policy, environment_spec, learner, self._adder, num_envs=num_envs
-                )
+            self._adder, actor = builders.make_acting(
+                builder, self.replay_client, environment_spec, policy, actor_key, learner, num_envs
+            )
         except BaseException:
             self._server.stop()
             raise

@@ -58,16 +58,22 @@ def test_dqn_names_the_wrapper_that_renumbers_actions():
     assert hasattr(gymnasium.wrappers, "TransformAction")  # The message names what exists.
 
 
-def test_dqn_agent_runs_and_learner_counts_match_the_replay_ratio():
-    config = dqn.DQNConfig(
+def counting_config(**overrides):
+    """A small DQN whose learner-step count is easy to work out: one learner step (2 SGD
+    steps) per 16 * 2 / 8 = 4 transitions, after 64 transitions and the adders' lag."""
+    settings = dict(
         hidden_sizes=(32,),
-        n_step=1,
         min_replay_size=64,
         batch_size=16,
         num_sgd_steps_per_step=2,
         samples_per_insert=8.0,
         transitions_per_item=4,
     )
+    return dqn.DQNConfig(**{**settings, **overrides})
+
+
+def test_dqn_agent_runs_and_learner_counts_match_the_replay_ratio():
+    config = counting_config(n_step=1)
     env = rlkit.make_environment("CartPole-v1", seed=0)
     agent = dqn.DQN(
         rlkit.make_environment_spec(env), config, seed=0, logger=rlkit.loggers.NoOpLogger()
@@ -83,16 +89,7 @@ def test_dqn_agent_runs_and_learner_counts_match_the_replay_ratio():
 
 
 def test_dqn_in_sub_environments_keeps_its_schedules_in_environment_steps(replay_backend):
-    config = dqn.DQNConfig(
-        hidden_sizes=(32,),
-        n_step=3,
-        min_replay_size=64,
-        batch_size=16,
-        num_sgd_steps_per_step=2,
-        samples_per_insert=8.0,
-        transitions_per_item=4,
-        num_envs=4,
-    )
+    config = counting_config(n_step=3, num_envs=4)
     env = rlkit.make_vector_environment("CartPole-v1", config.num_envs, seed=0)
     agent = dqn.DQN(
         rlkit.make_environment_spec(env),

@@ -588,4 +588,4 @@ def test_run_experiment_trains_ppo_in_a_batched_environment_and_resumes(tmp_path
     actor = policy.make_actor(seed=0)
     env = policy.make_environment(seed=0)
     actor.observe_first(env.reset())
-    assert env.action_spec().validate(actor.select_action(env.reset().observation)) is not None
+    assert int(actor.select_action(env.reset().observation)) in (0, 1)

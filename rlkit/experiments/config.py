@@ -11,6 +11,8 @@ import dm_env
 from rlkit import builders, devices, errors, specs
 
 LOGGER_KINDS = ("terminal", "csv", "tensorboard", "history", "wandb")
+# The evaluator's environment and PRNG are seeded this far from the run's seed.
+EVALUATION_SEED_OFFSET = 10_000
 # Kinds that write under the run directory.
 FILE_LOGGER_KINDS = ("csv", "tensorboard", "history")
 

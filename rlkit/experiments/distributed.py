@@ -31,9 +31,9 @@ import numpy as np
 
 from rlkit import errors
 
-# Seeds of actor i's environment and PRNG: far apart from each other and from evaluation's.
+# Seeds of actor i's environment and PRNG: far apart from each other and from evaluation's
+# (`config.EVALUATION_SEED_OFFSET`, as in single-process runs).
 ACTOR_SEED_STRIDE = 10_007
-EVALUATION_SEED_OFFSET = 1_000_000
 
 
 def _import_ray():
@@ -199,31 +199,21 @@ class _ActorWorker:
     def __init__(self, config: Any, index: int, replay_address: str, learner: Any, counter: Any):
         import jax
 
-        from rlkit import environment_loop, loggers
+        from rlkit import builders, environment_loop, loggers
         from rlkit.replay import reverb_backend
         from rlkit.wrappers import vector
 
         seed = config.seed + (index + 1) * ACTOR_SEED_STRIDE
         environment, spec, _, policy = _spec_and_policy(config, seed)
-        self._environment = environment
-        client = reverb_backend.ReverbReplayClient(replay_address, can_checkpoint=False)
-        builder = config.builder
-        num_envs = vector.num_envs(environment)
-        if num_envs is None:
-            self._adder = builder.make_adder(client, spec, policy)
-            actor = builder.make_actor(
-                jax.random.PRNGKey(seed), policy, spec, RemoteVariableSource(learner), self._adder
-            )
-        else:
-            self._adder = builder.make_batched_adder(client, spec, policy, num_envs)
-            actor = builder.make_actor(
-                jax.random.PRNGKey(seed),
-                policy,
-                spec,
-                RemoteVariableSource(learner),
-                self._adder,
-                num_envs=num_envs,
-            )
+        _, actor = builders.make_acting(
+            config.builder,
+            reverb_backend.ReverbReplayClient(replay_address, can_checkpoint=False),
+            spec,
+            policy,
+            jax.random.PRNGKey(seed),
+            RemoteVariableSource(learner),
+            vector.num_envs(environment),
+        )
         self._loop = environment_loop.EnvironmentLoop(
             environment,
             actor,
@@ -257,8 +247,13 @@ class _ActorWorker:
 
 @dataclasses.dataclass
 class DistributedExperiment:
-    """An `ExperimentConfig` laid out on Ray (`make_distributed_experiment`); `run()` trains
-    it (see `run_distributed_experiment`)."""
+    """An `ExperimentConfig` laid out on Ray with `num_actors` actors; `run()` trains it.
+
+    Resource requests: `actor_cpus` per actor, `learner_cpus` and `learner_gpus` for the
+    learner; the replay server and the counter ask for none. Without a running Ray,
+    `ray_address` joins a cluster, or a local Ray is started with enough CPUs for them
+    (oversubscribing a small machine rather than refusing to run) and stopped at the end.
+    """
 
     config: Any
     num_actors: int
@@ -267,14 +262,111 @@ class DistributedExperiment:
     learner_cpus: float = 1.0
     learner_gpus: float = 0.0
 
+    def __post_init__(self):
+        num_actors = self.num_actors
+        if not isinstance(num_actors, int) or isinstance(num_actors, bool) or num_actors < 1:
+            raise errors.ConfigError(f"num_actors must be a positive integer, got {num_actors!r}.")
+        if self.config.run_dir is not None:
+            raise errors.ConfigError(
+                "Distributed runs do not checkpoint yet: set run_dir=None, or run in one process."
+            )
+
     def run(self) -> DistributedResult:
-        return run_distributed_experiment(
-            self.config,
-            self.num_actors,
-            ray_address=self.ray_address,
-            actor_cpus=self.actor_cpus,
-            learner_cpus=self.learner_cpus,
-            learner_gpus=self.learner_gpus,
+        ray = _import_ray()
+        started_ray = not ray.is_initialized()
+        if started_ray and self.ray_address is None:
+            needed = int(np.ceil(self.num_actors * self.actor_cpus + self.learner_cpus))
+            ray.init(
+                num_cpus=max(os.cpu_count() or 1, needed),
+                include_dashboard=False,
+                log_to_driver=False,
+                configure_logging=False,
+            )
+        elif started_ray:
+            ray.init(address=self.ray_address, log_to_driver=False)
+        handles: list[Any] = []
+        try:
+            return self._run(ray, handles)
+        finally:
+            for handle in handles:
+                try:
+                    ray.kill(handle, no_restart=True)
+                except Exception:  # noqa: BLE001  Already gone.
+                    pass
+            if started_ray:
+                ray.shutdown()
+
+    def _run(self, ray: Any, handles: list[Any]) -> DistributedResult:
+        import jax
+
+        from rlkit import specs
+        from rlkit.experiments import config as config_lib
+        from rlkit.experiments.evaluator import Evaluator
+
+        config = self.config
+        counter = ray.remote(num_cpus=0)(_CounterWorker).remote()
+        handles.append(counter)
+        server = ray.remote(num_cpus=0)(_ReplayWorker).remote(config)
+        handles.append(server)
+        address = ray.get(server.address.remote())
+        learner = (
+            ray.remote(_LearnerWorker)
+            .options(num_cpus=self.learner_cpus, num_gpus=self.learner_gpus)
+            .remote(config, address, counter)
+        )
+        handles.append(learner)
+        # A dead actor process is restarted (its calls wait for it meanwhile); a dead learner,
+        # whose state is not checkpointed yet, ends the run.
+        actors = [
+            ray.remote(_ActorWorker)
+            .options(num_cpus=self.actor_cpus, max_restarts=-1, max_task_retries=-1)
+            .remote(config, index, address, learner, counter)
+            for index in range(self.num_actors)
+        ]
+        handles.extend(actors)
+        ray.get([learner.start.remote(), *(actor.ready.remote() for actor in actors)])
+        start = time.monotonic()
+
+        evaluation_factory = config.evaluation_environment_factory or config.environment_factory
+        environment = evaluation_factory(config.seed + config_lib.EVALUATION_SEED_OFFSET)
+        spec = specs.make_environment_spec(environment)
+        networks = config.network_factory(spec)
+        policy = config.builder.make_policy(networks, spec, evaluation=True)
+        evaluation_actor = config.builder.make_actor(
+            jax.random.PRNGKey(config.seed + config_lib.EVALUATION_SEED_OFFSET),
+            policy,
+            spec,
+            RemoteVariableSource(learner),
+        )
+        driver_counter = RemoteCounter(counter)
+        evaluator = Evaluator(
+            environment, evaluation_actor, config.num_eval_episodes, driver_counter
+        )
+        evaluations: list[dict[str, Any]] = []
+        next_evaluation = config.eval_every or config.max_num_actor_steps
+        try:
+            while True:
+                time.sleep(0.5)
+                ray.get([learner.check.remote(), *(actor.check.remote() for actor in actors)])
+                steps = int(driver_counter.get_counts().get("actor_steps", 0))
+                done = steps >= config.max_num_actor_steps
+                if steps >= next_evaluation or done:
+                    evaluations.append(evaluator.evaluate())
+                    if config.evaluation_callback is not None:
+                        config.evaluation_callback(steps, evaluations[-1])
+                    while next_evaluation <= steps:
+                        next_evaluation += config.eval_every or config.max_num_actor_steps
+                if done:
+                    break
+        finally:
+            evaluator.close()
+            ray.get([worker.stop.remote() for worker in (learner, *actors)])
+        counts = driver_counter.get_counts()
+        return DistributedResult(
+            actor_steps=int(counts.get("actor_steps", 0)),
+            learner_steps=int(counts.get("learner_steps", 0)),
+            evaluations=evaluations,
+            seconds=time.monotonic() - start,
         )
 
 
@@ -282,121 +374,10 @@ def make_distributed_experiment(
     config: Any, num_actors: int, **options: Any
 ) -> DistributedExperiment:
     """`config` (an `ExperimentConfig`, e.g. from `make_experiment_config`) with `num_actors`
-    actors on Ray; `options` are `run_distributed_experiment`'s."""
+    actors on Ray; `options` are `DistributedExperiment`'s fields."""
     return DistributedExperiment(config, num_actors, **options)
 
 
-def run_distributed_experiment(
-    config: Any,
-    num_actors: int,
-    ray_address: str | None = None,
-    actor_cpus: float = 1.0,
-    learner_cpus: float = 1.0,
-    learner_gpus: float = 0.0,
-) -> DistributedResult:
-    """Trains `config` (an `ExperimentConfig`) with `num_actors` actors on Ray.
-
-    Resource requests: `actor_cpus` per actor, `learner_cpus` and `learner_gpus` for the
-    learner; the replay server and the counter ask for none. A local Ray is started with
-    enough CPUs for them (oversubscribing a small machine rather than refusing to run).
-    """
-    if not isinstance(num_actors, int) or isinstance(num_actors, bool) or num_actors < 1:
-        raise errors.ConfigError(f"num_actors must be a positive integer, got {num_actors!r}.")
-    if config.run_dir is not None:
-        raise errors.ConfigError(
-            "Distributed runs do not checkpoint yet: set run_dir=None, or run in one process."
-        )
-    ray = _import_ray()
-    started_ray = not ray.is_initialized()
-    if started_ray:
-        if ray_address is None:
-            needed = int(np.ceil(num_actors * actor_cpus + learner_cpus))
-            ray.init(
-                num_cpus=max(os.cpu_count() or 1, needed),
-                include_dashboard=False,
-                log_to_driver=False,
-                configure_logging=False,
-            )
-        else:
-            ray.init(address=ray_address, log_to_driver=False)
-    handles: list[Any] = []
-    try:
-        return _run(ray, config, num_actors, actor_cpus, learner_cpus, learner_gpus, handles)
-    finally:
-        for handle in handles:
-            try:
-                ray.kill(handle, no_restart=True)
-            except Exception:  # noqa: BLE001  Already gone.
-                pass
-        if started_ray:
-            ray.shutdown()
-
-
-def _run(ray, config, num_actors, actor_cpus, learner_cpus, learner_gpus, handles):
-    from rlkit import specs
-    from rlkit.experiments.evaluator import Evaluator
-
-    counter = ray.remote(num_cpus=0)(_CounterWorker).remote()
-    handles.append(counter)
-    server = ray.remote(num_cpus=0)(_ReplayWorker).remote(config)
-    handles.append(server)
-    address = ray.get(server.address.remote())
-    learner = (
-        ray.remote(_LearnerWorker)
-        .options(num_cpus=learner_cpus, num_gpus=learner_gpus)
-        .remote(config, address, counter)
-    )
-    handles.append(learner)
-    # A dead actor process is restarted (its calls wait for it meanwhile); a dead learner,
-    # whose state is not checkpointed yet, ends the run.
-    actors = [
-        ray.remote(_ActorWorker)
-        .options(num_cpus=actor_cpus, max_restarts=-1, max_task_retries=-1)
-        .remote(config, index, address, learner, counter)
-        for index in range(num_actors)
-    ]
-    handles.extend(actors)
-    ray.get([learner.start.remote(), *(actor.ready.remote() for actor in actors)])
-    start = time.monotonic()
-
-    evaluation_factory = config.evaluation_environment_factory or config.environment_factory
-    environment = evaluation_factory(config.seed + EVALUATION_SEED_OFFSET)
-    spec = specs.make_environment_spec(environment)
-    networks = config.network_factory(spec)
-    policy = config.builder.make_policy(networks, spec, evaluation=True)
-    import jax
-
-    evaluation_actor = config.builder.make_actor(
-        jax.random.PRNGKey(config.seed + EVALUATION_SEED_OFFSET),
-        policy,
-        spec,
-        RemoteVariableSource(learner),
-    )
-    driver_counter = RemoteCounter(counter)
-    evaluator = Evaluator(environment, evaluation_actor, config.num_eval_episodes, driver_counter)
-    evaluations: list[dict[str, Any]] = []
-    next_evaluation = config.eval_every or config.max_num_actor_steps
-    try:
-        while True:
-            time.sleep(0.5)
-            ray.get([learner.check.remote(), *(actor.check.remote() for actor in actors)])
-            steps = int(driver_counter.get_counts().get("actor_steps", 0))
-            done = steps >= config.max_num_actor_steps
-            if steps >= next_evaluation or done:
-                evaluations.append(evaluator.evaluate())
-                if config.evaluation_callback is not None:
-                    config.evaluation_callback(steps, evaluations[-1])
-                while next_evaluation <= steps:
-                    next_evaluation += config.eval_every or config.max_num_actor_steps
-            if done:
-                break
-    finally:
-        evaluator.close()
-        ray.get([worker.stop.remote() for worker in (learner, *actors)])
-    counts = driver_counter.get_counts()
-    return DistributedResult(
-        actor_steps=int(counts.get("actor_steps", 0)),
-        learner_steps=int(counts.get("learner_steps", 0)),
-        evaluations=evaluations,
-        seconds=time.monotonic() - start,
-    )
+def run_distributed_experiment(config: Any, num_actors: int, **options: Any) -> DistributedResult:
+    """`make_distributed_experiment(config, num_actors, **options).run()`."""
+    return make_distributed_experiment(config, num_actors, **options).run()

@@ -16,15 +16,13 @@ from typing import Any
 from rlkit import configs, environment_loop, errors, local_layout, replay, specs
 from rlkit.experiments import checkpointing, policy
 from rlkit.experiments import logging as experiment_logging
-from rlkit.experiments.config import ExperimentConfig
+from rlkit.experiments.config import EVALUATION_SEED_OFFSET, ExperimentConfig
 from rlkit.experiments.evaluator import Evaluator
 from rlkit.replay import local as local_replay
 from rlkit.utils import counting
 from rlkit.wrappers import vector
 
 _log = logging.getLogger("rlkit.experiments")
-
-EVALUATION_SEED_OFFSET = 10_000
 
 
 @dataclasses.dataclass

@@ -126,6 +126,12 @@ def normalize_rollouts(
     return data, state
 
 
+def _trace_lambdas(mask: jax.Array, trace_lambda: float) -> jax.Array:
+    """Per-step lambdas [T] that stop a trace before a final observation's step (where
+    `mask` [T] is 0): step t's trace continues only into a step that is taken."""
+    return trace_lambda * jnp.concatenate([mask[1:], jnp.ones_like(mask[:1])])
+
+
 def rollout_advantages(
     values: jax.Array,
     rewards: jax.Array,
@@ -136,9 +142,8 @@ def rollout_advantages(
     """GAE advantages and value targets [T] of one rollout (`rlax`), from values [T + 1],
     rewards and `discounts` (gamma times the environment's) [T], and `mask` [T] (0 at a
     final observation's step): a masked step gets advantage 0 and stops the recursion."""
-    lambdas = gae_lambda * jnp.concatenate([mask[1:], jnp.ones_like(mask[:1])])
     advantages = rlax.truncated_generalized_advantage_estimation(
-        rewards, discounts, lambdas, values, stop_target_gradients=True
+        rewards, discounts, _trace_lambdas(mask, gae_lambda), values, stop_target_gradients=True
     )
     return advantages * mask, advantages + values[:-1]
 
@@ -299,7 +304,7 @@ def trpo_policy_step(
         product = jax.jvp(jax.grad(mean_kl), (policy_params,), (vector,))[1]
         return jax.tree.map(lambda p, v: p + config.cg_damping * v, product, vector)
 
-    gradient = jax.grad(surrogate)(policy_params)
+    old_objective, gradient = jax.value_and_grad(surrogate)(policy_params)
     direction = natural_gradient(fisher_vector_product, gradient, config.cg_max_steps)
     curvature = _tree_vdot(direction, fisher_vector_product(direction))
     full_step = jnp.sqrt(2.0 * config.target_kl / jnp.maximum(curvature, 1e-12))
@@ -308,7 +313,6 @@ def trpo_policy_step(
         lambda fraction: jax.tree.map(lambda p, d: p + fraction * d, policy_params, direction)
     )(fractions)
     objectives, kls = jax.vmap(lambda policy: (surrogate(policy), mean_kl(policy)))(candidates)
-    old_objective = surrogate(policy_params)
     acceptable = (kls < config.target_kl) & (objectives > old_objective)
     first = jnp.argmax(acceptable)
     accepted = jnp.any(acceptable)
@@ -335,14 +339,13 @@ def vtrace_advantages(
     and value targets [T] from values [T + 1], rewards and `discounts` [T], `mask` [T] and
     the log importance ratios `log pi(a|s) - log mu(a|s)` [T] of the learner's policy pi
     over the actor's mu. As in GAE, the trace stops before a final observation's step."""
-    lambdas = config.gae_lambda * jnp.concatenate([mask[1:], jnp.ones_like(mask[:1])])
     output = rlax.vtrace_td_error_and_advantage(
         values[:-1],
         values[1:],
         rewards,
         discounts,
         jnp.exp(log_rhos),
-        lambda_=lambdas,
+        lambda_=_trace_lambdas(mask, config.gae_lambda),
         clip_rho_threshold=config.clip_rho_threshold,
         clip_pg_rho_threshold=config.clip_pg_rho_threshold,
     )

@@ -76,33 +76,32 @@ class PolicyValueNetworks(NamedTuple):
         return running_statistics.normalize(statistics, observation, self.observation_clip)
 
 
+def _mean_and_std(policy_output: Any) -> tuple[jax.Array, jax.Array]:
+    """A Gaussian policy's output `(mean [B, A], log_std [A])` as rlax takes it."""
+    mean, log_std = policy_output
+    return mean, jnp.broadcast_to(jnp.exp(log_std), mean.shape)
+
+
 def log_prob(networks: PolicyValueNetworks, policy_output: Any, action: jax.Array) -> jax.Array:
     """`log pi(action)` [B] under the policy's output for a batch (actions flat: [B] indices
     or [B, A])."""
     if networks.policy_kind == "categorical":
         return rlax.softmax().logprob(action.astype(jnp.int32), policy_output)
-    mean, log_std = policy_output
-    std = jnp.broadcast_to(jnp.exp(log_std), mean.shape)
-    return rlax.gaussian_diagonal().logprob(action, mean, std)
+    return rlax.gaussian_diagonal().logprob(action, *_mean_and_std(policy_output))
 
 
 def entropy(networks: PolicyValueNetworks, policy_output: Any) -> jax.Array:
     """The policy's entropy per observation [B]."""
     if networks.policy_kind == "categorical":
         return rlax.softmax().entropy(policy_output)
-    mean, log_std = policy_output
-    std = jnp.broadcast_to(jnp.exp(log_std), mean.shape)
-    return rlax.gaussian_diagonal().entropy(mean, std)
+    return rlax.gaussian_diagonal().entropy(*_mean_and_std(policy_output))
 
 
 def kl_divergence(networks: PolicyValueNetworks, old_output: Any, new_output: Any) -> jax.Array:
     """`KL(old || new)` per observation [B] between two outputs of the policy network."""
     if networks.policy_kind == "categorical":
         return rlax.softmax().kl(old_output, new_output)
-    (old_mean, old_log_std), (new_mean, new_log_std) = old_output, new_output
-    old_std = jnp.broadcast_to(jnp.exp(old_log_std), old_mean.shape)
-    new_std = jnp.broadcast_to(jnp.exp(new_log_std), new_mean.shape)
-    return rlax.gaussian_diagonal().kl(old_mean, old_std, new_mean, new_std)
+    return rlax.gaussian_diagonal().kl(*_mean_and_std(old_output), *_mean_and_std(new_output))
 
 
 def split_params(params: types.Params) -> tuple[types.Params, types.Params]:
