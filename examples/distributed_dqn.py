@@ -25,7 +25,7 @@ def main(num_actors: int = 2, steps: int = 50_000, ray_address: str | None = Non
         max_num_actor_steps=steps,
         eval_every=10_000,
         num_eval_episodes=10,
-        run_dir=None,  # Distributed runs do not checkpoint yet.
+        run_dir=None,  # A run directory: checkpoints, logs, the policy; a rerun resumes.
         loggers=(),
     )
     experiment = experiments.make_distributed_experiment(
@@ -36,7 +36,7 @@ def main(num_actors: int = 2, steps: int = 50_000, ray_address: str | None = Non
         print(f"{evaluation['actor_steps']} steps: evaluation return {evaluation['return_mean']}")
     print(
         f"{result.actor_steps} actor steps, {result.learner_steps} learner steps in "
-        f"{result.seconds:.0f} s with {num_actors} actors"
+        f"{result.wall_time:.0f} s with {num_actors} actors"
     )
     return result.final_return
 

@@ -95,6 +95,18 @@ class ActorLearnerBuilder(abc.ABC):
     ) -> actors.ActorCore:
         """The acting policy, or with `evaluation=True` the greedy/deterministic one."""
 
+    def make_actor_policy(
+        self,
+        networks: Any,
+        environment_spec: specs.EnvironmentSpec,
+        actor_index: int,
+        num_actors: int,
+    ) -> actors.ActorCore:
+        """The acting policy of actor `actor_index` of `num_actors` in a distributed run;
+        the same for all of them unless a builder spreads exploration over its actors."""
+        del actor_index, num_actors
+        return self.make_policy(networks, environment_spec)
+
     @abc.abstractmethod
     def make_actor(
         self,

@@ -44,7 +44,14 @@ class Actor(abc.ABC):
 
 
 class VariableSource(abc.ABC):
-    """Serves named collections of variables (e.g. network params) to actors."""
+    """Serves named collections of variables (e.g. network params) to actors.
+
+    A source in another process sets `remote`: variable clients then pull from it on a
+    background thread, starting a pull at most every `min_pull_interval_s` seconds.
+    """
+
+    remote: bool = False
+    min_pull_interval_s: float = 0.0
 
     @abc.abstractmethod
     def get_variables(self, names: Sequence[str]) -> list[types.NestedArray]:

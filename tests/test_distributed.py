@@ -3,6 +3,7 @@ Reverb server, evaluations from the driver, no process left behind; DQN learns C
 (slow)."""
 
 import importlib.util
+import os
 
 import numpy as np
 import psutil
@@ -71,10 +72,79 @@ def test_bad_input_names_the_fix():
 
     with pytest.raises(errors.ConfigError, match="num_actors must be a positive integer"):
         distributed.run_distributed_experiment(dqn_experiment(1_000), num_actors=0)
-    with pytest.raises(errors.ConfigError, match="do not checkpoint yet"):
+    with pytest.raises(errors.ConfigError, match="replay_backend 'local' is for one process"):
         distributed.run_distributed_experiment(
-            dqn_experiment(1_000, run_dir="/tmp/unused"), num_actors=1
+            dqn_experiment(1_000, replay_backend="local"), num_actors=1
         )
+
+
+def test_a_rerun_resumes_from_the_checkpoint_learner_replay_and_counts(tmp_path):
+    run_dir = str(tmp_path / "run")
+    settings = dict(run_dir=run_dir, checkpoint_every=1_000, eval_every=1_000, loggers=("csv",))
+    first = experiments.make_distributed_experiment(
+        dqn_experiment(2_000, **settings), num_actors=2
+    ).run()
+    assert first.actor_steps == 2_000 and first.learner_steps > 0
+    assert sorted(os.listdir(os.path.join(run_dir, "checkpoints"))) == ["1000", "2000"]
+    assert os.path.isdir(os.path.join(run_dir, "replay", "2000"))  # Written by the server.
+    saved = experiments.load_policy(run_dir)
+    assert saved.description["actor_steps"] == 2_000
+
+    second = experiments.make_distributed_experiment(
+        dqn_experiment(3_000, **settings), num_actors=1
+    ).run()
+    assert second.resumed_from == 2_000 and second.actor_steps == 3_000
+    assert second.learner_steps > first.learner_steps  # Counted on from the checkpoint.
+    assert second.evaluations[:2] == first.evaluations
+    assert [e["actor_steps"] for e in second.evaluations] == [1_000, 2_000, 3_000]
+    with open(os.path.join(run_dir, "logs", "evaluator.csv")) as file:
+        assert len(file.readlines()) == 4  # Header and one row per evaluation, none twice.
+    assert not ray_processes()
+
+
+def descendants(pid):
+    try:
+        return psutil.Process(pid).children(recursive=True)
+    except psutil.NoSuchProcess:
+        return []
+
+
+def test_sigterm_checkpoints_stops_every_process_and_the_rerun_resumes(tmp_path):
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    run_dir = str(tmp_path / "run")
+    command = [
+        sys.executable, "-m", "rlkit.cli.main", "train", "dqn", "--env", "CartPole-v1",
+        "--distributed", "--num-actors", "1", "--run-dir", run_dir, "--logger", "none",
+        "--checkpoint-every", "1000", "--eval-every", "1000", "--eval-episodes", "1",
+        "--set", "min_replay_size=200", "--set", "hidden_sizes=[32,32]",
+    ]  # fmt: skip
+    process = subprocess.Popen(
+        [*command, "--steps", "1000000"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    deadline = time.monotonic() + 240
+    manifest = os.path.join(run_dir, "manifests", "1000.json")
+    while not os.path.exists(manifest) and process.poll() is None:
+        assert time.monotonic() < deadline, "no checkpoint within 240 s"
+        time.sleep(0.5)
+    children = descendants(process.pid)
+    assert any("raylet" in child.name() for child in children), children
+    process.send_signal(signal.SIGTERM)
+    _, stderr = process.communicate(timeout=120)
+    assert process.returncode == 128 + signal.SIGTERM, stderr
+    assert "terminated; checkpoint saved at step" in stderr, stderr
+    _, alive = psutil.wait_procs(children, timeout=30)
+    assert not [p for p in alive if p.status() != psutil.STATUS_ZOMBIE], alive
+
+    rerun = subprocess.run(
+        [*command, "--steps", "3000"], capture_output=True, text=True, timeout=300
+    )
+    assert rerun.returncode == 0, rerun.stderr
+    assert "resumed from the checkpoint at step" in rerun.stdout, rerun.stdout
+    assert "after 3000 steps" in rerun.stdout, rerun.stdout
 
 
 @pytest.mark.slow

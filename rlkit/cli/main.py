@@ -6,6 +6,7 @@
                 [--run-dir DIR] [--logger csv,tensorboard,wandb]
                 [--replay-backend auto|local|reverb] [--device auto|cpu|gpu]
                 [--env-recipe auto|gymnasium|continuous|atari]
+                [--distributed [--num-actors N] [--ray-address ADDR]]
     rlkit eval RUN_DIR [--episodes N]
     rlkit play RUN_DIR [--video out.gif|out.mp4] [--episodes N]
     rlkit plot RUN_DIR [RUN_DIR ...] [--out curves.png]
@@ -153,6 +154,22 @@ def _build_parser() -> argparse.ArgumentParser:
         "(actors act on the CPU)",
     )
 
+    train.add_argument(
+        "--distributed",
+        action="store_true",
+        help="train on Ray: a Reverb server, a learner and --num-actors environment actors "
+        "(needs rlkit[distributed,reverb]); resumes, logs and exports as a one-process run",
+    )
+    train.add_argument(
+        "--num-actors",
+        type=_positive_int,
+        help="environment actors of a --distributed run (default: 2)",
+    )
+    train.add_argument(
+        "--ray-address",
+        help="join this Ray cluster (e.g. HEAD:6379) instead of starting a local Ray",
+    )
+
     evaluate = commands.add_parser("eval", help="evaluate a trained policy")
     evaluate.add_argument("run_dir", help="a run directory written by `rlkit train`")
     evaluate.add_argument("--episodes", type=_positive_int, default=10, help="greedy episodes")
@@ -255,6 +272,14 @@ def _check_run_dir_matches(path: str, experiment: dict) -> None:
         return
     saved = configs.read_yaml(path)
     saved.setdefault("env_recipe", experiment["env_recipe"])  # Runs from before recipes.
+    saved.setdefault("layout", "one-process")  # Runs from before distributed runs.
+    if saved["layout"] != experiment["layout"]:
+        flag = "with" if saved["layout"] == "distributed" else "without"
+        raise CommandError(
+            f"run dir {os.path.dirname(path)} was started {flag} --distributed and its "
+            f"checkpoints hold that layout's state; rerun it {flag} --distributed, or pass a "
+            "new --run-dir."
+        )
     for key in ("agent", "env_id", "env_recipe", "env_kwargs", "seed", "agent_config"):
         if saved.get(key) != experiment[key]:
             if key == "agent_config" and isinstance(saved.get(key), dict):
@@ -272,6 +297,8 @@ def _train(args: argparse.Namespace) -> int:
     from rlkit import configs, environments
     from rlkit.agents import registry
 
+    if not args.distributed and (args.num_actors is not None or args.ray_address is not None):
+        raise CommandError("--num-actors and --ray-address are for --distributed runs.")
     entry, agent_config = _agent_config(args.agent, args.env, args.config, args.set)
     env_kwargs = _env_kwargs(args.env_arg)
     kinds = [kind.strip() for kind in args.logger.split(",") if kind.strip()]
@@ -296,6 +323,7 @@ def _train(args: argparse.Namespace) -> int:
         "steps": args.steps,
         "target_return": args.target_return,
         "agent_config": configs.config_to_dict(agent_config),
+        "layout": "distributed" if args.distributed else "one-process",
     }
     _check_run_dir_matches(os.path.join(run_dir, EXPERIMENT_FILE), summary)
     # JAX and the rest load only now: a mistake on the command line is reported at once.
@@ -325,7 +353,12 @@ def _train(args: argparse.Namespace) -> int:
     )
 
     # Ctrl-C and a scheduler's SIGTERM checkpoint on the way out (ExperimentInterrupted).
-    result = experiments.run_experiment(experiment)
+    if args.distributed:
+        result = experiments.make_distributed_experiment(
+            experiment, num_actors=args.num_actors or 2, ray_address=args.ray_address
+        ).run()
+    else:
+        result = experiments.run_experiment(experiment)
     if result.resumed_from is not None:
         print(f"resumed from the checkpoint at step {result.resumed_from}")
     if result.stop_reason == "already_finished":

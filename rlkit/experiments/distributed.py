@@ -1,22 +1,27 @@
 """Distributed training on Ray: the same builder as a single-process run, split into roles.
 
-`run_distributed_experiment(config, num_actors)` starts, as Ray actors:
+`make_distributed_experiment(config, num_actors).run()` starts, as Ray actors:
 - a replay server (a Reverb server, tables exactly as the builder makes them: the
   sample-to-insert limiter keeps the replay ratio between processes, a queue holds
   on-policy rollouts); its address is handed to the others;
 - a learner, which samples over gRPC, steps in a background thread and is the variable
-  source the actors pull parameters from;
+  source the actors pull parameters from (on a background thread of theirs);
 - `num_actors` environment actors, each with its own environment (seeded apart), policy,
   adder writing over gRPC and variable client;
 - a counter all of them report to.
-The driver evaluates the learner's parameters every `eval_every` actor steps in its own
-environment, stops everything at the step budget, and leaves no Ray actor behind (Ctrl-C
-included). `ray.init()` starts a local Ray unless one is running or `ray_address` names a
-cluster. Ray is imported only here (`pip install rlkit[distributed]`).
+The driver runs `run_experiment`'s runner over them (`run_with_layout`): it hands the
+actors their share of each stretch of steps, evaluates in its own environment, writes
+checkpoints (the learner's state over Ray, the replay tables by the Reverb server itself)
+and exports the policy, with the same run directory, logs, progress and resume as a
+single-process run. `ray.init()` starts a local Ray unless one is running or
+`ray_address` names a cluster; every Ray actor is killed at the end, on Ctrl-C and on
+SIGTERM (which checkpoint first). Ray is imported only here (`rlkit[distributed]`).
 
-An environment actor whose process dies is restarted by Ray (`max_restarts`) and goes back
-to writing. Not yet: checkpoints and resume (a dead learner ends the run), exploration read
-from the shared counter. See the README's distributed section.
+An environment actor whose process dies is restarted by Ray (`max_restarts`) and its
+unfinished stretch of steps is run again (`max_task_retries`). Exploration schedules
+follow the run's step count (the shared counter), so a restarted actor does not explore
+from scratch. With a run directory the replay server runs on the driver's node, so that
+the tables it checkpoints land in the run directory the driver commits.
 """
 
 from __future__ import annotations
@@ -29,11 +34,16 @@ from typing import Any
 
 import numpy as np
 
-from rlkit import errors
+from rlkit import errors, loggers
 
 # Seeds of actor i's environment and PRNG: far apart from each other and from evaluation's
 # (`config.EVALUATION_SEED_OFFSET`, as in single-process runs).
 ACTOR_SEED_STRIDE = 10_007
+# An actor acts in stretches of this many steps, between which it can be halted and
+# re-reads the run's step count for its exploration schedule.
+ACTING_CHUNK = 200
+# The driver's poll period: actor and learner logs are forwarded, errors surface.
+POLL_S = 0.5
 
 
 def _import_ray():
@@ -46,25 +56,10 @@ def _import_ray():
     return ray
 
 
-@dataclasses.dataclass
-class DistributedResult:
-    """What a distributed run reached: counts, evaluations (as `run_experiment`'s) and the
-    wall-clock seconds from the first actor's start."""
-
-    actor_steps: int
-    learner_steps: int
-    evaluations: list[dict[str, Any]]
-    seconds: float
-
-    @property
-    def final_return(self) -> float | None:
-        return self.evaluations[-1]["return_mean"] if self.evaluations else None
-
-
 class RemoteCounter:
     """A `counting.Counter` over a counter Ray actor: increments are sent without waiting
     (Ray runs one caller's calls in order); the tally returned is the last one read,
-    refreshed at most every `refresh_s` seconds."""
+    refreshed at most every `refresh_s` seconds (0: every call)."""
 
     def __init__(self, handle: Any, prefix: str = "", refresh_s: float = 1.0):
         self._handle = handle
@@ -81,14 +76,29 @@ class RemoteCounter:
         return dict(self._counts)
 
     def get_counts(self) -> dict[str, float]:
+        """The counts now, after every increment this caller sent."""
         ray = _import_ray()
         self._counts = ray.get(self._handle.get_counts.remote())
         self._last_read = time.monotonic()
         return dict(self._counts)
 
+    def cached_counts(self) -> dict[str, float]:
+        """The counts as last read (at most `refresh_s` old once anything was read)."""
+        if time.monotonic() - self._last_read >= self._refresh_s:
+            return self.get_counts()
+        return dict(self._counts)
+
+    def save(self) -> dict[str, Any]:
+        return {"counts": self.get_counts()}
+
 
 class RemoteVariableSource:
-    """The learner Ray actor as a `VariableSource` (parameters come back as numpy)."""
+    """The learner Ray actor as a `VariableSource` (parameters come back as numpy). It is
+    remote: variable clients pull from it in the background, at most every
+    `min_pull_interval_s` (a pull costs the learner a serialisation of the parameters)."""
+
+    remote = True
+    min_pull_interval_s = 0.05
 
     def __init__(self, learner: Any):
         self._learner = learner
@@ -98,22 +108,45 @@ class RemoteVariableSource:
         return ray.get(self._learner.get_variables.remote(list(names)))
 
 
-def _spec_and_policy(config: Any, seed: int):
-    """An environment of the run, its spec, the networks and the acting policy."""
+class _BufferLogger(loggers.Logger):
+    """Keeps rows until the driver drains them into the run's loggers (the newest
+    `max_rows` if it falls behind)."""
+
+    def __init__(self, max_rows: int = 10_000):
+        self._rows: list[dict[str, Any]] = []
+        self._lock = threading.Lock()
+        self._max_rows = max_rows
+
+    def write(self, data: loggers.LoggingData) -> None:
+        row = {
+            key: np.asarray(value).item() if np.ndim(value) == 0 else value
+            for key, value in data.items()
+        }
+        with self._lock:
+            self._rows.append(row)
+            del self._rows[: -self._max_rows]
+
+    def drain(self) -> list[dict[str, Any]]:
+        with self._lock:
+            rows, self._rows = self._rows, []
+        return rows
+
+
+def _spec_and_networks(config: Any, seed: int):
+    """An environment of the run, its spec and the networks."""
     from rlkit import specs
 
     environment = config.environment_factory(seed)
     spec = specs.make_environment_spec(environment)
-    networks = config.network_factory(spec)
-    policy = config.builder.make_policy(networks, spec)
-    return environment, spec, networks, policy
+    return environment, spec, config.network_factory(spec)
 
 
 class _CounterWorker:
-    def __init__(self):
+    def __init__(self, counts: dict[str, float]):
         from rlkit.utils import counting
 
         self._counter = counting.Counter()
+        self._counter.restore({"counts": counts})
 
     def increment(self, **counts: float) -> dict[str, float]:
         return self._counter.increment(**counts)
@@ -123,15 +156,17 @@ class _CounterWorker:
 
 
 class _ReplayWorker:
-    """Owns the Reverb server; its tables are the builder's, unchanged."""
+    """Owns the Reverb server; its tables are the builder's, unchanged. Checkpoints go to
+    `checkpoint_dir` (written by the server itself) and it starts from `restore_from`."""
 
-    def __init__(self, config: Any):
+    def __init__(self, config: Any, checkpoint_dir: str | None, restore_from: str | None):
         from rlkit.replay import reverb_backend
 
-        environment, spec, _, policy = _spec_and_policy(config, config.seed)
+        environment, spec, networks = _spec_and_networks(config, config.seed)
         environment.close()
+        tables = config.builder.make_replay_tables(spec, config.builder.make_policy(networks, spec))
         self._server = reverb_backend.ReverbReplayServer(
-            config.builder.make_replay_tables(spec, policy)
+            tables, checkpoint_dir=checkpoint_dir, restore_from=restore_from
         )
         ray = _import_ray()
         self._address = f"{ray.util.get_node_ip_address()}:{self._server.port}"
@@ -139,12 +174,16 @@ class _ReplayWorker:
     def address(self) -> str:
         return self._address
 
+    def checkpoint(self) -> str:
+        """Writes the tables (Reverb's checkpoint call); returns the checkpoint's path."""
+        return self._server.client().checkpoint()
+
     def stop(self) -> None:
         self._server.stop()
 
 
 class _LearnerWorker:
-    """The learner, stepping on a background thread; the actors' variable source."""
+    """The learner, stepping on a background thread once started; the variable source."""
 
     def __init__(self, config: Any, replay_address: str, counter: Any):
         import jax
@@ -152,13 +191,16 @@ class _LearnerWorker:
         from rlkit import devices
         from rlkit.replay import reverb_backend
 
-        environment, spec, networks, _ = _spec_and_policy(config, config.seed)
+        environment, spec, networks = _spec_and_networks(config, config.seed)
         environment.close()
         client = reverb_backend.ReverbReplayClient(replay_address, can_checkpoint=False)
+        self._logger = _BufferLogger()
+        learner_key = jax.random.split(jax.random.PRNGKey(config.seed), 3)[0]
         self._learner = config.builder.make_learner(
-            jax.random.PRNGKey(config.seed),
+            learner_key,  # As LocalLayout's: a run's learner starts from the same parameters.
             networks,
             config.builder.make_dataset_iterator(client),  # Waits for actors, never fails.
+            logger=self._logger,
             environment_spec=spec,
             replay_client=client,
             counter=RemoteCounter(counter, "learner"),
@@ -169,80 +211,101 @@ class _LearnerWorker:
         self._thread: threading.Thread | None = None
 
     def start(self) -> None:
-        self._thread = threading.Thread(target=self._run, name="rlkit-learner", daemon=True)
-        self._thread.start()
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._run, name="rlkit-learner", daemon=True)
+            self._thread.start()
 
     def _run(self) -> None:
         try:
             while not self._stop.is_set():
                 self._learner.step()
-        except BaseException as error:  # Reported by `check`.
+        except BaseException as error:  # Reported by `poll`.
             self._error = error
 
-    def check(self) -> None:
-        """Raises the learner thread's error, if it had one."""
+    def poll(self) -> list[dict[str, Any]]:
+        """The learner's log rows since the last poll; raises its thread's error, if any."""
         if self._error is not None:
             raise self._error
+        return self._logger.drain()
 
     def get_variables(self, names: list[str]) -> list[Any]:
         import jax
 
         return jax.device_get(self._learner.get_variables(names))
 
+    def save(self) -> Any:
+        import jax
+
+        return jax.device_get(self._learner.save())  # One state object: a consistent copy.
+
+    def restore(self, state: Any) -> None:
+        if self._thread is not None:
+            raise RuntimeError("The learner is restored before it starts stepping.")
+        self._learner.restore(state)
+
     def stop(self) -> None:
         self._stop.set()
 
 
 class _ActorWorker:
-    """One environment, its actor and adder, acting in a background thread."""
+    """One environment, its actor and adder; acts when given steps (`act`)."""
 
-    def __init__(self, config: Any, index: int, replay_address: str, learner: Any, counter: Any):
+    def __init__(
+        self,
+        config: Any,
+        index: int,
+        num_actors: int,
+        replay_address: str,
+        learner: Any,
+        counter: Any,
+    ):
         import jax
 
-        from rlkit import builders, environment_loop, loggers
+        from rlkit import builders, environment_loop
         from rlkit.replay import reverb_backend
         from rlkit.wrappers import vector
 
         seed = config.seed + (index + 1) * ACTOR_SEED_STRIDE
-        environment, spec, _, policy = _spec_and_policy(config, seed)
-        _, actor = builders.make_acting(
+        environment, spec, networks = _spec_and_networks(config, seed)
+        policy = config.builder.make_actor_policy(networks, spec, index, num_actors)
+        self._num_envs = vector.num_envs(environment)
+        self._adder, self._actor = builders.make_acting(
             config.builder,
             reverb_backend.ReverbReplayClient(replay_address, can_checkpoint=False),
             spec,
             policy,
             jax.random.PRNGKey(seed),
             RemoteVariableSource(learner),
-            vector.num_envs(environment),
+            self._num_envs,
         )
+        self._counter = RemoteCounter(counter, "actor")
+        self._logger = _BufferLogger()
         self._loop = environment_loop.EnvironmentLoop(
-            environment,
-            actor,
-            counter=RemoteCounter(counter, "actor"),
-            logger=loggers.NoOpLogger(),
-            label="actor",
+            environment, self._actor, counter=self._counter, logger=self._logger, label="actor"
         )
-        self._stop = threading.Event()
-        self._error: BaseException | None = None
-        # Acting starts here, so that an actor Ray restarts after its process died (its
-        # constructor runs again) goes back to writing without being told to.
-        threading.Thread(target=self._run, name="rlkit-actor", daemon=True).start()
+        self._halt = threading.Event()
 
-    def ready(self) -> None:
-        """Returns once the actor is built (and acting)."""
+    def act(self, num_steps: int) -> None:
+        """Acts `num_steps` environment steps (fewer if halted), then flushes the adder and
+        waits until the counter has every step counted."""
+        self._halt.clear()
+        done = 0
+        while done < num_steps and not self._halt.is_set():
+            # Exploration follows the run's count, not this process's (a restart keeps it).
+            run_steps = self._counter.cached_counts().get("actor_steps", 0)
+            self._actor.count_steps_from(int(run_steps) // (self._num_envs or 1))
+            chunk = min(ACTING_CHUNK, num_steps - done)
+            self._loop.run(num_steps=chunk)
+            done += chunk
+        self._adder.flush()
+        self._counter.get_counts()  # Returns after this actor's increments are in.
 
-    def _run(self) -> None:
-        try:
-            while not self._stop.is_set():
-                self._loop.run(num_steps=1_000)
-        except BaseException as error:
-            self._error = error
+    def halt(self) -> None:
+        """Makes a running `act` return after its current stretch."""
+        self._halt.set()
 
-    def check(self) -> None:
-        if self._error is not None:
-            raise self._error
-
-    def stop(self) -> None:
-        self._stop.set()
+    def drain(self) -> list[dict[str, Any]]:
+        return self._logger.drain()
 
 
 @dataclasses.dataclass
@@ -266,12 +329,18 @@ class DistributedExperiment:
         num_actors = self.num_actors
         if not isinstance(num_actors, int) or isinstance(num_actors, bool) or num_actors < 1:
             raise errors.ConfigError(f"num_actors must be a positive integer, got {num_actors!r}.")
-        if self.config.run_dir is not None:
+        if self.config.replay_backend not in ("auto", "reverb"):
             raise errors.ConfigError(
-                "Distributed runs do not checkpoint yet: set run_dir=None, or run in one process."
+                f"Distributed runs keep replay in a Reverb server; replay_backend "
+                f"{self.config.replay_backend!r} is for one process: use 'auto' or 'reverb'."
             )
 
-    def run(self) -> DistributedResult:
+    def run(self):
+        """Trains (resuming from `config.run_dir`'s last checkpoint, if any); returns the
+        `ExperimentResult`. Ctrl-C and SIGTERM checkpoint, stop every Ray actor and raise
+        `ExperimentInterrupted`, as in a single-process run."""
+        from rlkit.experiments.run_experiment import TrainingLayout, run_with_layout
+
         ray = _import_ray()
         started_ray = not ray.is_initialized()
         if started_ray and self.ray_address is None:
@@ -284,90 +353,148 @@ class DistributedExperiment:
             )
         elif started_ray:
             ray.init(address=self.ray_address, log_to_driver=False)
-        handles: list[Any] = []
+        layouts: list[_DistributedLayout] = []
+
+        def make_layout(config, context):
+            layouts.append(_DistributedLayout(self, ray, context))
+            return TrainingLayout(layouts[-1], layouts[-1], layouts[-1].counter)
+
         try:
-            return self._run(ray, handles)
+            return run_with_layout(self.config, make_layout)
         finally:
-            for handle in handles:
-                try:
-                    ray.kill(handle, no_restart=True)
-                except Exception:  # noqa: BLE001  Already gone.
-                    pass
+            for layout in layouts:
+                layout.kill()
             if started_ray:
                 ray.shutdown()
 
-    def _run(self, ray: Any, handles: list[Any]) -> DistributedResult:
+
+class _DistributedLayout:
+    """The driver's side of a distributed run: to the runner it is the agent (saved,
+    restored, checkpointed and evaluated through) and the training loop (`run`)."""
+
+    def __init__(self, experiment: DistributedExperiment, ray: Any, context: Any):
+        from rlkit.experiments.run_experiment import training_environment
+
+        self._ray = ray
+        self._loggers = context.loggers
+        config = self.config = experiment.config
+        environment, self._spec, _ = training_environment(config)
+        environment.close()
+        self._handles: list[Any] = []
+        counter = self._start(_CounterWorker, context.counter.get_counts(), num_cpus=0)
+        self.counter = RemoteCounter(counter, refresh_s=0.0)
+        placement = {"num_cpus": 0}
+        if context.replay_checkpoint_dir is not None:  # Its checkpoints: in the run directory.
+            from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
+
+            node = ray.get_runtime_context().get_node_id()
+            placement["scheduling_strategy"] = NodeAffinitySchedulingStrategy(node, soft=False)
+        self._replay = self._start(
+            _ReplayWorker,
+            config,
+            context.replay_checkpoint_dir,
+            context.restore_replay_from,
+            **placement,
+        )
+        address = ray.get(self._replay.address.remote())
+        self._learner = self._start(
+            _LearnerWorker,
+            config,
+            address,
+            counter,
+            num_cpus=experiment.learner_cpus,
+            num_gpus=experiment.learner_gpus,
+        )
+        # A dead actor process is restarted, and the stretch it was acting is run again.
+        self._actors = [
+            self._start(
+                _ActorWorker,
+                *(config, index, experiment.num_actors, address, self._learner, counter),
+                num_cpus=experiment.actor_cpus,
+                max_restarts=-1,
+                max_task_retries=-1,
+                max_concurrency=3,  # `halt` and `drain` run while `act` does.
+            )
+            for index in range(experiment.num_actors)
+        ]
+        self._variables = RemoteVariableSource(self._learner)
+
+    def _start(self, worker_class: type, *args: Any, **options: Any) -> Any:
+        """A Ray actor of `worker_class` made with `args`; `kill` kills it."""
+        handle = self._ray.remote(worker_class).options(**options).remote(*args)
+        self._handles.append(handle)
+        return handle
+
+    # The agent's side.
+    def save(self) -> dict[str, Any]:
+        return {"learner": self._ray.get(self._learner.save.remote())}
+
+    def restore(self, state: dict[str, Any]) -> None:
+        self._ray.get(self._learner.restore.remote(state["learner"]))
+
+    def restart_warm_up(self) -> None:
+        """Nothing to do: the emptied table's limiter holds the learner until it refills."""
+
+    def checkpoint_replay(self) -> str:
+        return self._ray.get(self._replay.checkpoint.remote())
+
+    def get_variables(self, names):
+        return self._variables.get_variables(names)
+
+    def make_evaluation_actor(self) -> Any:
         import jax
 
-        from rlkit import specs
-        from rlkit.experiments import config as config_lib
-        from rlkit.experiments.evaluator import Evaluator
+        from rlkit.experiments.config import EVALUATION_SEED_OFFSET
 
-        config = self.config
-        counter = ray.remote(num_cpus=0)(_CounterWorker).remote()
-        handles.append(counter)
-        server = ray.remote(num_cpus=0)(_ReplayWorker).remote(config)
-        handles.append(server)
-        address = ray.get(server.address.remote())
-        learner = (
-            ray.remote(_LearnerWorker)
-            .options(num_cpus=self.learner_cpus, num_gpus=self.learner_gpus)
-            .remote(config, address, counter)
-        )
-        handles.append(learner)
-        # A dead actor process is restarted (its calls wait for it meanwhile); a dead learner,
-        # whose state is not checkpointed yet, ends the run.
-        actors = [
-            ray.remote(_ActorWorker)
-            .options(num_cpus=self.actor_cpus, max_restarts=-1, max_task_retries=-1)
-            .remote(config, index, address, learner, counter)
-            for index in range(self.num_actors)
-        ]
-        handles.extend(actors)
-        ray.get([learner.start.remote(), *(actor.ready.remote() for actor in actors)])
-        start = time.monotonic()
+        builder, config = self.config.builder, self.config
+        networks = config.network_factory(self._spec)
+        policy = builder.make_policy(networks, self._spec, evaluation=True)
+        key = jax.random.PRNGKey(config.seed + EVALUATION_SEED_OFFSET)
+        return builder.make_actor(key, policy, self._spec, self._variables)
 
-        evaluation_factory = config.evaluation_environment_factory or config.environment_factory
-        environment = evaluation_factory(config.seed + config_lib.EVALUATION_SEED_OFFSET)
-        spec = specs.make_environment_spec(environment)
-        networks = config.network_factory(spec)
-        policy = config.builder.make_policy(networks, spec, evaluation=True)
-        evaluation_actor = config.builder.make_actor(
-            jax.random.PRNGKey(config.seed + config_lib.EVALUATION_SEED_OFFSET),
-            policy,
-            spec,
-            RemoteVariableSource(learner),
-        )
-        driver_counter = RemoteCounter(counter)
-        evaluator = Evaluator(
-            environment, evaluation_actor, config.num_eval_episodes, driver_counter
-        )
-        evaluations: list[dict[str, Any]] = []
-        next_evaluation = config.eval_every or config.max_num_actor_steps
+    # The training loop's side.
+    def run(self, num_steps: int) -> None:
+        """Has the actors take `num_steps` environment steps between them (an even share
+        each), forwarding their logs and the learner's meanwhile."""
+        ray = self._ray
+        self._learner.start.remote()
+        num_actors = len(self._actors)
+        shares = [num_steps // num_actors + (i < num_steps % num_actors) for i in range(num_actors)]
+        pending = [actor.act.remote(n) for actor, n in zip(self._actors, shares, strict=True) if n]
         try:
-            while True:
-                time.sleep(0.5)
-                ray.get([learner.check.remote(), *(actor.check.remote() for actor in actors)])
-                steps = int(driver_counter.get_counts().get("actor_steps", 0))
-                done = steps >= config.max_num_actor_steps
-                if steps >= next_evaluation or done:
-                    evaluations.append(evaluator.evaluate())
-                    if config.evaluation_callback is not None:
-                        config.evaluation_callback(steps, evaluations[-1])
-                    while next_evaluation <= steps:
-                        next_evaluation += config.eval_every or config.max_num_actor_steps
-                if done:
-                    break
+            while pending:
+                done, pending = ray.wait(pending, num_returns=len(pending), timeout=POLL_S)
+                ray.get(done)
+                self._forward_logs()
+        except ray.exceptions.RayTaskError as error:  # An actor's or the learner's own error.
+            raise error.as_instanceof_cause() from None
+        except KeyboardInterrupt:
+            for actor in self._actors:  # The runner checkpoints once they are still.
+                actor.halt.remote()
+            ray.get(pending)
+            raise
         finally:
-            evaluator.close()
-            ray.get([worker.stop.remote() for worker in (learner, *actors)])
-        counts = driver_counter.get_counts()
-        return DistributedResult(
-            actor_steps=int(counts.get("actor_steps", 0)),
-            learner_steps=int(counts.get("learner_steps", 0)),
-            evaluations=evaluations,
-            seconds=time.monotonic() - start,
-        )
+            self._forward_logs()
+
+    def _forward_logs(self) -> None:
+        ray = self._ray
+        for row in ray.get(self._learner.poll.remote()):
+            self._loggers["learner"].write(row)
+        for rows in ray.get([actor.drain.remote() for actor in self._actors]):
+            for row in rows:
+                self._loggers["actor"].write(row)
+
+    def kill(self) -> None:
+        """Stops the learner thread and kills every Ray actor of the run."""
+        try:
+            self._ray.get(self._learner.stop.remote(), timeout=10)
+        except Exception:  # noqa: BLE001  Gone already: killed below either way.
+            pass
+        for handle in self._handles:
+            try:
+                self._ray.kill(handle, no_restart=True)
+            except Exception:  # noqa: BLE001  Already gone.
+                pass
 
 
 def make_distributed_experiment(
@@ -378,6 +505,6 @@ def make_distributed_experiment(
     return DistributedExperiment(config, num_actors, **options)
 
 
-def run_distributed_experiment(config: Any, num_actors: int, **options: Any) -> DistributedResult:
+def run_distributed_experiment(config: Any, num_actors: int, **options: Any):
     """`make_distributed_experiment(config, num_actors, **options).run()`."""
     return make_distributed_experiment(config, num_actors, **options).run()

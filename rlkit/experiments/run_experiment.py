@@ -11,7 +11,8 @@ import os
 import signal
 import threading
 import time
-from typing import Any
+from collections.abc import Callable
+from typing import Any, NamedTuple
 
 from rlkit import configs, environment_loop, errors, local_layout, replay, specs
 from rlkit.experiments import checkpointing, policy
@@ -37,6 +38,7 @@ class ExperimentResult:
       resumed_from: the checkpoint step it resumed from, or None.
       run_dir: where checkpoints, logs and the policy are.
       wall_time: seconds this call took.
+      learner_steps: learner steps taken (including those before a resume).
     """
 
     actor_steps: int
@@ -45,6 +47,7 @@ class ExperimentResult:
     resumed_from: int | None
     run_dir: str | None
     wall_time: float
+    learner_steps: int = 0
 
     @property
     def final_return(self) -> float:
@@ -170,10 +173,85 @@ def run_experiment(config: ExperimentConfig) -> ExperimentResult:
     from the last checkpoint; the step count continues. A run directory without a checkpoint
     starts afresh (its logs are cleared).
     """
+    return run_with_layout(config, make_local_layout)
+
+
+class TrainingLayout(NamedTuple):
+    """What the runner drives, made by a layout factory (`make_local_layout`, or the
+    distributed runner's): `agent` is saved, restored, checkpointed and exported through
+    (`save`, `restore`, `restart_warm_up`, `checkpoint_replay`, `get_variables`) and makes
+    the evaluation actor; `train_loop.run(num_steps)` trains until the counter has counted
+    that many more actor steps; `counter` is where every count is kept."""
+
+    agent: Any
+    train_loop: Any
+    counter: Any
+
+
+class LayoutContext(NamedTuple):
+    """What a layout factory gets from the runner: the counts to continue from, the
+    loggers, where replay checkpoints go and which one to restore (None: empty tables)."""
+
+    counter: counting.Counter
+    loggers: dict[str, Any]
+    replay_checkpoint_dir: str | None
+    restore_replay_from: str | None
+    replay_backend: str
+    stack: contextlib.ExitStack
+
+
+def training_environment(config: ExperimentConfig):
+    """The training environment of `config`, its spec and `num_envs` (None: not batched)."""
+    environment = config.environment_factory(config.seed)
+    num_envs = vector.num_envs(environment)
+    if num_envs is not None and config.evaluation_environment_factory is None:
+        environment.close()
+        raise errors.ConfigError(
+            f"environment_factory makes a batched environment ({num_envs} sub-environments), "
+            "but the evaluator acts in one: give ExperimentConfig an "
+            "evaluation_environment_factory that makes a single environment."
+        )
+    return environment, specs.make_environment_spec(environment), num_envs
+
+
+def make_local_layout(config: ExperimentConfig, context: LayoutContext) -> TrainingLayout:
+    """The single-process layout: a `LocalLayout` stepped by an `EnvironmentLoop`."""
+    environment, environment_spec, num_envs = training_environment(config)
+    context.stack.callback(environment.close)
+    agent = local_layout.LocalLayout(
+        config.builder,
+        environment_spec,
+        config.network_factory(environment_spec),
+        seed=config.seed,
+        counter=context.counter,
+        logger=context.loggers["learner"],
+        learn_in_background=config.learn_in_background,
+        replay_checkpoint_dir=context.replay_checkpoint_dir,
+        restore_replay_from=context.restore_replay_from,
+        replay_backend=context.replay_backend,
+        learner_device=config.device,
+        num_envs=num_envs,
+    )
+    context.stack.callback(agent.close)
+    train_loop = environment_loop.EnvironmentLoop(
+        environment,
+        agent,
+        counter=counting.Counter(context.counter, "actor"),
+        logger=context.loggers["actor"],
+        label="actor",
+    )
+    return TrainingLayout(agent, train_loop, context.counter)
+
+
+def run_with_layout(
+    config: ExperimentConfig, make_layout: Callable[[ExperimentConfig, LayoutContext], Any]
+) -> ExperimentResult:
+    """`run_experiment` with the agent laid out by `make_layout` (see `TrainingLayout`):
+    resume, evaluation, checkpoints, export and signals are the same for every layout."""
     latest_checkpoint: list[int | None] = [None]
     with _SignalGuard() as guard:
         try:
-            result = _run_experiment(config, guard, latest_checkpoint)
+            result = _run_experiment(config, guard, latest_checkpoint, make_layout)
             guard.release()  # A signal during teardown, held until now.
         except ExperimentInterrupted:
             raise
@@ -185,11 +263,14 @@ def run_experiment(config: ExperimentConfig) -> ExperimentResult:
 
 
 def _run_experiment(
-    config: ExperimentConfig, guard: _SignalGuard, latest_checkpoint: list[int | None]
+    config: ExperimentConfig,
+    guard: _SignalGuard,
+    latest_checkpoint: list[int | None],
+    make_layout: Callable[[ExperimentConfig, LayoutContext], Any],
 ) -> ExperimentResult:
     with contextlib.ExitStack() as stack:
         try:
-            return _train(config, guard, latest_checkpoint, stack)
+            return _train(config, guard, latest_checkpoint, stack, make_layout)
         finally:
             guard.hold()  # Teardown (closing agent, loggers, envs) is not interrupted.
 
@@ -199,6 +280,7 @@ def _train(
     guard: _SignalGuard,
     latest_checkpoint: list[int | None],
     stack: contextlib.ExitStack,
+    make_layout: Callable[[ExperimentConfig, LayoutContext], Any],
 ) -> ExperimentResult:
     start = time.monotonic()
     checkpointer = None
@@ -243,16 +325,6 @@ def _train(
                 steps, evaluations, "already_finished", resumed_from, config.run_dir, 0.0
             )
 
-    environment = config.environment_factory(config.seed)
-    stack.callback(environment.close)
-    environment_spec = specs.make_environment_spec(environment)
-    num_envs = vector.num_envs(environment)
-    if num_envs is not None and config.evaluation_environment_factory is None:
-        raise errors.ConfigError(
-            f"environment_factory makes a batched environment ({num_envs} sub-environments), "
-            "but the evaluator acts in one: give ExperimentConfig an "
-            "evaluation_environment_factory that makes a single environment."
-        )
     loggers = experiment_logging.make_experiment_loggers(
         config.loggers,
         config.run_dir,
@@ -263,32 +335,22 @@ def _train(
     )
     for logger in loggers.values():
         stack.callback(logger.close)
-    agent = local_layout.LocalLayout(
-        config.builder,
-        environment_spec,
-        config.network_factory(environment_spec),
-        seed=config.seed,
-        counter=counter,
-        logger=loggers["learner"],
-        learn_in_background=config.learn_in_background,
-        replay_checkpoint_dir=checkpointer.replay_staging_directory if checkpointer else None,
-        restore_replay_from=replay_path,
-        replay_backend=replay_backend,
-        learner_device=config.device,
-        num_envs=num_envs,
+    layout = make_layout(
+        config,
+        LayoutContext(
+            counter,
+            loggers,
+            checkpointer.replay_staging_directory if checkpointer else None,
+            replay_path,
+            replay_backend,
+            stack,
+        ),
     )
-    stack.callback(agent.close)
+    agent, train_loop, counter = layout.agent, layout.train_loop, layout.counter
     if resumed_from is not None:
         agent.restore(checkpointer.restore_state(resumed_from, agent.save()))
         if checkpointer.replay_was_set_aside(resumed_from):
             agent.restart_warm_up()
-    train_loop = environment_loop.EnvironmentLoop(
-        environment,
-        agent,
-        counter=counting.Counter(counter, "actor"),
-        logger=loggers["actor"],
-        label="actor",
-    )
     evaluator = Evaluator(
         (config.evaluation_environment_factory or config.environment_factory)(
             config.seed + EVALUATION_SEED_OFFSET
@@ -369,5 +431,11 @@ def _train(
         stop_reason = "target_return"
     save_checkpoint(final=True)
     return ExperimentResult(
-        steps, evaluations, stop_reason, resumed_from, config.run_dir, time.monotonic() - start
+        steps,
+        evaluations,
+        stop_reason,
+        resumed_from,
+        config.run_dir,
+        time.monotonic() - start,
+        int(counter.get_counts().get("learner_steps", 0)),
     )

@@ -171,6 +171,14 @@ class GenericActor(core.Actor, core.Saveable[Any]):
         """The sub-environments a batched actor acts in; None for one environment."""
         return self._num_envs
 
+    def count_steps_from(self, steps: int) -> None:
+        """Sets the step count of a policy state that keeps one (a `steps` field: what
+        exploration schedules read) to `steps` per sub-environment: a distributed actor
+        follows the run's count rather than its own."""
+        if hasattr(self._state, "steps") and hasattr(self._state, "_replace"):
+            counted = jnp.full_like(self._state.steps, steps)
+            self._state = self._state._replace(steps=jax.device_put(counted, self._device))
+
     def save(self) -> Any:
         """The policy state (PRNG key, step count, ...): what a resumed actor continues from."""
         return self._state

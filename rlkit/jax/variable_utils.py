@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Sequence
 from typing import Any
 
@@ -17,7 +18,9 @@ class VariableClient:
     `asynchronous`, a pull runs on a background thread and its result is swapped in at the
     first `update` after it arrives, so acting never waits on the network (Acme's variable
     client); `update(wait=True)` and the first pull still block. An error in a background
-    pull is raised by the `update` that would have swapped its result in.
+    pull is raised by the `update` that would have swapped its result in. By default a
+    client is asynchronous exactly when its source is remote (`VariableSource.remote`),
+    and then starts a pull at most every `source.min_pull_interval_s` seconds.
     """
 
     def __init__(
@@ -25,14 +28,17 @@ class VariableClient:
         source: core.VariableSource,
         key: str = "policy",
         update_period: int = 1,
-        asynchronous: bool = False,
+        asynchronous: bool | None = None,
     ):
         if update_period < 1:
             raise ValueError(f"update_period must be a positive integer, got {update_period}.")
         self._source = source
         self._key = key
         self._update_period = update_period
-        self._asynchronous = asynchronous
+        remote = bool(getattr(source, "remote", False))
+        self._asynchronous = remote if asynchronous is None else asynchronous
+        self._min_interval_s = float(getattr(source, "min_pull_interval_s", 0.0))
+        self._last_pull = -float("inf")
         self._calls = 0
         self._params: types.Params | None = None
         self._pending: _Pull | None = None
@@ -50,8 +56,11 @@ class VariableClient:
             if not self._asynchronous:
                 self.update_and_wait()
             elif self._pending is None:  # One pull in flight at a time.
-                self._pending = _Pull(self._source, self._key)
-                self._calls = 0
+                now = time.monotonic()
+                if now - self._last_pull >= self._min_interval_s:
+                    self._pending = _Pull(self._source, self._key)
+                    self._last_pull = now
+                    self._calls = 0
 
     def update_and_wait(self) -> None:
         self._pending = None  # A pull still in flight is superseded by this one.

@@ -141,6 +141,24 @@ class DQNBuilder(builders.ActorLearnerBuilder):
             networks, schedule, num_actions, sample_network=networks.stochastic
         )
 
+    def make_actor_policy(
+        self,
+        networks: dqn_networks.ValueNetworks,
+        environment_spec: specs.EnvironmentSpec,
+        actor_index: int,
+        num_actors: int,
+    ) -> actors.ActorCore:
+        cfg = self._config
+        if not cfg.distributed_epsilon:
+            return self.make_policy(networks, environment_spec)
+        exponent = 1 + cfg.distributed_epsilon_alpha * actor_index / max(num_actors - 1, 1)
+        return acting.make_epsilon_greedy_policy(
+            networks,
+            cfg.distributed_epsilon**exponent,
+            dqn_networks.num_discrete_actions(environment_spec),
+            sample_network=networks.stochastic,
+        )
+
     def make_actor(
         self,
         random_key: types.PRNGKey,

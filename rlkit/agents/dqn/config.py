@@ -65,6 +65,11 @@ class DQNConfig(ReplayConfig):
     epsilon_final: float = 0.04
     epsilon_decay_steps: int = 8_000
     evaluation_epsilon: float = 0.0
+    # Distributed runs only (Ape-X's exploration): with a base epsilon > 0, actor i of N
+    # explores with the fixed epsilon base ** (1 + alpha * i / (N - 1)) instead of the decay
+    # (Ape-X: 0.4 and 7); 0: every actor follows the decay, counted in the run's steps.
+    distributed_epsilon: float = 0.0
+    distributed_epsilon_alpha: float = 7.0
     # Replay: the `ReplayConfig` fields, and how observations are stored. "stacked": whole;
     # "shared": stacked-frame observations (Atari) store each frame once per replay item
     # (`rlkit.replay.frames`).
@@ -97,7 +102,11 @@ class DQNConfig(ReplayConfig):
                 "epsilon_final",
                 "evaluation_epsilon",
                 "target_update_rate",
+                "distributed_epsilon",
             ),
+        )
+        configs.require(
+            self.distributed_epsilon_alpha >= 0, self, "distributed_epsilon_alpha must be >= 0."
         )
         configs.require(
             self.torso in ("mlp", "nature", "impala"),
