@@ -282,7 +282,7 @@ def test_bad_input_is_one_line_and_non_zero(capsys, argv, message):
 
 def test_help_shows_every_default(capsys):
     # Required, repeatable or a flag: no default to show.
-    no_default = {"-h", "--env", "--trials", "--set", "--env-arg", "--values"}
+    no_default = {"-h", "--env", "--trials", "--set", "--env-arg", "--values", "--distributed"}
     for command in ("train", "eval", "play", "plot", "tune"):
         with pytest.raises(SystemExit):
             cli.main([command, "--help"])
@@ -297,6 +297,19 @@ def test_help_shows_every_default(capsys):
         if command == "train":
             for default in ("(default: 50000)", "(default: 5000)", "(default: 10000)"):
                 assert default in out
+
+
+def test_distributed_options_without_distributed_and_a_layout_switch_are_one_line(capsys, tmp_path):
+    code, _, err = run_cli(capsys, "train", "dqn", "--env", "CartPole-v1", "--num-actors", "2")
+    assert code == 2 and "--num-actors and --ray-address are for --distributed runs" in err
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    (run_dir / "experiment.yaml").write_text("agent: dqn\nenv_id: CartPole-v1\n")
+    code, _, err = run_cli(
+        capsys, "train", "dqn", "--env", "CartPole-v1", "--distributed", "--run-dir", run_dir
+    )
+    assert code == 2 and "was started without --distributed" in err
+    assert "rerun it without --distributed, or pass a new --run-dir" in err
 
 
 def test_bad_search_space_is_one_line(capsys, tmp_path):

@@ -139,6 +139,43 @@ def test_dqn_epsilon_decays_over_environment_steps_in_sub_environments():
     assert non_greedy_fraction(num_envs=1, steps=100) > 0.2  # epsilon 0.75.
 
 
+def test_distributed_actors_explore_with_ape_x_epsilons_and_follow_the_run_count():
+    """Actor i of N explores with 0.4 ** (1 + 7 i / (N - 1)) when `distributed_epsilon` is
+    set; otherwise each follows the decay, its step count set from the run's."""
+    env = rlkit.make_environment("CartPole-v1", seed=0)
+    spec = rlkit.make_environment_spec(env)
+    observation = env.reset().observation
+    networks = dqn.make_networks(spec, dqn.DQNConfig(hidden_sizes=(8,)))
+    params = networks.init(jax.random.PRNGKey(0))
+    greedy = int(np.argmax(networks.q_values(params, observation[None], None)[0]))
+
+    def non_greedy_fraction(policy, steps=0):
+        states = [policy.init(jax.random.PRNGKey(seed)) for seed in range(2_000)]
+        select = jax.jit(jax.vmap(policy.select_action, in_axes=(None, None, 0)))
+        stacked = jax.tree_util.tree_map(lambda *leaves: np.stack(leaves), *states)
+        stacked = stacked._replace(steps=np.full(len(states), steps, np.int32))
+        return float(np.mean(np.asarray(select(params, observation, stacked)[0]) != greedy))
+
+    apex = dqn.DQNBuilder(dqn.DQNConfig(hidden_sizes=(8,), distributed_epsilon=0.4))
+    fractions = [
+        non_greedy_fraction(apex.make_actor_policy(networks, spec, index, 4)) for index in range(4)
+    ]
+    # A random action is the greedy one a time in two (CartPole has 2 actions).
+    expected = [0.4 ** (1 + 7 * index / 3) / 2 for index in range(4)]
+    np.testing.assert_allclose(fractions, expected, atol=0.03)
+    assert non_greedy_fraction(apex.make_actor_policy(networks, spec, 0, 1)) > 0.15  # 0.4.
+
+    decay = dqn.DQNBuilder(
+        dqn.DQNConfig(hidden_sizes=(8,), epsilon_final=0.0, epsilon_decay_steps=400)
+    )
+    policy = decay.make_actor_policy(networks, spec, 3, 4)
+    assert non_greedy_fraction(policy, steps=0) > 0.4  # Epsilon 1 at the start...
+    assert non_greedy_fraction(policy, steps=400) == 0.0  # ... and 0 at the run's step 400.
+    actor = decay.make_actor(jax.random.PRNGKey(0), policy, spec)
+    actor.count_steps_from(400)
+    assert int(actor.state.steps) == 400
+
+
 def test_only_batched_configs_get_a_vector_environment():
     from rlkit import configs
     from rlkit.agents.on_policy import PPOConfig

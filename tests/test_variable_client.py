@@ -2,6 +2,7 @@
 background, are swapped in when they arrive, and raise their errors on the acting thread."""
 
 import threading
+import time
 
 import pytest
 
@@ -72,3 +73,24 @@ def test_an_asynchronous_pull_s_error_is_raised_on_the_acting_thread():
 def test_update_period_must_be_positive():
     with pytest.raises(ValueError, match="update_period must be a positive integer"):
         VariableClient(CountingSource(), update_period=0)
+
+
+def test_a_remote_source_is_pulled_in_the_background_at_most_every_interval():
+    class RemoteSource(CountingSource):
+        remote = True
+        min_pull_interval_s = 3600.0  # No second background pull within the test.
+
+    source = RemoteSource()
+    client = VariableClient(source)
+    assert client.params == 1  # The first pull waits.
+    for _ in range(5):
+        client.update()
+    assert client._asynchronous
+    deadline = time.monotonic() + 10
+    while client.params == 1 and time.monotonic() < deadline:
+        client.update()
+    assert client.params == 2
+    for _ in range(50):
+        client.update()
+    assert source.version == 2  # The interval holds further pulls back.
+    assert not VariableClient(CountingSource())._asynchronous  # A local source: in line.

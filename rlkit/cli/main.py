@@ -167,7 +167,7 @@ def _build_parser() -> argparse.ArgumentParser:
     )
     train.add_argument(
         "--ray-address",
-        help="join this Ray cluster (e.g. HEAD:6379) instead of starting a local Ray",
+        help="a Ray cluster to join, e.g. HEAD:6379 (default: none, start a local Ray)",
     )
 
     evaluate = commands.add_parser("eval", help="evaluate a trained policy")

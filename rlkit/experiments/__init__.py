@@ -9,7 +9,6 @@ _EXPORTS = {
     "LOGGER_KINDS": "rlkit.experiments.config",
     "Checkpointer": "rlkit.experiments.checkpointing",
     "DistributedExperiment": "rlkit.experiments.distributed",
-    "DistributedResult": "rlkit.experiments.distributed",
     "make_distributed_experiment": "rlkit.experiments.distributed",
     "run_distributed_experiment": "rlkit.experiments.distributed",
     "Evaluator": "rlkit.experiments.evaluator",
@@ -30,7 +29,6 @@ if TYPE_CHECKING:
     from rlkit.experiments.config import LOGGER_KINDS, ExperimentConfig
     from rlkit.experiments.distributed import (
         DistributedExperiment,
-        DistributedResult,
         make_distributed_experiment,
         run_distributed_experiment,
     )
@@ -52,7 +50,6 @@ __all__ = [
     "LOGGER_KINDS",
     "Checkpointer",
     "DistributedExperiment",
-    "DistributedResult",
     "Evaluator",
     "ExperimentConfig",
     "ExperimentInterrupted",

@@ -159,12 +159,22 @@ class _ReplayWorker:
     """Owns the Reverb server; its tables are the builder's, unchanged. Checkpoints go to
     `checkpoint_dir` (written by the server itself) and it starts from `restore_from`."""
 
-    def __init__(self, config: Any, checkpoint_dir: str | None, restore_from: str | None):
+    def __init__(
+        self,
+        config: Any,
+        checkpoint_dir: str | None,
+        restore_from: str | None,
+        learner_paused: bool = False,
+    ):
+        from rlkit import replay
         from rlkit.replay import reverb_backend
 
         environment, spec, networks = _spec_and_networks(config, config.seed)
         environment.close()
         tables = config.builder.make_replay_tables(spec, config.builder.make_policy(networks, spec))
+        if learner_paused:  # Nothing samples: a ratio or queue limiter would block actors.
+            limiter = replay.min_size_limiter(1)  # Full tables drop their oldest items.
+            tables = [dataclasses.replace(table, rate_limiter=limiter) for table in tables]
         self._server = reverb_backend.ReverbReplayServer(
             tables, checkpoint_dir=checkpoint_dir, restore_from=restore_from
         )
@@ -313,7 +323,9 @@ class DistributedExperiment:
     """An `ExperimentConfig` laid out on Ray with `num_actors` actors; `run()` trains it.
 
     Resource requests: `actor_cpus` per actor, `learner_cpus` and `learner_gpus` for the
-    learner; the replay server and the counter ask for none. Without a running Ray,
+    learner; the replay server and the counter ask for none. `learner_paused` measures
+    collection alone: the learner never steps (evaluations see its initial parameters) and
+    the tables never block (full, they drop their oldest items). Without a running Ray,
     `ray_address` joins a cluster, or a local Ray is started with enough CPUs for them
     (oversubscribing a small machine rather than refusing to run) and stopped at the end.
     """
@@ -324,6 +336,7 @@ class DistributedExperiment:
     actor_cpus: float = 1.0
     learner_cpus: float = 1.0
     learner_gpus: float = 0.0
+    learner_paused: bool = False
 
     def __post_init__(self):
         num_actors = self.num_actors
@@ -394,6 +407,7 @@ class _DistributedLayout:
             config,
             context.replay_checkpoint_dir,
             context.restore_replay_from,
+            experiment.learner_paused,
             **placement,
         )
         address = ray.get(self._replay.address.remote())
@@ -418,6 +432,7 @@ class _DistributedLayout:
             for index in range(experiment.num_actors)
         ]
         self._variables = RemoteVariableSource(self._learner)
+        self._learner_paused = experiment.learner_paused
 
     def _start(self, worker_class: type, *args: Any, **options: Any) -> Any:
         """A Ray actor of `worker_class` made with `args`; `kill` kills it."""
@@ -457,7 +472,8 @@ class _DistributedLayout:
         """Has the actors take `num_steps` environment steps between them (an even share
         each), forwarding their logs and the learner's meanwhile."""
         ray = self._ray
-        self._learner.start.remote()
+        if not self._learner_paused:
+            self._learner.start.remote()
         num_actors = len(self._actors)
         shares = [num_steps // num_actors + (i < num_steps % num_actors) for i in range(num_actors)]
         pending = [actor.act.remote(n) for actor, n in zip(self._actors, shares, strict=True) if n]

@@ -39,6 +39,8 @@ class ExperimentResult:
       run_dir: where checkpoints, logs and the policy are.
       wall_time: seconds this call took.
       learner_steps: learner steps taken (including those before a resume).
+      training_seconds: seconds of this call spent training (evaluations, checkpoints and
+        start-up excluded): actor steps per second are the steps trained now over it.
     """
 
     actor_steps: int
@@ -48,6 +50,7 @@ class ExperimentResult:
     run_dir: str | None
     wall_time: float
     learner_steps: int = 0
+    training_seconds: float = 0.0
 
     @property
     def final_return(self) -> float:
@@ -400,10 +403,13 @@ def _train(
     if config.eval_every and steps and steps % config.eval_every == 0 and not evaluated_now:
         next_evaluation = steps  # The evaluation due here was interrupted: redo it first.
     next_checkpoint = _next_multiple(steps, config.checkpoint_every, config.max_num_actor_steps)
+    training_seconds = 0.0
     try:
         while steps < config.max_num_actor_steps and not reached_target:
             until = min(next_evaluation, next_checkpoint)
+            started = time.monotonic()
             train_loop.run(num_steps=until - steps)
+            training_seconds += time.monotonic() - started
             # A batched environment may step past `until` (by fewer than num_envs steps).
             steps = max(until, int(counter.get_counts().get("actor_steps", until)))
             if steps >= next_evaluation:
@@ -438,4 +444,5 @@ def _train(
         config.run_dir,
         time.monotonic() - start,
         int(counter.get_counts().get("learner_steps", 0)),
+        training_seconds,
     )
