@@ -116,7 +116,7 @@ def main() -> None:
     parser.add_argument("--agents", nargs="+", default=["dqn", "ppo"])
     parser.add_argument("--actors", nargs="+", type=int, default=[1, 2, 4])
     parser.add_argument("--steps", type=int, default=20_000)
-    parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
+    parser.add_argument("--seeds", nargs="*", type=int, default=[0, 1, 2])
     parser.add_argument("--compare-steps", type=int, default=50_000)
     parser.add_argument("--compare-actors", type=int, default=2)
     parser.add_argument("--ray-address")

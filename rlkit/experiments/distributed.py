@@ -39,8 +39,8 @@ from rlkit import errors, loggers
 # Seeds of actor i's environment and PRNG: far apart from each other and from evaluation's
 # (`config.EVALUATION_SEED_OFFSET`, as in single-process runs).
 ACTOR_SEED_STRIDE = 10_007
-# An actor acts in stretches of this many steps, between which it can be halted and
-# re-reads the run's step count for its exploration schedule.
+# Actors claim a stretch's steps this many at a time; between chunks an actor re-reads the
+# run's step count for its exploration schedule.
 ACTING_CHUNK = 200
 # The driver's poll period: actor and learner logs are forwarded, errors surface.
 POLL_S = 0.5
@@ -57,9 +57,11 @@ def _import_ray():
 
 
 class RemoteCounter:
-    """A `counting.Counter` over a counter Ray actor: increments are sent without waiting
-    (Ray runs one caller's calls in order); the tally returned is the last one read,
-    refreshed at most every `refresh_s` seconds (0: every call)."""
+    """A `counting.Counter` over a counter Ray actor. Increments are summed here and sent
+    at most every `refresh_s` seconds (a Ray call costs the counter's process about a
+    millisecond: one per episode would keep it busy), and always before a read; the tally
+    returned is the last one read plus what is not sent yet (0: send and read every call).
+    Ray runs one caller's calls in order, so a read sees every increment sent before it."""
 
     def __init__(self, handle: Any, prefix: str = "", refresh_s: float = 1.0):
         self._handle = handle
@@ -67,26 +69,33 @@ class RemoteCounter:
         self._refresh_s = refresh_s
         self._last_read = -float("inf")
         self._counts: dict[str, float] = {}
+        self._unsent: dict[str, float] = {}
 
     def increment(self, **counts: float) -> dict[str, float]:
-        prefixed = {f"{self._prefix}_{k}" if self._prefix else k: v for k, v in counts.items()}
-        self._handle.increment.remote(**prefixed)
-        if time.monotonic() - self._last_read >= self._refresh_s:
-            return self.get_counts()
-        return dict(self._counts)
+        for key, value in counts.items():
+            key = f"{self._prefix}_{key}" if self._prefix else key
+            self._unsent[key] = self._unsent.get(key, 0) + value
+        return self.cached_counts()
 
     def get_counts(self) -> dict[str, float]:
-        """The counts now, after every increment this caller sent."""
+        """The counts now, after every increment made here."""
         ray = _import_ray()
+        if self._unsent:
+            self._handle.increment.remote(**self._unsent)
+            self._unsent = {}
         self._counts = ray.get(self._handle.get_counts.remote())
         self._last_read = time.monotonic()
         return dict(self._counts)
 
     def cached_counts(self) -> dict[str, float]:
-        """The counts as last read (at most `refresh_s` old once anything was read)."""
+        """The counts as last read (sending and reading again once `refresh_s` has passed),
+        with the increments not sent yet."""
         if time.monotonic() - self._last_read >= self._refresh_s:
             return self.get_counts()
-        return dict(self._counts)
+        counts = dict(self._counts)
+        for key, value in self._unsent.items():
+            counts[key] = counts.get(key, 0) + value
+        return counts
 
     def save(self) -> dict[str, Any]:
         return {"counts": self.get_counts()}
@@ -98,7 +107,7 @@ class RemoteVariableSource:
     `min_pull_interval_s` (a pull costs the learner a serialisation of the parameters)."""
 
     remote = True
-    min_pull_interval_s = 0.05
+    min_pull_interval_s = 0.2
 
     def __init__(self, learner: Any):
         self._learner = learner
@@ -142,11 +151,24 @@ def _spec_and_networks(config: Any, seed: int):
 
 
 class _CounterWorker:
+    """The run's counts, and the steps of the current stretch not yet claimed by an actor."""
+
     def __init__(self, counts: dict[str, float]):
         from rlkit.utils import counting
 
         self._counter = counting.Counter()
         self._counter.restore({"counts": counts})
+        self._unclaimed = 0
+
+    def open_stretch(self, num_steps: int) -> None:
+        """Offers `num_steps` steps to the actors (0 ends the current stretch)."""
+        self._unclaimed = num_steps
+
+    def claim(self, num_steps: int) -> int:
+        """Up to `num_steps` of the stretch's unclaimed steps, now the caller's to take."""
+        claimed = min(num_steps, self._unclaimed)
+        self._unclaimed -= claimed
+        return claimed
 
     def increment(self, **counts: float) -> dict[str, float]:
         return self._counter.increment(**counts)
@@ -288,31 +310,25 @@ class _ActorWorker:
             RemoteVariableSource(learner),
             self._num_envs,
         )
+        self._counter_handle = counter
         self._counter = RemoteCounter(counter, "actor")
         self._logger = _BufferLogger()
         self._loop = environment_loop.EnvironmentLoop(
             environment, self._actor, counter=self._counter, logger=self._logger, label="actor"
         )
-        self._halt = threading.Event()
 
-    def act(self, num_steps: int) -> None:
-        """Acts `num_steps` environment steps (fewer if halted), then flushes the adder and
-        waits until the counter has every step counted."""
-        self._halt.clear()
-        done = 0
-        while done < num_steps and not self._halt.is_set():
+    def act(self) -> None:
+        """Acts while the current stretch has steps to claim (a chunk at a time: a faster
+        actor takes more of them), then flushes the adder and waits until the counter has
+        every step counted."""
+        ray = _import_ray()
+        while chunk := ray.get(self._counter_handle.claim.remote(ACTING_CHUNK)):
             # Exploration follows the run's count, not this process's (a restart keeps it).
             run_steps = self._counter.cached_counts().get("actor_steps", 0)
             self._actor.count_steps_from(int(run_steps) // (self._num_envs or 1))
-            chunk = min(ACTING_CHUNK, num_steps - done)
             self._loop.run(num_steps=chunk)
-            done += chunk
         self._adder.flush()
         self._counter.get_counts()  # Returns after this actor's increments are in.
-
-    def halt(self) -> None:
-        """Makes a running `act` return after its current stretch."""
-        self._halt.set()
 
     def drain(self) -> list[dict[str, Any]]:
         return self._logger.drain()
@@ -395,6 +411,7 @@ class _DistributedLayout:
         environment.close()
         self._handles: list[Any] = []
         counter = self._start(_CounterWorker, context.counter.get_counts(), num_cpus=0)
+        self._counter_handle = counter
         self.counter = RemoteCounter(counter, refresh_s=0.0)
         placement = {"num_cpus": 0}
         if context.replay_checkpoint_dir is not None:  # Its checkpoints: in the run directory.
@@ -427,7 +444,7 @@ class _DistributedLayout:
                 num_cpus=experiment.actor_cpus,
                 max_restarts=-1,
                 max_task_retries=-1,
-                max_concurrency=3,  # `halt` and `drain` run while `act` does.
+                max_concurrency=2,  # `drain` runs while `act` does.
             )
             for index in range(experiment.num_actors)
         ]
@@ -469,14 +486,13 @@ class _DistributedLayout:
 
     # The training loop's side.
     def run(self, num_steps: int) -> None:
-        """Has the actors take `num_steps` environment steps between them (an even share
-        each), forwarding their logs and the learner's meanwhile."""
+        """Has the actors take `num_steps` environment steps between them (claimed a chunk
+        at a time), forwarding their logs and the learner's meanwhile."""
         ray = self._ray
         if not self._learner_paused:
             self._learner.start.remote()
-        num_actors = len(self._actors)
-        shares = [num_steps // num_actors + (i < num_steps % num_actors) for i in range(num_actors)]
-        pending = [actor.act.remote(n) for actor, n in zip(self._actors, shares, strict=True) if n]
+        ray.get(self._counter_handle.open_stretch.remote(num_steps))
+        pending = [actor.act.remote() for actor in self._actors]
         try:
             while pending:
                 done, pending = ray.wait(pending, num_returns=len(pending), timeout=POLL_S)
@@ -485,8 +501,7 @@ class _DistributedLayout:
         except ray.exceptions.RayTaskError as error:  # An actor's or the learner's own error.
             raise error.as_instanceof_cause() from None
         except KeyboardInterrupt:
-            for actor in self._actors:  # The runner checkpoints once they are still.
-                actor.halt.remote()
+            self._counter_handle.open_stretch.remote(0)  # Checkpoint once they are still.
             ray.get(pending)
             raise
         finally:
