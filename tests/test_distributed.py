@@ -67,6 +67,42 @@ def test_a_killed_actor_process_comes_back_and_training_goes_on():
     assert not ray_processes()
 
 
+def worker_processes(name):
+    return [p for p in ray_processes() if (p.info["cmdline"] or [""])[0].startswith(f"ray::{name}")]
+
+
+def test_losing_the_replay_server_or_the_learner_is_survived_and_said(tmp_path, caplog):
+    import logging
+    import signal
+
+    killed = []
+
+    def at_evaluation(steps, evaluation):
+        victim = {4_000: "_ReplayWorker", 6_000: "_LearnerWorker"}.get(steps)
+        if victim is not None:
+            (process,) = worker_processes(victim)
+            process.send_signal(signal.SIGKILL)
+            killed.append(process.pid)
+
+    experiment = dqn_experiment(
+        8_000,
+        eval_every=2_000,
+        checkpoint_every=2_000,
+        run_dir=str(tmp_path / "run"),
+        evaluation_callback=at_evaluation,
+    )
+    with caplog.at_level(logging.WARNING, logger="rlkit.experiments"):
+        result = experiments.make_distributed_experiment(experiment, num_actors=2).run()
+    assert len(killed) == 2 and result.actor_steps == 8_000
+    assert [e["actor_steps"] for e in result.evaluations] == [2_000, 4_000, 6_000, 8_000]
+    messages = " ".join(record.getMessage() for record in caplog.records)
+    assert "The replay server's process died; Ray restarted it" in messages, messages
+    assert "The learner's process died and Ray restarted it; it goes on from the latest " in (
+        messages
+    )
+    assert not ray_processes()
+
+
 def test_bad_input_names_the_fix():
     from rlkit.experiments import distributed
 

@@ -27,7 +27,9 @@ the tables it checkpoints land in the run directory the driver commits.
 from __future__ import annotations
 
 import dataclasses
+import logging
 import os
+import socket
 import threading
 import time
 from typing import Any
@@ -35,6 +37,8 @@ from typing import Any
 import numpy as np
 
 from rlkit import errors, loggers
+
+_log = logging.getLogger("rlkit.experiments")
 
 # Seeds of actor i's environment and PRNG: far apart from each other and from evaluation's
 # (`config.EVALUATION_SEED_OFFSET`, as in single-process runs).
@@ -141,6 +145,13 @@ class _BufferLogger(loggers.Logger):
         return rows
 
 
+def _free_port() -> int:
+    """A TCP port free on this machine now."""
+    with socket.socket() as probe:
+        probe.bind(("", 0))
+        return probe.getsockname()[1]
+
+
 def _spec_and_networks(config: Any, seed: int):
     """An environment of the run, its spec and the networks."""
     from rlkit import specs
@@ -178,18 +189,25 @@ class _CounterWorker:
 
 
 class _ReplayWorker:
-    """Owns the Reverb server; its tables are the builder's, unchanged. Checkpoints go to
-    `checkpoint_dir` (written by the server itself) and it starts from `restore_from`."""
+    """Owns the Reverb server, on `port`; its tables are the builder's, unchanged.
+    Checkpoints go to `checkpoint_dir` (written by the server itself) and it starts from
+    `restore_from`. Restarted by Ray after its process died, it serves empty tables on the
+    same port, which the actors refill."""
 
     def __init__(
         self,
         config: Any,
+        port: int,
         checkpoint_dir: str | None,
         restore_from: str | None,
         learner_paused: bool = False,
     ):
         from rlkit import replay
         from rlkit.replay import reverb_backend
+
+        ray = _import_ray()
+        if ray.get_runtime_context().was_current_actor_reconstructed:
+            restore_from = None  # Possibly deleted since; the tables are refilled instead.
 
         environment, spec, networks = _spec_and_networks(config, config.seed)
         environment.close()
@@ -198,13 +216,16 @@ class _ReplayWorker:
             limiter = replay.min_size_limiter(1)  # Full tables drop their oldest items.
             tables = [dataclasses.replace(table, rate_limiter=limiter) for table in tables]
         self._server = reverb_backend.ReverbReplayServer(
-            tables, checkpoint_dir=checkpoint_dir, restore_from=restore_from
+            tables, port=port, checkpoint_dir=checkpoint_dir, restore_from=restore_from
         )
-        ray = _import_ray()
         self._address = f"{ray.util.get_node_ip_address()}:{self._server.port}"
 
     def address(self) -> str:
         return self._address
+
+    def pid(self) -> int:
+        """The serving process: another one after a restart."""
+        return os.getpid()
 
     def checkpoint(self) -> str:
         """Writes the tables (Reverb's checkpoint call); returns the checkpoint's path."""
@@ -214,35 +235,65 @@ class _ReplayWorker:
         self._server.stop()
 
 
+class _ReplayConnection:
+    """The replay server's address, and whether Ray restarted its process since the last
+    look (the streams to the old one then fail, and are made again)."""
+
+    def __init__(self, handle: Any):
+        ray = _import_ray()
+        self._handle = handle
+        self.address, self._pid = ray.get([handle.address.remote(), handle.pid.remote()])
+
+    def client(self) -> Any:
+        from rlkit.replay import reverb_backend
+
+        return reverb_backend.ReverbReplayClient(self.address, can_checkpoint=False)
+
+    def restarted(self) -> bool:
+        """Waits for a restart in progress; True if the server is another process now."""
+        pid = _import_ray().get(self._handle.pid.remote())
+        restarted, self._pid = pid != self._pid, pid
+        return restarted
+
+
 class _LearnerWorker:
     """The learner, stepping on a background thread once started; the variable source."""
 
-    def __init__(self, config: Any, replay_address: str, counter: Any):
+    def __init__(self, config: Any, replay: Any, counter: Any):
         import jax
 
         from rlkit import devices
-        from rlkit.replay import reverb_backend
 
         environment, spec, networks = _spec_and_networks(config, config.seed)
         environment.close()
-        client = reverb_backend.ReverbReplayClient(replay_address, can_checkpoint=False)
+        self._replay = _ReplayConnection(replay)
         self._logger = _BufferLogger()
         learner_key = jax.random.split(jax.random.PRNGKey(config.seed), 3)[0]
-        self._learner = config.builder.make_learner(
-            learner_key,  # As LocalLayout's: a run's learner starts from the same parameters.
-            networks,
-            config.builder.make_dataset_iterator(client),  # Waits for actors, never fails.
-            logger=self._logger,
-            environment_spec=spec,
-            replay_client=client,
-            counter=RemoteCounter(counter, "learner"),
-            device=devices.learner_device(config.device),
-        )
+
+        def make_learner():
+            client = self._replay.client()
+            return config.builder.make_learner(
+                learner_key,  # As LocalLayout's: the same seed, the same initial parameters.
+                networks,
+                config.builder.make_dataset_iterator(client),  # Waits for actors.
+                logger=self._logger,
+                environment_spec=spec,
+                replay_client=client,
+                counter=RemoteCounter(counter, "learner"),
+                device=devices.learner_device(config.device),
+            )
+
+        self._make_learner = make_learner
+        self._learner = make_learner()
         self._stop = threading.Event()
         self._error: BaseException | None = None
         self._thread: threading.Thread | None = None
+        # Ray restarted this process after it died: the driver restores it before it steps.
+        self._restarted = _import_ray().get_runtime_context().was_current_actor_reconstructed
 
     def start(self) -> None:
+        if self._restarted:
+            return  # Waits for `restore`: it must not learn from fresh parameters.
         if self._thread is None:
             self._thread = threading.Thread(target=self._run, name="rlkit-learner", daemon=True)
             self._thread.start()
@@ -250,15 +301,24 @@ class _LearnerWorker:
     def _run(self) -> None:
         try:
             while not self._stop.is_set():
-                self._learner.step()
+                try:
+                    self._learner.step()
+                except Exception:
+                    if not self._replay.restarted():
+                        raise
+                    # Its sample stream went with the old server: the same state, new streams.
+                    state = self._learner.save()
+                    self._learner = self._make_learner()
+                    self._learner.restore(state)
         except BaseException as error:  # Reported by `poll`.
             self._error = error
 
-    def poll(self) -> list[dict[str, Any]]:
-        """The learner's log rows since the last poll; raises its thread's error, if any."""
+    def poll(self) -> tuple[bool, list[dict[str, Any]]]:
+        """Whether it was restarted and waits for a state, and its log rows since the last
+        poll; raises its thread's error, if any."""
         if self._error is not None:
             raise self._error
-        return self._logger.drain()
+        return self._restarted, self._logger.drain()
 
     def get_variables(self, names: list[str]) -> list[Any]:
         import jax
@@ -273,7 +333,9 @@ class _LearnerWorker:
     def restore(self, state: Any) -> None:
         if self._thread is not None:
             raise RuntimeError("The learner is restored before it starts stepping.")
-        self._learner.restore(state)
+        if state is not None:
+            self._learner.restore(state)
+        self._restarted = False
 
     def stop(self) -> None:
         self._stop.set()
@@ -287,35 +349,40 @@ class _ActorWorker:
         config: Any,
         index: int,
         num_actors: int,
-        replay_address: str,
+        replay: Any,
         learner: Any,
         counter: Any,
     ):
         import jax
 
         from rlkit import builders, environment_loop
-        from rlkit.replay import reverb_backend
         from rlkit.wrappers import vector
 
         seed = config.seed + (index + 1) * ACTOR_SEED_STRIDE
         environment, spec, networks = _spec_and_networks(config, seed)
         policy = config.builder.make_actor_policy(networks, spec, index, num_actors)
         self._num_envs = vector.num_envs(environment)
-        self._adder, self._actor = builders.make_acting(
-            config.builder,
-            reverb_backend.ReverbReplayClient(replay_address, can_checkpoint=False),
-            spec,
-            policy,
-            jax.random.PRNGKey(seed),
-            RemoteVariableSource(learner),
-            self._num_envs,
-        )
+        self._replay = _ReplayConnection(replay)
         self._counter_handle = counter
         self._counter = RemoteCounter(counter, "actor")
         self._logger = _BufferLogger()
-        self._loop = environment_loop.EnvironmentLoop(
-            environment, self._actor, counter=self._counter, logger=self._logger, label="actor"
-        )
+
+        def make_loop():
+            self._adder, self._actor = builders.make_acting(
+                config.builder,
+                self._replay.client(),
+                spec,
+                policy,
+                jax.random.PRNGKey(seed),
+                RemoteVariableSource(learner),
+                self._num_envs,
+            )
+            self._loop = environment_loop.EnvironmentLoop(
+                environment, self._actor, counter=self._counter, logger=self._logger, label="actor"
+            )
+
+        self._make_loop = make_loop
+        make_loop()
 
     def act(self) -> None:
         """Acts while the current stretch has steps to claim (a chunk at a time: a faster
@@ -326,7 +393,12 @@ class _ActorWorker:
             # Exploration follows the run's count, not this process's (a restart keeps it).
             run_steps = self._counter.cached_counts().get("actor_steps", 0)
             self._actor.count_steps_from(int(run_steps) // (self._num_envs or 1))
-            self._loop.run(num_steps=chunk)
+            try:
+                self._loop.run(num_steps=chunk)
+            except Exception:
+                if not self._replay.restarted():
+                    raise
+                self._make_loop()  # Its writer went with the old server; a new episode.
         self._adder.flush()
         self._counter.get_counts()  # Returns after this actor's increments are in.
 
@@ -413,34 +485,38 @@ class _DistributedLayout:
         counter = self._start(_CounterWorker, context.counter.get_counts(), num_cpus=0)
         self._counter_handle = counter
         self.counter = RemoteCounter(counter, refresh_s=0.0)
-        placement = {"num_cpus": 0}
-        if context.replay_checkpoint_dir is not None:  # Its checkpoints: in the run directory.
-            from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
+        from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 
-            node = ray.get_runtime_context().get_node_id()
-            placement["scheduling_strategy"] = NodeAffinitySchedulingStrategy(node, soft=False)
+        # On the driver's node: its checkpoints land in the run directory, and a restarted
+        # server comes back at the same address (a port free here, kept).
+        node = ray.get_runtime_context().get_node_id()
         self._replay = self._start(
             _ReplayWorker,
-            config,
-            context.replay_checkpoint_dir,
-            context.restore_replay_from,
+            *(config, _free_port(), context.replay_checkpoint_dir, context.restore_replay_from),
             experiment.learner_paused,
-            **placement,
+            num_cpus=0,
+            scheduling_strategy=NodeAffinitySchedulingStrategy(node, soft=False),
+            max_restarts=-1,
+            max_task_retries=-1,
         )
-        address = ray.get(self._replay.address.remote())
+        self._replay_pid = ray.get(self._replay.pid.remote())
+        # A dead learner process is restarted; the driver then restores it (`poll`).
         self._learner = self._start(
             _LearnerWorker,
             config,
-            address,
+            self._replay,
             counter,
             num_cpus=experiment.learner_cpus,
             num_gpus=experiment.learner_gpus,
+            max_restarts=-1,
+            max_task_retries=-1,
         )
+        self._latest_state = context.latest_state
         # A dead actor process is restarted, and the stretch it was acting is run again.
         self._actors = [
             self._start(
                 _ActorWorker,
-                *(config, index, experiment.num_actors, address, self._learner, counter),
+                *(config, index, experiment.num_actors, self._replay, self._learner, counter),
                 num_cpus=experiment.actor_cpus,
                 max_restarts=-1,
                 max_task_retries=-1,
@@ -459,6 +535,7 @@ class _DistributedLayout:
 
     # The agent's side.
     def save(self) -> dict[str, Any]:
+        self._forward_logs()  # A learner restarted meanwhile is restored first.
         return {"learner": self._ray.get(self._learner.save.remote())}
 
     def restore(self, state: dict[str, Any]) -> None:
@@ -509,11 +586,40 @@ class _DistributedLayout:
 
     def _forward_logs(self) -> None:
         ray = self._ray
-        for row in ray.get(self._learner.poll.remote()):
+        replay_pid = ray.get(self._replay.pid.remote())
+        if replay_pid != self._replay_pid:
+            self._replay_pid = replay_pid
+            _log.warning(
+                "The replay server's process died; Ray restarted it at the same address with "
+                "empty tables. The actors refill them, and the learner goes on once they hold "
+                "enough (the tables' rate limiter)."
+            )
+        restarted, rows = ray.get(self._learner.poll.remote())
+        for row in rows:
             self._loggers["learner"].write(row)
+        if restarted:
+            self._restore_restarted_learner()
         for rows in ray.get([actor.drain.remote() for actor in self._actors]):
             for row in rows:
                 self._loggers["actor"].write(row)
+
+    def _restore_restarted_learner(self) -> None:
+        """Brings a learner Ray restarted back to the latest checkpoint, and restarts it."""
+        ray = self._ray
+        state = self._latest_state({"learner": ray.get(self._learner.save.remote())})
+        if state is None:
+            _log.warning(
+                "The learner's process died and Ray restarted it; with no checkpoint to "
+                "restore, it starts again from fresh parameters."
+            )
+        else:
+            _log.warning(
+                "The learner's process died and Ray restarted it; it goes on from the "
+                "latest checkpoint's state (the learning since then is redone)."
+            )
+        ray.get(self._learner.restore.remote(None if state is None else state["learner"]))
+        if not self._learner_paused:
+            ray.get(self._learner.start.remote())
 
     def kill(self) -> None:
         """Stops the learner thread and kills every Ray actor of the run."""

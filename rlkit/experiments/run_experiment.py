@@ -193,7 +193,10 @@ class TrainingLayout(NamedTuple):
 
 class LayoutContext(NamedTuple):
     """What a layout factory gets from the runner: the counts to continue from, the
-    loggers, where replay checkpoints go and which one to restore (None: empty tables)."""
+    loggers, where replay checkpoints go and which one to restore (None: empty tables),
+    and `latest_state(like)`: the agent state of the latest checkpoint written or resumed
+    from, in the structure of `like` (None without one), for a layout that must bring a
+    restarted process back."""
 
     counter: counting.Counter
     loggers: dict[str, Any]
@@ -201,6 +204,7 @@ class LayoutContext(NamedTuple):
     restore_replay_from: str | None
     replay_backend: str
     stack: contextlib.ExitStack
+    latest_state: Callable[[Any], Any] = lambda like: None
 
 
 def training_environment(config: ExperimentConfig):
@@ -338,6 +342,12 @@ def _train(
     )
     for logger in loggers.values():
         stack.callback(logger.close)
+
+    def latest_state(like: Any) -> Any:
+        if checkpointer is None or latest_checkpoint[0] is None:
+            return None
+        return checkpointer.restore_state(latest_checkpoint[0], like)
+
     layout = make_layout(
         config,
         LayoutContext(
@@ -347,6 +357,7 @@ def _train(
             replay_path,
             replay_backend,
             stack,
+            latest_state,
         ),
     )
     agent, train_loop, counter = layout.agent, layout.train_loop, layout.counter
