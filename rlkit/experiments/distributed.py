@@ -17,11 +17,14 @@ single-process run. `ray.init()` starts a local Ray unless one is running or
 `ray_address` names a cluster; every Ray actor is killed at the end, on Ctrl-C and on
 SIGTERM (which checkpoint first). Ray is imported only here (`rlkit[distributed]`).
 
-An environment actor whose process dies is restarted by Ray (`max_restarts`) and its
-unfinished stretch of steps is run again (`max_task_retries`). Exploration schedules
-follow the run's step count (the shared counter), so a restarted actor does not explore
-from scratch. With a run directory the replay server runs on the driver's node, so that
-the tables it checkpoints land in the run directory the driver commits.
+Faults: Ray restarts a worker whose process died (`max_restarts`) and reruns the calls it
+was serving (`max_task_retries`). An environment actor goes back to claiming steps. The
+replay server comes back at the same address (it runs on the driver's node, on a port
+chosen there) with empty tables that the actors refill; actors and learner remake their
+streams to it. The learner is restored from the latest checkpoint (fresh without one)
+before it steps again. The last two are said in the log. Exploration schedules follow the
+run's step count (the shared counter), so a restarted actor does not explore from
+scratch. The replay checkpoints the server writes land in the driver's run directory.
 """
 
 from __future__ import annotations
@@ -107,18 +110,26 @@ class RemoteCounter:
 
 class RemoteVariableSource:
     """The learner Ray actor as a `VariableSource` (parameters come back as numpy). It is
-    remote: variable clients pull from it in the background, at most every
-    `min_pull_interval_s` (a pull costs the learner a serialisation of the parameters)."""
+    remote: variable clients pull from it in the background, one pull in flight at a time
+    (so as fresh as a round trip allows, which DQN-like learning needs). A pull names the
+    learner step it has; the learner sends the parameters only once they are newer."""
 
     remote = True
-    min_pull_interval_s = 0.2
 
     def __init__(self, learner: Any):
         self._learner = learner
+        self._names: list[str] | None = None
+        self._step: int | None = None
+        self._values: list[Any] = []
 
     def get_variables(self, names):
         ray = _import_ray()
-        return ray.get(self._learner.get_variables.remote(list(names)))
+        names = list(names)
+        have = self._step if names == self._names else None
+        step, values = ray.get(self._learner.get_variables_after.remote(names, have))
+        if values is not None:
+            self._names, self._step, self._values = names, step, values
+        return self._values
 
 
 class _BufferLogger(loggers.Logger):
@@ -143,6 +154,17 @@ class _BufferLogger(loggers.Logger):
         with self._lock:
             rows, self._rows = self._rows, []
         return rows
+
+
+class _Shared:
+    """A value put in Ray's object store once and handed to workers by reference: one copy
+    for all of them, which a restarted worker finds there again (the driver owns it)."""
+
+    def __init__(self, value: Any):
+        self._reference = _import_ray().put(value)
+
+    def get(self) -> Any:
+        return _import_ray().get(self._reference)
 
 
 def _free_port() -> int:
@@ -196,7 +218,7 @@ class _ReplayWorker:
 
     def __init__(
         self,
-        config: Any,
+        config: _Shared,
         port: int,
         checkpoint_dir: str | None,
         restore_from: str | None,
@@ -206,6 +228,7 @@ class _ReplayWorker:
         from rlkit.replay import reverb_backend
 
         ray = _import_ray()
+        config = config.get()
         if ray.get_runtime_context().was_current_actor_reconstructed:
             restore_from = None  # Possibly deleted since; the tables are refilled instead.
 
@@ -259,11 +282,12 @@ class _ReplayConnection:
 class _LearnerWorker:
     """The learner, stepping on a background thread once started; the variable source."""
 
-    def __init__(self, config: Any, replay: Any, counter: Any):
+    def __init__(self, config: _Shared, replay: Any, counter: Any):
         import jax
 
         from rlkit import devices
 
+        config = config.get()
         environment, spec, networks = _spec_and_networks(config, config.seed)
         environment.close()
         self._replay = _ReplayConnection(replay)
@@ -285,6 +309,7 @@ class _LearnerWorker:
 
         self._make_learner = make_learner
         self._learner = make_learner()
+        self._steps = 0  # Learner steps taken in this process: the parameters' version.
         self._stop = threading.Event()
         self._error: BaseException | None = None
         self._thread: threading.Thread | None = None
@@ -303,6 +328,7 @@ class _LearnerWorker:
             while not self._stop.is_set():
                 try:
                     self._learner.step()
+                    self._steps += 1
                 except Exception:
                     if not self._replay.restarted():
                         raise
@@ -320,10 +346,14 @@ class _LearnerWorker:
             raise self._error
         return self._restarted, self._logger.drain()
 
-    def get_variables(self, names: list[str]) -> list[Any]:
+    def get_variables_after(self, names: list[str], step: int | None) -> tuple[int, Any]:
+        """`(learner step, values)`; values None if they are still those of `step`."""
         import jax
 
-        return jax.device_get(self._learner.get_variables(names))
+        current = self._steps
+        if step == current:
+            return current, None
+        return current, jax.device_get(self._learner.get_variables(names))
 
     def save(self) -> Any:
         import jax
@@ -335,6 +365,7 @@ class _LearnerWorker:
             raise RuntimeError("The learner is restored before it starts stepping.")
         if state is not None:
             self._learner.restore(state)
+            self._steps += 1  # New parameters: pulls fetch them.
         self._restarted = False
 
     def stop(self) -> None:
@@ -346,7 +377,7 @@ class _ActorWorker:
 
     def __init__(
         self,
-        config: Any,
+        config: _Shared,
         index: int,
         num_actors: int,
         replay: Any,
@@ -358,6 +389,7 @@ class _ActorWorker:
         from rlkit import builders, environment_loop
         from rlkit.wrappers import vector
 
+        config = config.get()
         seed = config.seed + (index + 1) * ACTOR_SEED_STRIDE
         environment, spec, networks = _spec_and_networks(config, seed)
         policy = config.builder.make_actor_policy(networks, spec, index, num_actors)
@@ -490,9 +522,11 @@ class _DistributedLayout:
         # On the driver's node: its checkpoints land in the run directory, and a restarted
         # server comes back at the same address (a port free here, kept).
         node = ray.get_runtime_context().get_node_id()
+        shared_config = _Shared(config)
         self._replay = self._start(
             _ReplayWorker,
-            *(config, _free_port(), context.replay_checkpoint_dir, context.restore_replay_from),
+            shared_config,
+            *(_free_port(), context.replay_checkpoint_dir, context.restore_replay_from),
             experiment.learner_paused,
             num_cpus=0,
             scheduling_strategy=NodeAffinitySchedulingStrategy(node, soft=False),
@@ -503,7 +537,7 @@ class _DistributedLayout:
         # A dead learner process is restarted; the driver then restores it (`poll`).
         self._learner = self._start(
             _LearnerWorker,
-            config,
+            shared_config,
             self._replay,
             counter,
             num_cpus=experiment.learner_cpus,
@@ -516,7 +550,8 @@ class _DistributedLayout:
         self._actors = [
             self._start(
                 _ActorWorker,
-                *(config, index, experiment.num_actors, self._replay, self._learner, counter),
+                *(shared_config, index, experiment.num_actors, self._replay, self._learner),
+                counter,
                 num_cpus=experiment.actor_cpus,
                 max_restarts=-1,
                 max_task_retries=-1,

@@ -72,6 +72,28 @@ def make_table(config: base.TableConfig):
     )
 
 
+# Items a writer may have sent that the server has not yet accepted (Acme's adders: 5).
+MAX_IN_FLIGHT_ITEMS = 5
+
+
+class _BoundedTrajectoryWriter:
+    """Reverb's `TrajectoryWriter`, which waits after creating an item until at most
+    `MAX_IN_FLIGHT_ITEMS` are unconfirmed. Reverb's writer itself queues items without
+    bound while a rate limiter holds inserts back: an actor would run ahead of the learner
+    with parameters ever older than its data, and its queue grow. Waiting here is how a
+    table's limiter reaches the actor, as Acme's adders do it."""
+
+    def __init__(self, writer: Any):
+        self._writer = writer
+
+    def create_item(self, table: str, priority: float, trajectory: Any) -> None:
+        self._writer.create_item(table, priority, trajectory)
+        self._writer.flush(block_until_num_items=MAX_IN_FLIGHT_ITEMS)
+
+    def __getattr__(self, name: str) -> Any:  # append, history, flush, end_episode, ...
+        return getattr(self._writer, name)
+
+
 class ReverbReplayClient(base.ReplayClient):
     """A `reverb.Client` behind rlkit's replay interface."""
 
@@ -92,7 +114,9 @@ class ReverbReplayClient(base.ReplayClient):
         self._pending_priorities: concurrent.futures.Future | None = None
 
     def trajectory_writer(self, num_keep_alive_refs: int):
-        return self.reverb_client.trajectory_writer(num_keep_alive_refs=num_keep_alive_refs)
+        return _BoundedTrajectoryWriter(
+            self.reverb_client.trajectory_writer(num_keep_alive_refs=num_keep_alive_refs)
+        )
 
     def dataset(
         self,
