@@ -522,7 +522,8 @@ class _DistributedLayout:
         # On the driver's node: its checkpoints land in the run directory, and a restarted
         # server comes back at the same address (a port free here, kept).
         node = ray.get_runtime_context().get_node_id()
-        shared_config = _Shared(config)
+        # Held here for the run: a worker Ray restarts reads it again.
+        shared_config = self._shared_config = _Shared(config)
         self._replay = self._start(
             _ReplayWorker,
             shared_config,
