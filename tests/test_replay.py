@@ -1,5 +1,6 @@
 """Replay tables on each backend: sampling distributions, priorities, queues, checkpoints."""
 
+import importlib.util
 import os
 import subprocess
 import sys
@@ -347,3 +348,33 @@ def test_a_local_table_without_signature_keeps_the_item_structure():
 def test_table_names_are_checked():
     with pytest.raises(ValueError, match="letters, digits"):
         replay.queue_table("a/b", 4)
+
+
+@pytest.mark.skipif(importlib.util.find_spec("reverb") is None, reason="needs the reverb extra")
+def test_a_reverb_writer_waits_while_the_rate_limiter_holds_inserts_back():
+    """Reverb's own writer queues rate-limited items without bound; rlkit's waits until at
+    most `MAX_IN_FLIGHT_ITEMS` are unconfirmed, so an actor cannot run ahead of its learner."""
+    from rlkit.replay.reverb_backend import MAX_IN_FLIGHT_ITEMS
+
+    server = replay.make_server([replay.queue_table("q", 2, SIGNATURE)], "reverb")
+    client = server.client()
+    created = []
+
+    def write():
+        writer = client.trajectory_writer(num_keep_alive_refs=1)
+        for i in range(40):
+            writer.append(item(i))
+            writer.create_item("q", 1.0, tree.map_structure(lambda c: c[-1], writer.history))
+            created.append(i)
+        writer.flush()
+
+    thread = threading.Thread(target=write, daemon=True)
+    thread.start()
+    time.sleep(2.0)
+    assert thread.is_alive()  # Held back by the full queue...
+    assert 2 <= len(created) <= 2 + 2 * MAX_IN_FLIGHT_ITEMS, created
+    dataset = client.dataset("q", 1, flatten_blocks=False)
+    drawn = [int(next(dataset).data["i"][0]) for _ in range(40)]
+    thread.join(timeout=10)
+    assert not thread.is_alive() and drawn == list(range(40))  # ... and released by samples.
+    server.stop()

@@ -72,23 +72,29 @@ def make_table(config: base.TableConfig):
     )
 
 
-# Items a writer may have sent that the server has not yet accepted (Acme's adders: 5).
-MAX_IN_FLIGHT_ITEMS = 5
+# A writer waits, every this many items, until at most this many are unconfirmed by the
+# server, so at most twice as many are ever in flight (Acme's adders wait after each item,
+# for 5; a wait also sends what is pending, so waiting less often sends fewer messages).
+MAX_IN_FLIGHT_ITEMS = 8
 
 
 class _BoundedTrajectoryWriter:
-    """Reverb's `TrajectoryWriter`, which waits after creating an item until at most
-    `MAX_IN_FLIGHT_ITEMS` are unconfirmed. Reverb's writer itself queues items without
+    """Reverb's `TrajectoryWriter`, which waits every `MAX_IN_FLIGHT_ITEMS` items until at
+    most that many are unconfirmed. Reverb's writer itself queues items without
     bound while a rate limiter holds inserts back: an actor would run ahead of the learner
     with parameters ever older than its data, and its queue grow. Waiting here is how a
     table's limiter reaches the actor, as Acme's adders do it."""
 
     def __init__(self, writer: Any):
         self._writer = writer
+        self._unchecked = 0
 
     def create_item(self, table: str, priority: float, trajectory: Any) -> None:
         self._writer.create_item(table, priority, trajectory)
-        self._writer.flush(block_until_num_items=MAX_IN_FLIGHT_ITEMS)
+        self._unchecked += 1
+        if self._unchecked >= MAX_IN_FLIGHT_ITEMS:
+            self._writer.flush(block_until_num_items=MAX_IN_FLIGHT_ITEMS)
+            self._unchecked = 0
 
     def __getattr__(self, name: str) -> Any:  # append, history, flush, end_episode, ...
         return getattr(self._writer, name)
