@@ -2,9 +2,9 @@
 against the single-process run.
 
 1. Scaling: DQN and PPO (their CartPole configs) with 1, 2 and 4 environment actors, once
-   with the learner running and once paused (acting only: the tables then only wait for
-   their minimum size). Reports env steps/s over the training time (evaluation and
-   start-up excluded) and the learner steps taken.
+   with the learner running and once paused (acting only: the tables then never block).
+   Reports env steps/s after the first `--warm-up` steps (start-up, jit compilation and
+   replay warm-up excluded) and the learner steps taken.
 2. Returns: DQN on CartPole-v1 for `--compare-steps` steps over `--seeds`, in one process
    and with `--compare-actors` actors, evaluated (10 greedy episodes) every 10k steps.
    Reports the final and best evaluation and the wall-clock of each.
@@ -14,7 +14,8 @@ one per actor plus the learner); with it the same runs go to that cluster. Write
 tables into BENCHMARKS.md.
 
     python bench/distributed_scaling.py [--agents dqn ppo] [--actors 1 2 4]
-        [--steps 20000] [--seeds 0 1 2] [--compare-steps 50000] [--ray-address HEAD:6379]
+        [--steps 60000] [--warm-up 10000] [--seeds 0 1 2] [--compare-steps 50000]
+        [--ray-address HEAD:6379]
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from __future__ import annotations
 import argparse
 import os
 import platform
+import time
 
 os.environ.setdefault("JAX_PLATFORMS", "cpu")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -38,7 +40,9 @@ except ImportError:  # Run as a script from bench/.
     from _report import markdown_table, write_section  # noqa: E402
 
 
-def experiment_config(agent: str, steps: int, seed: int, eval_every: int, episodes: int):
+def experiment_config(
+    agent: str, steps: int, seed: int, eval_every: int, episodes: int, callback=None
+):
     return experiments.make_experiment_config(
         agent,
         "CartPole-v1",
@@ -49,21 +53,29 @@ def experiment_config(agent: str, steps: int, seed: int, eval_every: int, episod
         num_eval_episodes=episodes,
         run_dir=None,
         loggers=(),
+        evaluation_callback=callback,
     )
 
 
-def scaling(agents: list[str], actor_counts: list[int], steps: int) -> list[list]:
+def scaling(agents: list[str], actor_counts: list[int], steps: int, warm_up: int) -> list[list]:
     rows = []
     for agent in agents:
         for paused in (True, False):
             base = None
             for num_actors in actor_counts:
+                marks = []  # (seconds, steps) after each warm-up-long stretch.
+
+                def mark(steps_now, evaluation, marks=marks):
+                    marks.append((time.monotonic(), steps_now))
+
+                config = experiment_config(agent, steps, 0, warm_up, episodes=1, callback=mark)
                 result = experiments.make_distributed_experiment(
-                    experiment_config(agent, steps, 0, eval_every=0, episodes=1),
-                    num_actors=num_actors,
-                    learner_paused=paused,
+                    config, num_actors=num_actors, learner_paused=paused
                 ).run()
-                rate = result.actor_steps / result.training_seconds
+                # From the end of the first stretch (jit compilation, replay warm-up) on; the
+                # one-episode evaluations between stretches are included (well under 1%).
+                (start, first), (end, last) = marks[0], marks[-1]
+                rate = (last - first) / (end - start)
                 base = base or rate
                 print(
                     f"{agent} actors={num_actors} learner={'paused' if paused else 'running'}: "
@@ -75,8 +87,8 @@ def scaling(agents: list[str], actor_counts: list[int], steps: int) -> list[list
                         agent,
                         "paused" if paused else "running",
                         num_actors,
-                        result.actor_steps,
-                        f"{result.training_seconds:.1f}",
+                        last - first,
+                        f"{end - start:.1f}",
                         f"{rate:.0f}",
                         f"{rate / base:.2f}x",
                         result.learner_steps,
@@ -115,7 +127,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--agents", nargs="+", default=["dqn", "ppo"])
     parser.add_argument("--actors", nargs="+", type=int, default=[1, 2, 4])
-    parser.add_argument("--steps", type=int, default=20_000)
+    parser.add_argument("--steps", type=int, default=60_000)
+    parser.add_argument("--warm-up", type=int, default=10_000, help="steps not timed")
     parser.add_argument("--seeds", nargs="*", type=int, default=[0, 1, 2])
     parser.add_argument("--compare-steps", type=int, default=50_000)
     parser.add_argument("--compare-actors", type=int, default=2)
@@ -128,7 +141,7 @@ def main() -> None:
         cpus = max(os.cpu_count() or 1, max(args.actors) + 1)
         ray.init(num_cpus=cpus, include_dashboard=False, log_to_driver=False)
     try:
-        scaling_rows = scaling(args.agents, args.actors, args.steps)
+        scaling_rows = scaling(args.agents, args.actors, args.steps, args.warm_up)
         return_rows = (
             returns(args.seeds, args.compare_steps, args.compare_actors) if args.seeds else []
         )
@@ -142,12 +155,13 @@ def main() -> None:
         "## Distributed runs on Ray (`bench/distributed_scaling.py`)",
         "",
         f"On {where}, one local Ray for all runs; each run starts its own Reverb server, "
-        "learner, actors and counter. Steps/s: environment steps over the training time "
-        "(evaluation and start-up excluded); speed-up against 1 actor of the same row group.",
+        "learner, actors and counter. Steps/s: environment steps over wall-clock after the "
+        f"first {args.warm_up} steps (start-up, jit compilation and replay warm-up "
+        "excluded); speed-up against 1 actor of the same row group.",
         "",
         markdown_table(
-            ["agent", "learner", "actors", "env steps", "seconds", "steps/s", "vs 1 actor",
-             "learner steps"],
+            ["agent", "learner", "actors", "timed env steps", "seconds", "steps/s",
+             "vs 1 actor", "learner steps (all)"],
             scaling_rows,
         ),
     ]  # fmt: skip
