@@ -190,6 +190,6 @@ def test_distributed_dqn_learns_cartpole():
     config = registry.get_agent("dqn").load_config("CartPole-v1")
     experiment = dqn_experiment(30_000, config, eval_every=10_000, num_eval_episodes=5)
     result = distributed.run_distributed_experiment(experiment, num_actors=2)
-    # The single-process run of this config reaches 500 within 50k steps (bench/dqn_*).
-    assert max(e["return_mean"] for e in result.evaluations) >= 150, result.evaluations
+    # One process reaches 500 by 40k; 2 actors 320-490 at 30k (bench/distributed_scaling).
+    assert max(e["return_mean"] for e in result.evaluations) >= 250, result.evaluations
     assert not ray_processes()

@@ -111,15 +111,22 @@ def test_dqn_in_sub_environments_keeps_its_schedules_in_environment_steps(replay
     env.close()
 
 
-def test_dqn_epsilon_decays_over_environment_steps_in_sub_environments():
-    """Each sub-environment's policy state counts its own steps: with 4 of them, 100 steps
-    each are the 400 environment steps that end a 400-step decay."""
+def cartpole_q_network():
+    """A small DQN network on CartPole: spec, an observation, networks, params and the
+    greedy action there (what epsilon-greedy tests count departures from)."""
     env = rlkit.make_environment("CartPole-v1", seed=0)
     spec = rlkit.make_environment_spec(env)
     observation = env.reset().observation
     networks = dqn.make_networks(spec, dqn.DQNConfig(hidden_sizes=(8,)))
     params = networks.init(jax.random.PRNGKey(0))
     greedy = int(np.argmax(networks.q_values(params, observation[None], None)[0]))
+    return spec, observation, networks, params, greedy
+
+
+def test_dqn_epsilon_decays_over_environment_steps_in_sub_environments():
+    """Each sub-environment's policy state counts its own steps: with 4 of them, 100 steps
+    each are the 400 environment steps that end a 400-step decay."""
+    spec, observation, networks, params, greedy = cartpole_q_network()
 
     def non_greedy_fraction(num_envs, steps):
         config = dqn.DQNConfig(
@@ -142,12 +149,7 @@ def test_dqn_epsilon_decays_over_environment_steps_in_sub_environments():
 def test_distributed_actors_explore_with_ape_x_epsilons_and_follow_the_run_count():
     """Actor i of N explores with 0.4 ** (1 + 7 i / (N - 1)) when `distributed_epsilon` is
     set; otherwise each follows the decay, its step count set from the run's."""
-    env = rlkit.make_environment("CartPole-v1", seed=0)
-    spec = rlkit.make_environment_spec(env)
-    observation = env.reset().observation
-    networks = dqn.make_networks(spec, dqn.DQNConfig(hidden_sizes=(8,)))
-    params = networks.init(jax.random.PRNGKey(0))
-    greedy = int(np.argmax(networks.q_values(params, observation[None], None)[0]))
+    spec, observation, networks, params, greedy = cartpole_q_network()
 
     def non_greedy_fraction(policy, steps=0):
         states = [policy.init(jax.random.PRNGKey(seed)) for seed in range(2_000)]
