@@ -35,6 +35,7 @@ import os
 import socket
 import threading
 import time
+import warnings
 from typing import Any
 
 import numpy as np
@@ -478,16 +479,19 @@ class DistributedExperiment:
 
         ray = _import_ray()
         started_ray = not ray.is_initialized()
-        if started_ray and self.ray_address is None:
-            needed = int(np.ceil(self.num_actors * self.actor_cpus + self.learner_cpus))
-            ray.init(
-                num_cpus=max(os.cpu_count() or 1, needed),
-                include_dashboard=False,
-                log_to_driver=False,
-                configure_logging=False,
-            )
-        elif started_ray:
-            ray.init(address=self.ray_address, log_to_driver=False)
+        with warnings.catch_warnings():
+            # Ray starts its processes with fork + exec: nothing of JAX's runs in the child.
+            warnings.filterwarnings("ignore", "os.fork", RuntimeWarning)
+            if started_ray and self.ray_address is None:
+                needed = int(np.ceil(self.num_actors * self.actor_cpus + self.learner_cpus))
+                ray.init(
+                    num_cpus=max(os.cpu_count() or 1, needed),
+                    include_dashboard=False,
+                    log_to_driver=False,
+                    configure_logging=False,
+                )
+            elif started_ray:
+                ray.init(address=self.ray_address, log_to_driver=False)
         layouts: list[_DistributedLayout] = []
 
         def make_layout(config, context):
