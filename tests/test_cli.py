@@ -431,10 +431,12 @@ print("ok")
 
 
 def _latest_checkpoint(run_dir: pathlib.Path) -> int:
-    directory = run_dir / "checkpoints"
+    """The newest committed checkpoint: its manifest, written last, exists (an orbax step
+    directory without one is a write that a kill cut short, set aside on resume)."""
+    directory = run_dir / "manifests"
     if not directory.is_dir():
         return 0
-    steps = [int(p.name) for p in directory.iterdir() if p.name.isdigit()]
+    steps = [int(p.stem) for p in directory.glob("*.json") if p.stem.isdigit()]
     return max(steps, default=0)
 
 

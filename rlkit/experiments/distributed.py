@@ -512,6 +512,8 @@ class _DistributedLayout:
     restored, checkpointed and evaluated through) and the training loop (`run`)."""
 
     def __init__(self, experiment: DistributedExperiment, ray: Any, context: Any):
+        from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
+
         from rlkit.experiments.run_experiment import training_environment
 
         self._ray = ray
@@ -523,8 +525,6 @@ class _DistributedLayout:
         counter = self._start(_CounterWorker, context.counter.get_counts(), num_cpus=0)
         self._counter_handle = counter
         self.counter = RemoteCounter(counter, refresh_s=0.0)
-        from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
-
         # On the driver's node: its checkpoints land in the run directory, and a restarted
         # server comes back at the same address (a port free here, kept).
         node = ray.get_runtime_context().get_node_id()
