@@ -145,29 +145,14 @@ class _BufferLogger(loggers.Logger):
         self._max_rows = max_rows
 
     def write(self, data: loggers.LoggingData) -> None:
-        row = {
-            key: np.asarray(value).item() if np.ndim(value) == 0 else value
-            for key, value in data.items()
-        }
         with self._lock:
-            self._rows.append(row)
+            self._rows.append(dict(data))
             del self._rows[: -self._max_rows]
 
     def drain(self) -> list[dict[str, Any]]:
         with self._lock:
             rows, self._rows = self._rows, []
         return rows
-
-
-class _Shared:
-    """A value put in Ray's object store once and handed to workers by reference: one copy
-    for all of them, which a restarted worker finds there again (the driver owns it)."""
-
-    def __init__(self, value: Any):
-        self._reference = _import_ray().put(value)
-
-    def get(self) -> Any:
-        return _import_ray().get(self._reference)
 
 
 def _free_port() -> int:
@@ -221,7 +206,7 @@ class _ReplayWorker:
 
     def __init__(
         self,
-        config: _Shared,
+        config: Any,
         port: int,
         checkpoint_dir: str | None,
         restore_from: str | None,
@@ -231,7 +216,6 @@ class _ReplayWorker:
         from rlkit.replay import reverb_backend
 
         ray = _import_ray()
-        config = config.get()
         if ray.get_runtime_context().was_current_actor_reconstructed:
             restore_from = None  # Possibly deleted since; the tables are refilled instead.
 
@@ -285,12 +269,11 @@ class _ReplayConnection:
 class _LearnerWorker:
     """The learner, stepping on a background thread once started; the variable source."""
 
-    def __init__(self, config: _Shared, replay: Any, counter: Any):
+    def __init__(self, config: Any, replay: Any, counter: Any):
         import jax
 
         from rlkit import devices
 
-        config = config.get()
         environment, spec, networks = _spec_and_networks(config, config.seed)
         environment.close()
         self._replay = _ReplayConnection(replay)
@@ -380,7 +363,7 @@ class _ActorWorker:
 
     def __init__(
         self,
-        config: _Shared,
+        config: Any,
         index: int,
         num_actors: int,
         replay: Any,
@@ -392,7 +375,6 @@ class _ActorWorker:
         from rlkit import builders, environment_loop
         from rlkit.wrappers import vector
 
-        config = config.get()
         seed = config.seed + (index + 1) * ACTOR_SEED_STRIDE
         environment, spec, networks = _spec_and_networks(config, seed)
         policy = config.builder.make_actor_policy(networks, spec, index, num_actors)
@@ -528,11 +510,12 @@ class _DistributedLayout:
         # On the driver's node: its checkpoints land in the run directory, and a restarted
         # server comes back at the same address (a port free here, kept).
         node = ray.get_runtime_context().get_node_id()
-        # Held here for the run: a worker Ray restarts reads it again.
-        shared_config = self._shared_config = _Shared(config)
+        # One copy in Ray's object store for every worker (Ray passes it by value); held
+        # here for the run, as a worker Ray restarts reads it again.
+        config_reference = self._config_reference = ray.put(config)
         self._replay = self._start(
             _ReplayWorker,
-            shared_config,
+            config_reference,
             *(_free_port(), context.replay_checkpoint_dir, context.restore_replay_from),
             experiment.learner_paused,
             num_cpus=0,
@@ -544,7 +527,7 @@ class _DistributedLayout:
         # A dead learner process is restarted; the driver then restores it (`poll`).
         self._learner = self._start(
             _LearnerWorker,
-            shared_config,
+            config_reference,
             self._replay,
             counter,
             num_cpus=experiment.learner_cpus,
@@ -557,7 +540,7 @@ class _DistributedLayout:
         self._actors = [
             self._start(
                 _ActorWorker,
-                *(shared_config, index, experiment.num_actors, self._replay, self._learner),
+                *(config_reference, index, experiment.num_actors, self._replay, self._learner),
                 counter,
                 num_cpus=experiment.actor_cpus,
                 max_restarts=-1,

@@ -204,7 +204,7 @@ class LayoutContext(NamedTuple):
     restore_replay_from: str | None
     replay_backend: str
     stack: contextlib.ExitStack
-    latest_state: Callable[[Any], Any] = lambda like: None
+    latest_state: Callable[[Any], Any]
 
 
 def training_environment(config: ExperimentConfig):
