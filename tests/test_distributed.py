@@ -36,8 +36,17 @@ def dqn_experiment(steps, config=None, **kwargs):
 
 
 def test_two_actors_fill_replay_the_learner_learns_and_nothing_is_left_behind():
-    result = experiments.make_distributed_experiment(dqn_experiment(3_000), num_actors=2).run()
+    niceness = {}
+
+    def at_evaluation(steps, evaluation):
+        niceness.update({p.pid: p.nice() for p in ray_processes() if "ray::" in p.name()})
+
+    experiment = dqn_experiment(3_000, evaluation_callback=at_evaluation)
+    result = experiments.make_distributed_experiment(experiment, num_actors=2).run()
     assert result.actor_steps >= 3_000 and result.learner_steps > 0
+    # At Ray's default (nice 15) any busy process on the machine starves the workers.
+    assert len(niceness) >= 5 and set(niceness.values()) == {os.nice(0)}, niceness
+    assert "RAY_worker_niceness" not in os.environ
     assert [e["actor_steps"] >= 1_500 for e in result.evaluations] == [True, True]
     assert all(np.isfinite(e["return_mean"]) for e in result.evaluations)
     assert not ray_processes()
@@ -146,6 +155,7 @@ def descendants(pid):
 
 
 def test_sigterm_checkpoints_stops_every_process_and_the_rerun_resumes(tmp_path):
+    import contextlib
     import signal
     import subprocess
     import sys
@@ -158,18 +168,29 @@ def test_sigterm_checkpoints_stops_every_process_and_the_rerun_resumes(tmp_path)
         "--checkpoint-every", "1000", "--eval-every", "1000", "--eval-episodes", "1",
         "--set", "min_replay_size=200", "--set", "hidden_sizes=[32,32]",
     ]  # fmt: skip
-    process = subprocess.Popen(
-        [*command, "--steps", "1000000"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
-    )
-    deadline = time.monotonic() + 240
-    manifest = os.path.join(run_dir, "manifests", "1000.json")
-    while not os.path.exists(manifest) and process.poll() is None:
-        assert time.monotonic() < deadline, "no checkpoint within 240 s"
-        time.sleep(0.5)
-    children = descendants(process.pid)
-    assert any("raylet" in child.name() for child in children), children
-    process.send_signal(signal.SIGTERM)
-    _, stderr = process.communicate(timeout=120)
+    # Files, not pipes: nothing reads them while it runs, and a full pipe would stall it.
+    output = {name: open(tmp_path / name, "w+") for name in ("stdout", "stderr")}
+    process = subprocess.Popen([*command, "--steps", "1000000"], text=True, **output)
+    try:
+        deadline = time.monotonic() + 240
+        manifest = os.path.join(run_dir, "manifests", "1000.json")
+        while not os.path.exists(manifest) and process.poll() is None:
+            assert time.monotonic() < deadline, "no checkpoint within 240 s"
+            time.sleep(0.5)
+        children = descendants(process.pid)
+        assert any("raylet" in child.name() for child in children), children
+        process.send_signal(signal.SIGTERM)
+        process.wait(timeout=120)
+    except BaseException:
+        for leftover in [*descendants(process.pid), process]:
+            with contextlib.suppress(psutil.NoSuchProcess):
+                leftover.kill()  # Not left running after a failure.
+        raise
+    finally:
+        for file in output.values():
+            file.seek(0)
+        stdout, stderr = (file.read() for file in output.values())
+        print(stdout, stderr, sep="\n")  # Shown by pytest if the test fails.
     assert process.returncode == 128 + signal.SIGTERM, stderr
     assert "terminated; checkpoint saved at step" in stderr, stderr
     _, alive = psutil.wait_procs(children, timeout=30)

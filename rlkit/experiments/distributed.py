@@ -29,6 +29,7 @@ scratch. The replay checkpoints the server writes land in the driver's run direc
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import logging
 import os
@@ -52,6 +53,8 @@ ACTOR_SEED_STRIDE = 10_007
 ACTING_CHUNK = 200
 # The driver's poll period: actor and learner logs are forwarded, errors surface.
 POLL_S = 0.5
+# Read by a Ray node's raylet when it starts: the niceness of the worker processes.
+WORKER_NICENESS_VARIABLE = "RAY_worker_niceness"
 
 
 def _import_ray():
@@ -153,6 +156,21 @@ class _BufferLogger(loggers.Logger):
         with self._lock:
             rows, self._rows = self._rows, []
         return rows
+
+
+@contextlib.contextmanager
+def _workers_at_normal_priority():
+    """Has a Ray started meanwhile run its workers at normal priority (nice 0). Ray's
+    default (nice 15) suits workers beside a busy driver; here the workers are the training,
+    and at nice 15 any other busy process on the machine starves them (on 2 shared cores,
+    minutes to start). `RAY_worker_niceness` set by the user wins."""
+    previous = os.environ.get(WORKER_NICENESS_VARIABLE)
+    os.environ.setdefault(WORKER_NICENESS_VARIABLE, "0")
+    try:
+        yield
+    finally:
+        if previous is None:
+            os.environ.pop(WORKER_NICENESS_VARIABLE, None)
 
 
 def _free_port() -> int:
@@ -466,12 +484,13 @@ class DistributedExperiment:
             warnings.filterwarnings("ignore", "os.fork", RuntimeWarning)
             if started_ray and self.ray_address is None:
                 needed = int(np.ceil(self.num_actors * self.actor_cpus + self.learner_cpus))
-                ray.init(
-                    num_cpus=max(os.cpu_count() or 1, needed),
-                    include_dashboard=False,
-                    log_to_driver=False,
-                    configure_logging=False,
-                )
+                with _workers_at_normal_priority():
+                    ray.init(
+                        num_cpus=max(os.cpu_count() or 1, needed),
+                        include_dashboard=False,
+                        log_to_driver=False,
+                        configure_logging=False,
+                    )
             elif started_ray:
                 ray.init(address=self.ray_address, log_to_driver=False)
         layouts: list[_DistributedLayout] = []
