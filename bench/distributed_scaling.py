@@ -9,9 +9,9 @@ against the single-process run.
    and with `--compare-actors` actors, evaluated (10 greedy episodes) every 10k steps.
    Reports the final and best evaluation and the wall-clock of each.
 
-Without `--ray-address` one local Ray is started for all runs (the machine's CPUs, at least
-one per actor plus the learner); with it the same runs go to that cluster. Writes its
-tables into BENCHMARKS.md.
+Without `--ray-address` each run starts its own local Ray as `rlkit train --distributed`
+does (the machine's CPUs, at least one per actor plus the learner; workers at normal
+priority); with it the same runs go to that cluster. Writes its tables into BENCHMARKS.md.
 
     python bench/distributed_scaling.py [--agents dqn ppo] [--actors 1 2 4]
         [--steps 60000] [--warm-up 10000] [--seeds 0 1 2] [--compare-steps 50000]
@@ -29,7 +29,6 @@ os.environ.setdefault("JAX_PLATFORMS", "cpu")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import numpy as np  # noqa: E402
-import ray  # noqa: E402
 
 from rlkit import experiments  # noqa: E402
 from rlkit.agents import registry  # noqa: E402
@@ -57,7 +56,9 @@ def experiment_config(
     )
 
 
-def scaling(agents: list[str], actor_counts: list[int], steps: int, warm_up: int) -> list[list]:
+def scaling(
+    agents: list[str], actor_counts: list[int], steps: int, warm_up: int, ray_address: str | None
+) -> list[list]:
     rows = []
     for agent in agents:
         for paused in (True, False):
@@ -70,7 +71,7 @@ def scaling(agents: list[str], actor_counts: list[int], steps: int, warm_up: int
 
                 config = experiment_config(agent, steps, 0, warm_up, episodes=1, callback=mark)
                 result = experiments.make_distributed_experiment(
-                    config, num_actors=num_actors, learner_paused=paused
+                    config, num_actors, ray_address=ray_address, learner_paused=paused
                 ).run()
                 # From the end of the first stretch (jit compilation, replay warm-up) on; the
                 # one-episode evaluations between stretches are included (well under 1%).
@@ -97,7 +98,7 @@ def scaling(agents: list[str], actor_counts: list[int], steps: int, warm_up: int
     return rows
 
 
-def returns(seeds: list[int], steps: int, num_actors: int) -> list[list]:
+def returns(seeds: list[int], steps: int, num_actors: int, ray_address: str | None) -> list[list]:
     rows = []
     for seed in seeds:
         for layout in ("one process", f"{num_actors} actors"):
@@ -105,7 +106,9 @@ def returns(seeds: list[int], steps: int, num_actors: int) -> list[list]:
             if layout == "one process":
                 result = experiments.run_experiment(config)
             else:
-                result = experiments.make_distributed_experiment(config, num_actors).run()
+                result = experiments.make_distributed_experiment(
+                    config, num_actors, ray_address=ray_address
+                ).run()
             curve = [e["return_mean"] for e in result.evaluations]
             print(f"dqn seed {seed} {layout}: {curve}, {result.wall_time:.0f} s", flush=True)
             rows.append(
@@ -135,18 +138,12 @@ def main() -> None:
     parser.add_argument("--ray-address")
     parser.add_argument("--no-report", action="store_true", help="do not write BENCHMARKS.md")
     args = parser.parse_args()
-    if args.ray_address:
-        ray.init(address=args.ray_address, log_to_driver=False)
-    else:
-        cpus = max(os.cpu_count() or 1, max(args.actors) + 1)
-        ray.init(num_cpus=cpus, include_dashboard=False, log_to_driver=False)
-    try:
-        scaling_rows = scaling(args.agents, args.actors, args.steps, args.warm_up)
-        return_rows = (
-            returns(args.seeds, args.compare_steps, args.compare_actors) if args.seeds else []
-        )
-    finally:
-        ray.shutdown()
+    scaling_rows = scaling(args.agents, args.actors, args.steps, args.warm_up, args.ray_address)
+    return_rows = (
+        returns(args.seeds, args.compare_steps, args.compare_actors, args.ray_address)
+        if args.seeds
+        else []
+    )
     where = (
         args.ray_address
         or f"this machine ({os.cpu_count()} cores, {platform.processor() or platform.machine()})"
@@ -154,9 +151,10 @@ def main() -> None:
     body = [
         "## Distributed runs on Ray (`bench/distributed_scaling.py`)",
         "",
-        f"On {where}, one local Ray for all runs; each run starts its own Reverb server, "
-        "learner, actors and counter. Steps/s: environment steps over wall-clock after the "
-        f"first {args.warm_up} steps (start-up, jit compilation and replay warm-up "
+        f"On {where}; each run starts its own Ray (locally) or joins the cluster, and its "
+        "own Reverb server, learner, actors and counter. Steps/s: environment steps over "
+        f"wall-clock after the first {args.warm_up} steps (start-up, jit compilation and replay "
+        "warm-up "
         "excluded); speed-up against 1 actor of the same row group.",
         "",
         markdown_table(

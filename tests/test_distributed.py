@@ -52,6 +52,23 @@ def test_two_actors_fill_replay_the_learner_learns_and_nothing_is_left_behind():
     assert not ray_processes()
 
 
+@pytest.mark.parametrize("num_actors, num_envs", [(1, 1), (2, 1), (4, 8), (3, 3)])
+def test_stretches_are_claimed_whole_in_chunks_that_shrink_near_the_end(num_actors, num_envs):
+    from rlkit.experiments.distributed import ACTING_CHUNK, MIN_ACTING_CHUNK, _CounterWorker
+
+    counter = _CounterWorker({})
+    counter.open_stretch(10_001, num_actors)
+    chunks = list(iter(lambda: counter.claim(num_envs), 0))
+    assert sum(chunks) == 10_001 and counter.claim(num_envs) == 0
+    # Whole vector steps except the remainder; capped; smaller towards the end.
+    assert all(chunk % num_envs == 0 for chunk in chunks[:-1]), chunks
+    assert max(chunks) == -(-ACTING_CHUNK // num_envs) * num_envs
+    assert chunks == sorted(chunks, reverse=True)[: len(chunks) - 1] + chunks[-1:]
+    assert min(chunks[:-1]) <= max(MIN_ACTING_CHUNK, num_envs) + num_envs
+    counter.open_stretch(0)  # Ends a stretch: nothing left to claim.
+    assert counter.claim(num_envs) == 0
+
+
 def actor_processes():
     return [p for p in ray_processes() if "_ActorWorker" in " ".join(p.info["cmdline"] or [])]
 

@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import functools
 import logging
 import os
 import socket
@@ -48,9 +49,12 @@ _log = logging.getLogger("rlkit.experiments")
 # Seeds of actor i's environment and PRNG: far apart from each other and from evaluation's
 # (`config.EVALUATION_SEED_OFFSET`, as in single-process runs).
 ACTOR_SEED_STRIDE = 10_007
-# Actors claim a stretch's steps this many at a time; between chunks an actor re-reads the
-# run's step count for its exploration schedule.
+# Actors claim a stretch's steps at most this many at a time; between chunks an actor
+# re-reads the run's step count for its exploration schedule. Near a stretch's end chunks
+# shrink (to a share of what is left, down to MIN_ACTING_CHUNK) so that actors finish
+# together rather than one waiting for another's last chunk.
 ACTING_CHUNK = 200
+MIN_ACTING_CHUNK = 25
 # The driver's poll period: actor and learner logs are forwarded, errors surface.
 POLL_S = 0.5
 # Read by a Ray node's raylet when it starts: the niceness of the worker processes.
@@ -198,14 +202,21 @@ class _CounterWorker:
         self._counter = counting.Counter()
         self._counter.restore({"counts": counts})
         self._unclaimed = 0
+        self._num_actors = 1
 
-    def open_stretch(self, num_steps: int) -> None:
-        """Offers `num_steps` steps to the actors (0 ends the current stretch)."""
+    def open_stretch(self, num_steps: int, num_actors: int = 1) -> None:
+        """Offers `num_steps` steps to `num_actors` actors (0 ends the current stretch)."""
         self._unclaimed = num_steps
+        self._num_actors = num_actors
 
-    def claim(self, num_steps: int) -> int:
-        """Up to `num_steps` of the stretch's unclaimed steps, now the caller's to take."""
-        claimed = min(num_steps, self._unclaimed)
+    def claim(self, num_envs: int = 1) -> int:
+        """The caller's next chunk of the stretch's unclaimed steps (0: none left), a
+        multiple of its `num_envs` (one vector step takes that many) unless it is the last.
+        Each actor holds up to two chunks (one acted, one claimed ahead), so near the end a
+        chunk is a quarter of each actor's share of what is left."""
+        share = self._unclaimed // (4 * self._num_actors)
+        chunk = min(ACTING_CHUNK, max(MIN_ACTING_CHUNK, share))
+        claimed = min(self._unclaimed, -(-chunk // num_envs) * num_envs)
         self._unclaimed -= claimed
         return claimed
 
@@ -424,7 +435,10 @@ class _ActorWorker:
         actor takes more of them), then flushes the adder and waits until the counter has
         every step counted."""
         ray = _import_ray()
-        while chunk := ray.get(self._counter_handle.claim.remote(ACTING_CHUNK)):
+        claim = functools.partial(self._counter_handle.claim.remote, self._num_envs or 1)
+        next_chunk = claim()
+        while chunk := ray.get(next_chunk):
+            next_chunk = claim()  # Answered while this chunk is acted.
             # Exploration follows the run's count, not this process's (a restart keeps it).
             run_steps = self._counter.cached_counts().get("actor_steps", 0)
             self._actor.count_steps_from(int(run_steps) // (self._num_envs or 1))
@@ -612,7 +626,7 @@ class _DistributedLayout:
         ray = self._ray
         if not self._learner_paused:
             self._learner.start.remote()
-        ray.get(self._counter_handle.open_stretch.remote(num_steps))
+        ray.get(self._counter_handle.open_stretch.remote(num_steps, len(self._actors)))
         pending = [actor.act.remote() for actor in self._actors]
         try:
             while pending:
