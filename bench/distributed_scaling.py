@@ -2,7 +2,8 @@
 against the single-process run.
 
 1. Scaling: DQN and PPO (their CartPole configs) with 1, 2 and 4 environment actors, once
-   with the learner running and once paused (acting only: the tables then never block).
+   with the learner running (`--steps`) and once paused (acting only: the tables then never
+   block; `--paused-steps`, longer, as acting alone is fast).
    Reports env steps/s after the first `--warm-up` steps (start-up, jit compilation and
    replay warm-up excluded) and the learner steps taken.
 2. Returns: DQN on CartPole-v1 for `--compare-steps` steps over `--seeds`, in one process
@@ -14,8 +15,8 @@ does (the machine's CPUs, at least one per actor plus the learner; workers at no
 priority); with it the same runs go to that cluster. Writes its tables into BENCHMARKS.md.
 
     python bench/distributed_scaling.py [--agents dqn ppo] [--actors 1 2 4]
-        [--steps 60000] [--warm-up 10000] [--seeds 0 1 2] [--compare-steps 50000]
-        [--ray-address HEAD:6379]
+        [--steps 60000] [--paused-steps 210000] [--warm-up 10000] [--seeds 0 1 2]
+        [--compare-steps 50000] [--ray-address HEAD:6379]
 """
 
 from __future__ import annotations
@@ -57,7 +58,12 @@ def experiment_config(
 
 
 def scaling(
-    agents: list[str], actor_counts: list[int], steps: int, warm_up: int, ray_address: str | None
+    agents: list[str],
+    actor_counts: list[int],
+    steps: int,
+    paused_steps: int,
+    warm_up: int,
+    ray_address: str | None,
 ) -> list[list]:
     rows = []
     for agent in agents:
@@ -69,7 +75,8 @@ def scaling(
                 def mark(steps_now, evaluation, marks=marks):
                     marks.append((time.monotonic(), steps_now))
 
-                config = experiment_config(agent, steps, 0, warm_up, episodes=1, callback=mark)
+                budget = paused_steps if paused else steps
+                config = experiment_config(agent, budget, 0, warm_up, episodes=1, callback=mark)
                 result = experiments.make_distributed_experiment(
                     config, num_actors, ray_address=ray_address, learner_paused=paused
                 ).run()
@@ -131,6 +138,9 @@ def main() -> None:
     parser.add_argument("--agents", nargs="+", default=["dqn", "ppo"])
     parser.add_argument("--actors", nargs="+", type=int, default=[1, 2, 4])
     parser.add_argument("--steps", type=int, default=60_000)
+    parser.add_argument(
+        "--paused-steps", type=int, default=210_000, help="budget of the acting-only runs"
+    )
     parser.add_argument("--warm-up", type=int, default=10_000, help="steps not timed")
     parser.add_argument("--seeds", nargs="*", type=int, default=[0, 1, 2])
     parser.add_argument("--compare-steps", type=int, default=50_000)
@@ -138,7 +148,9 @@ def main() -> None:
     parser.add_argument("--ray-address")
     parser.add_argument("--no-report", action="store_true", help="do not write BENCHMARKS.md")
     args = parser.parse_args()
-    scaling_rows = scaling(args.agents, args.actors, args.steps, args.warm_up, args.ray_address)
+    scaling_rows = scaling(
+        args.agents, args.actors, args.steps, args.paused_steps, args.warm_up, args.ray_address
+    )
     return_rows = (
         returns(args.seeds, args.compare_steps, args.compare_actors, args.ray_address)
         if args.seeds
