@@ -13,9 +13,10 @@ The driver runs `run_experiment`'s runner over them (`run_with_layout`): it hand
 actors their share of each stretch of steps, evaluates in its own environment, writes
 checkpoints (the learner's state over Ray, the replay tables by the Reverb server itself)
 and exports the policy, with the same run directory, logs, progress and resume as a
-single-process run. `ray.init()` starts a local Ray unless one is running or
-`ray_address` names a cluster; every Ray actor is killed at the end, on Ctrl-C and on
-SIGTERM (which checkpoint first). Ray is imported only here (`rlkit[distributed]`).
+single-process run. `ray.init()` starts a local Ray (its workers at normal priority)
+unless one is running or `ray_address` names a cluster; every Ray actor is killed at the
+end, on Ctrl-C and on SIGTERM (which checkpoint first). Ray is imported only here
+(`rlkit[distributed]`).
 
 Faults: Ray restarts a worker whose process died (`max_restarts`) and reruns the calls it
 was serving (`max_task_retries`). An environment actor goes back to claiming steps. The
