@@ -63,7 +63,7 @@ def test_stretches_are_claimed_whole_in_chunks_that_shrink_near_the_end(num_acto
     # Whole vector steps except the remainder; capped; smaller towards the end.
     assert all(chunk % num_envs == 0 for chunk in chunks[:-1]), chunks
     assert max(chunks) == -(-ACTING_CHUNK // num_envs) * num_envs
-    assert chunks == sorted(chunks, reverse=True)[: len(chunks) - 1] + chunks[-1:]
+    assert chunks[:-1] == sorted(chunks[:-1], reverse=True), chunks
     assert min(chunks[:-1]) <= max(MIN_ACTING_CHUNK, num_envs) + num_envs
     counter.open_stretch(0)  # Ends a stretch: nothing left to claim.
     assert counter.claim(num_envs) == 0
@@ -207,6 +207,8 @@ def test_sigterm_checkpoints_stops_every_process_and_the_rerun_resumes(tmp_path)
         for file in output.values():
             file.seek(0)
         stdout, stderr = (file.read() for file in output.values())
+        for file in output.values():
+            file.close()
         print(stdout, stderr, sep="\n")  # Shown by pytest if the test fails.
     assert process.returncode == 128 + signal.SIGTERM, stderr
     assert "terminated; checkpoint saved at step" in stderr, stderr
