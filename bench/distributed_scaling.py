@@ -165,9 +165,8 @@ def main() -> None:
         "",
         f"On {where}; each run starts its own Ray (locally) or joins the cluster, and its "
         "own Reverb server, learner, actors and counter. Steps/s: environment steps over "
-        f"wall-clock after the first {args.warm_up} steps (start-up, jit compilation and replay "
-        "warm-up "
-        "excluded); speed-up against 1 actor of the same row group.",
+        f"wall-clock after the first {args.warm_up} steps (start-up, jit compilation and "
+        "replay warm-up excluded); speed-up against 1 actor of the same row group.",
         "",
         markdown_table(
             ["agent", "learner", "actors", "timed env steps", "seconds", "steps/s",

@@ -436,13 +436,14 @@ class _ActorWorker:
         actor takes more of them), then flushes the adder and waits until the counter has
         every step counted."""
         ray = _import_ray()
-        claim = functools.partial(self._counter_handle.claim.remote, self._num_envs or 1)
+        steps_per_call = self._num_envs or 1  # Environment steps per policy call.
+        claim = functools.partial(self._counter_handle.claim.remote, steps_per_call)
         next_chunk = claim()
         while chunk := ray.get(next_chunk):
             next_chunk = claim()  # Answered while this chunk is acted.
             # Exploration follows the run's count, not this process's (a restart keeps it).
             run_steps = self._counter.cached_counts().get("actor_steps", 0)
-            self._actor.count_steps_from(int(run_steps) // (self._num_envs or 1))
+            self._actor.count_steps_from(int(run_steps) // steps_per_call)
             try:
                 self._loop.run(num_steps=chunk)
             except Exception:
