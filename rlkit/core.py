@@ -47,11 +47,13 @@ class VariableSource(abc.ABC):
     """Serves named collections of variables (e.g. network params) to actors.
 
     A source in another process sets `remote`: variable clients then pull from it on a
-    background thread, starting a pull at most every `min_pull_interval_s` seconds.
+    background thread, starting a pull at most every `min_pull_interval_s` seconds, and
+    less often (down to one every `max_pull_interval_s`) while pulls bring back nothing new.
     """
 
     remote: bool = False
     min_pull_interval_s: float = 0.0
+    max_pull_interval_s: float = 0.0
 
     @abc.abstractmethod
     def get_variables(self, names: Sequence[str]) -> list[types.NestedArray]:

@@ -94,3 +94,75 @@ def test_a_remote_source_is_pulled_in_the_background_at_most_every_interval():
         client.update()
     assert source.version == 2  # The interval holds further pulls back.
     assert not VariableClient(CountingSource())._asynchronous  # A local source: in line.
+
+
+class RemoteVersions(CountingSource):
+    """A remote source that serves the same object until `publish` makes a newer one."""
+
+    remote = True
+    min_pull_interval_s = 0.01
+    max_pull_interval_s = 0.08
+
+    def __init__(self):
+        super().__init__()
+        self.pulls = 0
+        self.current = ["version 0"]
+
+    def publish(self):
+        self.current = [f"version {self.pulls}"]
+
+    def get_variables(self, names):
+        self.pulls += 1
+        return [self.current for _ in names]
+
+
+def settle(client, seconds):
+    """Calls `update` like an acting loop would, for `seconds`."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        client.update()
+        time.sleep(0.001)
+
+
+def test_pulls_back_off_while_the_source_has_nothing_newer_and_speed_up_when_it_has():
+    source = RemoteVersions()
+    client = VariableClient(source)
+    assert client.params == ["version 0"]
+    settle(client, 1.0)
+    idle_pulls = source.pulls - 1
+    # Intervals double from 10 ms up to 80 ms: 10+20+40 ms, then one pull every 80 ms.
+    assert 8 <= idle_pulls <= 16, idle_pulls
+    assert client._interval_s == source.max_pull_interval_s
+    source.publish()
+    deadline = time.monotonic() + 5
+    while client.params is not source.current and time.monotonic() < deadline:
+        client.update()
+        time.sleep(0.001)
+    assert client.params is source.current
+    assert time.monotonic() < deadline - 4.8  # Swapped in within about one long interval.
+    assert client._interval_s == source.min_pull_interval_s  # Back to pulling often.
+    # A source that always has something newer is pulled at the full rate.
+    fresh = RemoteVersions()
+    fresh.get_variables = lambda names: [[fresh.pulls] for _ in names]
+    client = VariableClient(fresh)
+    settle(client, 0.5)
+    assert client._interval_s == fresh.min_pull_interval_s
+
+
+def test_background_pulls_share_one_thread_which_ends_with_the_client():
+    source = RemoteVersions()
+    source.max_pull_interval_s = source.min_pull_interval_s
+    threads = []
+
+    def serve(names):  # Something newer every time: pulled at the full rate.
+        threads.append(threading.current_thread())
+        return [[len(threads)] for _ in names]
+
+    source.get_variables = serve
+    client = VariableClient(source)
+    settle(client, 0.3)
+    pull_thread = client._puller.thread
+    assert len(threads) > 5 and set(threads[1:]) == {pull_thread}  # The first pull waits.
+    del client
+    pull_thread.join(timeout=5)
+    assert not pull_thread.is_alive()

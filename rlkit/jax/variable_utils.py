@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import queue
 import threading
 import time
 from collections.abc import Sequence
@@ -15,12 +16,15 @@ class VariableClient:
 
     Locally the source is the learner itself and a pull costs nothing but a reference; across
     processes the source is a remote learner and `update_period` bounds the traffic. With
-    `asynchronous`, a pull runs on a background thread and its result is swapped in at the
-    first `update` after it arrives, so acting never waits on the network (Acme's variable
-    client); `update(wait=True)` and the first pull still block. An error in a background
-    pull is raised by the `update` that would have swapped its result in. By default a
-    client is asynchronous exactly when its source is remote (`VariableSource.remote`),
-    and then starts a pull at most every `source.min_pull_interval_s` seconds.
+    `asynchronous`, a pull runs on a background thread (one per client, for its lifetime)
+    and its result is swapped in at the first `update` after it arrives, so acting never
+    waits on the network (Acme's variable client); `update(wait=True)` and the first pull
+    still block. An error in a background pull is raised by the `update` that would have
+    swapped its result in. By default a client is asynchronous exactly when its source is
+    remote (`VariableSource.remote`), and then starts a pull at most every
+    `source.min_pull_interval_s` seconds; a pull that brings back the very variables the
+    client holds (the source had nothing newer) doubles that wait, up to
+    `source.max_pull_interval_s`, so an idle learner is not polled at the full rate.
     """
 
     def __init__(
@@ -38,10 +42,15 @@ class VariableClient:
         remote = bool(getattr(source, "remote", False))
         self._asynchronous = remote if asynchronous is None else asynchronous
         self._min_interval_s = float(getattr(source, "min_pull_interval_s", 0.0))
+        self._max_interval_s = max(
+            self._min_interval_s, float(getattr(source, "max_pull_interval_s", 0.0))
+        )
+        self._interval_s = self._min_interval_s
         self._last_pull = -float("inf")
         self._calls = 0
         self._params: types.Params | None = None
         self._pending: _Pull | None = None
+        self._puller: _Puller | None = None
 
     def update(self, wait: bool = False) -> None:
         """Counts a call; pulls on every `update_period`-th one, or now when `wait`."""
@@ -51,20 +60,27 @@ class VariableClient:
             return
         if self._pending is not None and self._pending.done.is_set():
             pull, self._pending = self._pending, None
-            self._params = pull.result()
+            params = pull.result()
+            if params is self._params:  # Nothing newer at the source: ask less often.
+                self._interval_s = min(2 * max(self._interval_s, 1e-3), self._max_interval_s)
+            else:
+                self._params, self._interval_s = params, self._min_interval_s
         if self._calls >= self._update_period:
             if not self._asynchronous:
                 self.update_and_wait()
             elif self._pending is None:  # One pull in flight at a time.
                 now = time.monotonic()
-                if now - self._last_pull >= self._min_interval_s:
-                    self._pending = _Pull(self._source, self._key)
+                if now - self._last_pull >= self._interval_s:
+                    if self._puller is None:
+                        self._puller = _Puller(self._source, self._key)
+                    self._pending = self._puller.request()
                     self._last_pull = now
                     self._calls = 0
 
     def update_and_wait(self) -> None:
         self._pending = None  # A pull still in flight is superseded by this one.
         (self._params,) = self._source.get_variables([self._key])
+        self._interval_s = self._min_interval_s
         self._calls = 0
 
     @property
@@ -73,32 +89,54 @@ class VariableClient:
             self.update_and_wait()
         return self._params
 
+    def __del__(self) -> None:
+        if getattr(self, "_puller", None) is not None:
+            self._puller.stop()
+
 
 class _Pull:
-    """One `get_variables` call on a daemon thread (a hung remote source cannot keep the
-    process from exiting)."""
+    """One background `get_variables` call: `done` is set when its result (or error) is in."""
 
-    def __init__(self, source: core.VariableSource, key: str):
+    def __init__(self):
         self.done = threading.Event()
-        self._value: Any = None
-        self._error: BaseException | None = None
-        thread = threading.Thread(
-            target=self._run, args=(source, key), name="rlkit-variable-pull", daemon=True
-        )
-        thread.start()
-
-    def _run(self, source: core.VariableSource, key: str) -> None:
-        try:
-            (self._value,) = source.get_variables([key])
-        except BaseException as error:  # Raised on the acting thread, in `result`.
-            self._error = error
-        finally:
-            self.done.set()
+        self.value: Any = None
+        self.error: BaseException | None = None
 
     def result(self) -> Any:
-        if self._error is not None:
-            raise self._error
-        return self._value
+        if self.error is not None:
+            raise self.error
+        return self.value
+
+
+class _Puller:
+    """A daemon thread serving a client's pulls, one at a time (a hung remote source cannot
+    keep the process from exiting). One thread for the client's lifetime: starting a thread
+    per pull made the acting thread wait for each new thread to be scheduled."""
+
+    def __init__(self, source: core.VariableSource, key: str):
+        self._source = source
+        self._key = key
+        self._requests: queue.SimpleQueue[_Pull | None] = queue.SimpleQueue()
+        self.thread = threading.Thread(target=self._serve, name="rlkit-variable-pull", daemon=True)
+        self.thread.start()
+
+    def request(self) -> _Pull:
+        pull = _Pull()
+        self._requests.put(pull)
+        return pull
+
+    def stop(self) -> None:
+        """Ends the thread once the pull in flight, if any, is done."""
+        self._requests.put(None)
+
+    def _serve(self) -> None:
+        while (pull := self._requests.get()) is not None:
+            try:
+                (pull.value,) = self._source.get_variables([self._key])
+            except BaseException as error:  # Raised on the acting thread, in `result`.
+                pull.error = error
+            finally:
+                pull.done.set()
 
 
 class StaticVariableSource(core.VariableSource):
