@@ -561,7 +561,6 @@ class _DistributedLayout:
             max_restarts=-1,
             max_task_retries=-1,
         )
-        self._replay_pid = ray.get(self._replay.pid.remote())
         # A dead learner process is restarted; the driver then restores it (`poll`).
         self._learner = self._start(
             _LearnerWorker,
@@ -587,6 +586,9 @@ class _DistributedLayout:
             )
             for index in range(experiment.num_actors)
         ]
+        # Asked only now: the learner and actors start (import, build, compile) while the
+        # replay server does, and wait for its address in their own processes.
+        self._replay_pid = ray.get(self._replay.pid.remote())
         self._variables = RemoteVariableSource(self._learner)
         self._learner_paused = experiment.learner_paused
 
