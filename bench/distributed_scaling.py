@@ -8,7 +8,11 @@ against the single-process run.
    replay warm-up excluded) and the learner steps taken.
 2. Returns: DQN on CartPole-v1 for `--compare-steps` steps over `--seeds`, in one process
    and with `--compare-actors` actors, evaluated (10 greedy episodes) every 10k steps.
-   Reports the final and best evaluation and the wall-clock of each.
+   Reports the final and best evaluation and the wall-clock of each, and for the one-process
+   run the CPU cores it kept busy (CPU time over wall-clock, first to last evaluation).
+3. Reference (`--reference-steps`): DQN acting alone in 1 and 2 plain processes, no Ray,
+   each with its own in-process table or Reverb server: what the machine's cores give to
+   acting before Ray and a shared replay server take their share.
 
 Without `--ray-address` each run starts its own local Ray as `rlkit train --distributed`
 does (the machine's CPUs, at least one per actor plus the learner; workers at normal
@@ -16,7 +20,7 @@ priority); with it the same runs go to that cluster. Writes its tables into BENC
 
     python bench/distributed_scaling.py [--agents dqn ppo] [--actors 1 2 4]
         [--steps 60000] [--paused-steps 210000] [--warm-up 10000] [--seeds 0 1 2]
-        [--compare-steps 50000] [--ray-address HEAD:6379]
+        [--compare-steps 50000] [--reference-steps 200000] [--ray-address HEAD:6379]
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ from __future__ import annotations
 import argparse
 import os
 import platform
+import resource
 import time
 
 os.environ.setdefault("JAX_PLATFORMS", "cpu")
@@ -31,7 +36,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import numpy as np  # noqa: E402
 
-from rlkit import experiments  # noqa: E402
+from rlkit import experiments, loggers  # noqa: E402
 from rlkit.agents import registry  # noqa: E402
 
 try:
@@ -105,14 +110,95 @@ def scaling(
     return rows
 
 
+def _acting_process(backend, index, num_processes, steps, warm_up, barrier, results) -> None:
+    """DQN acting as a distributed actor does (its policy, adder and exploration), but in a
+    plain process with a replay server of its own and fixed initial parameters: no Ray,
+    nothing shared."""
+    import dataclasses
+
+    import jax
+
+    from rlkit import builders, environment_loop, replay, specs
+    from rlkit.jax.variable_utils import StaticVariableSource
+
+    config = experiment_config("dqn", steps, index, steps, episodes=1)
+    environment = config.environment_factory(index)
+    spec = specs.make_environment_spec(environment)
+    networks = config.network_factory(spec)
+    builder = config.builder
+    tables = builder.make_replay_tables(spec, builder.make_policy(networks, spec))
+    limiter = replay.min_size_limiter(1)  # As with the learner paused: inserts never wait.
+    tables = [dataclasses.replace(table, rate_limiter=limiter) for table in tables]
+    server = replay.make_server(tables, backend)
+    _, actor = builders.make_acting(
+        builder,
+        server.client(),
+        spec,
+        builder.make_actor_policy(networks, spec, index, num_processes),
+        jax.random.PRNGKey(index),
+        StaticVariableSource(networks.init(jax.random.PRNGKey(0))),
+    )
+    loop = environment_loop.EnvironmentLoop(environment, actor, logger=loggers.NoOpLogger())
+    loop.run(num_steps=warm_up)
+    barrier.wait()
+    start = time.perf_counter()
+    loop.run(num_steps=steps)
+    results.put(time.perf_counter() - start)
+    server.stop()
+
+
+def acting_without_ray(steps: int, warm_up: int) -> list[list]:
+    """What two cores give to acting alone: 1 and 2 plain processes (no Ray), each with its
+    own in-process table or its own Reverb server (its adder writing over gRPC)."""
+    import multiprocessing
+
+    context = multiprocessing.get_context("spawn")
+    rows = []
+    for backend in ("local", "reverb"):
+        base = None
+        for num_processes in (1, 2):
+            barrier, results = context.Barrier(num_processes), context.Queue()
+            processes = [
+                context.Process(
+                    target=_acting_process,
+                    args=(backend, index, num_processes, steps, warm_up, barrier, results),
+                )
+                for index in range(num_processes)
+            ]
+            for process in processes:
+                process.start()
+            seconds = max(results.get() for _ in processes)
+            for process in processes:
+                process.join()
+            rate = num_processes * steps / seconds
+            base = base or rate
+            print(f"dqn acting, {num_processes} plain processes, {backend}: {rate:.0f} steps/s")
+            rows.append(
+                [backend, num_processes, num_processes * steps, f"{seconds:.1f}", f"{rate:.0f}",
+                 f"{rate / base:.2f}x"]
+            )  # fmt: skip
+    return rows
+
+
 def returns(seeds: list[int], steps: int, num_actors: int, ray_address: str | None) -> list[list]:
     rows = []
     for seed in seeds:
         for layout in ("one process", f"{num_actors} actors"):
-            config = experiment_config("dqn", steps, seed, eval_every=10_000, episodes=10)
+            marks = []  # (wall-clock, this process's CPU time) at each evaluation.
+
+            def mark(steps_now, evaluation, marks=marks):
+                usage = resource.getrusage(resource.RUSAGE_SELF)
+                marks.append((time.monotonic(), usage.ru_utime + usage.ru_stime))
+
+            config = experiment_config(
+                "dqn", steps, seed, eval_every=10_000, episodes=10, callback=mark
+            )
             if layout == "one process":
                 result = experiments.run_experiment(config)
+                (start, cpu_start), (end, cpu_end) = marks[0], marks[-1]
+                cores = f"{(cpu_end - cpu_start) / (end - start):.2f}"
             else:
+                cores = "-"  # Several processes, Ray's among them.
                 result = experiments.make_distributed_experiment(
                     config, num_actors, ray_address=ray_address
                 ).run()
@@ -128,6 +214,7 @@ def returns(seeds: list[int], steps: int, num_actors: int, ray_address: str | No
                     " / ".join(f"{value:.0f}" for value in curve),
                     f"{result.wall_time:.0f}",
                     f"{result.training_seconds:.0f}",
+                    cores,
                 ]
             )
     return rows
@@ -145,11 +232,20 @@ def main() -> None:
     parser.add_argument("--seeds", nargs="*", type=int, default=[0, 1, 2])
     parser.add_argument("--compare-steps", type=int, default=50_000)
     parser.add_argument("--compare-actors", type=int, default=2)
+    parser.add_argument(
+        "--reference-steps",
+        type=int,
+        default=200_000,
+        help="timed steps of the plain-process acting reference (0: skip it)",
+    )
     parser.add_argument("--ray-address")
     parser.add_argument("--no-report", action="store_true", help="do not write BENCHMARKS.md")
     args = parser.parse_args()
     scaling_rows = scaling(
         args.agents, args.actors, args.steps, args.paused_steps, args.warm_up, args.ray_address
+    )
+    reference_rows = (
+        acting_without_ray(args.reference_steps, args.warm_up) if args.reference_steps else []
     )
     return_rows = (
         returns(args.seeds, args.compare_steps, args.compare_actors, args.ray_address)
@@ -174,6 +270,18 @@ def main() -> None:
             scaling_rows,
         ),
     ]  # fmt: skip
+    if reference_rows:
+        body += [
+            "",
+            "Reference, acting alone without Ray: DQN's actor, adder and exploration in 1 and 2 "
+            "plain processes on this machine, each with a replay of its own (an in-process "
+            "table, or a Reverb server its adder writes to over gRPC) and fixed parameters.",
+            "",
+            markdown_table(
+                ["replay", "processes", "timed env steps", "seconds", "steps/s", "vs 1"],
+                reference_rows,
+            ),
+        ]
     if return_rows:
         body += [
             "",
@@ -182,7 +290,7 @@ def main() -> None:
             "",
             markdown_table(
                 ["seed", "layout", "env steps", "final return", "best return",
-                 "return every 10k", "wall-clock s", "training s"],
+                 "return every 10k", "wall-clock s", "training s", "CPU cores busy"],
                 return_rows,
             ),
         ]  # fmt: skip
