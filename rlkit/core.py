@@ -48,7 +48,8 @@ class VariableSource(abc.ABC):
 
     A source in another process sets `remote`: variable clients then pull from it on a
     background thread, starting a pull at most every `min_pull_interval_s` seconds, and
-    less often (down to one every `max_pull_interval_s`) while pulls bring back nothing new.
+    less often (down to one every `max_pull_interval_s`; no back-off at or below the
+    minimum) while pulls bring back nothing new.
     """
 
     remote: bool = False
@@ -57,7 +58,8 @@ class VariableSource(abc.ABC):
 
     @abc.abstractmethod
     def get_variables(self, names: Sequence[str]) -> list[types.NestedArray]:
-        """Returns the current value of each named collection, in the same order."""
+        """Returns the current value of each named collection, in the same order: the very
+        same objects while nothing changed (clients tell new variables by identity)."""
 
 
 class Worker(abc.ABC):

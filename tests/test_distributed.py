@@ -71,6 +71,56 @@ def test_stretches_are_claimed_whole_in_chunks_that_shrink_near_the_end(num_acto
     assert counter.claim(num_envs) == 0
 
 
+def test_workers_started_before_a_start_up_failure_are_killed():
+    """On a cluster, Ray actors the driver started would otherwise outlive the failed run."""
+    from types import SimpleNamespace
+
+    from rlkit.experiments import distributed
+    from rlkit.utils import counting
+
+    class FakeRay:
+        def __init__(self):
+            self.started, self.killed = [], []
+
+        def remote(self, worker_class):
+            fake = self
+
+            class Starter:
+                def options(self, **options):
+                    return self
+
+                def remote(self, *args):
+                    if worker_class is distributed._LearnerWorker:
+                        raise RuntimeError("no learner")
+                    fake.started.append(SimpleNamespace(name=worker_class.__name__))
+                    return fake.started[-1]
+
+            return Starter()
+
+        def get_runtime_context(self):
+            return SimpleNamespace(get_node_id=lambda: "ab" * 28)  # A node id's form.
+
+        def put(self, value):
+            return value
+
+        def kill(self, handle, no_restart):
+            self.killed.append(handle)
+
+    ray = FakeRay()
+    context = SimpleNamespace(
+        loggers={},
+        counter=counting.Counter(),
+        replay_checkpoint_dir=None,
+        restore_replay_from=None,
+        latest_state=lambda state: None,
+    )
+    experiment = experiments.make_distributed_experiment(dqn_experiment(100), num_actors=2)
+    with pytest.raises(RuntimeError, match="no learner"):
+        distributed._DistributedLayout(experiment, ray, context)
+    assert [handle.name for handle in ray.started] == ["_CounterWorker", "_ReplayWorker"]
+    assert ray.killed == ray.started
+
+
 def actor_processes():
     return [p for p in ray_processes() if "_ActorWorker" in " ".join(p.info["cmdline"] or [])]
 

@@ -1,5 +1,6 @@
 """VariableClient: pulls every `update_period` calls; asynchronous pulls run in the
-background, are swapped in when they arrive, and raise their errors on the acting thread."""
+background (one thread per client), are swapped in when they arrive, raise their errors on
+the acting thread, and back off while the source has nothing newer."""
 
 import threading
 import time
@@ -78,25 +79,27 @@ def test_update_period_must_be_positive():
 def test_a_remote_source_is_pulled_in_the_background_at_most_every_interval():
     class RemoteSource(CountingSource):
         remote = True
-        min_pull_interval_s = 3600.0  # No second background pull within the test.
+        min_pull_interval_s = 0.2
 
     source = RemoteSource()
     client = VariableClient(source)
     assert client.params == 1  # The first pull waits.
-    for _ in range(5):
-        client.update()
     assert client._asynchronous
+    started = time.monotonic()
+    while time.monotonic() - started < 0.1:
+        client.update()
+    assert source.version == 1  # Fresh from the first pull: none within the interval.
     deadline = time.monotonic() + 10
     while client.params == 1 and time.monotonic() < deadline:
         client.update()
-    assert client.params == 2
+    assert client.params == 2  # In the background, once the interval has passed.
     for _ in range(50):
         client.update()
-    assert source.version == 2  # The interval holds further pulls back.
+    assert source.version == 2  # The interval holds the next one back.
     assert not VariableClient(CountingSource())._asynchronous  # A local source: in line.
 
 
-class RemoteVersions(CountingSource):
+class RemoteVersions(core.VariableSource):
     """A remote source that serves the same object until `publish` makes a newer one."""
 
     remote = True
@@ -104,7 +107,6 @@ class RemoteVersions(CountingSource):
     max_pull_interval_s = 0.08
 
     def __init__(self):
-        super().__init__()
         self.pulls = 0
         self.current = ["version 0"]
 
@@ -130,23 +132,71 @@ def test_pulls_back_off_while_the_source_has_nothing_newer_and_speed_up_when_it_
     assert client.params == ["version 0"]
     settle(client, 1.0)
     idle_pulls = source.pulls - 1
-    # Intervals double from 10 ms up to 80 ms: 10+20+40 ms, then one pull every 80 ms.
-    assert 8 <= idle_pulls <= 16, idle_pulls
+    # Waits of 10, 20, 40 ms, then 80 ms on: ~14 pulls in the second (~100 without back-off).
+    assert 6 <= idle_pulls <= 16, idle_pulls
     assert client._interval_s == source.max_pull_interval_s
     source.publish()
-    deadline = time.monotonic() + 5
-    while client.params is not source.current and time.monotonic() < deadline:
+    published = time.monotonic()
+    while client.params is not source.current and time.monotonic() < published + 5:
         client.update()
         time.sleep(0.001)
     assert client.params is source.current
-    assert time.monotonic() < deadline - 4.8  # Swapped in within about one long interval.
+    assert time.monotonic() - published < 1.0  # About one longest wait (80 ms).
     assert client._interval_s == source.min_pull_interval_s  # Back to pulling often.
-    # A source that always has something newer is pulled at the full rate.
-    fresh = RemoteVersions()
-    fresh.get_variables = lambda names: [[fresh.pulls] for _ in names]
-    client = VariableClient(fresh)
-    settle(client, 0.5)
-    assert client._interval_s == fresh.min_pull_interval_s
+
+
+def test_a_source_with_something_newer_every_time_is_pulled_at_the_full_rate():
+    source = RemoteVersions()
+    source.get_variables = lambda names: [[time.monotonic()] for _ in names]
+    pulls = []
+    client = VariableClient(source)
+    assert client.params is not None
+    for _ in range(1000):  # ~1 s at 1 ms a call; pulls every 10 ms.
+        client.update()
+        if not pulls or client.params is not pulls[-1]:
+            pulls.append(client.params)
+        time.sleep(0.001)
+    assert len(pulls) >= 25, len(pulls)  # Backing off to 80 ms would give ~14.
+    assert client._interval_s == source.min_pull_interval_s
+
+
+class BackgroundGatedSource(core.VariableSource):
+    """Each call serves a new version; calls off the main thread wait for `gate`."""
+
+    remote = True
+
+    def __init__(self):
+        self.calls = 0
+        self.gate = threading.Event()
+
+    def get_variables(self, names):
+        self.calls += 1
+        version = self.calls
+        if threading.current_thread() is not threading.main_thread():
+            self.gate.wait(timeout=10)
+        return [f"version {version}" for _ in names]
+
+
+def test_a_synchronous_pull_supersedes_the_one_in_flight_without_queueing_more():
+    source = BackgroundGatedSource()
+    client = VariableClient(source)
+    assert client.params == "version 1"
+    client.update()  # Starts pull 2 in the background; it waits at the gate.
+    deadline = time.monotonic() + 10
+    while source.calls < 2 and time.monotonic() < deadline:
+        time.sleep(0.001)
+    client.update(wait=True)
+    assert client.params == "version 3"
+    for _ in range(20):
+        client.update()
+    assert source.calls == 3  # Nothing queued behind the pull in flight.
+    source.gate.set()
+    client._pending.done.wait(timeout=10)
+    client.update()  # Drops version 2 (asked for before version 3) and starts the next.
+    assert client.params == "version 3"
+    client._pending.done.wait(timeout=10)
+    client.update()
+    assert client.params == "version 4"
 
 
 def test_background_pulls_share_one_thread_which_ends_with_the_client():

@@ -51,10 +51,11 @@ _log = logging.getLogger("rlkit.experiments")
 # (`config.EVALUATION_SEED_OFFSET`, as in single-process runs).
 ACTOR_SEED_STRIDE = 10_007
 # Actors claim a stretch's steps at most this many at a time; between chunks an actor
-# re-reads the run's step count for its exploration schedule. A claim is a Ray call (about
-# half a millisecond of CPU on each side): at 200 steps, claims took ~5% of the CPU of
-# fast acting. Near a stretch's end chunks shrink (to a share of what is left, down to
-# MIN_ACTING_CHUNK) so that actors finish together rather than one waiting for another's.
+# re-reads the run's step count for its exploration schedule (so the schedule may lag the
+# run by up to two chunks of each other actor's steps). A claim is a Ray call (about half a
+# millisecond of CPU on each side): at 200 steps, claims took ~5% of the CPU of fast acting.
+# Near a stretch's end chunks shrink (to a share of what is left, down to MIN_ACTING_CHUNK)
+# so that actors finish together rather than one waiting for another's.
 ACTING_CHUNK = 500
 MIN_ACTING_CHUNK = 25
 # The driver's poll period: actor and learner logs are forwarded, errors surface.
@@ -128,7 +129,9 @@ class RemoteVariableSource:
 
     remote = True
     min_pull_interval_s = 0.02  # Measured: no interval cost acting 10-15% in Ray calls.
-    max_pull_interval_s = 0.5  # While the learner waits (for data) or is paused.
+    # While the learner waits (warm-up, the rate limiter) or is paused; the price: after
+    # such a spell actors may see its first new parameters up to this late.
+    max_pull_interval_s = 0.5
 
     def __init__(self, learner: Any):
         self._learner = learner
@@ -532,8 +535,6 @@ class _DistributedLayout:
     restored, checkpointed and evaluated through) and the training loop (`run`)."""
 
     def __init__(self, experiment: DistributedExperiment, ray: Any, context: Any):
-        from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
-
         from rlkit.experiments.run_experiment import training_environment
 
         self._ray = ray
@@ -542,6 +543,16 @@ class _DistributedLayout:
         environment, self._spec, _ = training_environment(config)
         environment.close()
         self._handles: list[Any] = []
+        try:
+            self._start_workers(experiment, context)
+        except BaseException:  # Those started already would outlive the run on a cluster.
+            self.kill()
+            raise
+
+    def _start_workers(self, experiment: DistributedExperiment, context: Any) -> None:
+        from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
+
+        ray, config = self._ray, self.config
         counter = self._start(_CounterWorker, context.counter.get_counts(), num_cpus=0)
         self._counter_handle = counter
         self.counter = RemoteCounter(counter, refresh_s=0.0)

@@ -24,7 +24,8 @@ class VariableClient:
     remote (`VariableSource.remote`), and then starts a pull at most every
     `source.min_pull_interval_s` seconds; a pull that brings back the very variables the
     client holds (the source had nothing newer) doubles that wait, up to
-    `source.max_pull_interval_s`, so an idle learner is not polled at the full rate.
+    `source.max_pull_interval_s`, so an idle learner is not polled at the full rate; new
+    variables, or `update(wait=True)`, bring it back to the minimum.
     """
 
     def __init__(
@@ -50,6 +51,7 @@ class VariableClient:
         self._calls = 0
         self._params: types.Params | None = None
         self._pending: _Pull | None = None
+        self._superseded = False
         self._puller: _Puller | None = None
 
     def update(self, wait: bool = False) -> None:
@@ -58,13 +60,13 @@ class VariableClient:
         if wait or self._params is None:
             self.update_and_wait()
             return
-        if self._pending is not None and self._pending.done.is_set():
-            pull, self._pending = self._pending, None
-            params = pull.result()
-            if params is self._params:  # Nothing newer at the source: ask less often.
-                self._interval_s = min(2 * max(self._interval_s, 1e-3), self._max_interval_s)
+        pull = self._pending
+        if pull is not None and pull.done.is_set():
+            self._pending = None
+            if self._superseded:  # Older than what `update_and_wait` got meanwhile.
+                self._superseded = False
             else:
-                self._params, self._interval_s = params, self._min_interval_s
+                self._swap_in(pull.result())
         if self._calls >= self._update_period:
             if not self._asynchronous:
                 self.update_and_wait()
@@ -77,10 +79,19 @@ class VariableClient:
                     self._last_pull = now
                     self._calls = 0
 
+    def _swap_in(self, params: types.Params) -> None:
+        if params is self._params:  # The source's way of saying it has nothing newer.
+            self._interval_s = min(2 * max(self._interval_s, 1e-3), self._max_interval_s)
+        else:
+            self._params, self._interval_s = params, self._min_interval_s
+
     def update_and_wait(self) -> None:
-        self._pending = None  # A pull still in flight is superseded by this one.
+        # A background pull still in flight is superseded: its result is dropped when it
+        # lands, and the next one starts only then (a queue of pulls would delay it).
+        self._superseded = self._pending is not None
         (self._params,) = self._source.get_variables([self._key])
-        self._interval_s = self._min_interval_s
+        self._interval_s = self._min_interval_s  # Asked for now: poll at the full rate again.
+        self._last_pull = time.monotonic()  # Fresh: no background pull right after it.
         self._calls = 0
 
     @property
@@ -110,8 +121,10 @@ class _Pull:
 
 class _Puller:
     """A daemon thread serving a client's pulls, one at a time (a hung remote source cannot
-    keep the process from exiting). One thread for the client's lifetime: starting a thread
-    per pull made the acting thread wait for each new thread to be scheduled."""
+    keep the process from exiting), until the client is collected (`stop`, from its
+    `__del__`). One thread for the client's lifetime: starting a thread per pull made the
+    acting thread wait for each new thread to be scheduled. A `SimpleQueue`, as its `put`
+    may be called from `__del__` on any thread, this one included."""
 
     def __init__(self, source: core.VariableSource, key: str):
         self._source = source
