@@ -114,8 +114,6 @@ def _acting_process(backend, index, num_processes, steps, warm_up, barrier, resu
     """DQN acting as a distributed actor does (its policy, adder and exploration), but in a
     plain process with a replay server of its own and fixed initial parameters: no Ray,
     nothing shared."""
-    import dataclasses
-
     import jax
 
     from rlkit import builders, environment_loop, replay, specs
@@ -127,9 +125,8 @@ def _acting_process(backend, index, num_processes, steps, warm_up, barrier, resu
     networks = config.network_factory(spec)
     builder = config.builder
     tables = builder.make_replay_tables(spec, builder.make_policy(networks, spec))
-    limiter = replay.min_size_limiter(1)  # As with the learner paused: inserts never wait.
-    tables = [dataclasses.replace(table, rate_limiter=limiter) for table in tables]
-    server = replay.make_server(tables, backend)
+    # As a one-process run holds it: nothing samples, and inserts never wait.
+    server = replay.make_server([replay.for_one_process(table) for table in tables], backend)
     _, actor = builders.make_acting(
         builder,
         server.client(),

@@ -4,6 +4,7 @@ the acting thread, and back off while the source has nothing newer."""
 
 import threading
 import time
+from concurrent import futures
 
 import pytest
 
@@ -52,10 +53,10 @@ def test_asynchronous_pulls_never_block_acting_and_swap_in_when_they_arrive():
     client.update()  # Still in flight: no second pull is started.
     assert client.params == 1
     source.gate.set()
-    client._pending.done.wait(timeout=10)
+    futures.wait([client._pending], timeout=10)
     client.update()  # Swaps in version 2 and starts the next pull.
     assert client.params == 2
-    client._pending.done.wait(timeout=10)
+    futures.wait([client._pending], timeout=10)
     client.update()
     assert client.params == 3 and source.version <= 4
 
@@ -66,7 +67,7 @@ def test_an_asynchronous_pull_s_error_is_raised_on_the_acting_thread():
     assert client.params == 1
     source.fail = True
     client.update()
-    client._pending.done.wait(timeout=10)
+    futures.wait([client._pending], timeout=10)
     with pytest.raises(RuntimeError, match="learner unreachable"):
         client.update()
 
@@ -191,10 +192,10 @@ def test_a_synchronous_pull_supersedes_the_one_in_flight_without_queueing_more()
         client.update()
     assert source.calls == 3  # Nothing queued behind the pull in flight.
     source.gate.set()
-    client._pending.done.wait(timeout=10)
+    futures.wait([client._pending], timeout=10)
     client.update()  # Drops version 2 (asked for before version 3) and starts the next.
     assert client.params == "version 3"
-    client._pending.done.wait(timeout=10)
+    futures.wait([client._pending], timeout=10)
     client.update()
     assert client.params == "version 4"
 

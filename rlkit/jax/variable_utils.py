@@ -6,7 +6,7 @@ import queue
 import threading
 import time
 from collections.abc import Sequence
-from typing import Any
+from concurrent import futures
 
 from rlkit import core, types
 
@@ -50,7 +50,7 @@ class VariableClient:
         self._last_pull = -float("inf")
         self._calls = 0
         self._params: types.Params | None = None
-        self._pending: _Pull | None = None
+        self._pending: futures.Future | None = None
         self._superseded = False
         self._puller: _Puller | None = None
 
@@ -61,7 +61,7 @@ class VariableClient:
             self.update_and_wait()
             return
         pull = self._pending
-        if pull is not None and pull.done.is_set():
+        if pull is not None and pull.done():
             self._pending = None
             if self._superseded:  # Older than what `update_and_wait` got meanwhile.
                 self._superseded = False
@@ -105,36 +105,23 @@ class VariableClient:
             self._puller.stop()
 
 
-class _Pull:
-    """One background `get_variables` call: `done` is set when its result (or error) is in."""
-
-    def __init__(self):
-        self.done = threading.Event()
-        self.value: Any = None
-        self.error: BaseException | None = None
-
-    def result(self) -> Any:
-        if self.error is not None:
-            raise self.error
-        return self.value
-
-
 class _Puller:
-    """A daemon thread serving a client's pulls, one at a time (a hung remote source cannot
-    keep the process from exiting), until the client is collected (`stop`, from its
-    `__del__`). One thread for the client's lifetime: starting a thread per pull made the
-    acting thread wait for each new thread to be scheduled. A `SimpleQueue`, as its `put`
-    may be called from `__del__` on any thread, this one included."""
+    """A daemon thread serving a client's pulls (futures), one at a time, until the client
+    is collected (`stop`, from its `__del__`). One thread for the client's lifetime: starting
+    a thread per pull made the acting thread wait for each new thread to be scheduled. Not a
+    `ThreadPoolExecutor`: its threads are joined at exit, so a hung remote source would keep
+    the process from exiting. A `SimpleQueue`, as its `put` may be called from `__del__` on
+    any thread, this one included."""
 
     def __init__(self, source: core.VariableSource, key: str):
         self._source = source
         self._key = key
-        self._requests: queue.SimpleQueue[_Pull | None] = queue.SimpleQueue()
+        self._requests: queue.SimpleQueue[futures.Future | None] = queue.SimpleQueue()
         self.thread = threading.Thread(target=self._serve, name="rlkit-variable-pull", daemon=True)
         self.thread.start()
 
-    def request(self) -> _Pull:
-        pull = _Pull()
+    def request(self) -> futures.Future:
+        pull: futures.Future = futures.Future()
         self._requests.put(pull)
         return pull
 
@@ -144,12 +131,13 @@ class _Puller:
 
     def _serve(self) -> None:
         while (pull := self._requests.get()) is not None:
+            pull.set_running_or_notify_cancel()
             try:
-                (pull.value,) = self._source.get_variables([self._key])
-            except BaseException as error:  # Raised on the acting thread, in `result`.
-                pull.error = error
-            finally:
-                pull.done.set()
+                (value,) = self._source.get_variables([self._key])
+            except BaseException as error:  # Raised on the acting thread, by `result`.
+                pull.set_exception(error)
+            else:
+                pull.set_result(value)
 
 
 class StaticVariableSource(core.VariableSource):
