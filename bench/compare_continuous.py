@@ -24,10 +24,8 @@ The peers' venv is `bench/compare_sb3.py`'s (.peers-venv; torch 2.13.0 CPU, SB3,
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import json
 import os
-import sys
 
 import numpy as np
 
@@ -35,10 +33,10 @@ from rlkit.agents import registry
 
 try:
     from bench._report import markdown_table, write_section
-    from bench.compare_sb3 import CURRENT_PYTHON, PEERS_TORCH, ensure_peers_venv, run, table_row
+    from bench.compare_sb3 import PEERS_TORCH, ensure_peers_venv, rlkit_stacks, run, table_row
 except ImportError:
     from _report import markdown_table, write_section
-    from compare_sb3 import CURRENT_PYTHON, PEERS_TORCH, ensure_peers_venv, run, table_row
+    from compare_sb3 import PEERS_TORCH, ensure_peers_venv, rlkit_stacks, run, table_row
 
 PEER_SCRIPT = """
 import importlib.metadata, json, sys, time
@@ -140,12 +138,7 @@ def main() -> None:
     args = parser.parse_args()
     peers_python = ensure_peers_venv()
     peer_kwargs = json.dumps(PEER_HYPERPARAMETERS[args.algo, args.env])
-    runs = [("local", sys.executable, "local")]
-    if importlib.util.find_spec("reverb"):
-        runs.append(("reverb", sys.executable, "reverb"))
-    if CURRENT_PYTHON.exists():
-        runs.append(("local-current", CURRENT_PYTHON, "local"))
-    runs = [entry for entry in runs if entry[0] in args.rlkit]
+    runs = [entry for entry in rlkit_stacks() if entry[0] in args.rlkit]
     rows, versions = [], {}
     ratios: dict[tuple[str, str], list[float]] = {
         (label, peer): [] for label, _, _ in runs for peer in args.peers

@@ -19,19 +19,17 @@ The peers' venv is `bench/compare_sb3.py`'s (.peers-venv; torch 2.13.0 CPU, SB3,
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import json
 import os
-import sys
 
 import numpy as np
 
 try:
     from bench._report import markdown_table, write_section
-    from bench.compare_sb3 import CURRENT_PYTHON, PEERS_TORCH, ensure_peers_venv, run, table_row
+    from bench.compare_sb3 import PEERS_TORCH, ensure_peers_venv, rlkit_stacks, run, table_row
 except ImportError:
     from _report import markdown_table, write_section
-    from compare_sb3 import CURRENT_PYTHON, PEERS_TORCH, ensure_peers_venv, run, table_row
+    from compare_sb3 import PEERS_TORCH, ensure_peers_venv, rlkit_stacks, run, table_row
 
 PEER_SCRIPT = """
 import importlib.metadata, json, sys, time
@@ -89,11 +87,7 @@ agent.close()
 """
 
 PEERS = (("sbx", "SBX"), ("sb3", "SB3"))
-RLKIT_RUNS = {  # label: (interpreter, replay backend)
-    "local": (sys.executable, "local"),
-    "reverb": (sys.executable, "reverb"),
-    "local-current": (str(CURRENT_PYTHON), "local"),
-}
+RLKIT_RUNS = ("local-current", "local", "reverb")  # See compare_sb3.rlkit_stacks.
 
 
 def main() -> None:
@@ -103,12 +97,8 @@ def main() -> None:
     parser.add_argument("--rlkit", nargs="+", choices=sorted(RLKIT_RUNS), default=None)
     args = parser.parse_args()
     peers = ensure_peers_venv()
-    labels = args.rlkit or [
-        label
-        for label in RLKIT_RUNS
-        if (label != "reverb" or importlib.util.find_spec("reverb"))
-        and (label != "local-current" or CURRENT_PYTHON.exists())
-    ]
+    installed = {label: (python, backend) for label, python, backend in rlkit_stacks()}
+    labels = [label for label in args.rlkit or RLKIT_RUNS if label in installed]
     rows, versions = [], {}
     ratios: dict[tuple[str, str], list[float]] = {
         (label, peer): [] for label in labels for peer, _ in PEERS
@@ -119,7 +109,7 @@ def main() -> None:
             results[library] = run(peers, PEER_SCRIPT, library, seed, args.steps)
             versions[library] = results[library]["version"]
         for label in labels:
-            python, backend = RLKIT_RUNS[label]
+            python, backend = installed[label]
             results[label] = run(python, RLKIT_SCRIPT, backend, seed, args.steps)
             versions[label] = results[label]["jax"]
         print(f"seed {seed}: {json.dumps(results)}", flush=True)
@@ -128,12 +118,12 @@ def main() -> None:
             ours = results[label]
             for (peer, _), seconds in zip(PEERS, peer_seconds, strict=True):
                 ratios[label, peer].append(ours["seconds"] / seconds)
-            name = f"rlkit, {RLKIT_RUNS[label][1]} replay, jax {ours['jax']}"
+            name = f"rlkit, {installed[label][1]} replay, jax {ours['jax']}"
             rows.append(table_row(seed, name, ours, peer_seconds, "")[:-1])
         for peer, name in PEERS:
             rows.append(table_row(seed, name, results[peer], peer_seconds, "")[:-1])
     names = {
-        label: f"rlkit, {RLKIT_RUNS[label][1]} replay, jax {versions[label]}" for label in labels
+        label: f"rlkit, {installed[label][1]} replay, jax {versions[label]}" for label in labels
     }
     summary = "\n".join(
         f"- {names[label]} / {dict(PEERS)[peer]}: "

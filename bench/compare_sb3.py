@@ -8,14 +8,15 @@ with the overrides in COMPARISONS, samples_per_insert=32 and 128 SGD steps per l
 the same count and schedule), one after the other in this process tree, per seed.
 Reports training wall-clock of each, the ratios to each peer, update counts and greedy
 evaluation returns (20 episodes), and rlkit's acting-loop speed with replay writes (10,000
-steps of acting and writing, no learning). rlkit runs three ways: the local backend on the
-Reverb stack (.venv, jax 0.4.34), Reverb itself there, and the local backend on the current
-stack (.venv-current, `make install-current`: the base install), when that venv exists.
+steps of acting and writing, no learning). rlkit runs up to three ways (`rlkit_stacks`): the
+local backend on the base install (.venv, `make install`: label local-current), and, where
+`make install-reverb` made .venv-reverb (jax 0.4.34), the local backend there (local) and
+Reverb itself (reverb).
 
 The peers live in their own venv (.peers-venv, created on first use and topped up when
 PEERS_PACKAGES changes: torch==2.13.0 first, which resolves to the CPU build, then
 stable-baselines3, sbx-rl and sb3-contrib); nothing is installed into the project's
-environment. The Reverb rows need the `reverb` extra (`make install`).
+environment.
 
     .venv/bin/python bench/compare_sb3.py [--algo dqn|qrdqn] [--seeds 0 1 2] [--steps 50000]
 """
@@ -24,7 +25,6 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import importlib.util
 import json
 import os
 import pathlib
@@ -40,7 +40,8 @@ except ImportError:
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 PEERS_VENV = ROOT / ".peers-venv"
-CURRENT_PYTHON = ROOT / ".venv-current" / "bin" / "python"
+BASE_PYTHON = ROOT / ".venv" / "bin" / "python"
+REVERB_PYTHON = ROOT / ".venv-reverb" / "bin" / "python"
 # torch first and alone: pinned, it resolves to the CPU build; a plain torch pulls CUDA.
 PEERS_TORCH = "torch==2.13.0"
 PEERS_PACKAGES = [
@@ -254,6 +255,16 @@ def table_row(seed: int, name: str, result: dict, peer_seconds: list[float], act
     ]
 
 
+def rlkit_stacks() -> list[tuple[str, str, str]]:
+    """(label, interpreter, replay backend) of each rlkit set-up installed here: the base
+    install (local-current), and on the Reverb stack its local backend (local) and Reverb."""
+    base = BASE_PYTHON if BASE_PYTHON.exists() else sys.executable
+    runs = [("local-current", str(base), "local")]
+    if REVERB_PYTHON.exists():
+        runs += [("local", str(REVERB_PYTHON), "local"), ("reverb", str(REVERB_PYTHON), "reverb")]
+    return runs
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--algo", choices=sorted(COMPARISONS), default="dqn")
@@ -263,11 +274,7 @@ def main() -> None:
     comparison = COMPARISONS[args.algo]
     peers = ensure_peers_venv()
     # (label, interpreter, replay backend)
-    runs = [("local", sys.executable, "local")]
-    if importlib.util.find_spec("reverb"):
-        runs.append(("reverb", sys.executable, "reverb"))
-    if CURRENT_PYTHON.exists():
-        runs.append(("local-current", CURRENT_PYTHON, "local"))
+    runs = rlkit_stacks()
     rows, versions = [], {}
     ratios: dict[tuple[str, str], list[float]] = {
         (label, peer): [] for label, _, _ in runs for peer, _ in comparison.peers

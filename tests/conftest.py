@@ -47,7 +47,7 @@ def scripted_env():
     return ScriptedEnv
 
 
-# Reverb is an extra (rlkit[reverb]): the current-stack venv runs the suite without it.
+# Reverb is an extra (rlkit-jax[reverb]): the current-stack venv runs the suite without it.
 REPLAY_BACKENDS = ["local"] + (["reverb"] if importlib.util.find_spec("reverb") else [])
 
 

@@ -50,3 +50,18 @@ def test_distributed_example_runs_on_local_ray(capsys):
     distributed_dqn.main(num_actors=1, steps=1_000)
     out = capsys.readouterr().out
     assert "learner steps in" in out and "with 1 actors" in out
+
+
+def test_the_readme_config_and_search_space_files_are_shipped_and_load():
+    import dataclasses
+
+    from rlkit import configs
+    from rlkit.agents import dqn
+    from rlkit.experiments import tuning
+
+    readme = (EXAMPLES.parent / "README.md").read_text()
+    assert "examples/my.yaml" in readme and "examples/space.yaml" in readme
+    config = configs.load_config(dqn.DQNConfig, [str(EXAMPLES / "my.yaml")], ["batch_size=128"])
+    assert config.hidden_sizes == (128, 128) and config.batch_size == 128
+    space = tuning.load_search_space(str(EXAMPLES / "space.yaml"), dqn.DQNConfig)
+    assert set(space) <= {field.name for field in dataclasses.fields(config)}

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import dataclasses
 
+import jax.numpy as jnp
+import numpy as np
 import pytest
 
-from rlkit import replay
+from rlkit import replay, types
 from rlkit.agents import off_policy
+from rlkit.jax import learning as jax_learning
 from rlkit.agents.replay_config import ReplayConfig
 
 
@@ -79,3 +82,25 @@ def test_learning_schedule_waits_for_a_complete_first_item_and_the_adder_lag():
     assert schedule.min_observations == 13 * 8 + 8 + 3
     # 32 * 4 transitions per learner step at 16 samples per insert: one step every 8 env steps.
     assert schedule.observations_per_learner_step == 8.0
+
+
+def test_a_learner_serves_the_very_same_variables_until_it_steps():
+    # Clients tell new parameters by identity: a container built per pull (on-policy's
+    # PolicyParams) made every evaluation step move the parameters to the device again.
+    def update(state, batch, probabilities):
+        del batch, probabilities
+        return state + 1.0, {}, None
+
+    batches = iter(lambda: types.Batch(data=np.zeros(1), keys=None, probabilities=np.ones(1)), 0)
+    learner = jax_learning.OffPolicyLearner(
+        update, jnp.zeros(()), lambda state: {"policy": (state,)}, batches
+    )
+    (first,) = learner.get_variables(["policy"])
+    (again,) = learner.get_variables(["policy"])
+    assert again is first
+    learner.step()
+    (stepped,) = learner.get_variables(["policy"])
+    assert stepped is not first and float(stepped[0]) == 1.0
+    learner.restore(jnp.zeros(()))
+    (restored,) = learner.get_variables(["policy"])
+    assert restored is not stepped and float(restored[0]) == 0.0

@@ -239,7 +239,7 @@ def test_import_without_reverb_and_asking_for_it():
     )
     assert result.returncode == 0, result.stderr
     lines = result.stdout.strip().splitlines()
-    assert len(lines) == 1 and "pip install -c constraints.txt 'rlkit[reverb]'" in lines[0]
+    assert len(lines) == 1 and "pip install -c constraints.txt 'rlkit-jax[reverb]'" in lines[0]
 
 
 def _writer_thread(client, table, count, delay_s=0.002):

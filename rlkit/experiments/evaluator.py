@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import time
+
 import dm_env
 import numpy as np
 
@@ -35,11 +37,14 @@ class Evaluator:
         self._num_episodes = num_episodes
         self._counter = counter
         self._logger = logger or loggers.NoOpLogger()
+        self.seconds = 0.0  # Spent evaluating, over every `evaluate` call.
 
     def evaluate(self) -> dict[str, Any]:
         """Evaluates the current parameters; returns (and logs) the summary row."""
+        started = time.monotonic()
         self._actor.update(wait=True)
         results = self._loop.run(num_episodes=self._num_episodes)
+        self.seconds += time.monotonic() - started
         returns = np.array([float(r["episode_return"]) for r in results])
         lengths = np.array([r["episode_length"] for r in results])
         counts = self._counter.get_counts()

@@ -143,6 +143,7 @@ class OffPolicyLearner(core.Learner):
         self._log_every = log_every
         self._last_log = time.monotonic()
         self._unlogged: dict[str, Any] | None = None  # The latest step's row, if not written.
+        self._served: tuple[Any, dict[str, types.Params]] | None = None  # (state, variables)
 
     def step(self) -> None:
         sample = next(self._iterator)
@@ -171,7 +172,12 @@ class OffPolicyLearner(core.Learner):
             self._write_metrics()
 
     def get_variables(self, names: Sequence[str]) -> list[types.Params]:
-        variables = self._variables(self._state)
+        # The very same objects while the state is unchanged (VariableSource's contract): a
+        # `variables` that builds a container (e.g. on-policy's PolicyParams) would otherwise
+        # make every pull look new and every actor move the parameters again, per step.
+        if self._served is None or self._served[0] is not self._state:
+            self._served = (self._state, self._variables(self._state))
+        variables = self._served[1]
         return [variables[name] for name in names]
 
     @property

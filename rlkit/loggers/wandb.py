@@ -1,4 +1,4 @@
-"""Weights & Biases logging, an optional extra: `pip install 'rlkit[wandb]'`."""
+"""Weights & Biases logging, an optional extra: `pip install 'rlkit-jax[wandb]'`."""
 
 from __future__ import annotations
 
@@ -23,7 +23,7 @@ class WandbLogger(Logger):
             import wandb
         except ImportError as error:
             raise errors.ConfigError(
-                "The wandb logger needs the wandb package: pip install 'rlkit[wandb]' "
+                "The wandb logger needs the wandb package: pip install 'rlkit-jax[wandb]' "
                 "(or drop 'wandb' from the loggers)."
             ) from error
         self._wandb = wandb

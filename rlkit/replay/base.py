@@ -6,7 +6,7 @@ signature); a backend turns them into live tables behind a `ReplayServer`, whose
 priority updates and checkpoints. Two backends implement it:
 
 - `local`: in-process numpy tables (`rlkit.replay.local`), the default for one process;
-- `reverb`: a Reverb server (`rlkit[reverb]`), for runs whose actors are other processes.
+- `reverb`: a Reverb server (`rlkit-jax[reverb]`), for runs whose actors are other processes.
 
 Both enforce Reverb's rate-limiter rule, so a table behaves the same on either.
 """

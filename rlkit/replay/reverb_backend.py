@@ -1,4 +1,4 @@
-"""The Reverb backend: `TableConfig`s served by a Reverb server (`pip install rlkit[reverb]`).
+"""The Reverb backend: `TableConfig`s served by a Reverb server (`pip install 'rlkit-jax[reverb]'`).
 
 Reverb and TensorFlow are imported only here, and only when this backend is used, so
 `import rlkit` works without them.
@@ -29,7 +29,7 @@ def import_reverb():
     except ImportError as error:
         raise errors.ConfigError(
             f"The 'reverb' replay backend needs Reverb, which is not installed ({error}). "
-            "Install the extra on Python 3.11: pip install -c constraints.txt 'rlkit[reverb]'; "
+            "Install the extra on Python 3.11: pip install -c constraints.txt 'rlkit-jax[reverb]'; "
             "or use replay_backend='local'."
         ) from None
     return reverb

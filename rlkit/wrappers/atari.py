@@ -64,7 +64,7 @@ def import_ale():
     except ImportError as error:
         raise errors.ConfigError(
             f"Atari environments need ale-py, which is not installed ({error}). "
-            "Install the extra: pip install 'rlkit[atari]' (through constraints.txt on the "
+            "Install the extra: pip install 'rlkit-jax[atari]' (through constraints.txt on the "
             "Reverb stack)."
         ) from None
     ale_py.ALEInterface.setLoggerMode(ale_py.LoggerMode.Warning)
