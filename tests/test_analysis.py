@@ -110,31 +110,190 @@ def test_videos_have_the_expected_frames(tmp_path):
         analysis.write_video(frames, str(tmp_path / "clip.avi"))
 
 
-def write_run(directory, agent_config, rows):
+def write_run(directory, agent_config, rows, seed=0):
+    """A fake run directory: experiment.yaml and logs/evaluator.csv with `rows` (step, return)."""
     (directory / "logs").mkdir(parents=True)
     (directory / "experiment.yaml").write_text(
-        f"agent: dqn\nenv_id: CartPole-v1\nagent_config: {agent_config}\n"
+        f"agent: dqn\nenv_id: CartPole-v1\nseed: {seed}\nagent_config: {agent_config}\n"
     )
-    lines = ["actor_steps,return_mean"] + [f"{step},{value}" for step, value in rows]
+    lines = ["actor_steps,return_mean,return_std"] + [f"{s},{v},0.5" for s, v in rows]
     (directory / "logs" / "evaluator.csv").write_text("\n".join(lines) + "\n")
     return str(directory)
 
 
-def test_learning_curves_are_sorted_and_grouped_by_config(tmp_path):
-    from rlkit.analysis import curves
+def write_episodes(directory, rows):
+    """logs/episodes.parquet of a fake run, as the history logger writes it."""
+    from rlkit.loggers.history import write_history
 
+    history = [
+        {"actor_steps": s, "wall_time": 0.0, "episode_return": r, "episode_length": 10}
+        for s, r in rows
+    ]
+    write_history(str(directory / "logs" / "episodes.parquet"), history)
+
+
+def every(last, value=lambda step: step / 100):
+    """Evaluations every 1000 steps up to `last`."""
+    return [(step, value(step)) for step in range(1000, last + 1, 1000)]
+
+
+def curves_of(axis):
+    """{label: (x, y)} of the labelled lines of an axis."""
+    return {
+        line.get_label(): (line.get_xdata(), line.get_ydata())
+        for line in axis.lines
+        if not line.get_label().startswith("_")
+    }
+
+
+def test_learning_curves_are_sorted_without_repeated_steps(tmp_path):
     # Rows as a crash and a resume can leave them: out of order, one step twice.
     run = write_run(tmp_path / "a", "{lr: 1}", [(200, 2.0), (100, 1.0), (200, 3.0)])
     curve = analysis.load_learning_curve(run)
     assert curve["actor_steps"].tolist() == [100, 200]
     assert curve["episode_return"].tolist() == [1.0, 3.0]  # The later row of a step wins.
-    seed_twin = write_run(tmp_path / "b", "{lr: 1}", [(100, 5.0), (200, 5.0)])
-    other = write_run(tmp_path / "c", "{lr: 2}", [(100, 0.0), (200, 0.0)])
-    assert curves._group(run) == curves._group(seed_twin) != curves._group(other)
-    labels = curves._number_duplicates({"k1": "dqn on X", "k2": "dqn on X", "k3": "sac on Y"})
-    assert labels == {"k1": "dqn on X, config 1", "k2": "dqn on X, config 2", "k3": "sac on Y"}
-    out = analysis.plot_learning_curves([run, seed_twin, other], str(tmp_path / "c.png"))
+
+
+def test_each_run_is_drawn_whole_and_labelled_by_its_name(figures, tmp_path):
+    # Two seeds of one config, one five times longer: neither merged nor cut to the shorter.
+    long = write_run(tmp_path / "cp_seed0", "{lr: 1}", every(50_000))
+    short = write_run(tmp_path / "cp_seed1", "{lr: 1}", every(10_000), seed=1)
+    notes = []
+    out = analysis.plot_learning_curves(
+        [long, short], str(tmp_path / "c.png"), on_note=notes.append
+    )
     assert png_size(out) == (800, 500)
+    (figure,) = figures
+    (axis,) = figure.axes
+    lines = curves_of(axis)
+    assert list(lines) == ["cp_seed0", "cp_seed1"]
+    assert lines["cp_seed0"][0].tolist() == list(range(1000, 50_001, 1000))
+    assert lines["cp_seed1"][0].tolist() == list(range(1000, 10_001, 1000))
+    assert lines["cp_seed1"][1].tolist() == [step / 100 for step in range(1000, 10_001, 1000)]
+    assert notes == []  # Nothing hidden: nothing to say.
+
+
+def test_runs_of_the_same_name_are_told_apart_by_their_parents(figures, tmp_path):
+    runs = [
+        write_run(tmp_path / c / "seed0", f"{{lr: {i}}}", every(3000)) for i, c in enumerate("ab")
+    ]
+    analysis.plot_learning_curves(runs, str(tmp_path / "c.png"))
+    assert list(curves_of(figures[0].axes[0])) == ["a/seed0", "b/seed0"]
+
+
+def test_a_single_evaluation_is_drawn_as_a_marker(figures, tmp_path):
+    run = write_run(tmp_path / "early", "{lr: 1}", [(5000, 7.0)])
+    analysis.plot_learning_curves([run], str(tmp_path / "c.png"))
+    (line,) = figures[0].axes[0].lines
+    assert line.get_label() == "early"
+    assert line.get_xdata().tolist() == [5000] and line.get_ydata().tolist() == [7.0]
+    assert line.get_marker() == "o" and line.get_linestyle() == "None"
+
+
+def test_a_run_given_twice_is_drawn_once_with_a_note(figures, tmp_path):
+    run = write_run(tmp_path / "a", "{lr: 1}", every(3000))
+    notes = []
+    analysis.plot_learning_curves([run, run], str(tmp_path / "c.png"), on_note=notes.append)
+    assert list(curves_of(figures[0].axes[0])) == ["a"]
+    assert len(notes) == 1 and "given twice" in notes[0]
+
+
+def test_aggregate_is_the_mean_and_range_over_seeds_of_one_config(figures, tmp_path):
+    # cp_seed1 stops at 10k of 50k: the mean is over both seeds up to 10k (solid), then over
+    # the seed that went on (dashed); a note names the runs and their last steps.
+    seed0 = write_run(tmp_path / "cp_seed0", "{lr: 1}", every(50_000))
+    seed1 = write_run(tmp_path / "cp_seed1", "{lr: 1}", every(10_000, lambda s: s / 50), seed=1)
+    other = write_run(tmp_path / "big_lr", "{lr: 2}", every(20_000, lambda s: 0.0))
+    notes = []
+    analysis.plot_learning_curves(
+        [seed0, seed1, other], str(tmp_path / "c.png"), aggregate=True, on_note=notes.append
+    )
+    (axis,) = figures[0].axes
+    lines = curves_of(axis)
+    label = "dqn on CartPole-v1: cp (lr=1) [2 runs]"
+    assert list(lines) == [label, "dqn on CartPole-v1: big_lr (lr=2) [1 run]"]
+    steps = np.arange(1000, 50_001, 1000)
+    x, y = lines[label]
+    assert x.tolist() == steps.tolist()
+    both = steps <= 10_000
+    np.testing.assert_allclose(y[both], (steps[both] / 100 + steps[both] / 50) / 2)
+    assert np.isnan(y[~both]).all()
+    (dashed,) = [line for line in axis.lines if line.get_linestyle() == "--"]
+    assert dashed.get_color() == axis.lines[0].get_color()
+    np.testing.assert_allclose(dashed.get_ydata()[steps > 10_000], steps[steps > 10_000] / 100)
+    assert np.isnan(dashed.get_ydata()[steps < 10_000]).all()
+    band = axis.collections[0].get_paths()[0].vertices
+    # At 10k the band spans the two seeds' returns, 100 and 200; at 50k the one seed's.
+    assert set(band[band[:, 0] == 10_000, 1]) == {100.0, 200.0}
+    assert set(band[band[:, 0] == 50_000, 1]) == {500.0}
+    assert len(notes) == 1
+    assert "cp_seed0 50,000" in notes[0] and "cp_seed1 10,000" in notes[0]
+    assert "min to max" in axis.get_title()
+
+
+def test_aggregate_of_single_evaluations_is_a_marker_with_its_range(figures, tmp_path):
+    runs = [
+        write_run(tmp_path / f"x_seed{seed}", "{lr: 1}", [(2000, float(seed))], seed=seed)
+        for seed in range(3)
+    ]
+    notes = []
+    analysis.plot_learning_curves(
+        runs, str(tmp_path / "c.png"), aggregate=True, on_note=notes.append
+    )
+    (axis,) = figures[0].axes
+    marker = curves_of(axis)["dqn on CartPole-v1: x [3 runs]"]
+    assert marker[0].tolist() == [2000] and marker[1].tolist() == [1.0]
+    (bars,) = [c for c in axis.collections if c.get_segments()]
+    assert bars.get_segments()[0][:, 1].tolist() == [0.0, 2.0]
+    assert notes == []
+
+
+def test_training_episodes_are_drawn_raw_and_smoothed(figures, tmp_path):
+    run = write_run(tmp_path / "a", "{lr: 1}", every(2000))
+    write_episodes(tmp_path / "a", [(10 * i, float(i % 2)) for i in range(1, 9)])
+    analysis.plot_learning_curves([run], str(tmp_path / "c.png"), episodes=True, smoothing_window=4)
+    (figure,) = figures
+    evaluations, training = figure.axes
+    assert list(curves_of(evaluations)) == ["a"]
+    assert "rolling mean of 4 episodes" in training.get_title()
+    raw, smoothed = training.lines
+    assert raw.get_ydata().tolist() == [1.0, 0.0] * 4 and raw.get_alpha() < 0.5
+    assert smoothed.get_label() == "a"
+    assert smoothed.get_xdata().tolist() == [10.0 * i for i in range(1, 9)]
+    assert smoothed.get_ydata().tolist() == [1.0, 0.5, 2 / 3, 0.5, 0.5, 0.5, 0.5, 0.5]
+    assert png_size(str(tmp_path / "c.png")) == (800, 800)
+
+
+def test_a_run_with_nothing_to_plot_is_one_clear_error(tmp_path):
+    only_episodes = tmp_path / "only_episodes"
+    (only_episodes / "logs").mkdir(parents=True)
+    write_episodes(only_episodes, [(10, 1.0), (20, 2.0)])
+    with pytest.raises(errors.CheckpointError, match="no evaluations.*--episodes"):
+        analysis.plot_learning_curves([str(only_episodes)], str(tmp_path / "c.png"))
+    only_evaluations = write_run(tmp_path / "only_evaluations", "{lr: 1}", every(2000))
+    with pytest.raises(errors.CheckpointError, match="No training episodes to plot"):
+        analysis.plot_learning_curves([only_evaluations], str(tmp_path / "c.png"), episodes=True)
+    assert not (tmp_path / "c.png").exists()
+
+
+def test_plot_command_aggregates_notes_and_errors(capsys, tmp_path):
+    from rlkit.cli import main as cli
+
+    seed0 = write_run(tmp_path / "cp_seed0", "{lr: 1}", every(5000))
+    seed1 = write_run(tmp_path / "cp_seed1", "{lr: 1}", every(2000), seed=1)
+    for directory in (seed0, seed1):
+        write_episodes(tmp_path / directory, [(500, 1.0), (1500, 2.0)])
+    out_png = tmp_path / "curves.png"
+    argv = ["plot", seed0, seed1, "--aggregate", "--episodes", "--out", str(out_png)]
+    assert cli.main(argv) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[0].startswith("note: the runs of dqn on CartPole-v1: cp")
+    assert "cp_seed0 5,000, cp_seed1 2,000" in out[0] and out[1] == f"wrote {out_png}"
+    assert png_size(str(out_png)) == (800, 800)
+    (tmp_path / "empty").mkdir()
+    assert cli.main(["plot", str(tmp_path / "empty"), "--episodes"]) == 2
+    err = capsys.readouterr().err
+    assert "No training episodes to plot" in err and err.count("\n") == 1
 
 
 def four_action_q(observations):

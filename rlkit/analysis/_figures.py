@@ -14,10 +14,18 @@ import matplotlib.pyplot as plt  # noqa: E402
 DPI = 100
 
 
-def new_figure(size_px: tuple[int, int], ncols: int = 1):
-    """A figure of exactly `size_px` (width, height) pixels when saved."""
+def new_figure(size_px: tuple[int, int], ncols: int = 1, nrows: int = 1, sharex: bool = False):
+    """A figure of exactly `size_px` (width, height) pixels when saved, and its axes as an
+    (nrows, ncols) array."""
     width, height = size_px
-    return plt.subplots(1, ncols, figsize=(width / DPI, height / DPI), dpi=DPI, squeeze=False)
+    return plt.subplots(
+        nrows,
+        ncols,
+        figsize=(width / DPI, height / DPI),
+        dpi=DPI,
+        squeeze=False,
+        sharex=sharex,
+    )
 
 
 def save_figure(figure, path: str) -> str:
