@@ -16,6 +16,8 @@ export JAX_PLATFORMS := cpu
 export TF_CPP_MIN_LOG_LEVEL := 2
 
 .PHONY: install install-reverb run test test-fast test-reverb lint docs bench clean
+VENV_DOCS := .venv-docs
+STAMP_DOCS := $(VENV_DOCS)/.installed
 
 # The base install: rlkit and its test tools on current releases (constraints-current.txt).
 install: $(STAMP)
@@ -75,9 +77,19 @@ lint: install
 	$(BIN)/ruff check rlkit tests examples bench
 	$(BIN)/ruff format --check rlkit tests examples bench
 
+# The documentation site (mkdocs; reads the sources, imports nothing), warnings as errors.
+$(STAMP_DOCS): docs/requirements.txt
+	@echo "==> $(VENV_DOCS): installing mkdocs, mkdocs-material and mkdocstrings (docs/requirements.txt)"
+	@test -x $(VENV_DOCS)/bin/python || $(PYTHON) -m venv $(VENV_DOCS)
+	@$(VENV_DOCS)/bin/python -m pip install -q -r docs/requirements.txt
+	@touch $(STAMP_DOCS)
+
+docs: $(STAMP_DOCS)
+	NO_MKDOCS_2_WARNING=1 $(VENV_DOCS)/bin/mkdocs build --strict
+
 bench: install
 	$(BIN)/python bench/dqn_family.py --variants dqn --target 475
 	$(BIN)/python bench/compare_sb3.py
 
 clean:
-	rm -rf $(VENV) $(VENV_REVERB) build *.egg-info site
+	rm -rf $(VENV) $(VENV_REVERB) $(VENV_DOCS) build *.egg-info site

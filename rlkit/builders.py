@@ -2,7 +2,8 @@
 
 An agent is a builder. `rlkit.LocalLayout` assembles one in a single process,
 `rlkit.experiments.run_experiment` adds evaluation, checkpoints and logging around it, and the
-distributed layout will assemble the same builder across processes. Nothing agent-specific
+distributed layout (`rlkit.experiments.make_distributed_experiment`) assembles the same
+builder across processes on Ray. Nothing agent-specific
 lives outside the builder.
 """
 
