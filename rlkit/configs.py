@@ -76,7 +76,22 @@ def _read_yaml(path: str) -> dict[str, Any]:
     return content
 
 
+def _sequence_fields(config_class: type) -> set[str]:
+    """The fields annotated as a tuple or list (e.g. `hidden_sizes: tuple[int, ...]`)."""
+    try:
+        hints = typing.get_type_hints(config_class)
+    except Exception:  # An annotation that does not resolve: no shorthand, OmegaConf checks.
+        return set()
+    return {
+        name
+        for name, hint in hints.items()
+        if hint in (tuple, list) or typing.get_origin(hint) in (tuple, list)
+    }
+
+
 def _parse_overrides(config_class: type, overrides: Sequence[str]):
+    sequences = _sequence_fields(config_class)
+    dotlist = []
     for override in overrides:
         key, separator, value = override.partition("=")
         if not separator or not key.strip():
@@ -84,8 +99,13 @@ def _parse_overrides(config_class: type, overrides: Sequence[str]):
                 f"Override {override!r} is not key=value (e.g. learning_rate=3e-4); valid keys "
                 f"of {config_class.__name__}: {_valid_keys(config_class)}."
             )
+        # `hidden_sizes=64,64` (or `=64`) for a list-valued key: the shell-friendly form of
+        # `hidden_sizes=[64,64]`; OmegaConf would read it as one string.
+        if key.strip() in sequences and value.strip() and not value.strip().startswith("["):
+            override = f"{key}=[{value}]"
+        dotlist.append(override)
     try:
-        return OmegaConf.from_dotlist(list(overrides))
+        return OmegaConf.from_dotlist(dotlist)
     except omegaconf_errors.OmegaConfBaseException as error:
         raise errors.ConfigError(f"Cannot parse overrides {list(overrides)}: {error}") from None
 
@@ -105,9 +125,14 @@ def _type_error(config_class, merged, layer, source, error) -> errors.ConfigErro
     value = OmegaConf.create(layer).get(str(key).split(".")[0].split("[")[0], "?")
     if not isinstance(value, str | int | float | bool):
         value = OmegaConf.to_container(value) if OmegaConf.is_config(value) else value
+    hint = ""
+    name = str(key).split(".")[0].split("[")[0]
+    if name in _sequence_fields(config_class):
+        example = f"{name}=[64,64] or {name}=64,64" if source == "--set" else f"{name}: [64, 64]"
+        hint = f" Write a list, e.g. {example}."
     return errors.ConfigError(
         f"Config key {key!r} in {source}: {value!r} is not a valid "
-        f"{getattr(wanted, '__name__', wanted)} ({config_class.__name__}.{key})."
+        f"{getattr(wanted, '__name__', wanted)} ({config_class.__name__}.{key}).{hint}"
     )
 
 
@@ -118,6 +143,9 @@ def load_config(
     values: dict[str, Any] | None = None,
 ) -> ConfigT:
     """`config_class` defaults, then `values`, each YAML file, and `key=value` overrides.
+
+    An override of a list-valued key takes a YAML list (`hidden_sizes=[64,64]`) or, easier
+    to type in a shell, comma-separated items (`hidden_sizes=64,64`).
 
     Raises:
       ConfigError: a missing or malformed file, an unknown key, a value of the wrong type, or

@@ -10,8 +10,12 @@ evaluation build reports true returns (Atari's training rewards are clipped).
 from __future__ import annotations
 
 import difflib
+import inspect
 import os
 import sys
+import types
+import typing
+from typing import Any
 
 import dm_env
 import gymnasium
@@ -22,6 +26,7 @@ from rlkit.recipes import RECIPES, resolve_recipe
 __all__ = [
     "RECIPES",
     "check_environment_id",
+    "check_environment_kwargs",
     "make_environment",
     "make_vector_environment",
     "resolve_recipe",
@@ -40,11 +45,127 @@ def check_environment_id(env_id: str) -> None:
         if env_id.startswith("ALE/") and "ale_py" not in sys.modules:
             hint += (
                 " Atari games: rlkit.wrappers.make_atari_environment(env_id) registers ale-py's"
-                " ids (pip install 'rlkit[atari]')."
+                " ids (pip install 'rlkit-jax[atari]')."
             )
         raise errors.UnknownEnvironmentError(
             f"Unknown environment id {env_id!r}.{hint} "
             "List the registered ids with `gymnasium.pprint_registry()`."
+        )
+
+
+# Keywords `gymnasium.make` takes itself rather than passing on to the environment.
+_MAKE_KEYWORDS = {"max_episode_steps": (int,), "disable_env_checker": (bool,)}
+_SIMPLE_TYPES = {"bool": bool, "int": int, "float": float, "str": str, "None": type(None)}
+
+
+def _annotation_types(annotation: Any) -> tuple[type, ...] | None:
+    """`bool`, `"int"`, `str | None`, `"float | None"` -> the types; None for anything else
+    (a list, a mapping, a union with other types): those values are not checked."""
+    if isinstance(annotation, str):
+        parts = [part.strip() for part in annotation.split("|")]
+        if all(part in _SIMPLE_TYPES for part in parts):
+            return tuple(_SIMPLE_TYPES[part] for part in parts)
+        return None
+    if annotation in _SIMPLE_TYPES.values() or annotation is None:
+        return (type(None),) if annotation is None else (annotation,)
+    if typing.get_origin(annotation) in (typing.Union, types.UnionType):
+        parts = [_annotation_types(arg) for arg in typing.get_args(annotation)]
+        if all(part is not None for part in parts):
+            return tuple(t for part in parts for t in part)
+    return None
+
+
+def _matches(value: Any, expected: tuple[type, ...]) -> bool:
+    """Whether `value` is one of `expected`; an int is a float, a bool is no number."""
+    if isinstance(value, bool):
+        return bool in expected
+    if isinstance(value, int) and float in expected:
+        return True
+    return isinstance(value, tuple(t for t in expected if t is not bool))
+
+
+def _type_names(expected: tuple[type, ...]) -> str:
+    """`(int,)` -> "an int", `(str, NoneType)` -> "a str"."""
+    names = " or ".join(t.__name__ for t in expected if t is not type(None))
+    return f"an {names}" if names.startswith("int") else f"a {names}"
+
+
+def _constructor_parameters(env_id: str) -> tuple[dict[str, inspect.Parameter], bool] | None:
+    """The environment constructor's keyword parameters and whether it takes `**kwargs`;
+    None when they cannot be read (gymnasium.make reports what goes wrong then)."""
+    from gymnasium.envs.registration import load_env_creator
+
+    spec = gymnasium.registry.get(env_id)
+    if spec is None or spec.entry_point is None:
+        return None
+    try:
+        creator = (
+            load_env_creator(spec.entry_point)
+            if isinstance(spec.entry_point, str)
+            else spec.entry_point
+        )
+        signature = inspect.signature(creator)
+    except Exception:  # A missing optional dependency (Box2D, MuJoCo), a C extension...
+        return None
+    parameters = {
+        name: parameter
+        for name, parameter in signature.parameters.items()
+        if parameter.kind in (parameter.POSITIONAL_OR_KEYWORD, parameter.KEYWORD_ONLY)
+    }
+    takes_any = any(p.kind is p.VAR_KEYWORD for p in signature.parameters.values())
+    return parameters, takes_any
+
+
+def check_environment_kwargs(env_id: str, kwargs: dict[str, Any]) -> None:
+    """Raises `ConfigError` for a keyword `env_id`'s constructor does not take, or a value
+    whose type does not fit the parameter's annotation or default (`is_slippery="maybe"`).
+
+    What cannot be read is let through for `gymnasium.make` to judge: a constructor that
+    takes `**kwargs` accepts any keyword, and a parameter annotated with something other than
+    bool, int, float, str or None (or without annotation and default) any value. None is
+    always let through (the parameter's own "not given").
+    """
+    if not kwargs:
+        return
+    found = _constructor_parameters(env_id)
+    if found is None:
+        return
+    parameters, takes_any = found
+    registered = gymnasium.registry[env_id].kwargs or {}
+    for key, value in kwargs.items():
+        if key in _MAKE_KEYWORDS:
+            expected = _MAKE_KEYWORDS[key]
+        elif key in parameters:
+            parameter, expected = parameters[key], None
+            if parameter.annotation is not inspect.Parameter.empty:
+                expected = _annotation_types(parameter.annotation)
+            else:
+                default = registered.get(key, parameter.default)
+                if isinstance(default, bool | str | float):
+                    expected = (type(default),)
+                elif isinstance(default, int):  # `goal_velocity=0` may well take 0.5.
+                    expected = (int, float)
+        elif takes_any:
+            continue
+        else:
+            accepted = ", ".join(parameters) or "none"
+            close = difflib.get_close_matches(key, [*parameters, *_MAKE_KEYWORDS], n=1)
+            hint = f" Did you mean {close[0]}?" if close else ""
+            raise errors.ConfigError(
+                f"{env_id} takes no keyword argument {key!r}.{hint} Its keyword arguments: "
+                f"{accepted} (and gymnasium.make's {', '.join(_MAKE_KEYWORDS)})."
+            )
+        if value is None or expected is None or _matches(value, expected):
+            continue
+        if str in expected and not isinstance(value, str):
+            fix = f"quote it: {key}='{value}'"
+        elif bool in expected:
+            fix = "use true or false"
+        else:
+            fix = f"give {_type_names(expected)}"
+        raise errors.ConfigError(
+            f"{env_id}'s keyword argument {key!r} expects {_type_names(expected)}, got "
+            f"{value!r} ({type(value).__name__}); {fix}."
         )
 
 

@@ -278,6 +278,7 @@ def test_bad_input_is_one_line_and_non_zero(capsys, argv, message):
     code, _, err = run_cli(capsys, *argv)
     assert code == 2
     assert message in err and err.count("\n") == 1 and "Traceback" not in err
+    assert err.startswith("rlkit: error: ") and not err.startswith("rlkit: error: rlkit")
 
 
 def test_help_shows_every_default(capsys):
@@ -295,7 +296,7 @@ def test_help_shows_every_default(capsys):
         for block in blocks:
             assert "(default: " in block, f"rlkit {command}: {block}"
         if command == "train":
-            for default in ("(default: 50000)", "(default: 5000)", "(default: 10000)"):
+            for default in ("(default: 50000)", "(default: a tenth of --steps", "(default: 10000)"):
                 assert default in out
 
 
@@ -390,17 +391,22 @@ print("exit", code, "heavy", ",".join(heavy))
     "argv",
     [
         ["agents"],
+        [],
         ["--help"],
+        ["--version"],
         ["train", "--help"],
         ["train", "nosuchagent", "--env", "CartPole-v1"],
         ["train", "dqn", "--env", "CartPole-v1", "--steps", "-1"],
         ["train", "dqn", "--env", "CartPole-v9"],
         ["train", "dqn", "--env", "CartPole-v1", "--set", "lr=1"],
+        ["train", "dqn", "--env", "FrozenLake-v1", "--env-arg", "is_slippery=maybe"],
+        ["train", "dqn", "--env", "CartPole-v1", "--seed", "1", "--seeds", "0-2"],
+        ["train", "dqn", "--env", "CartPole-v1", "--env-module", "no_such_module_for_rlkit"],
         ["tune", "dqn", "--env", "CartPole-v1", "--trials", "1", "--set", "lr=1"],
         ["eval", "/no/such/run"],
         ["play", "/no/such/run"],
     ],
-    ids=" ".join,
+    ids=lambda argv: " ".join(argv) or "(bare)",
 )
 def test_listing_help_and_argument_errors_do_not_import_jax(argv):
     result = subprocess.run(
@@ -410,7 +416,8 @@ def test_listing_help_and_argument_errors_do_not_import_jax(argv):
         timeout=120,
     )
     last = result.stdout.splitlines()[-1]
-    assert last.startswith("exit 0" if "agents" in argv or "--help" in argv else "exit 2")
+    succeeds = {"agents", "--help", "--version"} & set(argv)
+    assert last.startswith("exit 0" if succeeds else "exit 2")
     assert last.endswith("heavy "), f"{last} ({result.stderr[-2000:]})"
 
 
@@ -524,7 +531,7 @@ def test_wandb_logger_without_wandb_is_one_line(capsys, tmp_path):
         tmp_path / "run",
         *TINY,
     )
-    assert code == 2 and "pip install 'rlkit[wandb]'" in err and err.count("\n") == 1
+    assert code == 2 and "pip install 'rlkit-jax[wandb]'" in err and err.count("\n") == 1
 
 
 def test_stderr_filter_drops_only_reverb_info_lines():
@@ -548,7 +555,7 @@ def test_reverb_backend_without_the_extra_is_one_line(capsys, tmp_path):
         "--run-dir", tmp_path / "run", "--replay-backend", "reverb",
     )  # fmt: skip
     assert code == 2 and len(err.strip().splitlines()) == 1
-    assert "'rlkit[reverb]'" in err and "replay_backend='local'" in err
+    assert "'rlkit-jax[reverb]'" in err and "replay_backend='local'" in err
 
 
 @pytest.mark.skipif("reverb" not in REPLAY_BACKENDS, reason="needs the Reverb extra")

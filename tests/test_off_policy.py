@@ -10,8 +10,8 @@ import pytest
 
 from rlkit import replay, types
 from rlkit.agents import off_policy
-from rlkit.jax import learning as jax_learning
 from rlkit.agents.replay_config import ReplayConfig
+from rlkit.jax import learning as jax_learning
 
 
 def _config(**overrides) -> ReplayConfig:

@@ -62,6 +62,12 @@ class AgentEntry:
     configs_dir: str = "configs"
     env_recipe: str = "gymnasium"
 
+    def supports(self, action_space: str) -> bool:
+        """Whether it can act in `action_space` ("discrete" or "continuous"), as its
+        `action_spaces` words say ("discrete or continuous" supports both)."""
+        words = re.split(r"[^a-z]+", self.action_spaces.lower())
+        return action_space.lower() in words
+
     def resolve_recipe(self, env_id: str, recipe: str = "auto") -> str:
         """The recipe that builds `env_id` for this agent ("auto" -> its own)."""
         from rlkit.recipes import resolve_recipe
@@ -165,6 +171,13 @@ def agents_summary() -> str:
     """`dqn (discrete actions), ...`: every agent and what it can act in, for messages."""
     _discover()
     return ", ".join(f"{e.name} ({e.action_spaces} actions)" for e in _AGENTS.values())
+
+
+def agents_for(action_space: str) -> list[str]:
+    """The registered agents that can act in `action_space` ("discrete" or "continuous"):
+    what an error about an agent that cannot act there suggests instead."""
+    _discover()
+    return [entry.name for entry in _AGENTS.values() if entry.supports(action_space)]
 
 
 def get_agent(name: str) -> AgentEntry:

@@ -1,17 +1,19 @@
 """`rlkit`: train, evaluate, watch, plot and tune agents from the terminal.
 
     rlkit agents
-    rlkit train AGENT --env ENV_ID [--env-arg KEY=VALUE ...] [--config FILE]
-                [--set key=value ...] [--steps N] [--target-return R] [--seed S]
-                [--run-dir DIR] [--logger csv,tensorboard,wandb]
+    rlkit train AGENT --env ENV_ID [--env-arg KEY=VALUE ...] [--env-module MODULE ...]
+                [--config FILE] [--set key=value ...] [--steps N] [--target-return R]
+                [--seed S | --seeds 0-2,5 [--jobs N]] [--run-dir DIR]
+                [--logger csv,tensorboard,wandb]
                 [--replay-backend auto|local|reverb] [--device auto|cpu|gpu]
                 [--env-recipe auto|gymnasium|continuous|atari]
                 [--distributed [--num-actors N] [--ray-address ADDR]]
-    rlkit eval RUN_DIR [--episodes N]
-    rlkit play RUN_DIR [--video out.gif|out.mp4] [--episodes N]
+    rlkit eval RUN_DIR [--episodes N] [--env-module MODULE ...]
+    rlkit play RUN_DIR [--video out.gif|out.mp4] [--episodes N] [--env-module MODULE ...]
     rlkit plot RUN_DIR [RUN_DIR ...] [--out curves.png]
     rlkit plot RUN_DIR --values [--out values.png]
     rlkit tune AGENT --env ENV_ID --trials N [--space space.yaml] [--out best.yaml]
+    rlkit --version
 
 Bad input (an unknown agent, environment or config key, a missing run directory, an agent
 that cannot act in the environment) prints one line on stderr and exits with status 2.
@@ -21,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import signal
 import sys
 from collections.abc import Sequence
@@ -54,7 +57,35 @@ class _Parser(argparse.ArgumentParser):
         super().__init__(*args, **kwargs)
 
     def error(self, message: str):
-        raise CommandError(f"{self.prog}: {message}")
+        # `_main` prefixes "rlkit: error:"; the command's help is where the fix is.
+        raise CommandError(f"{message} (see `{self.prog} --help`)")
+
+
+def _version() -> str:
+    """The installed distribution's version (published as rlkit-jax, formerly rlkit)."""
+    import importlib.metadata
+
+    for distribution in ("rlkit-jax", "rlkit"):
+        try:
+            return importlib.metadata.version(distribution)
+        except importlib.metadata.PackageNotFoundError:
+            pass
+    import rlkit
+
+    return getattr(rlkit, "__version__", "unknown")
+
+
+class _VersionAction(argparse.Action):
+    """`--version`: looks the version up only when asked (package metadata is a disk scan)."""
+
+    def __init__(
+        self, option_strings, dest=argparse.SUPPRESS, default=argparse.SUPPRESS, help=None
+    ):
+        super().__init__(option_strings, dest=dest, default=default, nargs=0, help=help)
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        print(f"rlkit {_version()}")
+        parser.exit()
 
 
 def _integer(minimum: int, limit: int | None, expected: str):
@@ -75,6 +106,39 @@ def _integer(minimum: int, limit: int | None, expected: str):
 _positive_int = _integer(1, None, "a positive integer")
 _non_negative_int = _integer(0, None, "an integer >= 0")
 _seed = _integer(0, 2**32, "a seed in [0, 2**32)")
+MAX_SEEDS = 1000
+
+
+def _seed_list(text: str) -> list[int]:
+    """An argparse type: `0-2,5` -> [0, 1, 2, 5] (ranges inclusive, repeats dropped)."""
+    seeds: dict[int, None] = {}  # Ordered and without repeats.
+    for part in text.split(","):
+        first, dash, last = part.strip().partition("-")
+        try:
+            low = _seed(first.strip())
+            high = _seed(last.strip()) if dash else low
+        except argparse.ArgumentTypeError:
+            low = high = None
+        if low is None or high < low:
+            raise argparse.ArgumentTypeError(
+                f"expected seeds in [0, 2**32) like 0-2, 0,1,2 or 0-2,5, got {text!r}"
+            )
+        if high - low + len(seeds) >= MAX_SEEDS:
+            raise argparse.ArgumentTypeError(f"at most {MAX_SEEDS} seeds, got {text!r}")
+        seeds.update(dict.fromkeys(range(low, high + 1)))
+    return list(seeds)
+
+
+def _add_env_module_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--env-module",
+        action="append",
+        default=[],
+        metavar="MODULE",
+        help="import MODULE first, for the gymnasium ids it registers (repeatable; on "
+        "PYTHONPATH or in the working directory; train records it for eval and play) "
+        "(default: none)",
+    )
 
 
 def _build_parser() -> argparse.ArgumentParser:
@@ -83,10 +147,13 @@ def _build_parser() -> argparse.ArgumentParser:
     from rlkit.replay import base as replay_base  # Names only: no JAX, no Reverb.
 
     parser = _Parser(prog="rlkit", description="Reinforcement learning on JAX.")
-    commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    parser.add_argument("--version", action=_VersionAction, help="print the version and exit")
+    # Not required: a bare `rlkit` prints the help (in `_main`), not a one-line error.
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     commands.add_parser("agents", help="list the agents and the action spaces they support")
 
     train = commands.add_parser("train", help="train an agent on a gymnasium environment")
+    train.set_defaults(command_parser=train)  # --seeds rebuilds each run's command line.
     train.add_argument("agent", help="agent name (see `rlkit agents`)")
     train.add_argument("--env", required=True, help="gymnasium environment id")
     train.add_argument(
@@ -105,25 +172,44 @@ def _build_parser() -> argparse.ArgumentParser:
         metavar="KEY=VALUE",
         help="keyword argument for gymnasium.make (e.g. is_slippery=false)",
     )
+    _add_env_module_option(train)
     train.add_argument("--steps", type=_positive_int, default=50_000, help="env step budget")
     train.add_argument(
         "--target-return",
         type=float,
         help="stop once evaluation reaches it (default: none, run all the steps)",
     )
-    train.add_argument("--seed", type=_seed, default=0, help="seeds the agent and the env")
+    # No default here: --seed next to --seeds is an error, even `--seed 0`.
+    train.add_argument("--seed", type=_seed, help="seeds the agent and the env (default: 0)")
+    train.add_argument(
+        "--seeds",
+        type=_seed_list,
+        metavar="SEEDS",
+        help="one run per seed, e.g. 0-2, 0,1,2 or 0-2,5; prints each run's final evaluation "
+        "and their mean and std (default: none, one run with --seed)",
+    )
+    train.add_argument(
+        "--jobs",
+        type=_positive_int,
+        default=1,
+        help="--seeds runs at once (each a subprocess, its lines prefixed with its seed)",
+    )
     train.add_argument(
         "--run-dir",
-        help="where the run is written; rerun to resume (default: runs/AGENT_ENV_seedS)",
+        help="where the run is written; rerun to resume; --seeds appends _seedS (default: "
+        "runs/AGENT_ENV_seedS, runs/AGENT_ENV_distributed_seedS with --distributed)",
     )
     train.add_argument(
         "--logger", default="csv", help="comma-separated: csv, tensorboard, wandb (and none)"
     )
     train.add_argument(
-        "--eval-every", type=_non_negative_int, default=5_000, help="env steps (0: at the end)"
+        "--eval-every",
+        type=_non_negative_int,
+        default=None,
+        help="env steps between evaluations (default: a tenth of --steps; 0: only at the end)",
     )
     train.add_argument(
-        "--eval-episodes", type=_positive_int, default=10, help="episodes per evaluation"
+        "--eval-episodes", type=_positive_int, default=5, help="greedy episodes per evaluation"
     )
     train.add_argument(
         "--checkpoint-every",
@@ -136,7 +222,7 @@ def _build_parser() -> argparse.ArgumentParser:
         choices=replay_base.BACKENDS,
         default="auto",
         help="auto: in-process tables (local) for this single-process run, no open port; "
-        "reverb: a Reverb server (needs rlkit[reverb]; its port is open on all interfaces)",
+        "reverb: a Reverb server (needs rlkit-jax[reverb]; its port is open on all interfaces)",
     )
     train.add_argument(
         "--env-recipe",
@@ -158,7 +244,7 @@ def _build_parser() -> argparse.ArgumentParser:
         "--distributed",
         action="store_true",
         help="train on Ray: a Reverb server, a learner and --num-actors environment actors "
-        "(needs rlkit[distributed,reverb]); resumes, logs and exports as a one-process run",
+        "(needs rlkit-jax[distributed,reverb]); resumes, logs and exports as a one-process run",
     )
     train.add_argument(
         "--num-actors",
@@ -174,6 +260,7 @@ def _build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("run_dir", help="a run directory written by `rlkit train`")
     evaluate.add_argument("--episodes", type=_positive_int, default=10, help="greedy episodes")
     evaluate.add_argument("--seed", type=_seed, default=12_345, help="seeds the environment")
+    _add_env_module_option(evaluate)
 
     play = commands.add_parser("play", help="run a trained policy, optionally to a video")
     play.add_argument("run_dir", help="a run directory written by `rlkit train`")
@@ -183,12 +270,32 @@ def _build_parser() -> argparse.ArgumentParser:
     play.add_argument("--episodes", type=_positive_int, default=1, help="episodes to play")
     play.add_argument("--seed", type=_seed, default=0, help="seeds the environment")
     play.add_argument("--fps", type=float, help="video frame rate (default: the env's)")
+    _add_env_module_option(play)
 
     plot = commands.add_parser(
         "plot", help="plot learning curves of runs, or one run's state values (--values)"
     )
-    plot.add_argument("run_dirs", nargs="+", help="run directories (seeds of one config: mean)")
+    plot.add_argument("run_dirs", nargs="+", help="run directories, one curve each")
     plot.add_argument("--out", help="PNG to write (default: curves.png; values.png with --values)")
+    plot.add_argument(
+        "--aggregate",
+        action="store_true",
+        help="one curve per agent, env and config: the mean over its seeds' runs, with a "
+        "min-max band; runs of differing lengths are noted, not cut (default: off)",
+    )
+    plot.add_argument(
+        "--episodes",
+        action="store_true",
+        help="also plot training-episode returns (logs/episodes.parquet) in a panel below, "
+        "with a rolling mean (default: off)",
+    )
+    plot.add_argument(
+        "--smooth",
+        type=_positive_int,
+        default=20,
+        metavar="EPISODES",
+        help="episodes in the rolling mean of --episodes (default: 20)",
+    )
     plot.add_argument(
         "--values",
         action="store_true",
@@ -206,6 +313,7 @@ def _build_parser() -> argparse.ArgumentParser:
         metavar="KEY=VALUE",
         help="keyword argument for gymnasium.make (e.g. is_slippery=false)",
     )
+    _add_env_module_option(tune)
     tune.add_argument("--space", help="search space YAML (default: the agent's)")
     tune.add_argument(
         "--config",
@@ -293,12 +401,55 @@ def _check_run_dir_matches(path: str, experiment: dict) -> None:
             )
 
 
-def _train(args: argparse.Namespace) -> int:
-    from rlkit import configs, environments
+def _import_env_modules(modules: Sequence[str]) -> None:
+    """Imports each `--env-module` (RL-Zoo's `--gym-packages`) for the gymnasium ids it
+    registers; one that cannot be imported is a `CommandError`."""
+    import importlib
+
+    # The console script's sys.path holds its own folder, not the working directory that
+    # `python -m` would add; a module next to the user's files is what they mean.
+    if modules and os.getcwd() not in sys.path and "" not in sys.path:
+        sys.path.append(os.getcwd())
+    for module in modules:
+        try:
+            importlib.import_module(module)
+        except Exception as error:  # Its own bug too: one line naming the module and why.
+            problem = " ".join(f"{type(error).__name__}: {error}".split())
+            raise CommandError(
+                f"--env-module {module!r} cannot be imported ({problem}); give a module "
+                "importable from the working directory or PYTHONPATH, e.g. my_package.envs."
+            ) from None
+
+
+def _unknown_environment_hint(error: Exception) -> CommandError:
+    """An unknown id may be one that a module of the user's registers."""
+    return CommandError(f"{error} If a module of yours registers it: --env-module MODULE.")
+
+
+def _default_run_dir(agent: str, env_id: str, seed: int, distributed: bool) -> str:
     from rlkit.agents import registry
+
+    # Distributed runs checkpoint another layout: their own name, so the README's
+    # one-process and distributed commands one after the other do not meet in one folder.
+    layout = "_distributed" if distributed else ""
+    return os.path.join("runs", f"{agent}_{registry.environment_key(env_id)}{layout}_seed{seed}")
+
+
+def _prepare_train(args: argparse.Namespace):
+    """Checks the command line before anything heavy loads: (agent entry, its config, env
+    kwargs, env recipe, loggers). A mistake raises at once."""
+    from rlkit import environments, errors
 
     if not args.distributed and (args.num_actors is not None or args.ray_address is not None):
         raise CommandError("--num-actors and --ray-address are for --distributed runs.")
+    if args.distributed and args.env_module:
+        # Ray's workers build the environment in processes of their own, which do not
+        # import the module: the id would be unknown there, mid-run.
+        raise CommandError(
+            "--env-module is not passed on to the Ray workers of a --distributed run yet "
+            "(they would not know the id); train without --distributed."
+        )
+    _import_env_modules(args.env_module)
     entry, agent_config = _agent_config(args.agent, args.env, args.config, args.set)
     env_kwargs = _env_kwargs(args.env_arg)
     kinds = [kind.strip() for kind in args.logger.split(",") if kind.strip()]
@@ -309,22 +460,46 @@ def _train(args: argparse.Namespace) -> int:
         )
     env_recipe = entry.resolve_recipe(args.env, args.env_recipe)
     if env_recipe != "atari":  # Atari ids are checked by ale-py when the run starts.
-        environments.check_environment_id(args.env)
+        try:
+            environments.check_environment_id(args.env)
+        except errors.UnknownEnvironmentError as error:
+            raise _unknown_environment_hint(error) from None
+        environments.check_environment_kwargs(args.env, env_kwargs)
     loggers = ("terminal", "history", *(kind for kind in kinds if kind != "none"))
-    run_dir = args.run_dir or os.path.join(
-        "runs", f"{entry.name}_{registry.environment_key(args.env)}_seed{args.seed}"
-    )
+    return entry, agent_config, env_kwargs, env_recipe, loggers
+
+
+def _experiment_summary(args, entry, agent_config, env_kwargs, env_recipe, seed) -> dict:
+    """What the run's experiment.yaml holds: how it was started, checked on resume."""
+    from rlkit import configs
+
     summary = {
         "agent": entry.name,
         "env_id": args.env,
         "env_kwargs": env_kwargs,
         "env_recipe": env_recipe,
-        "seed": args.seed,
+        "seed": seed,
         "steps": args.steps,
         "target_return": args.target_return,
         "agent_config": configs.config_to_dict(agent_config),
         "layout": "distributed" if args.distributed else "one-process",
     }
+    if args.env_module:  # `rlkit eval` and `play` import them again.
+        summary["env_modules"] = list(dict.fromkeys(args.env_module))
+    return summary
+
+
+def _train(args: argparse.Namespace) -> int:
+    from rlkit import configs
+
+    if args.seeds is not None:
+        return _train_seeds(args)
+    if args.jobs != 1:
+        raise CommandError("--jobs runs several --seeds at once; give --seeds too (e.g. 0-2).")
+    seed = 0 if args.seed is None else args.seed
+    entry, agent_config, env_kwargs, env_recipe, loggers = _prepare_train(args)
+    run_dir = args.run_dir or _default_run_dir(entry.name, args.env, seed, args.distributed)
+    summary = _experiment_summary(args, entry, agent_config, env_kwargs, env_recipe, seed)
     _check_run_dir_matches(os.path.join(run_dir, EXPERIMENT_FILE), summary)
     # JAX and the rest load only now: a mistake on the command line is reported at once.
     from rlkit import experiments
@@ -336,7 +511,7 @@ def _train(args: argparse.Namespace) -> int:
         env_kwargs=env_kwargs,
         env_recipe=env_recipe,
         max_num_actor_steps=args.steps,
-        seed=args.seed,
+        seed=seed,
         eval_every=args.eval_every,
         num_eval_episodes=args.eval_episodes,
         target_return=args.target_return,
@@ -372,6 +547,13 @@ def _train(args: argparse.Namespace) -> int:
             f"{final['return_std']:.1f} over {final['episodes']} episodes after "
             f"{result.actor_steps} steps"
         )
+    if result.evaluations and result.wall_time > 0:
+        share = 100 * result.evaluation_seconds / result.wall_time
+        print(
+            f"{result.training_seconds:.1f} s training, {result.evaluation_seconds:.1f} s "
+            f"evaluating ({share:.0f}% of {result.wall_time:.1f} s; --eval-every, "
+            "--eval-episodes)"
+        )
     print(
         f"results in {run_dir}: policy/ (rlkit play|eval {run_dir}), logs/ (CSV, "
         "episodes.parquet), checkpoints/"
@@ -379,13 +561,209 @@ def _train(args: argparse.Namespace) -> int:
     return 0
 
 
+def _seed_run_argv(args: argparse.Namespace, seed: int, run_dir: str) -> list[str]:
+    """`rlkit train` arguments for one run of a --seeds sweep: the same options as given
+    (rebuilt from the parsed ones, so abbreviations and `--opt=value` forms need no care),
+    with --seed and --run-dir instead of --seeds and --jobs."""
+    argv = []
+    for action in args.command_parser._actions:
+        if action.dest in ("seed", "seeds", "jobs", "run_dir") or not hasattr(args, action.dest):
+            continue
+        value = getattr(args, action.dest)
+        if not action.option_strings:
+            argv.append(str(value))
+        elif action.nargs == 0:  # A flag.
+            argv += [action.option_strings[0]] if value is True else []
+        elif isinstance(value, list):  # Repeatable.
+            argv += [f"{action.option_strings[0]}={item}" for item in value]
+        elif value is not None:
+            argv.append(f"{action.option_strings[0]}={value}")
+    return ["train", *argv, f"--seed={seed}", f"--run-dir={run_dir}"]
+
+
+_FINAL_EVALUATION = re.compile(r": evaluation return (\S+) \+/- ")
+
+
+def _final_return(run_dir: str, output: Sequence[str]) -> float | None:
+    """A finished run's last evaluation return: logs/evaluator.csv (full precision), else
+    the line the run printed, else None (no csv logger, and a run that had nothing to do)."""
+    import csv
+
+    try:
+        with open(os.path.join(run_dir, "logs", "evaluator.csv"), newline="") as file:
+            rows = list(csv.DictReader(file))
+        if rows and rows[-1].get("return_mean") not in (None, ""):
+            return float(rows[-1]["return_mean"])
+    except (OSError, ValueError):
+        pass
+    for line in reversed(output):
+        if match := _FINAL_EVALUATION.search(line):
+            return float(match.group(1))
+    return None
+
+
+def _train_seeds(args: argparse.Namespace) -> int:
+    """`--seeds`: one `rlkit train` subprocess per seed, `--jobs` at a time, each line of
+    theirs prefixed with its seed; then every run's final return and their mean and std."""
+    import statistics
+    import subprocess
+    import threading
+    from concurrent import futures
+
+    if args.seed is not None:
+        raise CommandError("give --seed S (one run) or --seeds 0-2 (one run each), not both.")
+    entry, agent_config, env_kwargs, env_recipe, _ = _prepare_train(args)
+    run_dirs = {}
+    for seed in args.seeds:
+        run_dirs[seed] = (
+            f"{args.run_dir.rstrip('/' + os.sep)}_seed{seed}"
+            if args.run_dir
+            else _default_run_dir(entry.name, args.env, seed, args.distributed)
+        )
+        summary = _experiment_summary(args, entry, agent_config, env_kwargs, env_recipe, seed)
+        _check_run_dir_matches(os.path.join(run_dirs[seed], EXPERIMENT_FILE), summary)
+
+    lock = threading.Lock()  # One whole line at a time from each run.
+    running: dict[int, subprocess.Popen] = {}
+    stopping: list[int] = []  # The signal that stops the sweep, once one came.
+    # Unbuffered: the runs' lines arrive as they are written, not when a buffer fills.
+    environment = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    script = "import sys; from rlkit.cli.main import main; sys.exit(main(sys.argv[1:]))"
+
+    def forward(stream, sink, seed: int, kept: list[str]) -> None:
+        for line in stream:
+            kept.append(line.rstrip("\n"))
+            with lock:
+                print(f"[seed {seed}] {kept[-1]}", file=sink, flush=True)
+
+    def run(seed: int) -> tuple[int | None, list[str], list[str]]:
+        with lock:
+            if stopping:
+                return None, [], []
+            # A session of its own: Ctrl-C reaches the runs once, forwarded below, not
+            # twice (from the terminal too) in the middle of their checkpoint.
+            process = subprocess.Popen(
+                [sys.executable, "-c", script, *_seed_run_argv(args, seed, run_dirs[seed])],
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+                env=environment,
+                start_new_session=True,
+            )
+            running[seed] = process
+        out: list[str] = []
+        err: list[str] = []
+        reader = threading.Thread(target=forward, args=(process.stderr, sys.stderr, seed, err))
+        reader.start()
+        forward(process.stdout, sys.stdout, seed, out)
+        reader.join()
+        code = process.wait()
+        with lock:
+            del running[seed]
+        return code, out, err
+
+    def stop(signal_number, frame) -> None:
+        with lock:
+            stopping.append(signal_number)
+            for process in running.values():  # Each checkpoints and exits.
+                process.send_signal(signal_number)
+
+    previous = {}
+    if threading.current_thread() is threading.main_thread():  # Only there can it listen.
+        previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        with futures.ThreadPoolExecutor(max_workers=args.jobs) as pool:
+            outcomes = dict(zip(args.seeds, pool.map(run, args.seeds), strict=True))
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+    returns, failed = [], []
+    for seed, (code, out, err) in outcomes.items():
+        last = ([line for line in err if line.startswith("rlkit:")] or err or ["no output"])[-1]
+        if code is None:
+            print(f"seed {seed}: not started ({run_dirs[seed]})")
+        elif code != 0 and stopping:  # Stopped by the signal: it resumes, no failure.
+            print(f"seed {seed}: stopped ({run_dirs[seed]}): {last}")
+        elif code != 0:
+            failed.append(seed)
+            print(f"seed {seed}: failed with exit status {code} ({run_dirs[seed]}): {last}")
+        elif (value := _final_return(run_dirs[seed], out)) is None:
+            print(f"seed {seed}: no evaluation ({run_dirs[seed]})")
+        else:
+            returns.append(value)
+            print(f"seed {seed}: evaluation return {value:.1f} ({run_dirs[seed]})")
+    if returns:
+        print(
+            f"{entry.name} on {args.env} over {len(returns)} of {len(args.seeds)} seeds: "
+            f"evaluation return mean {statistics.fmean(returns):.1f}, std "
+            f"{statistics.pstdev(returns):.1f}"
+        )
+    if stopping:
+        stopped = "terminated" if stopping[0] == signal.SIGTERM else "interrupted"
+        print(f"rlkit: {stopped}; rerun the same command to resume", file=sys.stderr)
+        return 128 + stopping[0]
+    if failed:
+        names = ", ".join(f"seed {seed} ({run_dirs[seed]})" for seed in failed)
+        print(
+            f"rlkit: error: {len(failed)} of {len(args.seeds)} runs failed: {names}",
+            file=sys.stderr,
+        )
+        return 1
+    return 0
+
+
+def _policy_run_dir(path: str, command: str) -> None:
+    """Refuses a file where a run directory belongs, naming the run directory it is in."""
+    if not os.path.isfile(path):
+        return
+    parent = os.path.dirname(path)
+    for folder in (parent, os.path.dirname(parent)):
+        folder = folder or "."
+        if os.path.isfile(os.path.join(folder, EXPERIMENT_FILE)) or os.path.isfile(
+            os.path.join(folder, "policy", "policy.json")
+        ):
+            raise CommandError(
+                f"{command} expects a run directory (the folder `rlkit train` writes), got "
+                f"the file {path}; use: rlkit {command} {folder}"
+            )
+    raise CommandError(
+        f"{command} expects a run directory (the folder `rlkit train` writes), got the file {path}."
+    )
+
+
+def _load_policy(args: argparse.Namespace, command: str):
+    """The run's policy, after importing the modules that register its environment: those
+    the run was trained with (its experiment.yaml) and --env-module."""
+    from rlkit import configs, errors, experiments
+
+    _policy_run_dir(args.run_dir, command)
+    stored: list[str] = []
+    folders = [args.run_dir]
+    if os.path.basename(os.path.normpath(args.run_dir)) == "policy":  # Its policy/ folder.
+        folders.append(os.path.dirname(os.path.normpath(args.run_dir)))
+    for folder in folders:
+        path = os.path.join(folder, EXPERIMENT_FILE)
+        try:
+            saved = configs.read_yaml(path) if os.path.isfile(path) else {}
+        except errors.ConfigError:
+            saved = {}  # Not needed to load the policy; --env-module still works.
+        modules = saved.get("env_modules") or []
+        if isinstance(modules, list) and all(isinstance(m, str) for m in modules):
+            stored += modules
+    _import_env_modules(list(dict.fromkeys([*stored, *args.env_module])))
+    try:
+        return experiments.load_policy(args.run_dir)
+    except errors.UnknownEnvironmentError as error:
+        raise _unknown_environment_hint(error) from None
+
+
 def _evaluate(args: argparse.Namespace) -> int:
     import numpy as np
 
     import rlkit
-    from rlkit import experiments
 
-    policy = experiments.load_policy(args.run_dir)
+    policy = _load_policy(args, "eval")
     loop = rlkit.EnvironmentLoop(
         policy.make_environment(seed=args.seed),
         policy.make_actor(seed=args.seed),
@@ -401,11 +779,11 @@ def _evaluate(args: argparse.Namespace) -> int:
 
 
 def _play(args: argparse.Namespace) -> int:
-    from rlkit import analysis, experiments
+    from rlkit import analysis
 
     if args.video and os.path.splitext(args.video)[1].lower() not in (".gif", ".mp4"):
         raise CommandError(f"--video must end in .gif or .mp4, got {args.video!r}.")
-    policy = experiments.load_policy(args.run_dir)
+    policy = _load_policy(args, "play")
     render = {"render_mode": "rgb_array"} if args.video else {}
     environment = policy.make_environment(seed=args.seed, **render)
     actor = policy.make_actor(seed=args.seed)
@@ -426,9 +804,18 @@ def _plot(args: argparse.Namespace) -> int:
     from rlkit import analysis, errors
 
     if not args.values:
-        path = analysis.plot_learning_curves(args.run_dirs, args.out or "curves.png")
+        path = analysis.plot_learning_curves(
+            args.run_dirs,
+            args.out or "curves.png",
+            aggregate=args.aggregate,
+            episodes=args.episodes,
+            smoothing_window=args.smooth,
+            on_note=lambda line: print(f"note: {line}"),
+        )
         print(f"wrote {path}")
         return 0
+    if args.aggregate or args.episodes:
+        raise CommandError("--aggregate and --episodes are for learning curves, not --values.")
     if len(args.run_dirs) != 1:
         raise CommandError(f"--values plots one run, got {len(args.run_dirs)} run dirs.")
     from rlkit import experiments
@@ -444,11 +831,17 @@ def _plot(args: argparse.Namespace) -> int:
 
 
 def _tune(args: argparse.Namespace) -> int:
-    from rlkit import environments
+    from rlkit import environments, errors
     from rlkit.agents import registry
 
+    _import_env_modules(args.env_module)
     entry, base_config = _agent_config(args.agent, args.env, args.config, args.set)
-    environments.check_environment_id(args.env)
+    env_kwargs = _env_kwargs(args.env_arg)
+    try:
+        environments.check_environment_id(args.env)
+    except errors.UnknownEnvironmentError as error:
+        raise _unknown_environment_hint(error) from None
+    environments.check_environment_kwargs(args.env, env_kwargs)
     from rlkit.experiments import tuning  # JAX and optuna: once the command line is good.
 
     out = args.out or os.path.join(
@@ -471,7 +864,7 @@ def _tune(args: argparse.Namespace) -> int:
         args.env,
         args.trials,
         out,
-        env_kwargs=_env_kwargs(args.env_arg),
+        env_kwargs=env_kwargs,
         space_path=args.space,
         base_config=base_config,
         max_num_actor_steps=args.steps,
@@ -511,8 +904,12 @@ def _main(argv: Sequence[str] | None) -> int:
 
     command = None
     try:
-        args = _build_parser().parse_args(argv)
+        parser = _build_parser()
+        args = parser.parse_args(argv)
         command = args.command
+        if command is None:  # A bare `rlkit`: what there is to run.
+            parser.print_help(sys.stderr)
+            return 2
         return COMMANDS[command](args)
     except (CommandError, errors.RlkitError) as error:
         message = " ".join(str(error).split())  # One line, whatever the message holds.

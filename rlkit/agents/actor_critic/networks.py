@@ -73,7 +73,7 @@ def continuous_action_size(environment_spec: specs.EnvironmentSpec, agent: str) 
     ):
         raise errors.ConfigError(
             f"{agent} acts in continuous (Box) action spaces, got the discrete {spec!r}. For "
-            f"discrete actions use one of: {registry.agents_summary()}."
+            f"discrete actions use one of: {', '.join(registry.agents_for('discrete'))}."
         )
     if not isinstance(spec, dm_specs.Array) or not np.issubdtype(np.dtype(spec.dtype), np.floating):
         raise errors.ConfigError(f"{agent} needs one continuous (Box) action array, got {spec!r}.")

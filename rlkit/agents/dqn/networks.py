@@ -205,6 +205,13 @@ def num_discrete_actions(environment_spec: specs.EnvironmentSpec, agent: str = "
         # Name only what exists: the registered agents, and for actions numbered from
         # another start, the gymnasium wrapper that renumbers them.
         hint = f"Registered agents: {registry.agents_summary()}; `rlkit agents` describes them."
+        if np.issubdtype(np.dtype(action_spec.dtype), np.floating):
+            # Only the agents that can act there: a list of all of them sends users to try
+            # the other discrete ones.
+            hint = (
+                f"For continuous actions use one of: "
+                f"{', '.join(registry.agents_for('continuous'))}; `rlkit agents` describes them."
+            )
         integer = np.issubdtype(np.dtype(action_spec.dtype), np.integer)
         if integer and action_spec.shape == ():
             hint = (
