@@ -207,6 +207,7 @@ def test_ddpg_updates_policy_and_targets_every_step_with_one_critic():
     )
 
 
+@pytest.mark.slow
 def test_sac_tunes_the_temperature_and_keeps_it_fixed_when_asked():
     _, _, state, step, batch = _sgd_setup("sac")
     new, metrics, priorities = step(state, batch)
@@ -219,6 +220,7 @@ def test_sac_tunes_the_temperature_and_keeps_it_fixed_when_asked():
     assert step(state, batch)[0].log_temperature == state.log_temperature
 
 
+@pytest.mark.slow
 def test_d4pg_critic_is_categorical_and_returns_priorities():
     _, networks, state, step, batch = _sgd_setup(
         "d4pg", num_atoms=11, v_min=-5.0, v_max=5.0, prioritized=True
@@ -423,6 +425,7 @@ def test_configs_reject_bad_values():
 # Agents end to end.
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", sorted(CONFIGS))
 def test_save_restore_gives_the_same_state(name):
     env = _pendulum()
@@ -501,6 +504,7 @@ def test_registered_with_the_continuous_recipe_shipped_configs_and_search_space(
     "env_id",
     ["MountainCarContinuous-v0", "LunarLanderContinuous-v3", "BipedalWalker-v3", "Hopper-v5"],
 )
+@pytest.mark.slow
 def test_acts_and_learns_on_box2d_and_mujoco_action_spaces(env_id):
     env = rlkit.make_environment(env_id, seed=0, recipe="continuous")
     spec = rlkit.make_environment_spec(env)

@@ -44,6 +44,7 @@ def test_agents_lists_dqn(capsys):
     assert code == 0 and "dqn" in out and "(actions: discrete)" in out
 
 
+@pytest.mark.slow
 def test_train_writes_a_complete_run_dir(trained):
     run_dir, _ = trained
     for name in ("experiment.yaml", "config.yaml", "policy/policy.json", "logs/evaluator.csv"):
@@ -145,6 +146,7 @@ def test_run_dir_started_with_another_config_is_refused(trained, capsys):
     assert code == 2 and "different agent config (learning_rate)" in err
 
 
+@pytest.mark.slow
 def test_tune_writes_the_best_config(capsys, tmp_path):
     space = tmp_path / "space.yaml"
     space.write_text("learning_rate: {low: 1.0e-4, high: 1.0e-2, log: true}\n")
@@ -343,6 +345,7 @@ def test_console_script_bad_input_has_no_traceback(tmp_path):
     assert result.stderr.count("\n") == 1
 
 
+@pytest.mark.slow
 def test_readme_commands_take_paths_relative_to_the_working_directory(tmp_path, monkeypatch):
     (tmp_path / "my.yaml").write_text("batch_size: 32\n")
     (tmp_path / "space.yaml").write_text("learning_rate: {low: 1.0e-4, high: 1.0e-2}\n")
@@ -481,6 +484,7 @@ def test_sigkill_mid_training_then_the_same_command_resumes(tmp_path):
     assert sorted(os.listdir(run_dir / "replay")) == sorted(os.listdir(run_dir / "checkpoints"))
 
 
+@pytest.mark.slow
 def test_sigterm_checkpoints_and_exits_with_one_line(tmp_path):
     run_dir = tmp_path / "run"
     command = [RLKIT, "train", "dqn", "--env", "CartPole-v1", "--steps", "50000"]
@@ -591,6 +595,7 @@ def test_device_gpu_without_a_gpu_is_one_line(capsys, tmp_path):
     assert "No GPU is visible to JAX" in err and "--device cpu" in err
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("agent", ["c51", "qrdqn", "iqn", "mdqn", "rainbow"])
 def test_every_variant_trains_evaluates_and_plays_from_the_command_line(capsys, tmp_path, agent):
     run_dir = tmp_path / agent
@@ -611,6 +616,7 @@ def test_every_variant_trains_evaluates_and_plays_from_the_command_line(capsys, 
     np.testing.assert_array_equal(values(states), values(states))
 
 
+@pytest.mark.slow
 def test_train_ppo_in_batched_environments_then_eval(capsys, tmp_path):
     run_dir = tmp_path / "ppo"
     code, out, _ = run_cli(

@@ -276,6 +276,7 @@ def test_unknown_env_id_suggests_env_module(capsys):
     assert "--env-module MODULE" in one_line_error(code, err)
 
 
+@pytest.mark.slow
 def test_eval_and_play_import_the_env_module_the_run_was_trained_with(tmp_path):
     package = tmp_path / "site" / "rlkit_test_envs"
     package.mkdir(parents=True)
@@ -344,6 +345,7 @@ def test_seeds_default_run_dirs_are_the_one_seed_ones(capsys, tmp_path, monkeypa
     assert not (tmp_path / "runs" / "dqn_cartpole_seed0").exists()
 
 
+@pytest.mark.slow
 def test_seeds_run_in_parallel_report_each_and_the_mean_and_name_a_failed_one(capsys, tmp_path):
     run_dir = tmp_path / "run"
     (tmp_path / "run_seed1").write_text("a file where seed 1's run dir goes: that run fails")

@@ -23,6 +23,7 @@ def largest_file(directory):
     return max(paths, key=os.path.getsize)
 
 
+@pytest.mark.slow
 def test_every_checkpoint_has_a_manifest_of_its_files(tmp_path):
     run_dir = str(tmp_path)
     experiments.run_experiment(make_config(run_dir, 800))
@@ -35,6 +36,7 @@ def test_every_checkpoint_has_a_manifest_of_its_files(tmp_path):
         assert os.path.getsize(os.path.join(run_dir, name)) == size
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("damage", ["truncate", "delete", "flip"])
 def test_a_damaged_checkpoint_is_set_aside_and_the_run_resumes_from_the_one_before(
     tmp_path, caplog, damage
@@ -61,6 +63,7 @@ def test_a_damaged_checkpoint_is_set_aside_and_the_run_resumes_from_the_one_befo
     assert sorted(os.listdir(os.path.join(run_dir, "checkpoints"))) == ["1200", "800"]
 
 
+@pytest.mark.slow
 def test_a_damaged_replay_checkpoint_resumes_with_empty_tables(tmp_path, caplog, replay_backend):
     run_dir = str(tmp_path)
     experiments.run_experiment(make_config(run_dir, 800, replay_backend=replay_backend))
@@ -80,6 +83,7 @@ def test_a_damaged_replay_checkpoint_resumes_with_empty_tables(tmp_path, caplog,
     assert 0 < learner_steps - before["counts"]["learner_steps"] < 400
 
 
+@pytest.mark.slow
 def test_a_checkpoint_whose_write_did_not_finish_is_set_aside(tmp_path, caplog):
     run_dir = str(tmp_path)
     experiments.run_experiment(make_config(run_dir, 800))
@@ -90,6 +94,7 @@ def test_a_checkpoint_whose_write_did_not_finish_is_set_aside(tmp_path, caplog):
     assert any("did not finish" in r.getMessage() for r in caplog.records)
 
 
+@pytest.mark.slow
 def test_checkpoints_from_before_manifests_are_used_as_they_are(tmp_path):
     run_dir = str(tmp_path)
     experiments.run_experiment(make_config(run_dir, 800))
@@ -99,6 +104,7 @@ def test_checkpoints_from_before_manifests_are_used_as_they_are(tmp_path):
     assert result.resumed_from == 800 and result.actor_steps == 1200
 
 
+@pytest.mark.slow
 def test_a_full_disk_during_a_write_keeps_the_previous_checkpoint(tmp_path, monkeypatch):
     run_dir = str(tmp_path)
     experiments.run_experiment(make_config(run_dir, 400))
@@ -158,6 +164,7 @@ experiments.run_experiment(make_config(sys.argv[1], 1200))
 """
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("point", sorted(KILL_POINTS))
 def test_a_run_killed_during_a_checkpoint_write_resumes(tmp_path, point):
     run_dir = str(tmp_path)
@@ -190,6 +197,7 @@ def rlkit_command(run_dir, steps):
     )
 
 
+@pytest.mark.slow
 def test_the_command_line_says_in_one_line_what_it_skipped(tmp_path):
     run_dir = str(tmp_path / "run")
     assert rlkit_command(run_dir, 800).returncode == 0
@@ -201,6 +209,7 @@ def test_the_command_line_says_in_one_line_what_it_skipped(tmp_path):
     assert "resumed from the checkpoint at step 400" in rerun.stdout
 
 
+@pytest.mark.slow
 def test_experiment_yaml_edited_or_deleted_between_runs(tmp_path):
     run_dir = str(tmp_path / "run")
     assert rlkit_command(run_dir, 400).returncode == 0

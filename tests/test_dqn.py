@@ -72,6 +72,7 @@ def counting_config(**overrides):
     return dqn.DQNConfig(**{**settings, **overrides})
 
 
+@pytest.mark.slow
 def test_dqn_agent_runs_and_learner_counts_match_the_replay_ratio():
     config = counting_config(n_step=1)
     env = rlkit.make_environment("CartPole-v1", seed=0)
@@ -88,6 +89,7 @@ def test_dqn_agent_runs_and_learner_counts_match_the_replay_ratio():
     agent.close()
 
 
+@pytest.mark.slow
 def test_dqn_in_sub_environments_keeps_its_schedules_in_environment_steps(replay_backend):
     config = counting_config(n_step=3, num_envs=4)
     env = rlkit.make_vector_environment("CartPole-v1", config.num_envs, seed=0)
@@ -123,6 +125,7 @@ def cartpole_q_network():
     return spec, observation, networks, params, greedy
 
 
+@pytest.mark.slow
 def test_dqn_epsilon_decays_over_environment_steps_in_sub_environments():
     """Each sub-environment's policy state counts its own steps: with 4 of them, 100 steps
     each are the 400 environment steps that end a 400-step decay."""
@@ -146,6 +149,7 @@ def test_dqn_epsilon_decays_over_environment_steps_in_sub_environments():
     assert non_greedy_fraction(num_envs=1, steps=100) > 0.2  # epsilon 0.75.
 
 
+@pytest.mark.slow
 def test_distributed_actors_explore_with_ape_x_epsilons_and_follow_the_run_count():
     """Actor i of N explores with 0.4 ** (1 + 7 i / (N - 1)) when `distributed_epsilon` is
     set; otherwise each follows the decay, its step count set from the run's."""
@@ -256,6 +260,7 @@ def test_replay_checkpoint_restores_the_table(replay_backend, tmp_path):
     restored.close()
 
 
+@pytest.mark.slow
 def test_same_seed_same_run_on_the_local_backend():
     """Background learner included: batches are drawn at a deterministic point."""
     config = dqn.DQNConfig(hidden_sizes=(16,), min_replay_size=64, epsilon_decay_steps=300)

@@ -97,6 +97,7 @@ def test_prioritized_config_on_a_uniform_table_is_a_clear_error():
     server.stop()
 
 
+@pytest.mark.slow
 def test_restore_is_exact():
     config = dqn.RainbowConfig(
         hidden_sizes=(16,), min_replay_size=100, v_min=0.0, v_max=100.0, epsilon_init=0.5
@@ -120,6 +121,7 @@ def test_restore_is_exact():
     fresh.close()
 
 
+@pytest.mark.slow
 def test_resumed_run_continues_the_learner_step_count_exactly(tmp_path):
     def run(run_dir, steps):
         config = rlkit.experiments.make_experiment_config(

@@ -3,6 +3,8 @@
 import importlib.util
 import pathlib
 
+import pytest
+
 EXAMPLES = pathlib.Path(__file__).resolve().parent.parent / "examples"
 
 
@@ -31,6 +33,7 @@ def test_two_line_script_is_the_readme_script():
         assert line in script and line in readme
 
 
+@pytest.mark.slow
 def test_experiment_example_trains_and_resumes(tmp_path, capsys):
     experiment = load("experiment")
     run_dir = str(tmp_path / "run")

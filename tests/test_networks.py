@@ -2,6 +2,7 @@
 
 import chex
 import numpy as np
+import pytest
 from dm_env import specs
 
 from rlkit.agents import dqn
@@ -47,6 +48,7 @@ def _torso_forward(make_torso, frames):
     return params, jax.jit(model.apply)
 
 
+@pytest.mark.slow
 def test_nature_dqn_torso_on_atari_frames():
     frames = np.random.default_rng(0).integers(0, 256, (2, 84, 84, 4), dtype=np.uint8)
     params, apply = _torso_forward(networks.NatureDQNTorso, frames)
@@ -61,6 +63,7 @@ def test_nature_dqn_torso_on_atari_frames():
     chex.assert_trees_all_close(apply(params, frames / np.float32(255)), features, atol=1e-5)
 
 
+@pytest.mark.slow
 def test_impala_torso_on_atari_frames():
     frames = np.random.default_rng(0).integers(0, 256, (3, 84, 84, 4), dtype=np.uint8)
     params, apply = _torso_forward(networks.ImpalaTorso, frames)

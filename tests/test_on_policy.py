@@ -106,6 +106,7 @@ def test_natural_gradient_solves_the_fisher_system_on_a_pytree():
     assert not np.allclose(np.concatenate([one_step["a"], one_step["b"]]), expected)
 
 
+@pytest.mark.slow
 def test_trpo_step_stays_in_the_trust_region_improves_the_surrogate_and_spares_the_critic():
     env = rlkit.make_environment("CartPole-v1", seed=0)
     spec = rlkit.make_environment_spec(env)
@@ -347,6 +348,7 @@ def test_an_agent_of_n_environments_refuses_a_single_environment():
 @pytest.mark.parametrize(
     "env_id, recipe", [("CartPole-v1", "gymnasium"), ("Pendulum-v1", "continuous")]
 )
+@pytest.mark.slow
 @pytest.mark.parametrize("agent_class", [PPO, A2C, TRPO])
 def test_learns_from_each_batch_of_rollouts_once_and_acts_on_new_parameters(
     env_id, recipe, replay_backend, agent_class
@@ -377,6 +379,7 @@ def test_learns_from_each_batch_of_rollouts_once_and_acts_on_new_parameters(
 @pytest.mark.parametrize(
     "env_id, recipe", [("CartPole-v1", "gymnasium"), ("Pendulum-v1", "continuous")]
 )
+@pytest.mark.slow
 def test_reinforce_learns_once_per_batch_of_whole_episodes(env_id, recipe, replay_backend):
     config = REINFORCEConfig(num_envs=2, max_episode_steps=200)
     env = rlkit.make_vector_environment(env_id, config.num_envs, seed=0, recipe=recipe)
@@ -559,6 +562,7 @@ def test_the_final_observation_step_is_no_transition_for_the_agent_count():
     env.close()
 
 
+@pytest.mark.slow
 def test_run_experiment_trains_ppo_in_a_batched_environment_and_resumes(tmp_path):
     from rlkit import experiments
 

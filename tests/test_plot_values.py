@@ -38,6 +38,7 @@ def png_size(path):
         return image.size
 
 
+@pytest.mark.slow
 def test_frozenlake_values_mark_the_map_and_name_the_actions(
     figures, runs, capsys, tmp_path, monkeypatch
 ):
