@@ -337,8 +337,10 @@ def test_ornstein_uhlenbeck_noise_is_correlated_and_restarts_each_episode():
 
 def test_a_discrete_action_space_names_the_discrete_agents():
     cartpole = rlkit.make_environment("CartPole-v1")
-    with pytest.raises(errors.ConfigError, match=r"continuous.*dqn \(discrete"):
+    with pytest.raises(errors.ConfigError, match=r"continuous.*use one of: dqn, ") as raised:
         ac_networks.make_networks(rlkit.make_environment_spec(cartpole), ac.SACConfig())
+    listed = str(raised.value).split("use one of:")[1]
+    assert "ppo" in listed and not any(name in listed for name in ("sac", "td3", "ddpg", "d4pg"))
 
 
 def test_an_unbounded_action_space_says_which_wrapper_to_add():
