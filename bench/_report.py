@@ -8,17 +8,30 @@ import re
 BENCHMARKS = pathlib.Path(__file__).resolve().parent.parent / "BENCHMARKS.md"
 
 
-def write_section(name: str, body: str) -> None:
+def _section_pattern(name: str) -> tuple[str, str, re.Pattern[str]]:
+    """The start and end markers of section `name` and a pattern matching it, markers included."""
     start, end = f"<!-- {name}:start -->", f"<!-- {name}:end -->"
+    return start, end, re.compile(re.escape(start) + ".*?" + re.escape(end), re.DOTALL)
+
+
+def write_section(name: str, body: str, path: pathlib.Path = BENCHMARKS) -> None:
+    """Replaces section `name` of `path` (BENCHMARKS.md) with `body`, or appends it."""
+    start, end, pattern = _section_pattern(name)
     section = f"{start}\n{body.strip()}\n{end}"
-    text = BENCHMARKS.read_text() if BENCHMARKS.exists() else "# Benchmarks\n"
-    pattern = re.compile(re.escape(start) + ".*?" + re.escape(end), re.DOTALL)
+    text = path.read_text() if path.exists() else "# Benchmarks\n"
     text = (
         pattern.sub(lambda _: section, text)
         if pattern.search(text)
         else (text.rstrip() + "\n\n" + section + "\n")
     )
-    BENCHMARKS.write_text(text)
+    path.write_text(text)
+
+
+def read_section(name: str, text: str) -> str | None:
+    """The body of section `name` in `text` (between its markers, stripped); None without one."""
+    start, end, pattern = _section_pattern(name)
+    match = pattern.search(text)
+    return match.group(0)[len(start) : -len(end)].strip() if match else None
 
 
 def markdown_table(header: list[str], rows: list[list]) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import collections
 import operator
 import time
 from collections.abc import Sequence
@@ -50,7 +51,11 @@ class EnvironmentLoop(core.Worker):
 
     Each finished episode produces a result dict with at least `episode_return`,
     `episode_length` and `steps_per_second`, plus the counter's totals and the observers'
-    metrics; the result goes to `logger` and is returned by `run`.
+    metrics; the result goes to `logger` and is returned by `run`. At its end, `run` writes
+    a summary to `logger.write_summary` (the default terminal logger prints it; pass
+    `logger=rlkit.loggers.NoOpLogger()` for silence): the steps and episodes of that call,
+    its wall-clock seconds and steps per second, the last episode's return and the mean of
+    the last `RECENT_EPISODES` episodes' returns (scalar rewards).
 
     A batched environment (one with `num_envs`, e.g. `rlkit.make_vector_environment`) is run
     the same way with a batched actor: `select_action` gets the N observations and returns
@@ -60,6 +65,8 @@ class EnvironmentLoop(core.Worker):
     finished episode gives a result, and `steps_per_second` is the loop's rate over all of
     them in the current `run` call. Observers watch one environment: a batched loop takes none.
     """
+
+    RECENT_EPISODES = 100  # The summary's mean return is over this many recent episodes.
 
     def __init__(
         self,
@@ -78,6 +85,9 @@ class EnvironmentLoop(core.Worker):
         self._episode: _Episode | None = None
         self._batch: _Batch | None = None
         self._steps_in_last_call = 0
+        self._recent_returns: collections.deque[float] = collections.deque(
+            maxlen=self.RECENT_EPISODES
+        )
         self._zero_return = tree.map_structure(
             lambda spec: np.zeros(spec.shape, spec.dtype), environment.reward_spec()
         )
@@ -181,8 +191,17 @@ class EnvironmentLoop(core.Worker):
         for name, value in (("num_episodes", num_episodes), ("num_steps", num_steps)):
             if value is not None and (not isinstance(value, int | np.integer) or value < 0):
                 raise ValueError(f"{name} must be a non-negative integer, got {value!r}.")
+        start = time.perf_counter()
         if self._num_envs is not None:
-            return self._run_batched(num_episodes, num_steps)
+            results, steps = self._run_batched(num_episodes, num_steps)
+        else:
+            results, steps = self._run_single(num_episodes, num_steps)
+        self._write_summary(steps, results, time.perf_counter() - start)
+        return results
+
+    def _run_single(
+        self, num_episodes: int | None, num_steps: int | None
+    ) -> tuple[list[dict[str, Any]], int]:
         results = []
         episodes = steps = 0
         while (num_episodes is None or episodes < num_episodes) and (
@@ -196,9 +215,32 @@ class EnvironmentLoop(core.Worker):
             episodes += 1
             self._logger.write(result)
             results.append(result)
-        return results
+        return results, steps
 
-    def _run_batched(self, num_episodes: int | None, num_steps: int | None) -> list[dict[str, Any]]:
+    def _write_summary(self, steps: int, results: list[dict[str, Any]], seconds: float) -> None:
+        """The closing summary of one `run` call, to the logger's `write_summary`."""
+        for result in results:
+            episode_return = result["episode_return"]
+            if np.ndim(episode_return) == 0 and not isinstance(episode_return, dict):
+                self._recent_returns.append(float(episode_return))
+        write_summary = getattr(self._logger, "write_summary", None)
+        if write_summary is None or (steps == 0 and not results):
+            return
+        summary: dict[str, Any] = {
+            "steps": steps,
+            "episodes": len(results),
+            "seconds": seconds,
+            "steps_per_second": steps / max(seconds, 1e-9),
+        }
+        if self._recent_returns:
+            summary["last_return"] = self._recent_returns[-1]
+            summary["recent_mean_return"] = float(np.mean(self._recent_returns))
+            summary["recent_episodes"] = len(self._recent_returns)
+        write_summary(summary)
+
+    def _run_batched(
+        self, num_episodes: int | None, num_steps: int | None
+    ) -> tuple[list[dict[str, Any]], int]:
         environment, actor = self._environment, self._actor
         start = time.perf_counter()
         if self._batch is None:
@@ -250,4 +292,4 @@ class EnvironmentLoop(core.Worker):
         self._batch = _Batch(timestep, returns, lengths)
         if uncounted:
             self._counter.increment(steps=uncounted)
-        return results
+        return results, steps

@@ -31,9 +31,13 @@ class RecordingActor(rlkit.Actor):
 class RecordingLogger(loggers.Logger):
     def __init__(self):
         self.rows = []
+        self.summaries = []
 
     def write(self, data):
         self.rows.append(dict(data))
+
+    def write_summary(self, data):
+        self.summaries.append(dict(data))
 
 
 class CountingObserver:
@@ -278,3 +282,59 @@ def test_a_batched_loop_runs_a_vector_environment_with_random_actions():
     ended_steps = sum(r["episode_length"] for r in results)
     assert ended_steps <= results[-1]["steps"] < ended_steps + 4 * 500
     env.close()
+
+
+def test_run_ends_with_a_summary_through_the_logger():
+    loop, _, logger = make_loop()
+    loop.run(num_steps=7)  # Two episodes of 3 steps (returns 6), one step into the third.
+    (summary,) = logger.summaries
+    assert {k: summary[k] for k in ("steps", "episodes", "last_return")} == {
+        "steps": 7,
+        "episodes": 2,
+        "last_return": 6.0,
+    }
+    assert summary["seconds"] > 0 and summary["steps_per_second"] > 0
+    assert summary["recent_mean_return"] == 6.0 and summary["recent_episodes"] == 2
+    loop.run(num_episodes=1)  # The third episode's last 2 steps: the mean spans both calls.
+    assert logger.summaries[-1]["steps"] == 2 and logger.summaries[-1]["recent_episodes"] == 3
+    assert len(logger.rows) == 3  # Summaries are not episode rows (CSV, history).
+
+
+def test_the_default_logger_prints_the_summary_and_a_no_op_logger_silences_it(capsys):
+    env = rlkit.wrappers.GymWrapper(ScriptedEnv((1.0, 2.0, 3.0)))
+    rlkit.EnvironmentLoop(env, RecordingActor()).run(num_steps=6)
+    last = capsys.readouterr().out.splitlines()[-1]
+    assert last.startswith("[Environment Loop] Summary: Steps = 6 | Episodes = 2 | Seconds = ")
+    assert "| Last Return = 6.000 | Recent Mean Return = 6.000 | Recent Episodes = 2" in last
+    env = rlkit.wrappers.GymWrapper(ScriptedEnv((1.0, 2.0, 3.0)))
+    rlkit.EnvironmentLoop(env, RecordingActor(), logger=loggers.NoOpLogger()).run(num_steps=6)
+    assert capsys.readouterr().out == ""
+
+
+def test_a_batched_loop_s_summary_has_the_true_step_count():
+    loop, _, logger = make_batched_loop()
+    loop.run(num_steps=10)  # The 7th vector step passes 10, with 11 (see above).
+    (summary,) = logger.summaries
+    assert summary["steps"] == 11 and summary["episodes"] == 4
+
+
+def test_the_two_line_script_says_learner_and_sgd_steps_and_ends_with_a_summary(capsys):
+    from rlkit.agents import dqn
+
+    env = rlkit.make_environment("CartPole-v1", seed=0)
+    config = dqn.DQNConfig(hidden_sizes=(8,), min_replay_size=32, batch_size=8, n_step=1)
+    agent = dqn.DQN(rlkit.specs.make_environment_spec(env), config, seed=0)
+    agent.learner._log_every = 0.0  # Every learner row, not one a second.
+    rlkit.EnvironmentLoop(env, agent).run(num_steps=300)
+    agent.close()
+    lines = capsys.readouterr().out.splitlines()
+    learner = [line for line in lines if line.startswith("[Learner]")]
+    assert learner and all(
+        "Learner Steps = " in line and "Learner SGD Steps = " in line for line in learner
+    )
+    assert not any(
+        " Steps = " in line.replace("Learner Steps", "").replace("SGD Steps", "")
+        for line in learner
+    )  # No bare "Steps": it read as environment steps.
+    summaries = [line for line in lines if line.startswith("[Environment Loop] Summary:")]
+    assert len(summaries) == 1 and "Steps = 300 | Episodes = " in summaries[0]

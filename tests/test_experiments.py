@@ -62,6 +62,39 @@ def test_evaluates_checkpoints_and_exports_the_policy(finished_run):
     assert values.shape == (5, 2)
 
 
+def test_a_trained_policy_acts_in_the_gymnasium_environment_itself(finished_run):
+    import gymnasium
+
+    run_dir, _ = finished_run
+    policy = experiments.load_policy(run_dir)
+    assert repr(policy) == (
+        "SavedPolicy(agent='dqn', env_id='CartPole-v1', recipe='gymnasium', "
+        "observations=float32[4], actions=discrete(2), exported_at_step=1200, "
+        f"evaluation_return={policy.description['evaluation_return']:.1f})"
+    )
+    env = gymnasium.make("CartPole-v1")  # What a Gymnasium user has: no rlkit wrappers.
+    actor = policy.make_actor()
+    observations = []
+    observation, _ = env.reset(seed=0)
+    for _ in range(100):
+        action = policy.predict(observation)
+        assert action.shape == () and action.dtype == np.int64 and env.action_space.contains(action)
+        assert int(action) == int(actor.select_action(observation))  # Greedy, as `rlkit eval`.
+        observations.append(observation)
+        observation, _, terminated, truncated, _ = env.step(action)
+        if terminated or truncated:
+            observation, _ = env.reset()
+    batch = np.stack(observations)
+    actions = policy.predict(batch)
+    assert actions.shape == (len(batch),) and actions.dtype == np.int64
+    assert actions.tolist() == [int(policy.predict(o)) for o in batch]
+    with pytest.raises(ValueError, match=r"shape \(2,\); expected \(4,\)"):
+        policy.predict(np.zeros(2))
+    with pytest.raises(ValueError, match="deterministic"):
+        policy.predict(observation, deterministic=False)  # Greedy: nothing to sample.
+    env.close()
+
+
 def test_checkpoints_are_not_pickles(finished_run):
     run_dir, _ = finished_run
     for path in files_under(run_dir):
@@ -107,6 +140,19 @@ def test_resume_continues_the_step_count(tmp_path, replay_backend):
     assert again.stop_reason == "already_finished" and again.actor_steps == 1200
 
 
+@pytest.mark.slow
+def test_a_resumed_run_says_so_when_it_resumes(tmp_path, capsys):
+    run_dir = str(tmp_path)
+    experiments.run_experiment(make_config(run_dir, 400, loggers=("terminal",)))
+    assert "resumed" not in capsys.readouterr().out
+    experiments.run_experiment(make_config(run_dir, 800, loggers=("terminal",)))
+    lines = capsys.readouterr().out.splitlines()
+    # First, before training and evaluation go on: not after the run, as it was.
+    assert lines[0] == "resumed from the checkpoint at step 400"
+    assert any(line.startswith("[train] steps 800/800") for line in lines[1:])
+    assert sum("resumed" in line for line in lines) == 1
+
+
 def test_leftovers_of_an_interrupted_write_are_ignored(tmp_path):
     run_dir = str(tmp_path)
     experiments.run_experiment(make_config(run_dir, 400))
@@ -119,6 +165,7 @@ def test_leftovers_of_an_interrupted_write_are_ignored(tmp_path):
     assert sorted(os.listdir(os.path.join(run_dir, "checkpoints"))) == ["400", "800"]
 
 
+@pytest.mark.slow
 def test_missing_replay_checkpoint_resumes_with_empty_tables_or_is_a_clear_error(tmp_path):
     run_dir = str(tmp_path)
     experiments.run_experiment(make_config(run_dir, 400))
@@ -133,11 +180,13 @@ def test_missing_replay_checkpoint_resumes_with_empty_tables_or_is_a_clear_error
         experiments.run_experiment(make_config(run_dir, 1200))
 
 
+@pytest.mark.slow
 def test_target_return_stops_early(tmp_path):
     result = experiments.run_experiment(make_config(str(tmp_path), 4000, target_return=-1.0))
     assert result.stop_reason == "target_return" and result.actor_steps == 400
 
 
+@pytest.mark.slow
 def test_without_run_dir_nothing_is_written(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     seen = []
@@ -165,6 +214,7 @@ def test_load_policy_errors(tmp_path):
         experiments.load_policy(str(tmp_path))
 
 
+@pytest.mark.slow
 def test_interrupted_final_evaluation_is_redone_on_rerun(tmp_path, monkeypatch):
 
     # The module, not the function `experiments.run_experiment`.
@@ -193,6 +243,7 @@ def test_interrupted_final_evaluation_is_redone_on_rerun(tmp_path, monkeypatch):
     assert again.stop_reason == "already_finished" and len(again.evaluations) == 2
 
 
+@pytest.mark.slow
 def test_a_run_dir_without_checkpoints_starts_afresh(tmp_path):
     logs = tmp_path / "logs"
     logs.mkdir()
@@ -248,6 +299,7 @@ def test_signals_wait_for_a_checkpoint_being_written():
                 signal.signal(number, handler)
 
 
+@pytest.mark.slow
 def test_an_interrupted_mid_run_evaluation_is_redone_first(tmp_path, monkeypatch):
 
     run_module = importlib.import_module("rlkit.experiments.run_experiment")
@@ -273,6 +325,7 @@ def test_an_interrupted_mid_run_evaluation_is_redone_first(tmp_path, monkeypatch
     assert [e["actor_steps"] for e in result.evaluations] == [400, 800]
 
 
+@pytest.mark.slow
 def test_resume_after_a_crash_redoes_logs_once(tmp_path):
     from tensorboard.backend.event_processing import event_accumulator
 

@@ -136,7 +136,7 @@ def test_history_is_written_atomically_and_continued(tmp_path):
 def test_wandb_is_optional():
     from rlkit.loggers.wandb import WandbLogger
 
-    with pytest.raises(errors.ConfigError, match=r"pip install 'rlkit\[wandb\]'"):
+    with pytest.raises(errors.ConfigError, match=r"pip install 'rlkit-jax\[wandb\]'"):
         WandbLogger("actor")
 
 
@@ -164,3 +164,81 @@ def test_tensorboard_loggers_of_several_labels_share_a_directory(tmp_path):
     events.Reload()
     assert [s.value for s in events.Scalars("actor/episode_return")] == [5.0]
     assert [s.value for s in events.Scalars("evaluator/return_mean")] == [9.0]
+
+
+def plain_progress(total, **kwargs):
+    out = io.StringIO()
+    console = Console(file=out, force_terminal=False, width=200)
+    return out, loggers.ProgressLogger(total, console=console, **kwargs)
+
+
+def test_plain_progress_prints_the_final_line_once():
+    # A batched environment's last step (passing the budget) ended two episodes; then the
+    # final evaluation's row: one final line, as before the evaluation's own line.
+    out, progress = plain_progress(2000, time_delta=0.0)
+    progress.write(row(1500, 40, 30.0))
+    progress.write(row(2004, 68, 49.0))
+    progress.write(row(2004, 69, 50.0))
+    progress.write({"actor_steps": 2004, "return_mean": 50.8, "episodes": 5})
+    progress.close()
+    lines = out.getvalue().splitlines()
+    assert lines == [
+        "[train] steps 1500/2000 (75%) | episodes 40 | return 30.0",
+        "[train] steps 2000/2000 (100%) | episodes 69 | return 50.0",
+    ]
+
+
+def test_plain_progress_without_an_evaluation_prints_the_final_line_on_close():
+    out, progress = plain_progress(1000, time_delta=0.0)
+    progress.write(row(1000, 9, 55.0))
+    progress.write(row(1000, 9, 55.0))
+    progress.close()
+    assert out.getvalue().splitlines() == [
+        "[train] steps 1000/1000 (100%) | episodes 9 | return 55.0"
+    ]
+
+
+def test_progress_shows_no_return_before_an_episode_has_ended():
+    out, progress = plain_progress(300, time_delta=0.0)
+    progress.write({"actor_steps": 100, "return_mean": -200.0, "episodes": 5})  # Evaluator.
+    progress.write(row(300, 1, -200.0))
+    progress.close()
+    assert out.getvalue().splitlines() == [
+        "[train] steps 100/300 (33%) | episodes 0",
+        "[train] steps 300/300 (100%) | episodes 1 | return -200.0",
+    ]
+    out, clock = io.StringIO(), FakeClock()
+    console = Console(file=out, force_terminal=True, width=150)
+    progress = loggers.ProgressLogger(1000, console=console, clock=clock)
+    progress.write({"actor_steps": 100, "return_mean": -200.0, "episodes": 5})
+    progress.close()
+    assert "nan" not in out.getvalue() and "return" not in out.getvalue()
+
+
+def test_progress_bar_stops_at_the_budget():
+    out, clock = io.StringIO(), FakeClock()
+    console = Console(file=out, force_terminal=True, width=150)
+    progress = loggers.ProgressLogger(3000, console=console, clock=clock)
+    progress.write(row(1500, 20, 30.0))
+    clock.now = 10.0
+    progress.write(row(3005, 40, 60.0))  # A vector step past the budget.
+    progress.close()
+    text = out.getvalue()
+    assert "3000/3000" in text and "3005" not in text
+
+
+def test_terminal_logger_prints_summaries_and_a_time_filter_never_drops_them(tmp_path):
+    out = io.StringIO()
+    terminal = loggers.TerminalLogger("environment_loop", Console(file=out, width=200))
+    csv_logger = loggers.CSVLogger(str(tmp_path), "actor")
+    filtered = loggers.Dispatcher([loggers.TimeFilter(terminal, time_delta=3600), csv_logger])
+    filtered.write({"learner_sgd_steps": 16, "steps": 2})
+    filtered.write({"steps": 3})  # Dropped by the time filter: within time_delta.
+    filtered.write_summary({"steps": 3, "seconds": 0.5})
+    filtered.close()
+    with open(tmp_path / "actor.csv") as file:
+        assert len(file.read().splitlines()) == 3  # The header and two rows: no summary.
+    assert out.getvalue().splitlines() == [
+        "[Environment Loop] Learner SGD Steps = 16 | Steps = 2",
+        "[Environment Loop] Summary: Steps = 3 | Seconds = 0.500",
+    ]

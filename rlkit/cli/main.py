@@ -534,8 +534,6 @@ def _train(args: argparse.Namespace) -> int:
         ).run()
     else:
         result = experiments.run_experiment(experiment)
-    if result.resumed_from is not None:
-        print(f"resumed from the checkpoint at step {result.resumed_from}")
     if result.stop_reason == "already_finished":
         print(f"{run_dir} already finished ({result.actor_steps} steps); nothing to do")
     elif result.stop_reason == "target_return":

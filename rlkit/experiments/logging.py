@@ -7,6 +7,8 @@ import hashlib
 import os
 import shutil
 
+from rich.console import Console
+
 from rlkit import loggers as loggers_lib
 from rlkit.loggers import history
 
@@ -41,11 +43,13 @@ def make_experiment_loggers(
     initial_steps: int = 0,
     wandb_config: dict | None = None,
     purge_step: int | None = None,
+    resumed_from: int | None = None,
 ) -> dict[str, loggers_lib.Logger]:
     """One logger per label (actor, learner, evaluator) writing to every kind asked for.
 
     `purge_step`: on resume, TensorBoard hides the old events from this step on (they are
-    redone), as the CSV and parquet logs are truncated.
+    redone), as the CSV and parquet logs are truncated. `resumed_from`: the checkpoint step
+    a resumed run starts from, which the terminal says first.
     """
     wandb_loggers = {}
     if "wandb" in kinds:  # First: a missing package must fail before the progress bar starts.
@@ -62,7 +66,10 @@ def make_experiment_loggers(
         }
     per_label: dict[str, list[loggers_lib.Logger]] = {label: [] for label in LABELS}
     if "terminal" in kinds:
-        progress = loggers_lib.ProgressLogger(total_steps, initial_steps)
+        console = Console(highlight=False)
+        if resumed_from is not None:  # Said when it happens, above the progress.
+            console.print(f"resumed from the checkpoint at step {resumed_from}", markup=False)
+        progress = loggers_lib.ProgressLogger(total_steps, initial_steps, console=console)
         per_label["actor"].append(progress)
         per_label["evaluator"].append(progress)  # The final evaluation completes the bar.
         terminal = loggers_lib.TerminalLogger("evaluator", console=progress.console)

@@ -111,8 +111,13 @@ class OffPolicyLearner(core.Learner):
       iterator: replay samples (`types.Batch`), one learner step's worth each.
       replay_client, priority_table: where new priorities are written (the table sampled
         from); None: no priorities are written.
-      counter, logger, log_every: counts `steps` (learner steps); metrics are logged at most
-        every `log_every` seconds.
+      counter, logger, log_every: counts `steps` (learner steps: jitted calls of `update`)
+        and, given `sgd_steps_per_step`, `sgd_steps` (the SGD steps they took); metrics are
+        logged at most every `log_every` seconds. Without a counter the learner counts in its
+        own, named as in an experiment's logs: `learner_steps` and `learner_sgd_steps`.
+      sgd_steps_per_step: the SGD steps one learner step takes (e.g. the config's
+        `num_sgd_steps_per_step`), so that logs tell them from learner steps; None: not
+        counted.
       device: the `jax.Device` the training state lives on, so the update runs there (None:
         JAX's default device, a GPU when there is one).
     """
@@ -129,9 +134,15 @@ class OffPolicyLearner(core.Learner):
         logger: loggers.Logger | None = None,
         log_every: float = 1.0,
         device: jax.Device | None = None,
+        sgd_steps_per_step: int | None = None,
     ):
         self._iterator = iterator
-        self._counter = counter or counting.Counter()
+        # A learner step is one call of `update`, often of several SGD steps: rows say which
+        # (`learner_steps`, `learner_sgd_steps`), never a bare `steps` read as env steps.
+        self._counter = counter or counting.Counter(counting.Counter(), "learner")
+        self._increments = {"steps": 1}
+        if sgd_steps_per_step is not None:
+            self._increments["sgd_steps"] = sgd_steps_per_step
         self._logger = logger or loggers.make_default_logger("learner", time_delta=log_every)
         self._update = jax.jit(update)
         self._variables = variables
@@ -153,7 +164,7 @@ class OffPolicyLearner(core.Learner):
         if self._replay_client is not None and priorities is not None:
             values = np.maximum(np.asarray(priorities, np.float64), MIN_PRIORITY)
             self._replay_client.update_priorities(self._priority_table, sample.keys, values)
-        counts = self._counter.increment(steps=1)
+        counts = self._counter.increment(**self._increments)
         # Metrics stay on device; they are only pulled to the host when a row is logged.
         self._unlogged = {**counts, **metrics}
         now = time.monotonic()

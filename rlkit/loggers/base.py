@@ -26,6 +26,12 @@ class Logger(abc.ABC):
     def write(self, data: LoggingData) -> None:
         """Writes one row."""
 
+    def write_summary(self, data: LoggingData) -> None:
+        """Writes a closing summary (e.g. `EnvironmentLoop.run`'s: steps, episodes, time,
+        returns). Loggers that print show it (`TerminalLogger`); logs of rows (CSV,
+        TensorBoard, history, the progress bar) ignore it, as this default does."""
+        del data
+
     def flush(self) -> None:
         """Writes buffered rows out (before a checkpoint)."""
 
@@ -50,6 +56,10 @@ class Dispatcher(Logger):
         for logger in self._loggers:
             logger.write(data)
 
+    def write_summary(self, data: LoggingData) -> None:
+        for logger in self._loggers:
+            logger.write_summary(data)
+
     def flush(self) -> None:
         for logger in self._loggers:
             logger.flush()
@@ -67,7 +77,8 @@ class Dispatcher(Logger):
 
 
 class TimeFilter(Logger):
-    """Passes at most one row every `time_delta` seconds to the wrapped logger."""
+    """Passes at most one row every `time_delta` seconds to the wrapped logger (and every
+    summary)."""
 
     def __init__(self, logger: Logger, time_delta: float):
         self._logger = logger
@@ -79,6 +90,9 @@ class TimeFilter(Logger):
         if now - self._last_write >= self._time_delta:
             self._logger.write(data)
             self._last_write = now
+
+    def write_summary(self, data: LoggingData) -> None:
+        self._logger.write_summary(data)  # A summary is never filtered out.
 
     def flush(self) -> None:
         self._logger.flush()

@@ -53,8 +53,14 @@ class ProgressLogger(Logger):
     the bar to the step they were taken at (the budget, at the end). On a terminal this is a
     rich progress bar that fits 80 columns and that other output on the same `console`
     prints above; elsewhere (a pipe, a CI log, a file) it prints one plain line at most every
-    `time_delta` seconds. Steps/s and the ETA come from the recent rate (see `RecentRate`)
-    and are left out until there is one.
+    `time_delta` seconds, and the final one once: at the first row past the budget that is
+    not an episode's (the final evaluation), else on `close`. Steps/s and the ETA come from
+    the recent rate (see `RecentRate`) and are left out until there is one; the return until
+    an episode has ended.
+
+    The steps shown stop at `total_steps`: a batched environment steps all its
+    sub-environments at once, so its last step may pass the budget by fewer than `num_envs`
+    steps (the run's summary and the rows themselves keep the true count).
     """
 
     def __init__(
@@ -77,7 +83,8 @@ class ProgressLogger(Logger):
         self._last_print = -float("inf")
         self._progress: Progress | None = None
         self._pending: int | None = None  # Steps of a row not printed yet.
-        self._episodes, self._return = 0, float("nan")
+        self._printed: tuple | None = None  # What the last plain line showed.
+        self._episodes, self._return = 0, None  # No return until an episode has ended.
         if self.console.is_terminal:
             # The bar takes what the text leaves; counts and ETA are never cut (at 80
             # columns the text needs at most ~70, e.g. "999999/1000000 ep 12345 | ...").
@@ -101,41 +108,70 @@ class ProgressLogger(Logger):
         remaining = max(self._total - steps, 0) / rate
         return f"ETA {datetime.timedelta(seconds=round(remaining))}"
 
+    def _return_text(self) -> str | None:
+        if self._return is None:
+            return None
+        try:
+            return f"return {float(self._return):.1f}"
+        except (TypeError, ValueError):  # A structured reward: no single number to show.
+            return None
+
     def write(self, data: LoggingData) -> None:
         """An episode row updates everything; another row (an evaluation) only the steps."""
         steps = int(to_python(data.get(self._steps_key, 0)))
-        if "episode_return" in data:
+        episode = "episode_return" in data
+        if episode:
             self._episodes = to_python(data.get("actor_episodes", data.get("episodes", 0)))
             self._return = to_python(data["episode_return"])
         now = self._clock()
         self._rate.add(now, steps)
+        shown = min(steps, self._total)
         if self._progress is not None:
             rate = self._rate.rate()
-            info = f"ep {self._episodes} | return {self._return:.1f}"
+            info = " | ".join(
+                field
+                for field in (f"ep {self._episodes}", self._return_text())
+                if field is not None
+            )
             info += f" | {rate:.0f}/s" if rate is not None else ""
             eta = self._eta(steps, rate)
-            self._progress.update(self._task, completed=steps, info=info, eta=eta)
-        elif now - self._last_print >= self._time_delta or steps >= self._total:
+            self._progress.update(self._task, completed=shown, info=info, eta=eta)
+        elif steps >= self._total:
+            # The end: printed once, by the final evaluation's row (after every episode
+            # row of the last step: a batched environment ends several), else by `close`.
+            if episode:
+                self._pending = steps
+            else:
+                self._print_line(steps, now)
+        elif now - self._last_print >= self._time_delta:
             self._print_line(steps, now)
         else:
             self._pending = steps
 
     def _print_line(self, steps: int, now: float) -> None:
         self._last_print, self._pending = now, None
-        percent = 100.0 * steps / max(self._total, 1)
+        shown = min(steps, self._total)
+        state = (shown, self._episodes, self._return)
+        if state == self._printed:
+            return  # Nothing new since the last line.
+        self._printed = state
+        percent = 100.0 * shown / max(self._total, 1)
         fields = [
-            f"[{self._description}] steps {steps}/{self._total} ({percent:.0f}%)",
+            f"[{self._description}] steps {shown}/{self._total} ({percent:.0f}%)",
             f"episodes {self._episodes}",
-            f"return {self._return:.1f}",
         ]
+        if (text := self._return_text()) is not None:
+            fields.append(text)
         rate = self._rate.rate()
         if rate is not None:
-            fields += [f"{rate:.0f} steps/s", self._eta(steps, rate)]
+            fields.append(f"{rate:.0f} steps/s")
+            if shown < self._total:
+                fields.append(self._eta(steps, rate))
         self.console.print(" | ".join(fields), markup=False, soft_wrap=True)
 
     def close(self) -> None:
         if self._progress is not None:
             self._progress.stop()
             self._progress = None
-        elif self._pending is not None:  # The latest row was held back by time_delta.
+        elif self._pending is not None:  # The latest row was held back.
             self._print_line(self._pending, self._clock())

@@ -52,9 +52,13 @@ class CanonicalSpecWrapper(EnvironmentWrapper):
         inside = np.all(action >= -1.0) and np.all(action <= 1.0)
         return np.clip(scaled, low, high).astype(spec.dtype) if inside else scaled
 
+    def inner_action(self, action):
+        """`action` (in [-1, 1]) mapped onto the wrapped environment's bounds, as `step` passes
+        it on. Works on a batch of actions too (a leading axis on every leaf)."""
+        return tree.map_structure(self._scale, action, self._inner_spec)
+
     def step(self, action) -> dm_env.TimeStep:
-        scaled = tree.map_structure(self._scale, action, self._inner_spec)
-        return self._environment.step(scaled)
+        return self._environment.step(self.inner_action(action))
 
     def action_spec(self):
         return self._action_spec

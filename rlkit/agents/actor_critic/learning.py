@@ -420,4 +420,5 @@ class ActorCriticLearner(jax_learning.OffPolicyLearner):
             counter=counter,
             logger=logger,
             device=device,
+            sgd_steps_per_step=config.num_sgd_steps_per_step,
         )

@@ -116,6 +116,7 @@ class DQNBuilder(builders.ActorLearnerBuilder):
             decode=frames.decode_frame_blocks if cfg.frame_storage == "shared" else None,
             unroll=cfg.torso != "mlp",
             device=device,
+            sgd_steps_per_step=cfg.num_sgd_steps_per_step,
         )
 
     def learning_schedule(self) -> builders.LearningSchedule:

@@ -191,6 +191,8 @@ class SGDLearner(jax_learning.OffPolicyLearner):
       target_options: see `make_update` (None: every loss evaluates the target itself).
       device: the `jax.Device` the training state lives on, so the update runs there (None:
         JAX's default device, a GPU when there is one).
+      sgd_steps_per_step: the SGD steps of one learner step, counted as `sgd_steps` (see
+        `OffPolicyLearner`).
     """
 
     def __init__(
@@ -213,6 +215,7 @@ class SGDLearner(jax_learning.OffPolicyLearner):
         device: jax.Device | None = None,
         target_update_rate: float = 1.0,
         target_options: dict[str, Any] | None = None,
+        sgd_steps_per_step: int | None = None,
     ):
         update = make_update(
             loss_fn,
@@ -246,4 +249,5 @@ class SGDLearner(jax_learning.OffPolicyLearner):
             logger=logger,
             log_every=log_every,
             device=device,
+            sgd_steps_per_step=sgd_steps_per_step,
         )

@@ -469,4 +469,6 @@ class OnPolicyLearner(jax_learning.OffPolicyLearner):
             counter=counter,
             logger=logger,
             device=device,
+            # Minibatch SGD steps (TRPO's policy step, one more update, is not among them).
+            sgd_steps_per_step=config.num_epochs * config.num_minibatches,
         )
