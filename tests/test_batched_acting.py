@@ -120,3 +120,33 @@ def test_a_batched_actor_runs_in_the_loop_on_a_vector_environment():
     assert [r["episode_length"] for r in results] == [200, 200]
     assert results[-1]["steps"] == 400
     env.close()
+
+
+def test_parameters_already_on_the_actor_device_are_used_as_they_are(monkeypatch):
+    # A learner in the same process serves committed arrays on the actor's device: moving
+    # them again cost a dispatch per leaf every time the learner stepped.
+    class Source(rlkit.VariableSource):
+        def __init__(self, params):
+            self.params = params
+
+        def get_variables(self, names):
+            return [self.params for _ in names]
+
+    device = jax.devices("cpu")[0]
+    moved = []
+    real_device_put = jax.device_put
+    monkeypatch.setattr(
+        actors.jax, "device_put", lambda x, *a, **k: moved.append(x) or real_device_put(x, *a, **k)
+    )
+    on_device = {"w": real_device_put(np.ones(2, np.float32), device)}
+    source = Source(on_device)
+    actor = actors.GenericActor(
+        noisy_core(), jax.random.PRNGKey(0), rlkit.jax.VariableClient(source), device=device
+    )
+    moved.clear()
+    actor.select_action(np.zeros(1, np.float32))
+    assert actor._params() is on_device and not moved
+    source.params = {"w": np.ones(2, np.float32)}  # Host arrays: moved once, then reused.
+    actor.update(wait=True)
+    actor.select_action(np.zeros(1, np.float32))
+    assert len(moved) == 1 and actor._params() is actor._params()

@@ -50,6 +50,16 @@ def _where_started(first: jax.Array, started: Any, state: Any) -> Any:
     return jax.tree_util.tree_map(select, started, state)
 
 
+def _all_on(tree: Any, device: jax.Device) -> bool:
+    """Whether every leaf of `tree` is a jax.Array committed to `device` alone."""
+    for leaf in jax.tree_util.tree_leaves(tree):
+        if not isinstance(leaf, jax.Array) or not leaf.committed:
+            return False
+        if leaf.sharding.device_set != {device}:
+            return False
+    return True
+
+
 class GenericActor(core.Actor, core.Saveable[Any]):
     """Runs an `ActorCore` with parameters from a `VariableClient`, writing to an adder.
 
@@ -123,7 +133,11 @@ class GenericActor(core.Actor, core.Saveable[Any]):
         params = self._variable_client.params
         if params is not self._fetched_params:
             self._fetched_params = params
-            self._device_params = jax.device_put(params, self._device)
+            # A learner in this process serves arrays already on the actor's device: moving
+            # them again is a Python dispatch per leaf, every time the learner steps.
+            if not _all_on(params, self._device):
+                params = jax.device_put(params, self._device)
+            self._device_params = params
         return self._device_params
 
     def select_action(self, observation: types.NestedArray) -> types.NestedArray:

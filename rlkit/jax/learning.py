@@ -159,7 +159,7 @@ class OffPolicyLearner(core.Learner):
     def step(self) -> None:
         sample = next(self._iterator)
         self._state, metrics, priorities = self._update(
-            self._state, sample.data, jnp.asarray(sample.probabilities, jnp.float32)
+            self._state, sample.data, np.asarray(sample.probabilities, np.float32)
         )
         if self._replay_client is not None and priorities is not None:
             values = np.maximum(np.asarray(priorities, np.float64), MIN_PRIORITY)
