@@ -97,7 +97,10 @@ import numpy as np
 import rlkit
 from rlkit.agents import dqn, registry
 agent_name, backend, seed, steps = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
-config = registry.get_agent(agent_name).load_config("CartPole-v1", overrides=sys.argv[5:])
+if sys.argv[5:] == ["--two-line-script"]:  # The README's two-line script: DQNConfig().
+    config = dqn.DQNConfig()
+else:
+    config = registry.get_agent(agent_name).load_config("CartPole-v1", overrides=sys.argv[5:])
 quiet = rlkit.loggers.NoOpLogger()
 
 # Acting with replay writes only: learning starts after 10,000 steps, so none happens here.
@@ -190,6 +193,23 @@ COMPARISONS = {
             "learning_rate=2.3e-3",
             "num_sgd_steps_per_step=128",
         ),
+    ),
+    "dqn-two-line": Comparison(
+        agent="dqn",
+        name="DQN (the README's two-line script)",
+        peers=(("sbx", "SBX"), ("sb3", "SB3")),
+        run_order=("sb3", "sbx"),
+        section="compare_two_line",
+        title="SBX and Stable-Baselines3",
+        command="bench/compare_sb3.py --algo dqn-two-line",
+        hyperparameters=(
+            "for the peers; rlkit runs what the README's two-line script runs,\n"
+            "`dqn.DQNConfig()` as it is (double Q, 5-step returns, lr 6.3e-4 and its own\n"
+            "learning schedule), at the same replay ratio (0.5 updates per env step)"
+        ),
+        peer_versions="SB3 {sb3} ({torch}, CPU), SBX {sbx} (its own current jax).",
+        target=" (target: at most 0.7x SBX, goal 0.5x)",
+        rlkit_overrides=("--two-line-script",),
     ),
     "qrdqn": Comparison(
         agent="qrdqn",

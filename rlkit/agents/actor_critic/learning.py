@@ -69,22 +69,28 @@ def initial_state(
     key: types.PRNGKey,
     initial_temperature: float = 1.0,
 ) -> ActorCriticState:
-    """Fresh parameters; the targets start as copies of the online networks."""
-    init_key, state_key = jax.random.split(key)
-    params = networks.init(init_key)
-    log_temperature = jnp.log(jnp.asarray(initial_temperature, jnp.float32))
-    return ActorCriticState(
-        policy_params=params["policy"],
-        critic_params=params["critic"],
-        target_policy_params=params["policy"],
-        target_critic_params=params["critic"],
-        policy_opt_state=optimizers.policy.init(params["policy"]),
-        critic_opt_state=optimizers.critic.init(params["critic"]),
-        log_temperature=log_temperature,
-        temperature_opt_state=optimizers.temperature.init(log_temperature),
-        key=state_key,
-        steps=jnp.zeros((), jnp.int32),
-    )
+    """Fresh parameters; the targets start as copies of the online networks. Built in one
+    compiled call (eagerly, every small op of the initialisers compiles on its own)."""
+
+    @jax.jit
+    def make(key: types.PRNGKey) -> ActorCriticState:
+        init_key, state_key = jax.random.split(key)
+        params = networks.init(init_key)
+        log_temperature = jnp.log(jnp.asarray(initial_temperature, jnp.float32))
+        return ActorCriticState(
+            policy_params=params["policy"],
+            critic_params=params["critic"],
+            target_policy_params=params["policy"],
+            target_critic_params=params["critic"],
+            policy_opt_state=optimizers.policy.init(params["policy"]),
+            critic_opt_state=optimizers.critic.init(params["critic"]),
+            log_temperature=log_temperature,
+            temperature_opt_state=optimizers.temperature.init(log_temperature),
+            key=state_key,
+            steps=jnp.zeros((), jnp.int32),
+        )
+
+    return make(key)
 
 
 # Losses and targets: pure functions of arrays.

@@ -229,15 +229,21 @@ class SGDLearner(jax_learning.OffPolicyLearner):
             target_update_rate,
             target_options,
         )
-        init_key, state_key = jax.random.split(random_key)
-        params = networks.init(init_key)
-        state = TrainingState(
-            params=params,
-            target_params=params,
-            opt_state=optimizer.init(params),
-            key=state_key,
-            steps=jnp.zeros((), jnp.int32),
-        )
+
+        # One compiled call: eagerly, every small op of the initialisers compiles on its own.
+        @jax.jit
+        def initial_state(key: types.PRNGKey) -> TrainingState:
+            init_key, state_key = jax.random.split(key)
+            params = networks.init(init_key)
+            return TrainingState(
+                params=params,
+                target_params=params,
+                opt_state=optimizer.init(params),
+                key=state_key,
+                steps=jnp.zeros((), jnp.int32),
+            )
+
+        state = initial_state(random_key)
         super().__init__(
             update,
             state,

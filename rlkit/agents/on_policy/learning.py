@@ -72,15 +72,22 @@ def initial_state(
     key: types.PRNGKey,
     config: OnPolicyConfig,
 ) -> OnPolicyState:
-    init_key, state_key = jax.random.split(key)
-    params = networks.init(init_key)
-    state = OnPolicyState(params, optimizer.init(params), state_key, jnp.zeros((), jnp.int32))
-    if config.normalize_rewards:
-        state = state._replace(
-            return_statistics=running_statistics.init_state(jnp.zeros(())),
-            discounted_returns=jnp.zeros((config.num_envs,), jnp.float32),
-        )
-    return state._replace(observation_statistics=networks.initial_observation_statistics)
+
+    # One compiled call: run eagerly, every small op of the initialisers compiles on its own
+    # (seconds of start-up before the first environment step).
+    @jax.jit
+    def make(key: types.PRNGKey) -> OnPolicyState:
+        init_key, state_key = jax.random.split(key)
+        params = networks.init(init_key)
+        state = OnPolicyState(params, optimizer.init(params), state_key, jnp.zeros((), jnp.int32))
+        if config.normalize_rewards:
+            state = state._replace(
+                return_statistics=running_statistics.init_state(jnp.zeros(())),
+                discounted_returns=jnp.zeros((config.num_envs,), jnp.float32),
+            )
+        return state._replace(observation_statistics=networks.initial_observation_statistics)
+
+    return make(key)
 
 
 def discounted_returns(
