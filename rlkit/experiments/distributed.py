@@ -15,8 +15,10 @@ checkpoints (the learner's state over Ray, the replay tables by the Reverb serve
 and exports the policy, with the same run directory, logs, progress and resume as a
 single-process run. `ray.init()` starts a local Ray (its workers at normal priority)
 unless one is running or `ray_address` names a cluster; every Ray actor is killed at the
-end, on Ctrl-C and on SIGTERM (which checkpoint first). Ray is imported only here
-(`rlkit[distributed]`).
+end, on Ctrl-C and on SIGTERM (which checkpoint first, and exit as a single-process run
+does). Ray's own log lines (its start-up messages, its C++ core's lines) go to the run's
+`logs/ray.log` rather than the terminal (`RLKIT_RAY_LOGS=1` shows them: `rlkit/_ray_logs.py`).
+Ray is imported only here (`rlkit-jax[distributed]`).
 
 Faults: Ray restarts a worker whose process died (`max_restarts`) and reruns the calls it
 was serving (`max_task_retries`). An environment actor goes back to claiming steps. The
@@ -35,6 +37,7 @@ import dataclasses
 import functools
 import logging
 import os
+import signal
 import socket
 import threading
 import time
@@ -69,7 +72,8 @@ def _import_ray():
         import ray
     except ImportError:
         raise errors.ConfigError(
-            "Distributed runs need Ray: pip install 'rlkit[distributed]' (with constraints.txt)."
+            "Distributed runs need Ray: pip install 'rlkit-jax[distributed]' "
+            "(with constraints.txt)."
         ) from None
     return ray
 
@@ -182,6 +186,48 @@ def _workers_at_normal_priority():
     finally:
         if previous is None:
             os.environ.pop(WORKER_NICENESS_VARIABLE, None)
+
+
+@contextlib.contextmanager
+def _signals_held_over_ray_start(ray: Any):
+    """Holds Ctrl-C and SIGTERM while Ray starts (`ray.init`), then hands the one that came
+    (SIGTERM first) to this process's handlers: the runner's, which end the run. Ray's start
+    cut short leaves processes of Ray's behind (its agents) and stalls the driver's exit by a
+    minute; a second signal is not held: it cuts the start short. `ray.init` installs a
+    SIGTERM handler of its own (`sys.exit(15)`: no checkpoint, exit status 15); it is kept
+    out, and this process's handler stays."""
+    if threading.current_thread() is not threading.main_thread():
+        yield  # Python lets only the main thread handle signals: nothing is installed.
+        return
+    kept = {number: signal.getsignal(number) for number in (signal.SIGINT, signal.SIGTERM)}
+    kept = {number: handler for number, handler in kept.items() if callable(handler)}
+    held: list[int] = []
+
+    def hold(number: int, frame: Any) -> None:
+        if held:
+            kept[number](number, frame)  # The second: raised now.
+        held.append(number)
+
+    utils = getattr(getattr(ray, "_private", None), "utils", None)
+    set_sigterm_handler = getattr(utils, "set_sigterm_handler", None)
+    if set_sigterm_handler is not None:
+        utils.set_sigterm_handler = lambda handler: None
+    try:
+        for number in kept:
+            signal.signal(number, hold)
+        yield
+    except SystemExit as exit_:  # Ray's handler all the same: the signal's number its status.
+        if exit_.code != signal.SIGTERM or signal.SIGTERM not in kept:
+            raise
+        held.append(signal.SIGTERM)
+    finally:
+        if set_sigterm_handler is not None:
+            utils.set_sigterm_handler = set_sigterm_handler
+        for number, handler in kept.items():
+            signal.signal(number, handler)
+        if held:  # Raises the runner's interruption (over an error of Ray's start, if any).
+            number = signal.SIGTERM if signal.SIGTERM in held else signal.SIGINT
+            kept[number](number, None)
 
 
 def _free_port() -> int:
@@ -500,34 +546,55 @@ class DistributedExperiment:
         from rlkit.experiments.run_experiment import TrainingLayout, run_with_layout
 
         ray = _import_ray()
-        started_ray = not ray.is_initialized()
-        with warnings.catch_warnings():
-            # Ray starts its processes with fork + exec: nothing of JAX's runs in the child.
-            warnings.filterwarnings("ignore", "os.fork", RuntimeWarning)
-            if started_ray and self.ray_address is None:
-                needed = int(np.ceil(self.num_actors * self.actor_cpus + self.learner_cpus))
-                with _workers_at_normal_priority():
-                    ray.init(
-                        num_cpus=max(os.cpu_count() or 1, needed),
-                        include_dashboard=False,
-                        log_to_driver=False,
-                        configure_logging=False,
-                    )
-            elif started_ray:
-                ray.init(address=self.ray_address, log_to_driver=False)
-        layouts: list[_DistributedLayout] = []
 
         def make_layout(config, context):
-            layouts.append(_DistributedLayout(self, ray, context))
-            return TrainingLayout(layouts[-1], layouts[-1], layouts[-1].counter)
+            # Here, not before: the runner holds the run directory (its logs cleared or
+            # truncated), and its signal handling covers Ray's start and, as the run's
+            # teardown (held signals), the actors' end and Ray's.
+            self._start_ray(ray, context)
+            layout = _DistributedLayout(self, ray, context)
+            context.stack.callback(layout.kill)
+            return TrainingLayout(layout, layout, layout.counter)
 
-        try:
-            return run_with_layout(self.config, make_layout)
-        finally:
-            for layout in layouts:
-                layout.kill()
-            if started_ray:
-                ray.shutdown()
+        return run_with_layout(self.config, make_layout)
+
+    def _start_ray(self, ray: Any, context: Any) -> None:
+        """Starts a local Ray or joins `ray_address` (unless Ray is running already), with
+        Ray's log lines diverted to the run's `logs/ray.log` until it is stopped
+        (`rlkit/_ray_logs.py`); both ends go on `context.stack`."""
+        from rlkit import _ray_logs
+        from rlkit.experiments import logging as experiment_logging
+
+        run_dir = self.config.run_dir
+        path = None
+        if run_dir is not None:
+            os.makedirs(experiment_logging.logs_directory(run_dir), exist_ok=True)
+            path = os.path.join(experiment_logging.logs_directory(run_dir), _ray_logs.LOG_NAME)
+        ray_log = context.stack.enter_context(_ray_logs.diverted(path))
+        if ray.is_initialized():
+            return
+        context.stack.callback(ray.shutdown)  # Also after a start cut short.
+        # Ray's logging configured (`configure_logging`) keeps the `ray` logger's handlers:
+        # unconfigured, it drops them, and its messages reach stderr through Python's last
+        # resort. The workers' output stays in Ray's logs (`log_to_driver`): their errors
+        # reach the driver as exceptions.
+        options: dict[str, Any] = dict(log_to_driver=False, configure_logging=True)
+        with (
+            warnings.catch_warnings(),
+            _workers_at_normal_priority(),
+            _signals_held_over_ray_start(ray),
+        ):
+            # Ray starts its processes with fork + exec: nothing of JAX's runs in the child.
+            warnings.filterwarnings("ignore", "os.fork", RuntimeWarning)
+            if self.ray_address is None:
+                needed = int(np.ceil(self.num_actors * self.actor_cpus + self.learner_cpus))
+                cpus = max(os.cpu_count() or 1, needed)
+                ray.init(num_cpus=cpus, include_dashboard=False, **options)
+            else:
+                ray.init(address=self.ray_address, **options)
+        with contextlib.suppress(Exception):  # A private attribute: the note is optional.
+            logs = ray._private.worker.global_worker.node.get_logs_dir_path()
+            ray_log.note(f"Ray's own logs, every Ray process's (this node's): {logs}")
 
 
 class _DistributedLayout:

@@ -41,6 +41,7 @@ class ExperimentResult:
       learner_steps: learner steps taken (including those before a resume).
       training_seconds: seconds of this call spent training (evaluations, checkpoints and
         start-up excluded): actor steps per second are the steps trained now over it.
+      evaluation_seconds: seconds of this call spent in evaluations.
     """
 
     actor_steps: int
@@ -51,6 +52,7 @@ class ExperimentResult:
     wall_time: float
     learner_steps: int = 0
     training_seconds: float = 0.0
+    evaluation_seconds: float = 0.0
 
     @property
     def final_return(self) -> float:
@@ -74,8 +76,14 @@ class _Terminated(KeyboardInterrupt):
     """SIGTERM, raised like Ctrl-C so that the run checkpoints on the way out."""
 
 
-def _signal_number(interruption: KeyboardInterrupt) -> int:
-    return signal.SIGTERM if isinstance(interruption, _Terminated) else signal.SIGINT
+def _signal_number(interruption: KeyboardInterrupt, guard: _SignalGuard) -> int:
+    """The signal behind `interruption`. Ray's blocking calls (`ray.get`, `ray.wait`) run
+    pending signal handlers themselves and raise a plain KeyboardInterrupt in place of what
+    the handler raised (`check_signals` in Ray's `_raylet.pyx`): a SIGTERM would pass for a
+    Ctrl-C, so the guard's own record of the signals it raised decides."""
+    if isinstance(interruption, _Terminated) or guard.raised == signal.SIGTERM:
+        return signal.SIGTERM
+    return signal.SIGINT
 
 
 class _SignalGuard:
@@ -90,6 +98,7 @@ class _SignalGuard:
     def __init__(self):
         self._depth = 0
         self._pending: int | None = None
+        self.raised: int | None = None  # The signal last raised (SIGTERM outranks SIGINT).
         self._previous: dict[int, Any] = {}
 
     def __enter__(self) -> _SignalGuard:
@@ -110,6 +119,8 @@ class _SignalGuard:
             if self._pending != signal.SIGTERM:  # A termination outranks a Ctrl-C.
                 self._pending = signal_number
             return
+        if self.raised != signal.SIGTERM:
+            self.raised = signal_number
         raise _Terminated() if signal_number == signal.SIGTERM else KeyboardInterrupt()
 
     def hold(self) -> None:
@@ -264,7 +275,7 @@ def run_with_layout(
             raise
         except KeyboardInterrupt as interruption:
             raise ExperimentInterrupted(
-                latest_checkpoint[0], _signal_number(interruption)
+                latest_checkpoint[0], _signal_number(interruption, guard)
             ) from None
     return result
 
@@ -339,6 +350,7 @@ def _train(
         initial_steps=steps,
         wandb_config=config.description,
         purge_step=None if resumed_from is None else resumed_from + 1,
+        resumed_from=resumed_from,
     )
     for logger in loggers.values():
         stack.callback(logger.close)
@@ -443,7 +455,9 @@ def _train(
         steps = int(counter.get_counts().get("actor_steps", steps))
         with contextlib.suppress(KeyboardInterrupt):  # A second signal: already stopping.
             save_checkpoint()
-        raise ExperimentInterrupted(latest_checkpoint[0], _signal_number(interruption)) from None
+        raise ExperimentInterrupted(
+            latest_checkpoint[0], _signal_number(interruption, guard)
+        ) from None
     if reached_target:
         stop_reason = "target_return"
     save_checkpoint(final=True)
@@ -456,4 +470,5 @@ def _train(
         time.monotonic() - start,
         int(counter.get_counts().get("learner_steps", 0)),
         training_seconds,
+        evaluator.seconds,
     )

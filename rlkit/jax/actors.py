@@ -53,7 +53,10 @@ def _where_started(first: jax.Array, started: Any, state: Any) -> Any:
 def _all_on(tree: Any, device: jax.Device) -> bool:
     """Whether every leaf of `tree` is a jax.Array committed to `device` alone."""
     for leaf in jax.tree_util.tree_leaves(tree):
-        if not isinstance(leaf, jax.Array) or not leaf.committed:
+        if not isinstance(leaf, jax.Array):
+            return False
+        # `committed` is public from jax 0.5; jax 0.4.34 (the Reverb stack) has `_committed`.
+        if not getattr(leaf, "committed", getattr(leaf, "_committed", False)):
             return False
         if leaf.sharding.device_set != {device}:
             return False
