@@ -603,7 +603,6 @@ def _final_return(run_dir: str, output: Sequence[str]) -> float | None:
 def _train_seeds(args: argparse.Namespace) -> int:
     """`--seeds`: one `rlkit train` subprocess per seed, `--jobs` at a time, each line of
     theirs prefixed with its seed; then every run's final return and their mean and std."""
-    import statistics
     import subprocess
     import threading
     from concurrent import futures
@@ -676,6 +675,20 @@ def _train_seeds(args: argparse.Namespace) -> int:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
 
+    return _report_seed_runs(entry.name, args, run_dirs, outcomes, stopping)
+
+
+def _report_seed_runs(
+    agent: str,
+    args: argparse.Namespace,
+    run_dirs: dict[int, str],
+    outcomes: dict[int, tuple[int | None, list[str], list[str]]],
+    stopping: list[int],
+) -> int:
+    """Prints each run of a --seeds sweep and the mean and std of their final returns; the
+    sweep's exit status (128 + the signal that stopped it, 1 if a run failed, else 0)."""
+    import statistics
+
     returns, failed = [], []
     for seed, (code, out, err) in outcomes.items():
         last = ([line for line in err if line.startswith("rlkit:")] or err or ["no output"])[-1]
@@ -693,7 +706,7 @@ def _train_seeds(args: argparse.Namespace) -> int:
             print(f"seed {seed}: evaluation return {value:.1f} ({run_dirs[seed]})")
     if returns:
         print(
-            f"{entry.name} on {args.env} over {len(returns)} of {len(args.seeds)} seeds: "
+            f"{agent} on {args.env} over {len(returns)} of {len(args.seeds)} seeds: "
             f"evaluation return mean {statistics.fmean(returns):.1f}, std "
             f"{statistics.pstdev(returns):.1f}"
         )
