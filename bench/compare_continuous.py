@@ -9,9 +9,9 @@ or `HalfCheetah-v5`; RL-Zoo's MuJoCo defaults: SAC with 10,000 learning-starts s
 10,000 learning-starts steps, noise 0.1, lr 1e-3, 400x300 nets). rlkit runs its shipped
 configs/{sac,td3}/ENV.yaml, which hold the same values, so all run the same algorithm and
 the same number of gradient updates (rlkit groups them 8 per jitted learner call, every 8
-env steps). Per seed: the peers, then rlkit with local replay (.venv, jax 0.4.34), with
-Reverb replay, and with local replay on the current stack (.venv-current), one after the
-other (`--rlkit` picks some of them). Reports training wall-clock, ratios to each peer,
+env steps). Per seed: the peers, then rlkit with local replay on the base install (.venv:
+local-current), and where `make install-reverb` made .venv-reverb (jax 0.4.34), with local
+and with Reverb replay there, one after the other (`--rlkit` picks some of them). Reports training wall-clock, ratios to each peer,
 update counts and deterministic evaluation returns (10 episodes).
 
 The peers' venv is `bench/compare_sb3.py`'s (.peers-venv; torch 2.13.0 CPU, SB3, SBX).

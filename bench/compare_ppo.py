@@ -5,8 +5,9 @@ All train 100,000 env steps with RL-Zoo's CartPole-v1 hyperparameters (hyperpara
 learning rate and clip range linear from 1e-3 and 0.2 to 0; SB3's defaults otherwise:
 separate 64x64 tanh MLPs, value coefficient 0.5, gradient norm 0.5). rlkit runs its shipped
 `configs/ppo/cartpole.yaml`, which holds the same values. Per seed: SB3, SBX, then rlkit with
-local replay (.venv, jax 0.4.34), with Reverb replay, and with local replay on the current
-stack (.venv-current), one after the other (`--rlkit` picks some). Each side's environments
+local replay on the base install (.venv: local-current), and where `make install-reverb` made
+.venv-reverb (jax 0.4.34), with local and with Reverb replay there, one after the other
+(`--rlkit` picks some; `compare_sb3.rlkit_stacks`). Each side's environments
 step in this process, one after another (SB3's DummyVecEnv, gymnasium's SyncVectorEnv).
 Reports training wall-clock, ratios to each peer, SGD steps and greedy evaluation returns
 (20 episodes), and writes its section of BENCHMARKS.md.

@@ -196,7 +196,7 @@ COMPARISONS = {
     ),
     "dqn-two-line": Comparison(
         agent="dqn",
-        name="DQN (the README's two-line script)",
+        name="DQN (two-line script)",
         peers=(("sbx", "SBX"), ("sb3", "SB3")),
         run_order=("sb3", "sbx"),
         section="compare_two_line",

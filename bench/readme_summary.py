@@ -34,7 +34,14 @@ README = ROOT / "README.md"
 FIGURE = ROOT / "docs" / "assets" / "benchmarks.png"
 README_SECTION = "readme_benchmarks"
 # The BENCHMARKS.md sections summarised, in the order of the README's table and the figure.
-SECTIONS = ("compare_sb3", "compare_qrdqn", "compare_sac", "compare_td3", "compare_ppo")
+SECTIONS = (
+    "compare_sb3",
+    "compare_two_line",
+    "compare_qrdqn",
+    "compare_sac",
+    "compare_td3",
+    "compare_ppo",
+)
 RLKIT_BASE = re.compile(r"^rlkit, local replay, jax (?P<version>[\w.]+)$")
 # "..., DQN CartPole-v1, 50,000 steps (`bench/compare_sb3.py`)"
 TITLE = re.compile(r",\s*(?P<what>[^,]+),\s*(?P<steps>\d[\d,]*) steps\b")
@@ -301,7 +308,8 @@ def draw_figure(sections: list[Section], summaries: list[Summary], path: pathlib
             ax.text(x, value + 0.02, f"{value:.2f}", ha="center", va="bottom", fontsize=9)
             drawn.add(kind)
         peer_note = f"\n(vs {summary.sb3})" if summary.sbx is None and summary.sb3 else ""
-        ticks.append(summary.label.replace(" ", "\n", 1) + peer_note)
+        algorithm, environment, budget = summary.label.rsplit(" ", 2)
+        ticks.append(f"{algorithm}\n{environment} {budget}" + peer_note)
     ax.axhline(1.0, color="#444444", linewidth=0.8, linestyle="--", zorder=0)
     ax.set_xticks(range(len(summaries)), ticks, fontsize=9)
     ax.set_ylabel("wall-clock / SB3's")
