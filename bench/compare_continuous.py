@@ -11,8 +11,9 @@ configs/{sac,td3}/ENV.yaml, which hold the same values, so all run the same algo
 the same number of gradient updates (rlkit groups them 8 per jitted learner call, every 8
 env steps). Per seed: the peers, then rlkit with local replay on the base install (.venv:
 local-current), and where `make install-reverb` made .venv-reverb (jax 0.4.34), with local
-and with Reverb replay there, one after the other (`--rlkit` picks some of them). Reports training wall-clock, ratios to each peer,
-update counts and deterministic evaluation returns (10 episodes).
+and with Reverb replay there, one after the other (`--rlkit` picks some of them). Reports
+training wall-clock, ratios to each peer, update counts and deterministic evaluation returns
+(10 episodes).
 
 The peers' venv is `bench/compare_sb3.py`'s (.peers-venv; torch 2.13.0 CPU, SB3, SBX).
 
