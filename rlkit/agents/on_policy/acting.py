@@ -35,25 +35,26 @@ def make_policy(networks: PolicyValueNetworks, evaluation: bool = False) -> acto
         return ActingState(key, extras)
 
     def select_action(policy_params: networks_lib.PolicyParams, observation, state: ActingState):
-        key, sample_key = jax.random.split(state.key)
         observation = networks.normalize_observation(
             policy_params.observation_statistics, observation
         )
         output = networks.policy_apply(
             policy_params.network, jax_networks.add_batch_dim(observation)
         )
+        if evaluation:  # Greedy, and nothing for an adder: no PRNG draw, no log-probability.
+            action = jnp.argmax(output[0]) if categorical else output[0][0]
+            if not categorical:
+                action = jnp.clip(action, -1.0, 1.0).reshape(networks.action_shape)
+            return action.astype(jnp.int32) if categorical else action, state
+        key, sample_key = jax.random.split(state.key)
         if categorical:
             logits = output[0]
-            action = (
-                jnp.argmax(logits)
-                if evaluation
-                else jax.random.categorical(sample_key, logits).astype(jnp.int32)
-            )
+            action = jax.random.categorical(sample_key, logits).astype(jnp.int32)
             extras = {"log_prob": networks_lib.log_prob(networks, output, action[None])[0]}
             return action.astype(jnp.int32), ActingState(key, extras)
         mean, log_std = output[0][0], output[1]
         noise = jax.random.normal(sample_key, mean.shape)
-        raw = mean if evaluation else mean + jnp.exp(log_std) * noise
+        raw = mean + jnp.exp(log_std) * noise
         extras = {
             "log_prob": networks_lib.log_prob(networks, (mean[None], log_std), raw[None])[0],
             "raw_action": raw,
