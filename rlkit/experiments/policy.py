@@ -232,8 +232,8 @@ class SavedPolicy:
         observations, batched = self._batch_observations(observation)
         if seed is not None or self._key is None:
             self._key = jax.random.PRNGKey(0 if seed is None else seed)
-        self._key, key = jax.random.split(self._key)
-        actions = jax.device_get(self._act_function(deterministic)(self.params, observations, key))
+        actions, self._key = self._act_function(deterministic)(self.params, observations, self._key)
+        actions = jax.device_get(actions)
         if not batched:
             actions = jax.tree_util.tree_map(lambda leaf: leaf[0], actions)
         if self._to_environment_action is None:  # Not made by `load_policy`: as acted.
@@ -285,8 +285,9 @@ class SavedPolicy:
         return tree.unflatten_as(spec, cast), bool(batched)
 
     def _act_function(self, deterministic: bool) -> Callable[..., Any]:
-        """`(params, observations [B, ...], key) -> actions [B, ...]` in the agent's action
-        spec: the builder's policy (evaluation policy, or the sampling one), jitted, vmapped."""
+        """`(params, observations [B, ...], key) -> (actions [B, ...], next key)` in the
+        agent's action spec: the builder's policy (evaluation policy, or the sampling one),
+        jitted, vmapped; the key is split inside, so a call is one dispatch."""
         act = self._act.get(deterministic)
         if act is not None:
             return act
@@ -310,8 +311,9 @@ class SavedPolicy:
 
         def act_batch(params, observations, key):
             size = jax.tree_util.tree_leaves(observations)[0].shape[0]
+            next_key, key = jax.random.split(key)
             keys = jax.random.split(key, size)
-            return jax.vmap(act_one, in_axes=(None, 0, 0))(params, observations, keys)
+            return jax.vmap(act_one, in_axes=(None, 0, 0))(params, observations, keys), next_key
 
         act = self._act[deterministic] = jax.jit(act_batch)
         return act
