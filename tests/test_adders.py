@@ -432,3 +432,58 @@ def test_batched_adder_keeps_each_sub_environment_s_items_apart(make_server, add
         assert len(mine) == len(expected) > 0
         for got, want in zip(mine, expected, strict=True):
             tree.map_structure(np.testing.assert_array_equal, got, want)
+
+
+def test_batched_sequence_writer_of_the_local_backend_writes_what_per_stream_writers_do():
+    """The local backend's array-backed writer against `BatchedSequenceWriter` over one
+    trajectory writer per stream (Reverb's way): streams that skip steps (so their ring slots
+    differ), items due on some streams only, a wrap of the ring, and `end_episodes`."""
+    signature = {
+        "obs": dm_specs.Array((3, 2), np.float32),
+        "nested": (dm_specs.Array((), np.int32), dm_specs.Array((), bool)),
+    }
+    length, keep, num_streams = 3, 4, 3
+    item_signature = tree.map_structure(
+        lambda s: dm_specs.Array((length, *s.shape), s.dtype), signature
+    )
+    written = []
+    for batched in (True, False):
+        server = replay.make_server([replay.queue_table("queue", 1000, item_signature)], "local")
+        client = server.client()
+        if batched:
+            writer = client.batched_sequence_writer(num_streams, keep)
+            assert type(writer) is not replay.BatchedSequenceWriter
+        else:
+            writer = replay.BatchedSequenceWriter(
+                [client.trajectory_writer(keep) for _ in range(num_streams)]
+            )
+        rng = np.random.default_rng(7)
+        counts = np.zeros(num_streams, int)
+        for step in range(23):
+            streams = np.flatnonzero(rng.random(num_streams) < 0.7)
+            steps = {
+                "obs": rng.normal(size=(num_streams, 3, 2)).astype(np.float32),
+                "nested": (
+                    np.arange(num_streams, dtype=np.int32) * 100 + step,
+                    rng.random(num_streams) < 0.5,
+                ),
+            }
+            writer.append(steps, streams)
+            steps["obs"][:] = np.nan  # The writer copied what it keeps.
+            counts[streams] += 1
+            due = np.flatnonzero(counts >= length)[: 1 + step % 2]
+            writer.create_items("queue", 1.0, due, length)
+            if step == 15:
+                writer.end_episodes()
+                counts[:] = 0
+        written.append(read_all(client, client.table_size("queue")))
+        server.stop()
+    server = replay.make_server([replay.queue_table("queue", 10, item_signature)], "local")
+    writer = server.client().batched_sequence_writer(num_streams, keep)
+    writer.append(steps, np.arange(num_streams))
+    with pytest.raises(ValueError, match=r"Items of 3 steps from streams holding \[1\] steps"):
+        writer.create_items("queue", 1.0, np.array([1]), length)
+    server.stop()
+    assert len(written[0]) == len(written[1]) > 20
+    for got, want in zip(*written, strict=True):
+        tree.map_structure(np.testing.assert_array_equal, got, want)

@@ -427,16 +427,7 @@ class EpisodeAdder(_StepWriter):
         self._create_item(self._max_length)
 
 
-def _index(nest: Any, index: int) -> Any:
-    """Row `index` of every array in `nest` (dicts, lists, tuples and named tuples), without
-    dm-tree's general machinery: this runs for every sub-environment on every step."""
-    if isinstance(nest, dict):
-        return {key: _index(value, index) for key, value in nest.items()}
-    if isinstance(nest, tuple) and hasattr(nest, "_fields"):
-        return type(nest)(*(_index(value, index) for value in nest))
-    if isinstance(nest, tuple | list):
-        return type(nest)(_index(value, index) for value in nest)
-    return nest[index]
+_index = base.index_nest
 
 
 def _sub_timestep(timestep: dm_env.TimeStep, index: int) -> dm_env.TimeStep:
@@ -527,9 +518,8 @@ class BatchedSequenceAdder(Adder):
         self._priority = priority
         self._length = sequence_length
         self._period = period
-        self._writers = [
-            client.trajectory_writer(num_keep_alive_refs=sequence_length) for _ in range(num_envs)
-        ]
+        self._writer = client.batched_sequence_writer(num_envs, sequence_length)
+        self._all_streams = np.arange(num_envs)
         self._cast = _step_caster(environment_spec, extras_spec)
         self._zero_actions = _zeros_like_spec(environment_spec.actions, (num_envs,))
         self._zeros = np.zeros(num_envs, np.float32)
@@ -556,22 +546,21 @@ class BatchedSequenceAdder(Adder):
         if self._observation is None:
             raise ValueError("add() called before add_first(): start with add_first.")
         restarting = np.asarray(next_timestep.step_type) == dm_env.StepType.FIRST
-        extras = tree.map_structure(np.asarray, extras)
-
-        def taken_or_final(taken, final):
-            return tree.map_structure(
-                lambda x, z: np.where(_batch_mask(restarting, x), z, x), taken, final
-            )
-
-        # A restarting sub-environment appends its final observation's step (zero action,
-        # reward and discount; the last step's extras), as `SequenceAdder` does on restart.
+        step_action, step_extras = action, extras
+        reward, discount = next_timestep.reward, next_timestep.discount
+        if restarting.any():
+            # A restarting sub-environment appends its final observation's step (zero action,
+            # reward and discount; the last step's extras), as `SequenceAdder` does on restart.
+            step_action = _where_nest(restarting, self._zero_actions, action)
+            step_extras = _where_nest(restarting, self._last_extras, extras)
+            reward, discount = np.where(restarting, 0, reward), np.where(restarting, 0, discount)
         step = Step(
             self._observation,
-            taken_or_final(tree.map_structure(np.asarray, action), self._zero_actions),
-            np.where(restarting, 0, next_timestep.reward),
-            np.where(restarting, 0, next_timestep.discount),
+            step_action,
+            reward,
+            discount,
             (self._episode_steps == 0) & ~restarting,
-            taken_or_final(extras, self._last_extras),
+            step_extras,
         )
         self._append(step, ~restarting | (self._episode_steps > 0))
         self._observation = next_timestep.observation
@@ -579,34 +568,47 @@ class BatchedSequenceAdder(Adder):
         self._episode_steps = np.where(restarting, 0, self._episode_steps + 1)
 
     def _append(self, step: Step, appending: np.ndarray) -> None:
-        """Appends row i of the batched `step` to writer i where `appending`; writes the
+        """Appends row i of the batched `step` to stream i where `appending`; writes the
         items that then end."""
-        step = Step(*self._cast(step))
-        for index in np.flatnonzero(appending):
-            self._writers[index].append(_index(step, index))
+        streams = self._all_streams if appending.all() else np.flatnonzero(appending)
+        self._writer.append(Step(*self._cast(step)), streams)
         self.stream_steps += appending
         steps = self.stream_steps
         due = appending & (steps >= self._length) & ((steps - self._length) % self._period == 0)
-        for index in np.flatnonzero(due):
-            writer = self._writers[index]
-            trajectory = tree.map_structure(lambda column: column[-self._length :], writer.history)
-            writer.create_item(self._table, self._priority, trajectory)
-            self.items_written += 1
+        if due.any():
+            due = np.flatnonzero(due)
+            self._writer.create_items(self._table, self._priority, due, self._length)
+            self.items_written += len(due)
 
     def reset(self) -> None:
-        for writer in self._writers:
-            writer.end_episode(clear_buffers=True)
+        self._writer.end_episodes()
         self._observation = None
         self.stream_steps[:] = 0
         self._episode_steps[:] = 0
 
     def flush(self) -> None:
-        for writer in self._writers:
-            writer.flush()
+        self._writer.flush()
 
     def close(self) -> None:
-        for writer in self._writers:
-            writer.close()
+        self._writer.close()
+
+
+def _where_nest(mask: np.ndarray, if_true: Any, otherwise: Any) -> Any:
+    """Row i of `if_true` where `mask[i]`, else of `otherwise`, on every leaf of two nests of
+    the same structure ([N, ...] leaves); without dm-tree's general machinery, as this runs
+    on every step of a batched environment."""
+    if isinstance(otherwise, dict):
+        return {key: _where_nest(mask, if_true[key], value) for key, value in otherwise.items()}
+    if isinstance(otherwise, tuple) and hasattr(otherwise, "_fields"):
+        return type(otherwise)(
+            *(_where_nest(mask, t, o) for t, o in zip(if_true, otherwise, strict=True))
+        )
+    if isinstance(otherwise, tuple | list):
+        return type(otherwise)(
+            _where_nest(mask, t, o) for t, o in zip(if_true, otherwise, strict=True)
+        )
+    otherwise = np.asarray(otherwise)
+    return np.where(_batch_mask(mask, otherwise), if_true, otherwise)
 
 
 def _batch_mask(mask: np.ndarray, value: np.ndarray) -> np.ndarray:

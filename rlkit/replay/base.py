@@ -203,6 +203,58 @@ class TrajectoryWriter(abc.ABC):
     def close(self) -> None: ...
 
 
+def index_nest(nest: Any, index: Any) -> Any:
+    """Row `index` of every array in `nest` (dicts, lists, tuples and named tuples), without
+    dm-tree's general machinery: adders run this per sub-environment on every step."""
+    if isinstance(nest, dict):
+        return {key: index_nest(value, index) for key, value in nest.items()}
+    if isinstance(nest, tuple) and hasattr(nest, "_fields"):
+        return type(nest)(*(index_nest(value, index) for value in nest))
+    if isinstance(nest, tuple | list):
+        return type(nest)(index_nest(value, index) for value in nest)
+    return nest[index]
+
+
+class BatchedSequenceWriter:
+    """N streams of steps written together (the sub-environments of a batched environment),
+    whose items are each one stream's most recent steps.
+
+    `append(steps, streams)` appends row i of the batched `steps` (a nest of [N, ...] arrays)
+    to stream i for each i in `streams`; `create_items(table, priority, streams, length)`
+    inserts, for each i in `streams`, stream i's last `length` steps as one item. Items never
+    mix streams. This one writes through a `TrajectoryWriter` per stream (Reverb's API); the
+    local backend keeps the N streams as arrays, one write per step for all of them.
+    """
+
+    def __init__(self, writers: list[TrajectoryWriter]):
+        self._writers = list(writers)
+
+    def append(self, steps: types.NestedArray, streams: np.ndarray) -> None:
+        for index in streams:
+            self._writers[index].append(index_nest(steps, index))
+
+    def create_items(self, table: str, priority: float, streams: np.ndarray, length: int) -> None:
+        import tree
+
+        for index in streams:
+            writer = self._writers[index]
+            trajectory = tree.map_structure(lambda column: column[-length:], writer.history)
+            writer.create_item(table, priority, trajectory)
+
+    def end_episodes(self) -> None:
+        """Forgets every stream's steps (a new stream starts in each)."""
+        for writer in self._writers:
+            writer.end_episode(clear_buffers=True)
+
+    def flush(self) -> None:
+        for writer in self._writers:
+            writer.flush()
+
+    def close(self) -> None:
+        for writer in self._writers:
+            writer.close()
+
+
 class ReplayClient(abc.ABC):
     """What adders, learners and checkpoints use of a replay server, whatever its backend."""
 
@@ -211,6 +263,15 @@ class ReplayClient(abc.ABC):
     @abc.abstractmethod
     def trajectory_writer(self, num_keep_alive_refs: int) -> TrajectoryWriter:
         """A writer for one stream of steps (see `TrajectoryWriter`)."""
+
+    def batched_sequence_writer(
+        self, num_streams: int, num_keep_alive_refs: int
+    ) -> BatchedSequenceWriter:
+        """A writer for `num_streams` streams appended together (see `BatchedSequenceWriter`);
+        each keeps its last `num_keep_alive_refs` steps."""
+        return BatchedSequenceWriter(
+            [self.trajectory_writer(num_keep_alive_refs) for _ in range(num_streams)]
+        )
 
     @abc.abstractmethod
     def dataset(

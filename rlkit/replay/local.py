@@ -457,6 +457,74 @@ class LocalTrajectoryWriter(base.TrajectoryWriter):
         self.end_episode(clear_buffers=True)
 
 
+class LocalBatchedSequenceWriter(base.BatchedSequenceWriter):
+    """`BatchedSequenceWriter` over in-process tables: the N streams' recent steps live in one
+    ring buffer per leaf ([N, keep, ...]), so a step is one write per leaf for all N streams
+    rather than N appends of N small arrays; `create_items` inserts at once."""
+
+    def __init__(self, tables: dict[str, LocalTable], num_streams: int, num_keep_alive_refs: int):
+        if num_streams < 1 or num_keep_alive_refs < 1:
+            raise ValueError(
+                "num_streams and num_keep_alive_refs must be positive, got "
+                f"{num_streams} and {num_keep_alive_refs}."
+            )
+        self._tables = tables
+        self._keep = num_keep_alive_refs
+        self._counts = np.zeros(num_streams, np.int64)  # Steps appended to each stream.
+        self._buffers: list[np.ndarray] | None = None
+        self._structure: Any = None
+
+    def append(self, steps: types.NestedArray, streams: np.ndarray) -> None:
+        leaves = [np.asarray(leaf) for leaf in tree.flatten(steps)]
+        if self._buffers is None:
+            self._structure = tree.map_structure(lambda _: 0, steps)
+            shape = (len(self._counts), self._keep)
+            self._buffers = [np.zeros(shape + leaf.shape[1:], leaf.dtype) for leaf in leaves]
+        elif len(leaves) != len(self._buffers):
+            raise ValueError(
+                f"append got steps with {len(leaves)} fields; this writer's steps have "
+                f"{len(self._buffers)}."
+            )
+        slots = self._counts[streams] % self._keep
+        if len(streams) == len(self._counts) and (slots == slots[0]).all():
+            # Every stream at the same slot (no stream skipped a step): one slice per leaf.
+            for buffer, leaf in zip(self._buffers, leaves, strict=True):
+                buffer[:, slots[0]] = leaf  # Copies: callers may reuse their arrays.
+        else:
+            for buffer, leaf in zip(self._buffers, leaves, strict=True):
+                buffer[streams, slots] = leaf[streams]
+        self._counts[streams] += 1
+
+    def create_items(self, table: str, priority: float, streams: np.ndarray, length: int) -> None:
+        try:
+            target = self._tables[table]
+        except KeyError:
+            raise ValueError(
+                f"Unknown replay table {table!r}; tables: {', '.join(self._tables)}."
+            ) from None
+        counts = self._counts[streams]
+        held = np.minimum(counts, self._keep)
+        if length < 1 or (held < length).any():
+            raise ValueError(
+                f"Items of {length} steps from streams holding {held.tolist()} steps "
+                f"(num_keep_alive_refs={self._keep})."
+            )
+        rows = (counts[:, None] + np.arange(-length, 0)) % self._keep
+        items = [buffer[streams[:, None], rows] for buffer in self._buffers]  # [D, length, ...]
+        for k in range(len(streams)):
+            item = tree.unflatten_as(self._structure, [leaf[k] for leaf in items])
+            target.insert(item, float(priority))
+
+    def end_episodes(self) -> None:
+        self._counts[:] = 0
+
+    def flush(self) -> None:
+        """Nothing to wait for: `create_items` has already inserted."""
+
+    def close(self) -> None:
+        self.end_episodes()
+
+
 class LocalDataset(Iterator[types.Batch]):
     """Batches sampled from a local table on the calling thread (no prefetch thread).
 
@@ -533,6 +601,11 @@ class LocalReplayClient(base.ReplayClient):
 
     def trajectory_writer(self, num_keep_alive_refs: int) -> LocalTrajectoryWriter:
         return LocalTrajectoryWriter(self._server.tables, num_keep_alive_refs)
+
+    def batched_sequence_writer(
+        self, num_streams: int, num_keep_alive_refs: int
+    ) -> LocalBatchedSequenceWriter:
+        return LocalBatchedSequenceWriter(self._server.tables, num_streams, num_keep_alive_refs)
 
     def dataset(
         self,
