@@ -145,12 +145,15 @@ class LocalLayout(agent_lib.Agent):
 
         return ready
 
-    def make_evaluation_actor(self, seed: int | None = None) -> core.Actor:
-        """An actor on the evaluation policy and the learner's current parameters."""
+    def make_evaluation_actor(
+        self, seed: int | None = None, num_envs: int | None = None
+    ) -> core.Actor:
+        """An actor on the evaluation policy and the learner's current parameters; with
+        `num_envs`, batched over that many environments (episodes side by side)."""
         key = self._evaluation_key if seed is None else jax.random.PRNGKey(seed)
         policy = self.builder.make_policy(self.networks, self.environment_spec, evaluation=True)
         # The agent as variable source: it waits for background learner steps first.
-        return self.builder.make_actor(key, policy, self.environment_spec, self)
+        return self.builder.make_actor(key, policy, self.environment_spec, self, num_envs=num_envs)
 
     def checkpoint_replay(self) -> str:
         """Writes the replay tables to `replay_checkpoint_dir`; returns the checkpoint's path.

@@ -356,7 +356,9 @@ def fake_layout(train):
     run_module = importlib.import_module("rlkit.experiments.run_experiment")
 
     def make_layout(config, context):
-        agent = SimpleNamespace(make_evaluation_actor=lambda: None)
+        agent = SimpleNamespace(
+            make_evaluation_actor=lambda num_envs: SimpleNamespace(num_envs=num_envs)
+        )
         return run_module.TrainingLayout(agent, SimpleNamespace(run=train), context.counter)
 
     return make_layout

@@ -11,8 +11,10 @@ import dm_env
 from rlkit import builders, devices, errors, specs
 
 LOGGER_KINDS = ("terminal", "csv", "tensorboard", "history", "wandb")
-# The evaluator's environment and PRNG are seeded this far from the run's seed.
+# The evaluator's environments and PRNG are seeded this far from the run's seed; its
+# environment i (episodes run side by side) i strides further.
 EVALUATION_SEED_OFFSET = 10_000
+EVALUATION_SEED_STRIDE = 1_000
 # Kinds that write under the run directory.
 FILE_LOGGER_KINDS = ("csv", "tensorboard", "history")
 # Evaluations in a run whose eval_every is left to its default: with 5 greedy episodes each,

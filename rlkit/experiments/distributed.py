@@ -693,7 +693,7 @@ class _DistributedLayout:
     def get_variables(self, names):
         return self._variables.get_variables(names)
 
-    def make_evaluation_actor(self) -> Any:
+    def make_evaluation_actor(self, num_envs: int | None = None) -> Any:
         import jax
 
         from rlkit.experiments.config import EVALUATION_SEED_OFFSET
@@ -702,7 +702,7 @@ class _DistributedLayout:
         networks = config.network_factory(self._spec)
         policy = builder.make_policy(networks, self._spec, evaluation=True)
         key = jax.random.PRNGKey(config.seed + EVALUATION_SEED_OFFSET)
-        return builder.make_actor(key, policy, self._spec, self._variables)
+        return builder.make_actor(key, policy, self._spec, self._variables, num_envs=num_envs)
 
     # The training loop's side.
     def run(self, num_steps: int) -> None:

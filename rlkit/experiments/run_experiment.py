@@ -17,8 +17,12 @@ from typing import Any, NamedTuple
 from rlkit import configs, environment_loop, errors, local_layout, replay, specs
 from rlkit.experiments import checkpointing, policy
 from rlkit.experiments import logging as experiment_logging
-from rlkit.experiments.config import EVALUATION_SEED_OFFSET, ExperimentConfig
-from rlkit.experiments.evaluator import Evaluator
+from rlkit.experiments.config import (
+    EVALUATION_SEED_OFFSET,
+    EVALUATION_SEED_STRIDE,
+    ExperimentConfig,
+)
+from rlkit.experiments.evaluator import MAX_PARALLEL_EVALUATION_EPISODES, Evaluator
 from rlkit.replay import local as local_replay
 from rlkit.utils import counting
 from rlkit.wrappers import vector
@@ -159,6 +163,28 @@ def _exclusive(run_dir: str):
 
 def _next_multiple(steps: int, every: int, limit: int) -> int:
     return limit if every <= 0 else min((steps // every + 1) * every, limit)
+
+
+def _make_evaluator(config: ExperimentConfig, agent: Any, counter, logger) -> Evaluator:
+    """The evaluator: its episodes side by side, in up to `MAX_PARALLEL_EVALUATION_EPISODES`
+    environments of their own (each seeded apart from training's and from each other)."""
+    count = min(config.num_eval_episodes, MAX_PARALLEL_EVALUATION_EPISODES)
+    factory = config.evaluation_environment_factory or config.environment_factory
+    seeds = [
+        config.seed + EVALUATION_SEED_OFFSET + i * EVALUATION_SEED_STRIDE for i in range(count)
+    ]
+    environments = []
+    try:
+        for seed in seeds:
+            environments.append(factory(seed))
+        return Evaluator(
+            environments, agent.make_evaluation_actor(num_envs=count), config.num_eval_episodes,
+            counter, logger,
+        )  # fmt: skip
+    except BaseException:
+        for environment in environments:
+            environment.close()
+        raise
 
 
 def _reached(target_return: float | None, evaluations: list[dict[str, Any]]) -> bool:
@@ -377,15 +403,7 @@ def _train(
         agent.restore(checkpointer.restore_state(resumed_from, agent.save()))
         if checkpointer.replay_was_set_aside(resumed_from):
             agent.restart_warm_up()
-    evaluator = Evaluator(
-        (config.evaluation_environment_factory or config.environment_factory)(
-            config.seed + EVALUATION_SEED_OFFSET
-        ),
-        agent.make_evaluation_actor(),
-        config.num_eval_episodes,
-        counter,
-        loggers["evaluator"],
-    )
+    evaluator = _make_evaluator(config, agent, counter, loggers["evaluator"])
     stack.callback(evaluator.close)
 
     def save_checkpoint(final: bool = False) -> None:

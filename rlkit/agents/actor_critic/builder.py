@@ -98,8 +98,9 @@ class ActorCriticBuilder(builders.ActorLearnerBuilder):
         environment_spec: specs.EnvironmentSpec,
         variable_source: core.VariableSource | None = None,
         adder: replay.Adder | None = None,
+        num_envs: int | None = None,
     ) -> actors.GenericActor:
         del environment_spec
         return off_policy.make_actor(
-            self._config, random_key, policy, variable_source, adder, check_finite=True
+            self._config, random_key, policy, variable_source, adder, True, num_envs
         )
