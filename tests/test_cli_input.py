@@ -327,6 +327,8 @@ def test_seed_lists(text, seeds):
         (["--jobs", "2"], "give --seeds too"),
         (["--distributed", "--env-module", "os"], "not passed on to the Ray workers"),
         (["--seeds", "0-1", "--jobs", "0"], "positive integer"),
+        (["--checkpoint-minutes", "0"], "expected a positive number, got '0'"),
+        (["--checkpoint-minutes", "ten"], "expected a positive number, got 'ten'"),
     ],
 )
 def test_bad_seed_and_env_module_options_are_one_line(capsys, argv, message):

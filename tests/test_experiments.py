@@ -349,3 +349,46 @@ def test_resume_after_a_crash_redoes_logs_once(tmp_path):
     events.Reload()
     steps = [event.step for event in events.Scalars("evaluator/return_mean")]
     assert steps == [400, 800, 1200]  # The first 1200 was purged by the resumed writer.
+
+
+@pytest.mark.parametrize("minutes, written", [(60.0, ["600"]), (1e-9, ["200", "400", "600"])])
+def test_checkpoints_by_wall_clock_by_default(tmp_path, monkeypatch, minutes, written):
+    """`checkpoint_every=None` (the default): at each `CHECKPOINT_CHECK_STEPS` boundary a
+    checkpoint is written only once `checkpoint_minutes` have passed since the last one;
+    the end of the run always checkpoints."""
+    run_module = importlib.import_module("rlkit.experiments.run_experiment")
+    monkeypatch.setattr(run_module, "CHECKPOINT_CHECK_STEPS", 200)
+    config = make_config(
+        str(tmp_path), 600, checkpoint_every=None, checkpoint_minutes=minutes, eval_every=0,
+        max_checkpoints_to_keep=5,
+    )  # fmt: skip
+    assert experiments.ExperimentConfig.checkpoint_every is None  # The default.
+    experiments.run_experiment(config)
+    assert sorted(os.listdir(tmp_path / "checkpoints"), key=int) == written
+
+
+@pytest.mark.parametrize("minutes", [0, -1.0, float("nan"), float("inf"), "10", True])
+def test_checkpoint_minutes_must_be_a_positive_number(tmp_path, minutes):
+    with pytest.raises(errors.ConfigError, match="checkpoint_minutes must be a positive"):
+        make_config(str(tmp_path), 600, checkpoint_every=None, checkpoint_minutes=minutes)
+
+
+def test_the_policy_is_exported_after_every_evaluation_between_checkpoints(tmp_path):
+    """With checkpoints far apart (by wall-clock), `rlkit play` still gets the policy of
+    the latest evaluation."""
+    exported = []
+
+    def read_export(steps, evaluation):
+        description = experiments.load_policy(str(tmp_path)).description
+        exported.append((steps, description["actor_steps"], description["evaluation_return"]))
+        assert evaluation["return_mean"] == description["evaluation_return"]
+
+    config = make_config(
+        str(tmp_path), 600, checkpoint_every=None, checkpoint_minutes=60.0, eval_every=200,
+        evaluation_callback=read_export,
+    )  # fmt: skip
+    experiments.run_experiment(config)
+    assert [(steps, exported_at) for steps, exported_at, _ in exported] == [
+        (200, 200), (400, 400), (600, 600)
+    ]  # fmt: skip
+    assert sorted(os.listdir(tmp_path / "checkpoints")) == ["600"]

@@ -104,6 +104,19 @@ def _integer(minimum: int, limit: int | None, expected: str):
 
 
 _positive_int = _integer(1, None, "a positive integer")
+
+
+def _positive_float(text: str) -> float:
+    """An argparse type: a finite number > 0."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = None
+    if value is None or not 0 < value < float("inf"):
+        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}")
+    return value
+
+
 _non_negative_int = _integer(0, None, "an integer >= 0")
 _seed = _integer(0, 2**32, "a seed in [0, 2**32)")
 MAX_SEEDS = 1000
@@ -214,8 +227,16 @@ def _build_parser() -> argparse.ArgumentParser:
     train.add_argument(
         "--checkpoint-every",
         type=_non_negative_int,
-        default=10_000,
-        help="env steps (0: at the end)",
+        default=None,
+        help="env steps between checkpoints (0: at the end; default: by wall-clock, "
+        "every --checkpoint-minutes)",
+    )
+    train.add_argument(
+        "--checkpoint-minutes",
+        type=_positive_float,
+        default=10.0,
+        help="minutes between checkpoints when --checkpoint-every is not given (Acme's "
+        "default); a run also checkpoints at its end and on Ctrl-C or SIGTERM",
     )
     train.add_argument(
         "--replay-backend",
@@ -517,6 +538,7 @@ def _train(args: argparse.Namespace) -> int:
         target_return=args.target_return,
         run_dir=run_dir,
         checkpoint_every=args.checkpoint_every,
+        checkpoint_minutes=args.checkpoint_minutes,
         loggers=loggers,
         replay_backend=args.replay_backend,
         device=args.device,

@@ -17,6 +17,9 @@ EVALUATION_SEED_OFFSET = 10_000
 EVALUATION_SEED_STRIDE = 1_000
 # Kinds that write under the run directory.
 FILE_LOGGER_KINDS = ("csv", "tensorboard", "history")
+# With checkpoints by wall-clock (checkpoint_every=None), the run looks at the clock this often
+# (in environment steps): training stops to checkpoint only at such a boundary.
+CHECKPOINT_CHECK_STEPS = 10_000
 # Evaluations in a run whose eval_every is left to its default: with 5 greedy episodes each,
 # a curve of 10 points costs a few percent of training (10 of 10 episodes every 5,000 steps
 # used to double a CartPole PPO run).
@@ -41,7 +44,11 @@ class ExperimentConfig:
       target_return: stop once an evaluation's mean return reaches it.
       run_dir: where checkpoints, logs and the exported policy go; None keeps nothing.
         Running again with the same run_dir resumes from its last checkpoint.
-      checkpoint_every: checkpoint every this many steps (0: only at the end). Needs run_dir.
+      checkpoint_every: checkpoint every this many steps (0: only at the end; None: by
+        wall-clock, every `checkpoint_minutes`, as Acme's checkpointer does). Needs run_dir.
+        Whatever the schedule, a run also checkpoints at its end and on Ctrl-C or SIGTERM.
+      checkpoint_minutes: with `checkpoint_every=None`, the minutes between checkpoints
+        (looked at every `CHECKPOINT_CHECK_STEPS` steps): what a crash can cost at most.
       max_checkpoints_to_keep: older checkpoints are deleted.
       loggers: any of terminal, csv, tensorboard, history (parquet episodes), wandb.
       learn_in_background: run learner steps on a worker thread (see `rlkit.Agent`).
@@ -70,7 +77,8 @@ class ExperimentConfig:
     num_eval_episodes: int = 5
     target_return: float | None = None
     run_dir: str | None = None
-    checkpoint_every: int = 10_000
+    checkpoint_every: int | None = None
+    checkpoint_minutes: float = 10.0
     max_checkpoints_to_keep: int = 2
     loggers: Sequence[str] = ("terminal", "csv", "history")
     learn_in_background: bool = True
@@ -90,10 +98,21 @@ class ExperimentConfig:
                 raise errors.ConfigError(f"{name} must be a positive integer, got {value!r}.")
         for name in ("eval_every", "checkpoint_every"):
             value = getattr(self, name)
+            if value is None and name == "checkpoint_every":
+                continue
             if not isinstance(value, int) or isinstance(value, bool) or value < 0:
                 raise errors.ConfigError(
                     f"{name} must be a non-negative integer (0: only at the end), got {value!r}."
                 )
+        minutes = self.checkpoint_minutes
+        if (
+            isinstance(minutes, bool)
+            or not isinstance(minutes, int | float)
+            or not (0 < minutes < float("inf"))
+        ):
+            raise errors.ConfigError(
+                f"checkpoint_minutes must be a positive number of minutes, got {minutes!r}."
+            )
         from rlkit.replay import servers
 
         servers.resolve_backend(self.replay_backend)  # An unknown name fails here.

@@ -18,6 +18,7 @@ from rlkit import configs, environment_loop, errors, local_layout, replay, specs
 from rlkit.experiments import checkpointing, policy
 from rlkit.experiments import logging as experiment_logging
 from rlkit.experiments.config import (
+    CHECKPOINT_CHECK_STEPS,
     EVALUATION_SEED_OFFSET,
     EVALUATION_SEED_STRIDE,
     ExperimentConfig,
@@ -206,10 +207,11 @@ def run_experiment(config: ExperimentConfig) -> ExperimentResult:
 
     Every `eval_every` steps the evaluator runs the evaluation policy on its own environment;
     training stops early once an evaluation reaches `target_return`. With a `run_dir`, the
-    agent, counters and replay are checkpointed every `checkpoint_every` steps and at the end
+    agent, counters and replay are checkpointed every `checkpoint_every` steps (by default
+    every `checkpoint_minutes` of wall-clock) and at the end
     (also on SIGINT/Ctrl-C or SIGTERM, which raise `ExperimentInterrupted` once that
     checkpoint is written; a signal during a checkpoint waits for it), and the policy is exported to
-    `run_dir/policy` with each checkpoint. Calling it again with the same `run_dir` resumes
+    `run_dir/policy` after each evaluation and with each checkpoint. Calling it again with the same `run_dir` resumes
     from the last checkpoint; the step count continues. A run directory without a checkpoint
     starts afresh (its logs are cleared).
     """
@@ -429,7 +431,7 @@ def _train(
         export_policy_if_stale(force=True)
 
     def export_policy_if_stale(force: bool = False) -> None:
-        """Exports the current policy (`rlkit play` works while training goes on)."""
+        """Exports the current policy, after each evaluation and with each checkpoint."""
         if config.description is None:
             return
         if not force and _exported_policy_steps(config.run_dir) == steps:
@@ -443,7 +445,11 @@ def _train(
     next_evaluation = _next_multiple(steps, config.eval_every, config.max_num_actor_steps)
     if config.eval_every and steps and steps % config.eval_every == 0 and not evaluated_now:
         next_evaluation = steps  # The evaluation due here was interrupted: redo it first.
-    next_checkpoint = _next_multiple(steps, config.checkpoint_every, config.max_num_actor_steps)
+    checkpoint_steps = config.checkpoint_every
+    if checkpoint_steps is None:  # By wall-clock: the clock is looked at on these boundaries.
+        checkpoint_steps = CHECKPOINT_CHECK_STEPS
+    next_checkpoint = _next_multiple(steps, checkpoint_steps, config.max_num_actor_steps)
+    last_checkpoint_time = time.monotonic()
     training_seconds = 0.0
     try:
         while steps < config.max_num_actor_steps and not reached_target:
@@ -455,6 +461,9 @@ def _train(
             steps = max(until, int(counter.get_counts().get("actor_steps", until)))
             if steps >= next_evaluation:
                 evaluations.append(evaluator.evaluate())
+                if checkpointer is not None:  # `rlkit play` works while training goes on.
+                    with guard.protect():
+                        export_policy_if_stale()
                 next_evaluation = _next_multiple(
                     steps, config.eval_every, config.max_num_actor_steps
                 )
@@ -462,10 +471,13 @@ def _train(
                     config.evaluation_callback(steps, evaluations[-1])
                 reached_target = _reached(config.target_return, evaluations)
             if steps >= next_checkpoint and steps < config.max_num_actor_steps:
-                save_checkpoint()
                 next_checkpoint = _next_multiple(
-                    steps, config.checkpoint_every, config.max_num_actor_steps
+                    steps, checkpoint_steps, config.max_num_actor_steps
                 )
+                minutes = (time.monotonic() - last_checkpoint_time) / 60
+                if config.checkpoint_every is not None or minutes >= config.checkpoint_minutes:
+                    save_checkpoint()
+                    last_checkpoint_time = time.monotonic()
         # A resumed run whose last evaluation was interrupted evaluates here.
         if not evaluations or evaluations[-1]["actor_steps"] != steps:
             evaluations.append(evaluator.evaluate())

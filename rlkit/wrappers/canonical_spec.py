@@ -32,6 +32,8 @@ class CanonicalSpecWrapper(EnvironmentWrapper):
         self._clip = clip
         self._inner_spec = environment.action_spec()
         self._action_spec = tree.map_structure(self._canonical_spec, self._inner_spec)
+        # Discrete (or unbounded) actions pass through without a walk of the nest per step.
+        self._rescales = any(_is_rescalable(spec) for spec in tree.flatten(self._inner_spec))
 
     @staticmethod
     def _canonical_spec(spec):
@@ -55,6 +57,8 @@ class CanonicalSpecWrapper(EnvironmentWrapper):
     def inner_action(self, action):
         """`action` (in [-1, 1]) mapped onto the wrapped environment's bounds, as `step` passes
         it on. Works on a batch of actions too (a leading axis on every leaf)."""
+        if not self._rescales:
+            return action
         return tree.map_structure(self._scale, action, self._inner_spec)
 
     def step(self, action) -> dm_env.TimeStep:
