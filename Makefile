@@ -69,9 +69,13 @@ test: install
 test-fast: install
 	$(BIN)/python -m pytest -q -m "not slow"
 
+# On the Reverb stack: the quick tests, and the slow ones that exercise Reverb or Ray (marked
+# reverb_stack by tests/conftest.py); the other slow ones run in `make test`, on the base
+# install. REVERB_TESTS="" runs the whole suite here.
+REVERB_TESTS ?= not slow or reverb_stack
 test-reverb: install-reverb
 	$(BIN_REVERB)/python --version
-	$(BIN_REVERB)/python -m pytest -q -ra
+	$(BIN_REVERB)/python -m pytest -q -ra -m "$(REVERB_TESTS)"
 
 lint: install
 	$(BIN)/ruff check rlkit tests examples bench

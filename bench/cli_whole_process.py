@@ -75,9 +75,9 @@ DEFAULT_STEPS = {"ppo": 100_000, "dqn": 50_000}
 PEERS = (("sb3", "SB3"), ("sbx", "SBX"))
 
 
-def timed(command: list[str], cwd: pathlib.Path) -> tuple[float, str]:
+def timed(command: list[str], cwd: pathlib.Path, **env_vars: str) -> tuple[float, str]:
     """Wall-clock seconds from launch to exit, and what the process printed."""
-    env = dict(os.environ, JAX_PLATFORMS="cpu", TF_CPP_MIN_LOG_LEVEL="2")
+    env = dict(os.environ, JAX_PLATFORMS="cpu", TF_CPP_MIN_LOG_LEVEL="2", **env_vars)
     start = time.perf_counter()
     done = subprocess.run(command, capture_output=True, text=True, env=env, cwd=cwd, check=False)
     seconds = time.perf_counter() - start
@@ -86,12 +86,15 @@ def timed(command: list[str], cwd: pathlib.Path) -> tuple[float, str]:
     return seconds, done.stdout
 
 
-def rlkit_run(agent: str, seed: int, steps: int) -> dict[str, float]:
+def rlkit_run(agent: str, seed: int, steps: int, cache_home: str) -> dict[str, float]:
+    """One `rlkit train` process; its compilation cache under `cache_home` (XDG_CACHE_HOME):
+    an empty one gives a first run's (cold) figure, a filled one a later run's (warm)."""
     rlkit = pathlib.Path(sys.executable).parent / "rlkit"
     with tempfile.TemporaryDirectory() as folder:
         command = [str(rlkit), "train", agent, "--env", "CartPole-v1", "--steps", str(steps)]
         command += ["--seed", str(seed)]
-        seconds, out = timed(command, pathlib.Path(folder))  # Default run dir, in `folder`.
+        # Default run dir, in `folder`.
+        seconds, out = timed(command, pathlib.Path(folder), XDG_CACHE_HOME=cache_home)
     final = re.search(r"evaluation return (-?[\d.]+)", out)
     split = re.search(r"([\d.]+) s training, ([\d.]+) s evaluating", out)
     return {
@@ -110,40 +113,47 @@ def main() -> None:
     args = parser.parse_args()
     steps = args.steps or DEFAULT_STEPS[args.agent]
     peers_python = ensure_peers_venv()
-    rows, ratios = [], {name: [] for _, name in PEERS}
+    rows = []
+    ratios = {(name, kind): [] for _, name in PEERS for kind in ("cold", "warm")}
     for seed in args.seeds:
         peer_seconds = {}
         for library, name in PEERS:
             command = [str(peers_python), "-c", PEER_SCRIPTS[args.agent], library, str(seed)]
             peer_seconds[name], _ = timed([*command, str(steps)], ROOT)
-        ours = rlkit_run(args.agent, seed, steps)
+        with tempfile.TemporaryDirectory() as cache_home:  # An empty compilation cache.
+            ours = {
+                kind: rlkit_run(args.agent, seed, steps, cache_home) for kind in ("cold", "warm")
+            }
         print(f"seed {seed}: peers {peer_seconds}, rlkit {ours}", flush=True)
-        for name, seconds in peer_seconds.items():
-            ratios[name].append(ours["seconds"] / seconds)
+        for (name, kind), values in ratios.items():
+            values.append(ours[kind]["seconds"] / peer_seconds[name])
+        cold, warm = ours["cold"], ours["warm"]
         rows.append(
             [
                 seed,
-                f"{ours['seconds']:.1f}",
-                f"{ours['training']:.1f}",
-                f"{ours['evaluating']:.1f}",
-                f"{ours['return']:.1f}",
+                f"{cold['seconds']:.1f}",
+                f"{warm['seconds']:.1f}",
+                f"{cold['training']:.1f} / {warm['training']:.1f}",
+                f"{cold['evaluating']:.1f} / {warm['evaluating']:.1f}",
+                f"{cold['return']:.1f}",
                 *(f"{peer_seconds[name]:.1f}" for _, name in PEERS),
-                *(f"{ratios[name][-1]:.2f}" for _, name in PEERS),
+                *(f"{ratios[key][-1]:.2f}" for key in ratios),
             ]
         )
     header = [
         "seed",
-        "rlkit s (whole)",
+        "rlkit s, first run",
+        "rlkit s, later run",
         "of it training",
         "evaluating",
         "rlkit return",
         *(f"{name} s (whole)" for _, name in PEERS),
-        *(f"rlkit / {name}" for _, name in PEERS),
+        *(f"rlkit {'first' if kind == 'cold' else 'later'} / {name}" for name, kind in ratios),
     ]
     summary = "\n".join(
-        f"- rlkit / {name}: {np.mean(values):.2f} (per seed "
-        f"{', '.join(f'{v:.2f}' for v in values)})"
-        for name, values in ratios.items()
+        f"- rlkit ({'first run' if kind == 'cold' else 'later run'}) / {name}: "
+        f"{np.mean(values):.2f} (per seed {', '.join(f'{v:.2f}' for v in values)})"
+        for (name, kind), values in ratios.items()
     )
     body = f"""## `rlkit train {args.agent}` as a whole process vs SB3 and SBX, CartPole-v1, \
 {steps:,} steps (`bench/cli_whole_process.py --agent {args.agent}`)
@@ -152,6 +162,9 @@ From launch to exit, one after the other per seed on this machine ({os.cpu_count
 `rlkit train {args.agent} --env CartPole-v1 --steps {steps}` with its defaults (evaluations,
 checkpoints and logs included; "training" and "evaluating" are its own split), against a
 script that builds RL-Zoo's CartPole-v1 model of the same algorithm and calls `learn()`.
+rlkit runs twice per seed on one compilation cache, empty at first: the first run compiles
+(a user's first run of this agent on this machine), the later one loads what it compiled
+from `~/.cache/rlkit/jax` (every later run). "training" and "evaluating": first / later.
 Python {sys.version.split()[0]}; peers: {PEERS_TORCH}, CPU.
 
 {markdown_table(header, rows)}

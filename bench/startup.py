@@ -68,7 +68,10 @@ def measure(agent: str, env_id: str) -> dict[str, float]:
     with tempfile.TemporaryDirectory() as folder:
         command = [sys.executable, "-c", PROBE, repr(time.time()), "train", agent]
         command += ["--env", env_id, "--steps", "1", "--run-dir", os.path.join(folder, "run")]
-        environment = dict(os.environ, JAX_PLATFORMS="cpu", TF_CPP_MIN_LOG_LEVEL="2")
+        # A first run's start-up: no compilation cache (a hit would hide the compilations).
+        environment = dict(
+            os.environ, JAX_PLATFORMS="cpu", TF_CPP_MIN_LOG_LEVEL="2", RLKIT_COMPILATION_CACHE="0"
+        )
         done = subprocess.run(command, capture_output=True, text=True, env=environment)
     lines = [line for line in done.stdout.splitlines() if line.startswith("STARTUP ")]
     if done.returncode != 0 or not lines:

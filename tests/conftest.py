@@ -57,6 +57,27 @@ def replay_backend(request):
     return request.param
 
 
+def _needs_reverb_stack(item) -> bool:
+    """Whether a test exercises Reverb or Ray: the Reverb backend's case of a test
+    parametrized over backends, or a test skipped where Reverb or Ray is missing."""
+    callspec = getattr(item, "callspec", None)
+    if callspec is not None and callspec.params.get("replay_backend") == "reverb":
+        return True
+    return any(
+        "reverb" in str(mark.kwargs.get("reason", "")).lower()
+        or "distributed" in str(mark.kwargs.get("reason", "")).lower()
+        for mark in item.iter_markers("skipif")
+    )
+
+
+def pytest_collection_modifyitems(config, items):
+    # `make test-reverb` runs the quick tests and every slow one of these on the Reverb
+    # stack (-m "not slow or reverb_stack"); the rest of its slow tests run in `make test`.
+    for item in items:
+        if _needs_reverb_stack(item):
+            item.add_marker(pytest.mark.reverb_stack)
+
+
 @pytest.fixture
 def figures(monkeypatch):
     """The figures `rlkit.analysis` saves, kept open for inspection."""

@@ -41,3 +41,54 @@ def test_user_choices_win():
     flags, _ = settings_after_import(XLA_FLAGS=mine)
     assert flags == mine + " --xla_cpu_enable_concurrency_optimized_scheduler=false"
     assert settings_after_import(JAX_CPU_ENABLE_ASYNC_DISPATCH="1") == (OURS, True)
+
+
+CACHE_SCRIPT = """
+import jax, jax.numpy as jnp, rlkit.jax
+print(jax.config.jax_compilation_cache_dir)
+print(jax.config.jax_compilation_cache_max_size)
+jax.jit(lambda x: jnp.tanh(x @ x.T).sum())(jnp.ones((3, 3))).block_until_ready()
+"""
+
+
+def cache_after_import(tmp_path, **env):
+    environment = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in ("JAX_COMPILATION_CACHE_DIR", "RLKIT_COMPILATION_CACHE", "XDG_CACHE_HOME")
+    }
+    environment.update(XDG_CACHE_HOME=str(tmp_path), JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS="0")
+    environment.update(env)
+    result = subprocess.run(
+        [sys.executable, "-c", CACHE_SCRIPT], capture_output=True, text=True, env=environment,
+        check=True,
+    )  # fmt: skip
+    directory, max_size = result.stdout.split("\n")[:2]
+    return directory, int(max_size)
+
+
+def test_compiled_programs_are_kept_on_disk_per_kind_of_machine_and_reused(tmp_path):
+    from rlkit import _xla_setup
+
+    directory, max_size = cache_after_import(tmp_path)
+    assert directory.startswith(str(tmp_path / "rlkit" / "jax")) and directory != str(
+        tmp_path / "rlkit" / "jax"
+    )  # One folder per kind of CPU.
+    # A size limit: JAX then locks the cache around every read and write.
+    assert max_size == _xla_setup.COMPILATION_CACHE_MAX_BYTES > 0
+    entries = sorted(os.listdir(directory))
+    assert any(name.endswith("-cache") for name in entries), entries
+    stamps = {name: open(os.path.join(directory, name), "rb").read() for name in entries}
+    cache_after_import(tmp_path)  # Same program: read back (a hit rewrites its access time).
+    assert sorted(os.listdir(directory)) == entries
+    assert any(
+        open(os.path.join(directory, name), "rb").read() != stamp
+        for name, stamp in stamps.items()
+        if name.endswith("-atime")
+    )
+
+
+def test_the_compilation_cache_is_the_users_to_turn_off_or_place(tmp_path):
+    assert cache_after_import(tmp_path, RLKIT_COMPILATION_CACHE="0") == ("None", -1)
+    mine = str(tmp_path / "mine")
+    assert cache_after_import(tmp_path, JAX_COMPILATION_CACHE_DIR=mine)[0] == mine

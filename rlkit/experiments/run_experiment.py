@@ -205,15 +205,15 @@ def _exported_policy_steps(run_dir: str) -> int | None:
 def run_experiment(config: ExperimentConfig) -> ExperimentResult:
     """Trains `config`'s agent for `config.max_num_actor_steps` environment steps.
 
-    Every `eval_every` steps the evaluator runs the evaluation policy on its own environment;
+    Every `eval_every` steps the evaluator runs the evaluation policy on its own environments;
     training stops early once an evaluation reaches `target_return`. With a `run_dir`, the
     agent, counters and replay are checkpointed every `checkpoint_every` steps (by default
-    every `checkpoint_minutes` of wall-clock) and at the end
-    (also on SIGINT/Ctrl-C or SIGTERM, which raise `ExperimentInterrupted` once that
-    checkpoint is written; a signal during a checkpoint waits for it), and the policy is exported to
-    `run_dir/policy` after each evaluation and with each checkpoint. Calling it again with the same `run_dir` resumes
-    from the last checkpoint; the step count continues. A run directory without a checkpoint
-    starts afresh (its logs are cleared).
+    every `checkpoint_minutes` of wall-clock) and at the end (also on SIGINT/Ctrl-C or
+    SIGTERM, which raise `ExperimentInterrupted` once that checkpoint is written; a signal
+    during a checkpoint waits for it), and the policy is exported to `run_dir/policy` after
+    each evaluation and with each checkpoint. Calling it again with the same `run_dir`
+    resumes from the last checkpoint; the step count continues. A run directory without a
+    checkpoint starts afresh (its logs are cleared).
     """
     return run_with_layout(config, make_local_layout)
 

@@ -3,6 +3,7 @@
 from rlkit import _xla_setup
 
 _xla_setup.prefer_inline_cpu_dispatch()  # Before any of rlkit's JAX code starts the backend.
+_xla_setup.use_persistent_compilation_cache()
 
 # ruff: noqa: E402
 
