@@ -299,7 +299,12 @@ def test_help_shows_every_default(capsys):
             assert "(default: " in block, f"rlkit {command}: {block}"
         if command == "train":
             words = " ".join(out.split())  # Help lines wrap with the terminal's width.
-            for default in ("(default: 50000)", "(default: a tenth of --steps", "(default: 10000)"):
+            for default in (
+                "(default: 50000)",
+                "(default: a tenth of --steps",
+                "(default: by wall-clock, every --checkpoint-minutes",
+                "(default: 10.0)",
+            ):
                 assert default in words
 
 

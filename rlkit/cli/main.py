@@ -228,15 +228,15 @@ def _build_parser() -> argparse.ArgumentParser:
         "--checkpoint-every",
         type=_non_negative_int,
         default=None,
-        help="env steps between checkpoints (0: at the end; default: by wall-clock, "
-        "every --checkpoint-minutes)",
+        help="env steps between checkpoints (default: by wall-clock, every "
+        "--checkpoint-minutes; 0: only at the end)",
     )
     train.add_argument(
         "--checkpoint-minutes",
         type=_positive_float,
         default=10.0,
-        help="minutes between checkpoints when --checkpoint-every is not given (Acme's "
-        "default); a run also checkpoints at its end and on Ctrl-C or SIGTERM",
+        help="minutes between checkpoints when --checkpoint-every is not given (as Acme's "
+        "checkpointer); a run also checkpoints at its end and on Ctrl-C or SIGTERM",
     )
     train.add_argument(
         "--replay-backend",

@@ -32,8 +32,9 @@ class ExperimentConfig:
 
     Attributes:
       builder: the agent's builder (e.g. `DQNBuilder(config)`).
-      environment_factory: `seed -> dm_env environment`; called once for acting and once,
-        with another seed, for the evaluator, which acts on its own instance.
+      environment_factory: `seed -> dm_env environment`; called once for acting and, unless
+        `evaluation_environment_factory` is given, for each of the evaluator's environments
+        (one per evaluation episode, up to 16, run side by side), each with another seed.
       network_factory: `environment_spec -> networks`.
       max_num_actor_steps: the training budget in environment steps.
       seed: seeds the agent and the environments.

@@ -10,7 +10,7 @@
   adder writing over gRPC and variable client;
 - a counter all of them report to.
 The driver runs `run_experiment`'s runner over them (`run_with_layout`): it hands the
-actors their share of each stretch of steps, evaluates in its own environment, writes
+actors their share of each stretch of steps, evaluates in its own environments, writes
 checkpoints (the learner's state over Ray, the replay tables by the Reverb server itself)
 and exports the policy, with the same run directory, logs, progress and resume as a
 single-process run. `ray.init()` starts a local Ray (its workers at normal priority)

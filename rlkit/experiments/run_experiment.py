@@ -254,7 +254,7 @@ def training_environment(config: ExperimentConfig):
         environment.close()
         raise errors.ConfigError(
             f"environment_factory makes a batched environment ({num_envs} sub-environments), "
-            "but the evaluator acts in one: give ExperimentConfig an "
+            "but the evaluator makes its own single ones: give ExperimentConfig an "
             "evaluation_environment_factory that makes a single environment."
         )
     return environment, specs.make_environment_spec(environment), num_envs
