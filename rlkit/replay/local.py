@@ -388,6 +388,13 @@ class LocalTable:
             self._rng.bit_generator.state = state["rng"]
 
 
+def _table_named(tables: dict[str, LocalTable], name: str) -> LocalTable:
+    try:
+        return tables[name]
+    except KeyError:
+        raise ValueError(f"Unknown replay table {name!r}; tables: {', '.join(tables)}.") from None
+
+
 class _Column:
     """One leaf's recent values in a writer's history; `[i]` or `[a:b]` reads them."""
 
@@ -437,12 +444,7 @@ class LocalTrajectoryWriter(base.TrajectoryWriter):
         return self._history
 
     def create_item(self, table: str, priority: float, trajectory: Any) -> None:
-        try:
-            target = self._tables[table]
-        except KeyError:
-            raise ValueError(
-                f"Unknown replay table {table!r}; tables: {', '.join(self._tables)}."
-            ) from None
+        target = _table_named(self._tables, table)
         target.insert(trajectory, float(priority))
 
     def end_episode(self, clear_buffers: bool = True) -> None:
@@ -496,12 +498,7 @@ class LocalBatchedSequenceWriter(base.BatchedSequenceWriter):
         self._counts[streams] += 1
 
     def create_items(self, table: str, priority: float, streams: np.ndarray, length: int) -> None:
-        try:
-            target = self._tables[table]
-        except KeyError:
-            raise ValueError(
-                f"Unknown replay table {table!r}; tables: {', '.join(self._tables)}."
-            ) from None
+        target = _table_named(self._tables, table)
         counts = self._counts[streams]
         held = np.minimum(counts, self._keep)
         if length < 1 or (held < length).any():
@@ -592,12 +589,7 @@ class LocalReplayClient(base.ReplayClient):
         self._server = server
 
     def _table(self, name: str) -> LocalTable:
-        try:
-            return self._server.tables[name]
-        except KeyError:
-            raise ValueError(
-                f"Unknown replay table {name!r}; tables: {', '.join(self._server.tables)}."
-            ) from None
+        return _table_named(self._server.tables, name)
 
     def trajectory_writer(self, num_keep_alive_refs: int) -> LocalTrajectoryWriter:
         return LocalTrajectoryWriter(self._server.tables, num_keep_alive_refs)
