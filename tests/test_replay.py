@@ -378,3 +378,14 @@ def test_a_reverb_writer_waits_while_the_rate_limiter_holds_inserts_back():
     thread.join(timeout=10)
     assert not thread.is_alive() and drawn == list(range(40))  # ... and released by samples.
     server.stop()
+
+
+@pytest.mark.skipif(importlib.util.find_spec("reverb") is None, reason="needs the reverb extra")
+def test_a_reverb_server_left_running_is_stopped_at_exit_and_stop_is_idempotent():
+    from rlkit.replay import reverb_backend
+
+    server = replay.make_server([replay.queue_table("q", 2, SIGNATURE)], "reverb")
+    assert server in reverb_backend._RUNNING  # What the exit hook stops.
+    server.stop()
+    server.stop()
+    assert server not in reverb_backend._RUNNING

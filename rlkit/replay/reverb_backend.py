@@ -6,10 +6,12 @@ Reverb and TensorFlow are imported only here, and only when this backend is used
 
 from __future__ import annotations
 
+import atexit
 import concurrent.futures
 import logging
 import os
 import tempfile
+import weakref
 from collections.abc import Iterator, Sequence
 from typing import Any
 
@@ -19,6 +21,18 @@ from rlkit import _reverb_logs, errors, types
 from rlkit.replay import base
 
 _log = logging.getLogger("rlkit.replay")
+
+
+# Servers not stopped yet: stopped at exit, while the modules Reverb's own finaliser needs
+# (portpicker) are still there. A script that never closes its agent would otherwise end
+# with "Exception ignored in: Server.__del__" from the interpreter's teardown.
+_RUNNING: weakref.WeakSet = weakref.WeakSet()
+
+
+@atexit.register
+def _stop_running_servers() -> None:
+    for server in list(_RUNNING):
+        server.stop()
 
 
 def import_reverb():
@@ -231,12 +245,19 @@ class ReverbReplayServer(base.ReplayServer):
             [make_table(table) for table in tables], port=port, checkpointer=checkpointer
         )
         self.port = self._server.port
+        _RUNNING.add(self)
 
     def client(self) -> ReverbReplayClient:
         return ReverbReplayClient(f"localhost:{self.port}", self._can_checkpoint)
 
     def stop(self) -> None:
-        self._server.stop()
+        """Stops the server and frees its port; again: nothing."""
+        if self._server is None:
+            return
+        _RUNNING.discard(self)
+        server, self._server = self._server, None
+        server.stop()
+        del server  # Reverb's finaliser (returning the port) runs now, not at teardown.
         if self._scratch is not None:
             self._scratch.cleanup()
 
