@@ -82,10 +82,12 @@ def use_persistent_compilation_cache() -> None:
     """Keeps compiled programs on disk, so the next run of the same agent on the same shapes
     loads them instead of compiling (PPO's update alone compiles for ~1.8 s on CPU).
 
-    Unless opted out (`RLKIT_COMPILATION_CACHE=0`) or the user has a cache of their own
-    (`JAX_COMPILATION_CACHE_DIR` or `jax.config`). Called when rlkit's JAX modules load.
+    Unless opted out (`RLKIT_COMPILATION_CACHE=0`, or `RLKIT_KEEP_JAX_CPU_DEFAULTS=1` for all
+    of rlkit's JAX settings) or the user has a cache of their own (`JAX_COMPILATION_CACHE_DIR`
+    or `jax.config`); a size limit the user set is kept (a limit is what makes JAX lock the
+    cache). Called when rlkit's JAX modules load.
     """
-    if os.environ.get("RLKIT_COMPILATION_CACHE", "1") in ("", "0"):
+    if _opted_out() or os.environ.get("RLKIT_COMPILATION_CACHE", "1") in ("", "0"):
         return
     if "JAX_COMPILATION_CACHE_DIR" in os.environ:
         return
@@ -102,8 +104,11 @@ def use_persistent_compilation_cache() -> None:
         os.makedirs(directory, exist_ok=True)
     except OSError:
         return  # A read-only home: compile every time, as without the cache.
+    if not os.access(directory, os.W_OK | os.X_OK):
+        return  # Someone else's (a shared home): JAX would warn on every compile.
     jax.config.update("jax_compilation_cache_dir", directory)
-    jax.config.update("jax_compilation_cache_max_size", COMPILATION_CACHE_MAX_BYTES)
+    if "JAX_COMPILATION_CACHE_MAX_SIZE" not in os.environ:  # Else the user's.
+        jax.config.update("jax_compilation_cache_max_size", COMPILATION_CACHE_MAX_BYTES)
     if "JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS" not in os.environ:  # Else the user's.
         jax.config.update(
             "jax_persistent_cache_min_compile_time_secs", COMPILATION_CACHE_MIN_COMPILE_SECONDS

@@ -65,7 +65,7 @@ def test_episodes_side_by_side_are_counted_per_environment_not_as_they_finish():
 
 def test_an_actor_of_one_environment_runs_the_episodes_one_after_another():
     actor = RecordingActor()
-    row = Evaluator([scripted(3)], actor, 2, counting.Counter()).evaluate()
+    row = Evaluator(scripted(3), actor, 2, counting.Counter()).evaluate()  # No list needed.
     assert (row["episodes"], row["return_mean"]) == (2, 3.0)
     kinds = [kind for kind, _ in actor.calls]
     assert kinds == ["first"] + ["observe"] * 3 + ["first"] + ["observe"] * 3
@@ -108,3 +108,26 @@ def test_a_run_evaluates_side_by_side_in_separately_seeded_environments(monkeypa
         if agent != "sac":
             assert len(set(created)) == 3, created
             assert created[0] == config.seed + rlkit.experiments.config.EVALUATION_SEED_OFFSET
+
+
+def test_a_layout_whose_evaluation_actor_takes_no_num_envs_evaluates_in_one_environment():
+    import importlib
+    from types import SimpleNamespace
+
+    run_module = importlib.import_module("rlkit.experiments.run_experiment")
+
+    created = []
+
+    def environment(seed):
+        created.append(seed)
+        return scripted(4)
+
+    config = SimpleNamespace(
+        num_eval_episodes=3, seed=0, evaluation_environment_factory=environment,
+        environment_factory=None,
+    )  # fmt: skip
+    agent = SimpleNamespace(make_evaluation_actor=lambda: RecordingActor())
+    evaluator = run_module._make_evaluator(config, agent, counting.Counter(), None)
+    assert len(created) == 1
+    assert evaluator.evaluate()["episodes"] == 3
+    evaluator.close()

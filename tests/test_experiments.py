@@ -373,22 +373,26 @@ def test_checkpoint_minutes_must_be_a_positive_number(tmp_path, minutes):
         make_config(str(tmp_path), 600, checkpoint_every=None, checkpoint_minutes=minutes)
 
 
-def test_the_policy_is_exported_after_every_evaluation_between_checkpoints(tmp_path):
+def test_the_policy_is_exported_after_every_evaluation_between_checkpoints(tmp_path, monkeypatch):
     """With checkpoints far apart (by wall-clock), `rlkit play` still gets the policy of
-    the latest evaluation."""
-    exported = []
+    the latest evaluation, with that evaluation's return."""
+    from rlkit.experiments import policy as policy_module
 
-    def read_export(steps, evaluation):
-        description = experiments.load_policy(str(tmp_path)).description
-        exported.append((steps, description["actor_steps"], description["evaluation_return"]))
-        assert evaluation["return_mean"] == description["evaluation_return"]
+    exported, evaluated = [], []
+    export = policy_module.export_policy
 
+    def recording(run_dir, params, description):
+        exported.append((description["actor_steps"], description["evaluation_return"]))
+        return export(run_dir, params, description)
+
+    monkeypatch.setattr(policy_module, "export_policy", recording)
     config = make_config(
         str(tmp_path), 600, checkpoint_every=None, checkpoint_minutes=60.0, eval_every=200,
-        evaluation_callback=read_export,
+        evaluation_callback=lambda steps, row: evaluated.append((steps, row["return_mean"])),
     )  # fmt: skip
     experiments.run_experiment(config)
-    assert [(steps, exported_at) for steps, exported_at, _ in exported] == [
-        (200, 200), (400, 400), (600, 600)
-    ]  # fmt: skip
+    assert [(200, evaluated[0][1]), (400, evaluated[1][1]), (600, evaluated[2][1])] == [
+        e for e in exported if e[0] in (200, 400, 600)
+    ][:3]
+    assert experiments.load_policy(str(tmp_path)).description["actor_steps"] == 600
     assert sorted(os.listdir(tmp_path / "checkpoints")) == ["600"]

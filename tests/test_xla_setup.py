@@ -55,7 +55,14 @@ def cache_after_import(tmp_path, **env):
     environment = {
         k: v
         for k, v in os.environ.items()
-        if k not in ("JAX_COMPILATION_CACHE_DIR", "RLKIT_COMPILATION_CACHE", "XDG_CACHE_HOME")
+        if k
+        not in (
+            "JAX_COMPILATION_CACHE_DIR",
+            "JAX_COMPILATION_CACHE_MAX_SIZE",
+            "RLKIT_COMPILATION_CACHE",
+            "RLKIT_KEEP_JAX_CPU_DEFAULTS",
+            "XDG_CACHE_HOME",
+        )
     }
     environment.update(XDG_CACHE_HOME=str(tmp_path), JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS="0")
     environment.update(env)
@@ -90,5 +97,7 @@ def test_compiled_programs_are_kept_on_disk_per_kind_of_machine_and_reused(tmp_p
 
 def test_the_compilation_cache_is_the_users_to_turn_off_or_place(tmp_path):
     assert cache_after_import(tmp_path, RLKIT_COMPILATION_CACHE="0") == ("None", -1)
+    assert cache_after_import(tmp_path, RLKIT_KEEP_JAX_CPU_DEFAULTS="1") == ("None", -1)
     mine = str(tmp_path / "mine")
     assert cache_after_import(tmp_path, JAX_COMPILATION_CACHE_DIR=mine)[0] == mine
+    assert cache_after_import(tmp_path, JAX_COMPILATION_CACHE_MAX_SIZE="12345")[1] == 12345

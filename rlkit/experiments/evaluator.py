@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Sequence
 from typing import Any
@@ -35,12 +36,14 @@ class Evaluator:
 
     def __init__(
         self,
-        environments: Sequence[dm_env.Environment],
+        environments: Sequence[dm_env.Environment] | dm_env.Environment,
         actor: core.Actor,
         num_episodes: int,
         counter: counting.Counter,
         logger: loggers.Logger | None = None,
     ):
+        if isinstance(environments, dm_env.Environment):
+            environments = [environments]  # One environment: episodes one after another.
         self._environments = list(environments)
         self._batched = getattr(actor, "num_envs", None) is not None
         expected = actor.num_envs if self._batched else 1
@@ -130,6 +133,7 @@ class Evaluator:
         )
 
     def close(self) -> None:
-        """Closes the evaluation environments."""
-        for environment in self._environments:
-            environment.close()
+        """Closes the evaluation environments (each, even if closing another fails)."""
+        with contextlib.ExitStack() as closing:
+            for environment in self._environments:
+                closing.callback(environment.close)

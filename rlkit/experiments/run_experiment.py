@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import fcntl
+import inspect
 import json
 import logging
 import os
@@ -174,18 +175,20 @@ def _make_evaluator(config: ExperimentConfig, agent: Any, counter, logger) -> Ev
     seeds = [
         config.seed + EVALUATION_SEED_OFFSET + i * EVALUATION_SEED_STRIDE for i in range(count)
     ]
-    environments = []
-    try:
+    batched = "num_envs" in inspect.signature(agent.make_evaluation_actor).parameters
+    if not batched:  # A layout of one's own whose evaluation actor acts in one environment.
+        seeds = seeds[:1]
+    with contextlib.ExitStack() as closing:
+        environments = []
         for seed in seeds:
             environments.append(factory(seed))
-        return Evaluator(
-            environments, agent.make_evaluation_actor(num_envs=count), config.num_eval_episodes,
-            counter, logger,
+            closing.callback(environments[-1].close)
+        actor = agent.make_evaluation_actor(num_envs=count) if batched else (
+            agent.make_evaluation_actor()
         )  # fmt: skip
-    except BaseException:
-        for environment in environments:
-            environment.close()
-        raise
+        evaluator = Evaluator(environments, actor, config.num_eval_episodes, counter, logger)
+        closing.pop_all()  # The evaluator closes them now.
+    return evaluator
 
 
 def _reached(target_return: float | None, evaluations: list[dict[str, Any]]) -> bool:
@@ -461,15 +464,15 @@ def _train(
             steps = max(until, int(counter.get_counts().get("actor_steps", until)))
             if steps >= next_evaluation:
                 evaluations.append(evaluator.evaluate())
-                if checkpointer is not None:  # `rlkit play` works while training goes on.
-                    with guard.protect():
-                        export_policy_if_stale()
                 next_evaluation = _next_multiple(
                     steps, config.eval_every, config.max_num_actor_steps
                 )
                 if config.evaluation_callback is not None:
                     config.evaluation_callback(steps, evaluations[-1])
                 reached_target = _reached(config.target_return, evaluations)
+                if checkpointer is not None:  # `rlkit play` works while training goes on.
+                    with guard.protect():  # A signal held here stops the run after it.
+                        export_policy_if_stale(force=True)  # With this evaluation's return.
             if steps >= next_checkpoint and steps < config.max_num_actor_steps:
                 next_checkpoint = _next_multiple(
                     steps, checkpoint_steps, config.max_num_actor_steps

@@ -32,7 +32,10 @@ _RUNNING: weakref.WeakSet = weakref.WeakSet()
 @atexit.register
 def _stop_running_servers() -> None:
     for server in list(_RUNNING):
-        server.stop()
+        try:
+            server.stop()
+        except Exception:  # One server's failure must not keep the others running.
+            _log.exception("Stopping a Reverb server at exit failed.")
 
 
 def import_reverb():
@@ -256,10 +259,12 @@ class ReverbReplayServer(base.ReplayServer):
             return
         _RUNNING.discard(self)
         server, self._server = self._server, None
-        server.stop()
-        del server  # Reverb's finaliser (returning the port) runs now, not at teardown.
-        if self._scratch is not None:
-            self._scratch.cleanup()
+        try:
+            server.stop()
+        finally:
+            del server  # Reverb's finaliser (returning the port) runs now, not at teardown.
+            if self._scratch is not None:
+                self._scratch.cleanup()
 
 
 def warn_open_port(port: int) -> None:
