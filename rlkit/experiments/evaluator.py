@@ -12,6 +12,7 @@ import numpy as np
 import tree
 
 from rlkit import core, loggers
+from rlkit.replay.base import index_nest
 from rlkit.utils import counting
 
 # Evaluation episodes run side by side in up to this many environments: one batched policy
@@ -101,9 +102,7 @@ class Evaluator:
                     # the actor sees the LAST step, then the FIRST.
                     timesteps[i] = environment.reset()
                     continue
-                action = (
-                    tree.map_structure(lambda a, i=i: a[i], actions) if self._batched else actions
-                )
+                action = index_nest(actions, i) if self._batched else actions
                 timestep = timesteps[i] = environment.step(action)
                 episode_returns[i] += timestep.reward
                 episode_lengths[i] += 1
