@@ -35,7 +35,6 @@ import jax  # noqa: E402
 import numpy as np  # noqa: E402
 
 import rlkit  # noqa: E402
-from rlkit import configs  # noqa: E402
 from rlkit.agents import registry  # noqa: E402
 
 try:
@@ -103,19 +102,19 @@ def make_layout(
     acts in several), logging nothing."""
     entry = registry.get_agent(agent_name)
     recipe = entry.resolve_recipe(env_id)
-    num_envs = configs.batched_num_envs(config)
+    builder = entry.make_builder(config)
+    num_envs = builder.num_envs
     if num_envs is None:
         env = rlkit.make_environment(env_id, seed=seed, recipe=recipe)
     else:
         env = rlkit.make_vector_environment(env_id, num_envs, seed=seed, recipe=recipe)
     spec = rlkit.make_environment_spec(env)
     agent = rlkit.LocalLayout(
-        entry.make_builder(config),
+        builder,
         spec,
         entry.make_networks(spec, config),
         seed=seed,
         logger=rlkit.loggers.NoOpLogger(),
-        num_envs=num_envs,
         **layout_kwargs,
     )
     return env, agent, recipe

@@ -71,11 +71,12 @@ def time_update(agent: str, env_id: str, repeats: int) -> dict:
     env = rlkit.make_environment(env_id, seed=0, recipe=entry.resolve_recipe(env_id))
     spec = rlkit.make_environment_spec(env)
     networks = entry.make_networks(spec, config)
-    optimizers = learning.make_optimizers(config)
+    builder = entry.make_builder(config)
+    optimizers = builder.make_optimizers()
     state = learning.initial_state(networks, optimizers, jax.random.PRNGKey(0))
     sgd_steps = config.num_sgd_steps_per_step
     update = jax.jit(
-        learning.make_update(config.make_sgd_step(networks, optimizers), config.batch_size)
+        learning.make_update(builder.make_sgd_step(networks, optimizers), config.batch_size)
     )
     count = sgd_steps * config.batch_size
     transitions = random_transitions(spec, count)

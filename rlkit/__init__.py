@@ -29,7 +29,7 @@ _EXPORTS = {
     "EnvironmentSpec": "rlkit.specs",
     "Learner": "rlkit.core",
     "LearningSchedule": "rlkit.builders",
-    "LocalLayout": "rlkit.local_layout",
+    "LocalLayout": "rlkit.layouts.local",
     "Saveable": "rlkit.core",
     "VariableSource": "rlkit.core",
     "Worker": "rlkit.core",
@@ -46,7 +46,7 @@ if TYPE_CHECKING:
     from rlkit.core import Actor, Learner, Saveable, VariableSource, Worker
     from rlkit.environment_loop import EnvironmentLoop
     from rlkit.environments import make_environment, make_vector_environment
-    from rlkit.local_layout import LocalLayout
+    from rlkit.layouts.local import LocalLayout
     from rlkit.specs import EnvironmentSpec, make_environment_spec
 
 __all__ = [

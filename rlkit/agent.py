@@ -9,70 +9,56 @@ from typing import Any
 import dm_env
 import numpy as np
 
-from rlkit import core, types
+from rlkit import builders, core, types
 
 
 class Agent(core.Actor, core.VariableSource, core.Saveable[dict[str, Any]]):
-    """Acts through `actor` and runs `learner` steps on a fixed schedule.
+    """Acts through `actor` and runs `learner` steps when its learning schedule says.
 
-    After `min_observations` environment steps, the learner takes one step every
-    `observations_per_step` steps (or several per step when it is below 1). The schedule is
-    counted, not timed, so a run does the same number of updates whatever the machine; the
-    replay table's rate limiter guarantees no sample is drawn before its data is inserted.
+    By default the schedule is a replay ratio (`rlkit.LearningSchedule`): after
+    `min_observations` environment steps, one learner step every `observations_per_step`
+    steps (or several per step when it is below 1). The schedule is counted, not timed, so
+    a run does the same number of updates whatever the machine; the replay table's rate
+    limiter guarantees no sample is drawn before its data is inserted. A builder's own
+    schedule (`schedule`, e.g. an on-policy family's, which learns when rollouts are in)
+    replaces it.
 
-    With `learn_in_background=True` the learner steps due at one observation run on a
-    worker thread while the actor keeps acting on the parameters from before them; they are
-    joined before the next learner steps are started, so the actor is always exactly one
-    round of learner steps behind, whatever the timing (the schedule is deterministic; so are
-    replay samples on the local backend, not on Reverb's, whose samplers cannot be seeded).
-    On a multi-core CPU this overlaps acting with the jitted update instead of queueing them.
-    `before_background_round(num_steps)`, if given, runs on the acting thread before a
-    round is handed to the worker (e.g. to draw its replay batches at a deterministic point).
-
-    On-policy agents pass `learn_when` instead: after each observation, while it returns
-    True (e.g. a rollout from every environment is in the table), one learner step runs on
-    the acting thread and the actor fetches the new parameters at once (or, with
-    `fetch_after_learning` False, when its variable client's period says); the counted
-    schedule and `learn_in_background` are then unused.
+    With `learn_in_background=True` (and a schedule that allows it) the learner steps due
+    at one observation run on a worker thread while the actor keeps acting on the
+    parameters from before them; they are joined before the next learner steps are
+    started, so the actor is always exactly one round of learner steps behind, whatever the
+    timing (the schedule is deterministic; so are replay samples on the local backend, not
+    on Reverb's, whose samplers cannot be seeded). On a multi-core CPU this overlaps acting
+    with the jitted update instead of queueing them. `before_background_round(num_steps)`,
+    if given, runs on the acting thread before a round is handed to the worker (e.g. to
+    draw its replay batches at a deterministic point).
     """
 
     def __init__(
         self,
         actor: core.Actor,
         learner: core.Learner,
-        min_observations: int,
-        observations_per_step: float,
+        min_observations: int = 0,
+        observations_per_step: float = 1.0,
         learn_in_background: bool = False,
         before_background_round: Callable[[int], None] | None = None,
-        learn_when: Callable[[], bool] | None = None,
-        fetch_after_learning: bool = True,
+        schedule: builders.LearningSchedule | None = None,
     ):
-        if observations_per_step <= 0:
-            raise ValueError(
-                f"observations_per_step must be positive, got {observations_per_step}."
-            )
+        if schedule is None:
+            schedule = builders.LearningSchedule(min_observations, observations_per_step)
         self._actor = actor
         self._learner = learner
-        self._min_observations = min_observations
-        self._observations_per_step = observations_per_step
+        self._schedule = schedule
         self._num_observations = 0
         self._learner_steps_started = 0  # Read and written by the acting thread only.
         self._learner_steps_done = 0  # Counted by whichever thread runs the learner.
-        self._learn_when = learn_when
-        self._fetch_after_learning = fetch_after_learning
         self._executor = (
             concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="rlkit-learner")
-            if learn_in_background and learn_when is None
+            if learn_in_background and schedule.runs_in_background
             else None
         )
         self._pending: concurrent.futures.Future | None = None
         self._before_background_round = before_background_round
-
-    def _learner_steps_due(self) -> int:
-        since_start = self._num_observations - self._min_observations
-        if since_start < 0:
-            return 0
-        return int(since_start // self._observations_per_step) + 1
 
     def select_action(self, observation: types.NestedArray) -> types.NestedArray:
         return self._actor.select_action(observation)
@@ -95,21 +81,17 @@ class Agent(core.Actor, core.VariableSource, core.Saveable[dict[str, Any]]):
             self._learner_steps_done += 1
 
     def update(self, wait: bool = False) -> None:
-        if self._learn_when is not None:
-            while self._learn_when():
-                self._learner_steps_started += 1
-                self._run_learner(1)
-                # On-policy: the next action uses the new parameters. Otherwise the actor's
-                # variable client counts learner steps and fetches on its period.
-                self._actor.update(wait=self._fetch_after_learning)
-            return
-        num_steps = self._learner_steps_due() - self._learner_steps_started
+        num_steps = self._schedule.learner_steps_due(
+            self._num_observations, self._learner_steps_started
+        )
         if num_steps <= 0:
             return
         if self._executor is None:
             self._learner_steps_started += num_steps
             self._run_learner(num_steps)
-            self._actor.update(wait)
+            # The schedule may have the next action act on the new parameters; otherwise
+            # the actor's variable client counts learner steps and fetches on its period.
+            self._actor.update(wait or self._schedule.fetch_after_learning)
             return
         self.wait_for_learner()
         self._actor.update(wait)  # Parameters as of the round just joined.
@@ -161,15 +143,12 @@ class Agent(core.Actor, core.VariableSource, core.Saveable[dict[str, Any]]):
 
     def restart_warm_up(self) -> None:
         """After the replay tables were lost (a damaged replay checkpoint, set aside): no
-        learner step until the tables hold a warm-up's worth of new experience again
-        (`min_observations` more), then learning goes on at the usual ratio, as if the
-        steps in between had been taken. On-policy agents need nothing: rollouts restart."""
+        learner step until the schedule says the new experience is enough
+        (`LearningSchedule.warm_up_again`)."""
         self.wait_for_learner()
-        if self._learn_when is not None:
-            return
-        # `_learner_steps_due` reaches this count plus one `min_observations` from now.
-        position = int(self._num_observations // self._observations_per_step)
-        self._learner_steps_done = max(self._learner_steps_done, position)
+        self._learner_steps_done = self._schedule.warm_up_again(
+            self._num_observations, self._learner_steps_done
+        )
         self._learner_steps_started = self._learner_steps_done
 
     def close(self) -> None:

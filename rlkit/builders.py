@@ -11,32 +11,66 @@ from __future__ import annotations
 
 import abc
 from collections.abc import Iterator
-from typing import Any, NamedTuple
+from typing import Any
 
-from rlkit import core, loggers, replay, specs, types
+from rlkit import core, errors, loggers, replay, specs, types
 from rlkit.jax import actors
 from rlkit.replay import adders
 from rlkit.utils import counting
 
 
-class LearningSchedule(NamedTuple):
-    """When a single-process agent learns, counted in environment steps.
+class LearningSchedule:
+    """When an actor and a learner in one process run learner steps (`rlkit.Agent`): at a
+    replay ratio counted in environment steps, the first after `min_observations` steps,
+    then one every `observations_per_learner_step` steps (several per step below 1).
 
-    The first learner step comes after `min_observations` steps; then one every
-    `observations_per_learner_step` steps (several per step when it is below 1).
-
-    An on-policy agent sets `on_policy_items` instead (> 0): it learns, one learner step at
-    a time on the acting thread, each time its adder has written that many more items (a
-    rollout from every sub-environment), and its actor fetches the new parameters before
-    acting again, so no step is taken with a stale policy. With `fetch_after_learning`
-    False the actor's variable client fetches on its own period instead (IMPALA's actors,
-    which lag and are corrected for).
+    Counted, not timed, so a run does the same updates whatever the machine; rounds of
+    learner steps may run on a worker thread while the actor acts on the parameters from
+    before them (`runs_in_background`). A family whose learning follows something else
+    (e.g. rollouts written) subclasses it: `attach` gets the acting adder before the first
+    step, `learner_steps_due` says how many learner steps to start now,
+    `fetch_after_learning` whether the actor must fetch the new parameters before it acts
+    again, and `warm_up_again` how to wait after the replay tables were lost.
     """
 
-    min_observations: int
-    observations_per_learner_step: float
-    on_policy_items: int = 0
-    fetch_after_learning: bool = True
+    runs_in_background: bool = True
+    fetch_after_learning: bool = False
+
+    def __init__(self, min_observations: int, observations_per_learner_step: float):
+        if observations_per_learner_step <= 0:
+            raise ValueError(
+                "observations_per_learner_step must be positive, got "
+                f"{observations_per_learner_step}."
+            )
+        self.min_observations = min_observations
+        self.observations_per_learner_step = observations_per_learner_step
+
+    def __repr__(self) -> str:
+        return (
+            f"{type(self).__name__}(min_observations={self.min_observations}, "
+            f"observations_per_learner_step={self.observations_per_learner_step})"
+        )
+
+    def attach(self, adder: adders.Adder) -> None:
+        """Sees the adder the actor writes with, before the first environment step."""
+        del adder
+
+    def learner_steps_due(self, num_observations: int, learner_steps_started: int) -> int:
+        """The learner steps to start now, after `num_observations` environment steps and
+        `learner_steps_started` learner steps (both counted over the whole run)."""
+        since_start = num_observations - self.min_observations
+        if since_start < 0:
+            return 0
+        due = int(since_start // self.observations_per_learner_step) + 1
+        return max(due - learner_steps_started, 0)
+
+    def warm_up_again(self, num_observations: int, learner_steps_done: int) -> int:
+        """After the replay tables were lost (a damaged replay checkpoint, set aside): the
+        learner steps to count as done, so that none is due until the tables hold a
+        warm-up's worth (`min_observations`) of new experience, and then learning goes on
+        at the usual ratio, as if the steps in between had been taken."""
+        position = int(num_observations // self.observations_per_learner_step)
+        return max(learner_steps_done, position)
 
 
 class ActorLearnerBuilder(abc.ABC):
@@ -126,6 +160,38 @@ class ActorLearnerBuilder(abc.ABC):
     def learning_schedule(self) -> LearningSchedule:
         """When a single-process agent runs its learner (see `LearningSchedule`)."""
 
+    @property
+    def num_envs(self) -> int | None:
+        """The sub-environments each actor acts in at once, from the config (a batched
+        environment: `rlkit.make_vector_environment`), or None for one plain environment.
+        Layouts make batched actors and adders of this size and check the environment
+        against it (`check_num_envs`)."""
+        return None
+
+
+def check_num_envs(builder: ActorLearnerBuilder, environment_num_envs: int | None) -> None:
+    """Raises `ConfigError` unless an environment of `environment_num_envs` sub-environments
+    (None: a plain one) is what `builder`'s config acts in."""
+    wanted = builder.num_envs
+    if environment_num_envs == wanted:
+        return
+
+    def describe(num_envs: int | None) -> str:
+        if num_envs is None:
+            return "one plain environment"
+        return f"a batched environment of {num_envs} sub-environments"
+
+    raise errors.ConfigError(
+        f"The agent's config acts in {describe(wanted)} (num_envs), but the environment is "
+        f"{describe(environment_num_envs)}: make the environment with "
+        + (
+            "rlkit.make_environment(...)"
+            if wanted is None
+            else f"rlkit.make_vector_environment(..., num_envs={wanted})"
+        )
+        + ", or set the config's num_envs to match."
+    )
+
 
 def make_acting(
     builder: ActorLearnerBuilder,
@@ -134,10 +200,10 @@ def make_acting(
     policy: actors.ActorCore,
     random_key: types.PRNGKey,
     variable_source: core.VariableSource | None,
-    num_envs: int | None = None,
 ) -> tuple[adders.Adder, core.Actor]:
-    """`builder`'s adder and actor for one environment, or with `num_envs` for a batched one
+    """`builder`'s adder and actor, for one environment or for a batch of its `num_envs`
     (the batched adder and actor): what every layout makes for each acting process."""
+    num_envs = builder.num_envs
     if num_envs is None:
         adder = builder.make_adder(replay_client, environment_spec, policy)
         return adder, builder.make_actor(

@@ -263,14 +263,3 @@ def require(condition: bool, config: Any, message: str) -> None:
     """Raises `ConfigError("ClassName: message")` unless `condition`."""
     if not condition:
         raise errors.ConfigError(f"{type(config).__name__}: {message}")
-
-
-def batched_num_envs(config: Any) -> int | None:
-    """The sub-environments `config`'s agent acts in (`rlkit.make_vector_environment`), or
-    None for one plain environment: agents whose configs have no `num_envs`, and off-policy
-    ones with `num_envs` 1. On-policy agents (`always_batched`) act in batches even of one.
-    """
-    num_envs = getattr(config, "num_envs", None)
-    if num_envs is None or (num_envs == 1 and not getattr(config, "always_batched", False)):
-        return None
-    return num_envs

@@ -12,16 +12,18 @@ from __future__ import annotations
 import difflib
 import inspect
 import os
-import sys
 import types
 import typing
 from typing import Any
 
 import dm_env
 import gymnasium
+from gymnasium.envs.registration import load_env_creator
+from gymnasium.vector import AutoresetMode
 
 from rlkit import errors, wrappers
 from rlkit.recipes import RECIPES, resolve_recipe
+from rlkit.wrappers.ids import check_environment_id
 
 __all__ = [
     "RECIPES",
@@ -31,26 +33,6 @@ __all__ = [
     "make_vector_environment",
     "resolve_recipe",
 ]
-
-
-def _registered_ids() -> list[str]:
-    return sorted(gymnasium.registry.keys())
-
-
-def check_environment_id(env_id: str) -> None:
-    """Raises `UnknownEnvironmentError` (suggesting close ids) unless gymnasium knows `env_id`."""
-    if env_id not in gymnasium.registry:
-        close = difflib.get_close_matches(env_id, _registered_ids(), n=5, cutoff=0.5)
-        hint = f" Did you mean: {', '.join(close)}?" if close else ""
-        if env_id.startswith("ALE/") and "ale_py" not in sys.modules:
-            hint += (
-                " Atari games: rlkit.wrappers.make_atari_environment(env_id) registers ale-py's"
-                " ids (pip install 'rlkit-jax[atari]')."
-            )
-        raise errors.UnknownEnvironmentError(
-            f"Unknown environment id {env_id!r}.{hint} "
-            "List the registered ids with `gymnasium.pprint_registry()`."
-        )
 
 
 # Keywords `gymnasium.make` takes itself rather than passing on to the environment.
@@ -93,8 +75,6 @@ def _type_names(expected: tuple[type, ...]) -> str:
 def _constructor_parameters(env_id: str) -> tuple[dict[str, inspect.Parameter], bool] | None:
     """The environment constructor's keyword parameters and whether it takes `**kwargs`;
     None when they cannot be read (gymnasium.make reports what goes wrong then)."""
-    from gymnasium.envs.registration import load_env_creator
-
     spec = gymnasium.registry.get(env_id)
     if spec is None or spec.entry_point is None:
         return None
@@ -249,7 +229,6 @@ def make_vector_environment(
         )
     check_environment_id(env_id)
     _prefer_headless_mujoco()
-    from gymnasium.vector import AutoresetMode
 
     def make_vec(env_id, **make_kwargs):
         return gymnasium.make_vec(

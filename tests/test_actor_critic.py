@@ -18,7 +18,7 @@ import rlkit
 from rlkit import errors, specs, types, wrappers
 from rlkit.agents import actor_critic as ac
 from rlkit.agents.actor_critic import acting, learning
-from rlkit.agents.actor_critic import networks as ac_networks
+from rlkit.agents.actor_critic import builder as builder_lib
 from rlkit.jax import distributions
 from rlkit.jax import learning as jax_learning
 
@@ -169,10 +169,11 @@ def test_categorical_projection_by_hand():
 def _sgd_setup(name: str, action_shape=(2,), **overrides):
     spec = _spec(action_shape)
     config = CONFIGS[name](**{**SMALL, **overrides})
-    networks = ac_networks.make_networks(spec, config)
-    optimizers = learning.make_optimizers(config)
+    builder = ac.ActorCriticBuilder(config)
+    networks = builder_lib.make_networks(spec, config)
+    optimizers = builder.make_optimizers()
     state = learning.initial_state(networks, optimizers, jax.random.PRNGKey(0))
-    step = jax.jit(config.make_sgd_step(networks, optimizers))
+    step = jax.jit(builder.make_sgd_step(networks, optimizers))
     batch = jax_learning.SGDBatch(_transitions(8, spec), jnp.ones(8))
     return config, networks, state, step, batch
 
@@ -252,16 +253,16 @@ def test_first_critic_alone_matches_the_ensemble():
 def test_policies_act_in_the_unit_box_and_evaluation_is_deterministic(name):
     spec = _spec((3,))
     config = CONFIGS[name](**{**SMALL, "random_action_steps": 2})
-    networks = ac_networks.make_networks(spec, config)
+    networks = builder_lib.make_networks(spec, config)
     params = networks.init_policy(jax.random.PRNGKey(1))
     observation = jnp.ones(3)
-    policy = acting.make_policy(networks, config, (3,))
+    policy = ac.ActorCriticBuilder(config).make_policy(networks, _spec((3,)))
     state = policy.init(jax.random.PRNGKey(0))
     for _ in range(5):
         action, state = policy.select_action(params, observation, state)
         assert action.shape == (3,) and action.dtype == jnp.float32
         assert np.all(np.abs(action) <= 1.0)
-    evaluation = acting.make_policy(networks, config, (3,), evaluation=True)
+    evaluation = ac.ActorCriticBuilder(config).make_policy(networks, _spec((3,)), evaluation=True)
     state = evaluation.init(jax.random.PRNGKey(0))
     a1, state = evaluation.select_action(params, observation, state)
     a2, _ = evaluation.select_action(params, observation, state)
@@ -275,8 +276,8 @@ def test_a_matrix_shaped_action_space_acts_and_learns(name):
     spec = _spec((2, 2))
     noise = {"exploration_noise": "ou"} if name == "ddpg" else {}
     config = CONFIGS[name](**{**SMALL, "random_action_steps": 0, **noise})
-    networks = ac_networks.make_networks(spec, config)
-    policy = acting.make_policy(networks, config, (2, 2))
+    networks = builder_lib.make_networks(spec, config)
+    policy = ac.ActorCriticBuilder(config).make_policy(networks, _spec((2, 2)))
     params = networks.init_policy(jax.random.PRNGKey(1))
     action, _ = jax.jit(policy.select_action)(
         params, jnp.ones(3), policy.init(jax.random.PRNGKey(0))
@@ -295,9 +296,9 @@ def test_a_matrix_shaped_action_space_acts_and_learns(name):
 def test_warm_up_acts_uniformly_then_follows_the_policy():
     spec = _spec((1,))
     config = ac.TD3Config(**{**SMALL, "random_action_steps": 200, "exploration_noise_std": 0.0})
-    networks = ac_networks.make_networks(spec, config)
+    networks = builder_lib.make_networks(spec, config)
     params = networks.init_policy(jax.random.PRNGKey(1))
-    policy = acting.make_policy(networks, config, (1,))
+    policy = ac.ActorCriticBuilder(config).make_policy(networks, _spec((1,)))
     select = jax.jit(policy.select_action)
     state = policy.init(jax.random.PRNGKey(0))
     actions = []
@@ -319,8 +320,8 @@ def test_ornstein_uhlenbeck_noise_is_correlated_and_restarts_each_episode():
         ou_dt=1.0,
         ou_theta=0.15,
     )
-    networks = ac_networks.make_networks(spec, config)
-    policy = acting.make_policy(networks, config, (1,))
+    networks = builder_lib.make_networks(spec, config)
+    policy = ac.ActorCriticBuilder(config).make_policy(networks, _spec((1,)))
     key = jax.random.PRNGKey(0)
     draw = jax.random.split(key, 3)[1]
     expected = 0.0 - 0.15 * 0.0 + 0.5 * jax.random.normal(draw, (1,))
@@ -338,7 +339,7 @@ def test_ornstein_uhlenbeck_noise_is_correlated_and_restarts_each_episode():
 def test_a_discrete_action_space_names_the_discrete_agents():
     cartpole = rlkit.make_environment("CartPole-v1")
     with pytest.raises(errors.ConfigError, match=r"continuous.*use one of: dqn, ") as raised:
-        ac_networks.make_networks(rlkit.make_environment_spec(cartpole), ac.SACConfig())
+        builder_lib.make_networks(rlkit.make_environment_spec(cartpole), ac.SACConfig())
     listed = str(raised.value).split("use one of:")[1]
     assert "ppo" in listed and not any(name in listed for name in ("sac", "td3", "ddpg", "d4pg"))
 
@@ -346,9 +347,9 @@ def test_a_discrete_action_space_names_the_discrete_agents():
 def test_an_unbounded_action_space_says_which_wrapper_to_add():
     spec = _spec()._replace(actions=dm_specs.Array((2,), np.float32))
     with pytest.raises(errors.ConfigError, match="finite action bounds.*ActionWrapper"):
-        ac_networks.make_networks(spec, ac.TD3Config())
+        builder_lib.make_networks(spec, ac.TD3Config())
     with pytest.raises(errors.ConfigError, match="CanonicalSpecWrapper"):
-        ac_networks.make_networks(_spec(minimum=-2.0, maximum=2.0), ac.TD3Config())
+        builder_lib.make_networks(_spec(minimum=-2.0, maximum=2.0), ac.TD3Config())
 
 
 def test_the_continuous_recipe_presents_actions_in_the_unit_box():
@@ -395,7 +396,7 @@ def test_a_nan_action_is_reported_with_its_step_and_not_sent():
     spec = rlkit.make_environment_spec(env)
     config = ac.TD3Config(**{**SMALL, "random_action_steps": 0})
     builder = ac.ActorCriticBuilder(config)
-    networks = ac_networks.make_networks(spec, config)
+    networks = builder_lib.make_networks(spec, config)
     params = jax.tree_util.tree_map(
         lambda x: jnp.full_like(x, jnp.nan), networks.init_policy(jax.random.PRNGKey(0))
     )

@@ -133,7 +133,8 @@ KILL_POINTS = {
 CHILD = """
 import os, signal, sys
 import orbax.checkpoint as ocp
-from rlkit import experiments, local_layout
+from rlkit import experiments
+from rlkit.layouts import local as local_layout
 from rlkit.experiments import checkpointing
 from tests.test_damaged_checkpoints import make_config
 

@@ -65,8 +65,9 @@ def test_two_actors_fill_replay_the_learner_learns_and_nothing_is_left_behind():
     niceness = {}
 
     def at_evaluation(steps, evaluation):
-        # The run's own workers ("ray::_ActorWorker", ... cut to 15 characters), not Ray's.
-        workers = [p for p in ray_processes() if p.name().startswith("ray::_")]
+        # The run's own workers ("ray::ActorWorker", ... cut to 15 characters), not Ray's.
+        names = ("ray::ActorWorke", "ray::CounterWor", "ray::ReplayWork", "ray::LearnerWor")
+        workers = [p for p in ray_processes() if p.name().startswith(names)]
         niceness.update({p.name() + str(p.pid): p.nice() for p in workers})
 
     experiment = dqn_experiment(3_000, evaluation_callback=at_evaluation)
@@ -82,9 +83,9 @@ def test_two_actors_fill_replay_the_learner_learns_and_nothing_is_left_behind():
 
 @pytest.mark.parametrize("num_actors, num_envs", [(1, 1), (2, 1), (4, 8), (3, 3)])
 def test_stretches_are_claimed_whole_in_chunks_that_shrink_near_the_end(num_actors, num_envs):
-    from rlkit.experiments.distributed import ACTING_CHUNK, MIN_ACTING_CHUNK, _CounterWorker
+    from rlkit.layouts.distributed.counter import ACTING_CHUNK, MIN_ACTING_CHUNK, CounterWorker
 
-    counter = _CounterWorker({})
+    counter = CounterWorker({})
     counter.open_stretch(10_001, num_actors)
     chunks = list(iter(lambda: counter.claim(num_envs), 0))
     assert sum(chunks) == 10_001 and counter.claim(num_envs) == 0
@@ -101,7 +102,7 @@ def test_workers_started_before_a_start_up_failure_are_killed():
     """On a cluster, Ray actors the driver started would otherwise outlive the failed run."""
     from types import SimpleNamespace
 
-    from rlkit.experiments import distributed
+    from rlkit.layouts.distributed import layout
     from rlkit.utils import counting
 
     class FakeRay:
@@ -116,7 +117,7 @@ def test_workers_started_before_a_start_up_failure_are_killed():
                     return self
 
                 def remote(self, *args):
-                    if worker_class is distributed._LearnerWorker:
+                    if worker_class is layout.LearnerWorker:
                         raise RuntimeError("no learner")
                     fake.started.append(SimpleNamespace(name=worker_class.__name__))
                     return fake.started[-1]
@@ -139,16 +140,17 @@ def test_workers_started_before_a_start_up_failure_are_killed():
         replay_checkpoint_dir=None,
         restore_replay_from=None,
         latest_state=lambda state: None,
+        evaluation_seed=0,
     )
-    experiment = experiments.make_distributed_experiment(dqn_experiment(100), num_actors=2)
+    options = layout.RayLayout(num_actors=2)
     with pytest.raises(RuntimeError, match="no learner"):
-        distributed._DistributedLayout(experiment, ray, context)
-    assert [handle.name for handle in ray.started] == ["_CounterWorker", "_ReplayWorker"]
+        layout.DistributedLayout(options, dqn_experiment(100), ray, context)
+    assert [handle.name for handle in ray.started] == ["CounterWorker", "ReplayWorker"]
     assert ray.killed == ray.started
 
 
 def actor_processes():
-    return [p for p in ray_processes() if "_ActorWorker" in " ".join(p.info["cmdline"] or [])]
+    return [p for p in ray_processes() if "ActorWorker" in " ".join(p.info["cmdline"] or [])]
 
 
 def test_a_killed_actor_process_comes_back_and_training_goes_on():
@@ -182,7 +184,7 @@ def test_losing_the_replay_server_or_the_learner_is_survived_and_said(tmp_path, 
     killed = []
 
     def at_evaluation(steps, evaluation):
-        victim = {4_000: "_ReplayWorker", 6_000: "_LearnerWorker"}.get(steps)
+        victim = {4_000: "ReplayWorker", 6_000: "LearnerWorker"}.get(steps)
         if victim is not None:
             (process,) = worker_processes(victim)
             process.send_signal(signal.SIGKILL)

@@ -162,7 +162,7 @@ def test_an_agent_can_register_itself():
         package="rlkit.agents.dqn",
         config="rlkit.agents.dqn.config:DQNConfig",
         builder="rlkit.agents.dqn.builder:DQNBuilder",
-        networks="rlkit.agents.dqn.networks:make_networks",
+        networks="rlkit.agents.dqn.builder:make_networks",
     )
     try:
         registry.register(entry)

@@ -92,7 +92,7 @@ def test_a_learner_serves_the_very_same_variables_until_it_steps():
         return state + 1.0, {}, None
 
     batches = iter(lambda: types.Batch(data=np.zeros(1), keys=None, probabilities=np.ones(1)), 0)
-    learner = jax_learning.OffPolicyLearner(
+    learner = jax_learning.BatchLearner(
         update, jnp.zeros(()), lambda state: {"policy": (state,)}, batches
     )
     (first,) = learner.get_variables(["policy"])

@@ -20,6 +20,7 @@ from rlkit.agents.on_policy import (
     PPO,
     REINFORCE,
     TRPO,
+    VARIANTS,
     A2CConfig,
     IMPALAConfig,
     PPOConfig,
@@ -192,7 +193,7 @@ def test_ppo_loss_against_a_hand_computed_value():
     )
     config = PPOConfig(normalize_advantages=False, value_coefficient=0.5, entropy_coefficient=0.1)
     loss, metrics = learning.ppo_loss(
-        fixed_networks(logits, values), config, {}, batch, jnp.asarray(0.2)
+        fixed_networks(logits, values), config, {}, batch, jnp.asarray(1.0)
     )
     # Surrogate: min(2.0 * 1, 1.2 * 1) = 1.2 and min(1.0 * -2, 1.0 * -2) = -2: mean -0.4.
     policy_loss = -(1.2 - 2.0) / 2
@@ -218,7 +219,7 @@ def test_a2c_loss_against_a_hand_computed_value():
     )
     config = A2CConfig(value_coefficient=0.5, entropy_coefficient=0.1)
     networks = fixed_networks(logits, jnp.array([1.0, 0.5, 0.0]))
-    loss, metrics = learning.a2c_loss(networks, config, {}, batch, jnp.asarray(0.2))
+    loss, metrics = learning.a2c_loss(networks, config, {}, batch, jnp.asarray(1.0))
     policy_loss = -(1.0 * np.log(0.5) + -2.0 * np.log(0.8)) / 2  # No normalisation (SB3's).
     value_loss = (1.0 + 0.0) / 2
     entropy = (np.log(2) - (0.2 * np.log(0.2) + 0.8 * np.log(0.8))) / 2
@@ -229,10 +230,12 @@ def test_a2c_loss_against_a_hand_computed_value():
 def test_a2c_takes_one_gradient_step_on_the_whole_batch_with_rmsprop():
     config = A2CConfig(num_envs=4)
     assert (config.rollout_length, config.minibatch_size, config.num_epochs) == (5, 20, 1)
-    assert config.num_minibatches == 1 and config.optimizer == "rmsprop"
+    assert config.num_minibatches == 1 and VARIANTS[A2CConfig].optimizer == "rmsprop"
     # RMSprop as torch's: eps outside the square root (the first step is lr * g / (|g|
     # sqrt(0.01) + eps)).
-    optimizer = learning.make_optimizer(dataclasses.replace(config, max_gradient_norm=0.0))
+    optimizer = learning.make_optimizer(
+        dataclasses.replace(config, max_gradient_norm=0.0), VARIANTS[A2CConfig].optimizer
+    )
     params = {"w": jnp.array([1.0])}
     updates, _ = optimizer.update({"w": jnp.array([2.0])}, optimizer.init(params), params)
     expected = -7e-4 * 2.0 / (np.sqrt(0.01 * 4.0) + 1e-5)
@@ -252,7 +255,7 @@ def test_value_clipping_keeps_the_value_near_its_old_estimate():
     )
     networks = fixed_networks(logits, jnp.array([2.0, 0.0]))
     config = PPOConfig(value_clip_epsilon=0.5)
-    _, metrics = learning.ppo_loss(networks, config, {}, batch, jnp.asarray(0.2))
+    _, metrics = learning.ppo_loss(networks, config, {}, batch, jnp.asarray(1.0))
     # Clipped to 1.5 and 0.5: ((3 - 1.5)^2 + (3 - 0.5)^2) / 2.
     np.testing.assert_allclose(metrics["value_loss"], (1.5**2 + 2.5**2) / 2, rtol=1e-6)
 

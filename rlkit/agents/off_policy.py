@@ -12,6 +12,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
+import optax
+
 from rlkit import builders, core, errors, replay, specs, types
 from rlkit.agents.replay_config import ReplayConfig
 from rlkit.jax import actors, variable_utils
@@ -59,6 +61,17 @@ def transition_adder(
     )
 
 
+def importance_weight_exponent(config: ReplayConfig) -> optax.Schedule | None:
+    """Prioritised replay's importance-weight exponent beta over SGD steps, annealed linearly
+    from `importance_sampling_exponent` to 1 over `importance_sampling_anneal_steps`
+    (Schaul et al. 2016); None for uniform replay (no weights)."""
+    if not config.prioritized:
+        return None
+    return optax.linear_schedule(
+        config.importance_sampling_exponent, 1.0, config.importance_sampling_anneal_steps
+    )
+
+
 def check_prioritized_table(config: ReplayConfig, replay_client: replay.ReplayClient | None):
     """Raises `ConfigError` if a prioritised agent would learn from a table that is not."""
     if not config.prioritized or replay_client is None:
@@ -103,14 +116,15 @@ def dataset_iterator(
     return replay_client.dataset(config.replay_table_name, config.items_per_learner_step)
 
 
-def learning_schedule(config: ReplayConfig, adder_lag: int) -> builders.LearningSchedule:
+def learning_schedule(
+    config: ReplayConfig, adder_lag: int, num_envs: int = 1
+) -> builders.LearningSchedule:
     """Learn once the table can serve a sample, then at the replay ratio.
 
     The first item must be complete, so the agent waits for one more item's worth of
     transitions plus `adder_lag`, the steps an adder holds back (n-step returns: n), for each
-    sub-environment's adder when the config has `num_envs`.
+    of the `num_envs` sub-environments' adders.
     """
-    num_envs = getattr(config, "num_envs", 1)
     min_observations = config.min_replay_items * config.transitions_per_item + num_envs * (
         config.transitions_per_item + adder_lag
     )

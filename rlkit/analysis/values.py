@@ -12,6 +12,7 @@ import math
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
+import gymnasium
 import numpy as np
 from dm_env import specs as dm_specs
 
@@ -420,8 +421,6 @@ def plot_value_heatmap(
 
 def _gymnasium_environment(environment: Any) -> Any:
     """The gymnasium environment under rlkit's dm_env wrappers (each has `.environment`)."""
-    import gymnasium
-
     seen = 0
     while not isinstance(environment, gymnasium.Env) and seen < 32:
         inner = getattr(environment, "environment", None)

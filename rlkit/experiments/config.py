@@ -9,6 +9,7 @@ from typing import Any
 import dm_env
 
 from rlkit import builders, devices, errors, specs
+from rlkit.replay import servers
 
 LOGGER_KINDS = ("terminal", "csv", "tensorboard", "history", "wandb")
 # The evaluator's environments and PRNG are seeded this far from the run's seed; its
@@ -114,8 +115,6 @@ class ExperimentConfig:
             raise errors.ConfigError(
                 f"checkpoint_minutes must be a positive number of minutes, got {minutes!r}."
             )
-        from rlkit.replay import servers
-
         servers.resolve_backend(self.replay_backend)  # An unknown name fails here.
         devices.check_device_name(self.device)
         self.loggers = tuple(self.loggers)

@@ -11,6 +11,7 @@ from rich.console import Console
 
 from rlkit import loggers as loggers_lib
 from rlkit.loggers import history
+from rlkit.loggers.wandb import WandbLogger
 
 LABELS = ("actor", "learner", "evaluator")
 EVALUATOR_KEYS = ("actor_steps", "return_mean", "return_std", "episode_length_mean")
@@ -53,8 +54,6 @@ def make_experiment_loggers(
     """
     wandb_loggers = {}
     if "wandb" in kinds:  # First: a missing package must fail before the progress bar starts.
-        from rlkit.loggers.wandb import WandbLogger
-
         # One W&B run per run directory, resumed with it.
         run_id = None
         if run_dir:

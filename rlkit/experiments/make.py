@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from rlkit import configs, environments, specs
+from rlkit import environments, specs
+from rlkit.agents import registry
 from rlkit.experiments import policy
 from rlkit.experiments.config import ExperimentConfig
 
@@ -29,8 +30,6 @@ def make_experiment_config(
       UnknownAgentError, UnknownEnvironmentError, ConfigError: for bad names or values; an
         environment whose action space the agent cannot handle is a ConfigError.
     """
-    from rlkit.agents import registry
-
     entry = registry.get_agent(agent)
     env_recipe = entry.resolve_recipe(env_id, env_recipe)
     if agent_config is None:
@@ -51,7 +50,8 @@ def make_experiment_config(
     description = policy.policy_description(
         entry.name, env_id, agent_config, env_kwargs, env_recipe
     )
-    num_envs = configs.batched_num_envs(agent_config)  # Agents that act in batches.
+    builder = entry.make_builder(agent_config)
+    num_envs = builder.num_envs  # Agents that act in batches: the config says how many.
 
     def environment_factory(seed: int):
         if num_envs is None:
@@ -61,7 +61,7 @@ def make_experiment_config(
         )
 
     return ExperimentConfig(
-        builder=entry.make_builder(agent_config),
+        builder=builder,
         environment_factory=environment_factory,
         evaluation_environment_factory=lambda seed: environments.make_environment(
             env_id, seed=seed, recipe=env_recipe, evaluation=True, **env_kwargs

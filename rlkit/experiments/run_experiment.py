@@ -12,10 +12,9 @@ import os
 import signal
 import threading
 import time
-from collections.abc import Callable
-from typing import Any, NamedTuple
+from typing import Any
 
-from rlkit import configs, environment_loop, errors, local_layout, replay, specs
+from rlkit import configs, errors, replay
 from rlkit.experiments import checkpointing, policy
 from rlkit.experiments import logging as experiment_logging
 from rlkit.experiments.config import (
@@ -25,9 +24,10 @@ from rlkit.experiments.config import (
     ExperimentConfig,
 )
 from rlkit.experiments.evaluator import MAX_PARALLEL_EVALUATION_EPISODES, Evaluator
+from rlkit.layouts import local as local_layout
+from rlkit.layouts.base import LayoutContext, LayoutFactory
 from rlkit.replay import local as local_replay
 from rlkit.utils import counting
-from rlkit.wrappers import vector
 
 _log = logging.getLogger("rlkit.experiments")
 
@@ -218,83 +218,10 @@ def run_experiment(config: ExperimentConfig) -> ExperimentResult:
     resumes from the last checkpoint; the step count continues. A run directory without a
     checkpoint starts afresh (its logs are cleared).
     """
-    return run_with_layout(config, make_local_layout)
+    return run_with_layout(config, local_layout.make_local_layout)
 
 
-class TrainingLayout(NamedTuple):
-    """What the runner drives, made by a layout factory (`make_local_layout`, or the
-    distributed runner's): `agent` is saved, restored, checkpointed and exported through
-    (`save`, `restore`, `restart_warm_up`, `checkpoint_replay`, `get_variables`) and makes
-    the evaluation actor; `train_loop.run(num_steps)` trains until the counter has counted
-    that many more actor steps; `counter` is where every count is kept."""
-
-    agent: Any
-    train_loop: Any
-    counter: Any
-
-
-class LayoutContext(NamedTuple):
-    """What a layout factory gets from the runner: the counts to continue from, the
-    loggers, where replay checkpoints go and which one to restore (None: empty tables),
-    and `latest_state(like)`: the agent state of the latest checkpoint written or resumed
-    from, in the structure of `like` (None without one), for a layout that must bring a
-    restarted process back."""
-
-    counter: counting.Counter
-    loggers: dict[str, Any]
-    replay_checkpoint_dir: str | None
-    restore_replay_from: str | None
-    replay_backend: str
-    stack: contextlib.ExitStack
-    latest_state: Callable[[Any], Any]
-
-
-def training_environment(config: ExperimentConfig):
-    """The training environment of `config`, its spec and `num_envs` (None: not batched)."""
-    environment = config.environment_factory(config.seed)
-    num_envs = vector.num_envs(environment)
-    if num_envs is not None and config.evaluation_environment_factory is None:
-        environment.close()
-        raise errors.ConfigError(
-            f"environment_factory makes a batched environment ({num_envs} sub-environments), "
-            "but the evaluator makes its own single ones: give ExperimentConfig an "
-            "evaluation_environment_factory that makes a single environment."
-        )
-    return environment, specs.make_environment_spec(environment), num_envs
-
-
-def make_local_layout(config: ExperimentConfig, context: LayoutContext) -> TrainingLayout:
-    """The single-process layout: a `LocalLayout` stepped by an `EnvironmentLoop`."""
-    environment, environment_spec, num_envs = training_environment(config)
-    context.stack.callback(environment.close)
-    agent = local_layout.LocalLayout(
-        config.builder,
-        environment_spec,
-        config.network_factory(environment_spec),
-        seed=config.seed,
-        counter=context.counter,
-        logger=context.loggers["learner"],
-        learn_in_background=config.learn_in_background,
-        replay_checkpoint_dir=context.replay_checkpoint_dir,
-        restore_replay_from=context.restore_replay_from,
-        replay_backend=context.replay_backend,
-        learner_device=config.device,
-        num_envs=num_envs,
-    )
-    context.stack.callback(agent.close)
-    train_loop = environment_loop.EnvironmentLoop(
-        environment,
-        agent,
-        counter=counting.Counter(context.counter, "actor"),
-        logger=context.loggers["actor"],
-        label="actor",
-    )
-    return TrainingLayout(agent, train_loop, context.counter)
-
-
-def run_with_layout(
-    config: ExperimentConfig, make_layout: Callable[[ExperimentConfig, LayoutContext], Any]
-) -> ExperimentResult:
+def run_with_layout(config: ExperimentConfig, make_layout: LayoutFactory) -> ExperimentResult:
     """`run_experiment` with the agent laid out by `make_layout` (see `TrainingLayout`):
     resume, evaluation, checkpoints, export and signals are the same for every layout."""
     latest_checkpoint: list[int | None] = [None]
@@ -315,7 +242,7 @@ def _run_experiment(
     config: ExperimentConfig,
     guard: _SignalGuard,
     latest_checkpoint: list[int | None],
-    make_layout: Callable[[ExperimentConfig, LayoutContext], Any],
+    make_layout: LayoutFactory,
 ) -> ExperimentResult:
     with contextlib.ExitStack() as stack:
         try:
@@ -329,7 +256,7 @@ def _train(
     guard: _SignalGuard,
     latest_checkpoint: list[int | None],
     stack: contextlib.ExitStack,
-    make_layout: Callable[[ExperimentConfig, LayoutContext], Any],
+    make_layout: LayoutFactory,
 ) -> ExperimentResult:
     start = time.monotonic()
     checkpointer = None
@@ -401,6 +328,12 @@ def _train(
             replay_backend,
             stack,
             latest_state,
+            logs_dir=(
+                None
+                if config.run_dir is None
+                else experiment_logging.logs_directory(config.run_dir)
+            ),
+            evaluation_seed=config.seed + EVALUATION_SEED_OFFSET,
         ),
     )
     agent, train_loop, counter = layout.agent, layout.train_loop, layout.counter

@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 
 from rlkit import configs, errors
+from rlkit.agents import registry
 from rlkit.experiments.make import make_experiment_config
 from rlkit.experiments.run_experiment import run_experiment
 
@@ -93,8 +94,6 @@ def tune(
     after every completed trial, so an interrupted search keeps what it found.
     """
     import optuna
-
-    from rlkit.agents import registry
 
     entry = registry.get_agent(agent)
     space_path = space_path or entry.tune_space_path()

@@ -1,17 +1,19 @@
-"""What every off-policy JAX learner shares: the scanned multi-update call and the learner.
+"""What every family's JAX learner shares: the learner base and the scanned SGD steps.
 
-A learner step pulls one replay sample (a learner step's worth of items), and one jitted
-call turns it into `num_sgd_steps_per_step` SGD steps: `scan_sgd_steps` shuffles the
-sample's transitions, splits them into batches and runs the agent's `sgd_step` over them
-under one `lax.scan`, handing back the items' new priorities in sampling order.
-`OffPolicyLearner` runs that call against the replay iterator and owns what is not the
-agent's: the state's device, priorities written back, counting, logging and save/restore.
-An agent supplies only its `sgd_step` and its initial state (DQN's losses, the
-actor-critic updates).
+`BatchLearner` is the learner of every family: it pulls one batch from its dataset (a
+learner step's worth of replay items, or of rollouts), runs the agent's jitted `update` on
+it, and owns what is not the agent's: the state's device, priorities written back,
+counting, metrics fetched from the device only when a row is logged, and save/restore.
+Off-policy agents build their update with `scanned_update`: it turns a sample into
+`num_sgd_steps_per_step` SGD steps, shuffling the sample's transitions, splitting them into
+batches and running the agent's `sgd_step` over them under one `lax.scan`
+(`scan_sgd_steps`), and hands back the items' new priorities in sampling order. An agent
+supplies only its `sgd_step` (or update) and its initial state.
 """
 
 from __future__ import annotations
 
+import functools
 import time
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any, NamedTuple
@@ -100,8 +102,40 @@ def scan_sgd_steps(
 Update = Callable[[Any, Any, jax.Array], tuple[Any, dict[str, jax.Array], jax.Array | None]]
 
 
-class OffPolicyLearner(core.Learner):
-    """Pulls replay samples, runs the jitted update, writes priorities, serves the params.
+def scanned_update(
+    sgd_step: SGDStep,
+    batch_size: int,
+    unroll: bool = False,
+    decode: Callable[[Any, int], types.Transition] | None = None,
+    prepare: Callable[[Any, types.Transition], Any] | None = None,
+) -> Update:
+    """A learner step of SGD steps: `sgd_step` over the sample's shuffled batches of
+    `batch_size` in one `lax.scan` (`scan_sgd_steps`), with a fresh shuffle key from the
+    state's (`state.key`). `decode(data, num_items)`, if given, turns the sampled items into
+    transitions first (e.g. `replay.frames.decode_frame_blocks`); `prepare(state, batches)`
+    sees all batches at once before the first step (None from it: nothing prepared)."""
+
+    def update(state: Any, data: Any, probabilities: jax.Array):
+        transitions = data if decode is None else decode(data, probabilities.shape[0])
+        key, shuffle_key = jax.random.split(state.key)
+        before = None if prepare is None else functools.partial(prepare, state)
+        return scan_sgd_steps(
+            sgd_step,
+            state._replace(key=key),
+            transitions,
+            probabilities,
+            batch_size,
+            shuffle_key,
+            unroll=unroll,
+            prepare=before,
+        )
+
+    return update
+
+
+class BatchLearner(core.Learner):
+    """The learner base of every family: pulls a batch, runs the jitted update, writes
+    priorities, counts, logs and serves the parameters.
 
     Args:
       update: one learner step (see `Update`), e.g. built on `scan_sgd_steps`; jitted here.

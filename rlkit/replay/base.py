@@ -21,6 +21,7 @@ from collections.abc import Iterator
 from typing import Any, NamedTuple
 
 import numpy as np
+import tree
 
 from rlkit import errors, types
 
@@ -234,7 +235,6 @@ class BatchedSequenceWriter:
             self._writers[index].append(index_nest(steps, index))
 
     def create_items(self, table: str, priority: float, streams: np.ndarray, length: int) -> None:
-        import tree
 
         for index in streams:
             writer = self._writers[index]
@@ -353,7 +353,6 @@ class ReplayServer(abc.ABC):
 
 def check_finite(data: Any) -> None:
     """Raises `InvalidBatchError` naming the first field with NaN or inf."""
-    import tree
 
     for path, leaf in tree.flatten_with_path(data):
         if np.issubdtype(leaf.dtype, np.floating) and not np.isfinite(leaf).all():
@@ -366,7 +365,6 @@ def check_finite(data: Any) -> None:
 
 def flatten_blocks(data: Any) -> Any:
     """[items, block, ...] -> [items * block, ...] on every leaf."""
-    import tree
 
     return tree.map_structure(lambda x: x.reshape((-1,) + x.shape[2:]), data)
 

@@ -20,6 +20,7 @@ import collections
 from typing import Any, NamedTuple
 
 import dm_env
+import jax.numpy as jnp
 import numpy as np
 import tree
 
@@ -87,8 +88,6 @@ def bytes_per_transition(signature: FrameBlock | types.Transition) -> float:
 def decode_frame_blocks(block: FrameBlock, num_items: int) -> types.Transition:
     """Sampled `FrameBlock`s, flattened ([items * F, ...] frames, [items * K, S] slots), as
     transitions with stacked observations [items * K, *frame_shape, S]. Runs under `jit`."""
-    import jax.numpy as jnp
-
     num = block.observation.shape[0]
     frames_per_item = block.frames.shape[0] // num_items
     offsets = (jnp.arange(num) // (num // num_items)) * frames_per_item

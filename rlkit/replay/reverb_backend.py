@@ -16,9 +16,11 @@ from collections.abc import Iterator, Sequence
 from typing import Any
 
 import numpy as np
+import tree
 
 from rlkit import _reverb_logs, errors, types
 from rlkit.replay import base
+from rlkit.replay.local import check_checkpoint_backend
 
 _log = logging.getLogger("rlkit.replay")
 
@@ -54,7 +56,6 @@ def import_reverb():
 
 def _tensor_signature(signature: Any) -> Any:
     import tensorflow as tf
-    import tree
 
     if signature is None:
         return None
@@ -223,8 +224,6 @@ class ReverbReplayServer(base.ReplayServer):
         restore_from: str | None = None,
     ):
         if restore_from is not None:
-            from rlkit.replay.local import check_checkpoint_backend
-
             check_checkpoint_backend(restore_from, "reverb")
             if not os.path.isfile(os.path.join(restore_from, "DONE")):
                 # Reverb would silently start with empty tables.

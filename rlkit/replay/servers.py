@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from rlkit import errors
-from rlkit.replay import base
+from rlkit.replay import base, reverb_backend
+from rlkit.replay.local import LocalReplayServer
 
 
 def resolve_backend(backend: str) -> str:
@@ -35,11 +36,7 @@ def make_server(
     """
     backend = resolve_backend(backend)
     if backend == "local":
-        from rlkit.replay.local import LocalReplayServer
-
         return LocalReplayServer(tables, seed, checkpoint_dir, restore_from)
-    from rlkit.replay import reverb_backend
-
     server = reverb_backend.ReverbReplayServer(
         tables, checkpoint_dir=checkpoint_dir, restore_from=restore_from
     )

@@ -7,6 +7,7 @@ import numpy as np
 import tree
 
 from rlkit import specs, types
+from rlkit.replay.adders import Step
 
 
 def _array_spec(spec, leading: tuple[int, ...] = ()) -> dm_env.specs.Array:
@@ -38,8 +39,6 @@ def step_signature(
     extras_spec: types.NestedSpec = (),
 ):
     """Signature of sequence / episode items: `Step` fields stacked over time."""
-    from rlkit.replay.adders import Step  # Avoid a cycle: adders import tables.
-
     leading = (sequence_length,)
     to_spec = lambda s: _array_spec(s, leading)  # noqa: E731
     return Step(

@@ -47,6 +47,7 @@ from rlkit import errors
 from rlkit.wrappers.base import EnvironmentWrapper
 from rlkit.wrappers.frame_stacking import FrameStackingWrapper
 from rlkit.wrappers.gym_wrapper import GymWrapper
+from rlkit.wrappers.ids import check_environment_id
 from rlkit.wrappers.single_precision import SinglePrecisionWrapper
 
 _NOOP = 0
@@ -316,10 +317,8 @@ def make_atari_environment(
       UnknownEnvironmentError: `env_id` is not registered, or is not an Atari game.
       ConfigError: ale-py is not installed, or a setting is out of range.
     """
-    from rlkit import environments
-
     import_ale()
-    environments.check_environment_id(env_id)
+    check_environment_id(env_id)
     if not is_atari_environment_id(env_id):
         raise errors.UnknownEnvironmentError(
             f"{env_id!r} is not an Atari environment: make_atari_environment takes ale-py's "

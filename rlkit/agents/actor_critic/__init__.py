@@ -23,7 +23,9 @@ _EXPORTS = {
     "ActorCriticLearner": "rlkit.agents.actor_critic.learning",
     "ActorCriticState": "rlkit.agents.actor_critic.learning",
     "ActorCriticNetworks": "rlkit.agents.actor_critic.networks",
-    "make_networks": "rlkit.agents.actor_critic.networks",
+    "make_networks": "rlkit.agents.actor_critic.builder",
+    "VARIANTS": "rlkit.agents.actor_critic.builder",
+    "ActorCriticVariant": "rlkit.agents.actor_critic.builder",
     "make_policy": "rlkit.agents.actor_critic.acting",
 }
 _lazy.attach(__name__, _EXPORTS, submodules=("learning", "acting", "networks"))
@@ -42,7 +44,7 @@ for _name, _config, _description in [
             package="rlkit.agents.actor_critic",
             config=f"rlkit.agents.actor_critic.config:{_config}",
             builder="rlkit.agents.actor_critic.builder:ActorCriticBuilder",
-            networks="rlkit.agents.actor_critic.networks:make_networks",
+            networks="rlkit.agents.actor_critic.builder:make_networks",
             configs_dir=f"configs/{_name}",
             env_recipe="continuous",
         )
@@ -52,7 +54,12 @@ if TYPE_CHECKING:
     from rlkit.agents.actor_critic import acting, learning, networks
     from rlkit.agents.actor_critic.acting import make_policy
     from rlkit.agents.actor_critic.agent import D4PG, DDPG, SAC, TD3, ActorCritic
-    from rlkit.agents.actor_critic.builder import ActorCriticBuilder
+    from rlkit.agents.actor_critic.builder import (
+        VARIANTS,
+        ActorCriticBuilder,
+        ActorCriticVariant,
+        make_networks,
+    )
     from rlkit.agents.actor_critic.config import (
         ActorCriticConfig,
         D4PGConfig,
@@ -61,15 +68,17 @@ if TYPE_CHECKING:
         TD3Config,
     )
     from rlkit.agents.actor_critic.learning import ActorCriticLearner, ActorCriticState
-    from rlkit.agents.actor_critic.networks import ActorCriticNetworks, make_networks
+    from rlkit.agents.actor_critic.networks import ActorCriticNetworks
 
 __all__ = [
     "D4PG",
     "DDPG",
     "SAC",
     "TD3",
+    "VARIANTS",
     "ActorCritic",
     "ActorCriticBuilder",
+    "ActorCriticVariant",
     "ActorCriticConfig",
     "ActorCriticLearner",
     "ActorCriticNetworks",

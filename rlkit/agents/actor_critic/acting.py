@@ -9,7 +9,7 @@ SAC). Actions stay in [-1, 1]; the environment recipe rescales them.
 
 from __future__ import annotations
 
-from typing import Any, NamedTuple
+from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -18,6 +18,16 @@ from rlkit import types
 from rlkit.agents.actor_critic.networks import ActorCriticNetworks
 from rlkit.jax import actors, distributions
 from rlkit.jax import networks as networks_lib
+
+
+class ActionNoise(NamedTuple):
+    """A deterministic policy's exploration: "gaussian" noise of standard deviation `std`,
+    or "ou", an Ornstein-Uhlenbeck process (`theta`, `dt`) that carries over between steps."""
+
+    kind: str
+    std: float
+    theta: float = 0.15
+    dt: float = 1e-2
 
 
 class ActingState(NamedTuple):
@@ -39,16 +49,19 @@ def ornstein_uhlenbeck_step(
 
 def make_policy(
     networks: ActorCriticNetworks,
-    config: Any,
     action_shape: tuple[int, ...],
+    random_action_steps: int,
+    noise: ActionNoise | None = None,
     evaluation: bool = False,
 ) -> actors.ActorCore:
-    """The acting policy of an `ActorCriticConfig` agent (or, `evaluation`, its noise-free
-    one). `action_shape`: the environment's action shape; the networks act on its flattened
-    A dimensions and the action is reshaped to it last."""
+    """The acting policy of an actor-critic agent (or, `evaluation`, its noise-free one):
+    uniformly random for the first `random_action_steps` steps, then a tanh-Gaussian
+    policy's sample, or a deterministic policy's action plus `noise`. `action_shape`: the
+    environment's action shape; the networks act on its flattened A dimensions and the
+    action is reshaped to it last."""
     stochastic = networks.policy_kind == "tanh_gaussian"
-    noise_kind = getattr(config, "exploration_noise", None)
-    warm_up = 0 if evaluation else config.random_action_steps
+    noise_kind = None if noise is None else noise.kind
+    warm_up = 0 if evaluation else random_action_steps
 
     def init(key: types.PRNGKey) -> ActingState:
         noise = jnp.zeros((networks.action_size,), jnp.float32)
@@ -61,26 +74,27 @@ def make_policy(
         key, noise_key, random_key = jax.random.split(state.key, 3)
         output = networks.policy_apply(params, networks_lib.add_batch_dim(observation))
         output = jax.tree_util.tree_map(lambda x: x[0], output)
-        noise = state.noise
+        exploration = state.noise
         if stochastic:
             if evaluation:
                 action = distributions.tanh_gaussian_mode(output)
             else:
                 action, _ = distributions.tanh_gaussian_sample(output, noise_key)
-        elif evaluation:
+        elif evaluation or noise is None:
             action = output
         else:
             if noise_kind == "ou":
-                noise = ornstein_uhlenbeck_step(
-                    noise, noise_key, config.exploration_noise_std, config.ou_theta, config.ou_dt
+                exploration = ornstein_uhlenbeck_step(
+                    exploration, noise_key, noise.std, noise.theta, noise.dt
                 )
             else:
-                noise = gaussian_noise(noise_key, output.shape, config.exploration_noise_std)
-            action = jnp.clip(output + noise, -1.0, 1.0)
+                exploration = gaussian_noise(noise_key, output.shape, noise.std)
+            action = jnp.clip(output + exploration, -1.0, 1.0)
         if warm_up:
             uniform = jax.random.uniform(random_key, action.shape, minval=-1.0, maxval=1.0)
             action = jnp.where(state.steps < warm_up, uniform, action)
-        state = ActingState(key, state.steps + 1, noise if noise_kind == "ou" else state.noise)
+        carried = exploration if noise_kind == "ou" else state.noise
+        state = ActingState(key, state.steps + 1, carried)
         return action.reshape(action_shape).astype(jnp.float32), state
 
     return actors.ActorCore(

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from rlkit import local_layout
 from rlkit.agents.actor_critic import config as config_lib
-from rlkit.agents.actor_critic import networks as ac_networks
-from rlkit.agents.actor_critic.builder import ActorCriticBuilder
+from rlkit.agents.actor_critic.builder import ActorCriticBuilder, make_networks
+from rlkit.layouts.local import ConfiguredAgent
 
 
-class ActorCritic(local_layout.ConfiguredAgent):
+class ActorCritic(ConfiguredAgent):
     """An actor-critic agent that learns while it acts:
     `EnvironmentLoop(env, SAC(spec)).run(num_steps=...)`, where `env` acts in [-1, 1]
     (`rlkit.make_environment(id, recipe="continuous")` or `CanonicalSpecWrapper`).
@@ -22,7 +21,7 @@ class ActorCritic(local_layout.ConfiguredAgent):
     family_config = config_lib.ActorCriticConfig
     config_class = config_lib.SACConfig
     builder_class = ActorCriticBuilder
-    make_networks = staticmethod(ac_networks.make_networks)
+    make_networks = staticmethod(make_networks)
 
 
 class DDPG(ActorCritic):

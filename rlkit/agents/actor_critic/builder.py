@@ -1,19 +1,101 @@
 """ActorCriticBuilder: the pieces of DDPG, TD3, SAC and D4PG, assembled the same way in one
-process or many. The agent's config chooses the policy head, the critic and the SGD step;
-the replay table, adder, dataset and schedule are every off-policy agent's."""
+process or many. An agent is a config class, an SGD step and a policy head and critic: one
+row of `VARIANTS`; the replay table, adder, dataset and schedule are every off-policy
+agent's."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from typing import Any
+from collections.abc import Callable, Iterator
+from typing import Any, NamedTuple
 
 from rlkit import builders, core, loggers, replay, specs, types
 from rlkit.agents import off_policy
 from rlkit.agents.actor_critic import acting, learning
-from rlkit.agents.actor_critic.config import ActorCriticConfig
+from rlkit.agents.actor_critic import networks as ac_networks
+from rlkit.agents.actor_critic.config import (
+    ActorCriticConfig,
+    D4PGConfig,
+    DDPGConfig,
+    SACConfig,
+    TD3Config,
+)
 from rlkit.agents.actor_critic.networks import ActorCriticNetworks
 from rlkit.jax import actors
+from rlkit.jax import learning as jax_learning
 from rlkit.utils import counting
+
+SGDStepMaker = Callable[[Any, ActorCriticNetworks, learning.Optimizers], jax_learning.SGDStep]
+
+
+def _action_noise(config: DDPGConfig) -> acting.ActionNoise:
+    return acting.ActionNoise(
+        config.exploration_noise, config.exploration_noise_std, config.ou_theta, config.ou_dt
+    )
+
+
+class ActorCriticVariant(NamedTuple):
+    """What makes an actor-critic agent, from its config: its SGD step
+    (`sgd_step(config, networks, optimizers)`), its policy head ("deterministic" or
+    "tanh_gaussian"), its critics (`num_critics` scalar ones whose minimum is the target, or
+    one categorical critic), its exploration noise (None: the policy samples), and SAC's
+    temperature (its initial value and learning rate; None: no temperature)."""
+
+    sgd_step: SGDStepMaker
+    policy: str = "deterministic"
+    num_critics: int = 2
+    categorical_critic: bool = False
+    noise: Callable[[Any], acting.ActionNoise] | None = _action_noise
+    temperature: Callable[[Any], tuple[float, float]] | None = None
+
+
+# A config class's agent is its own row, else its nearest base class's.
+VARIANTS: dict[type[ActorCriticConfig], ActorCriticVariant] = {
+    DDPGConfig: ActorCriticVariant(
+        sgd_step=lambda c, networks, optimizers: learning.td3_sgd_step(
+            networks, optimizers, c, policy_delay=1, target_noise=0.0, target_noise_clip=0.0
+        ),
+        num_critics=1,
+    ),
+    TD3Config: ActorCriticVariant(
+        sgd_step=lambda c, networks, optimizers: learning.td3_sgd_step(
+            networks, optimizers, c, c.policy_delay, c.target_noise, c.target_noise_clip
+        ),
+    ),
+    SACConfig: ActorCriticVariant(
+        sgd_step=lambda c, networks, optimizers: learning.sac_sgd_step(
+            networks, optimizers, c, c.target_entropy_per_dimension * networks.action_size
+        ),
+        policy="tanh_gaussian",
+        noise=None,
+        temperature=lambda c: (c.initial_temperature, c.temperature_learning_rate),
+    ),
+    D4PGConfig: ActorCriticVariant(
+        sgd_step=lambda c, networks, optimizers: learning.d4pg_sgd_step(networks, optimizers, c),
+        num_critics=1,
+        categorical_critic=True,
+    ),
+}
+
+
+def variant_of(config: ActorCriticConfig) -> ActorCriticVariant:
+    """`config`'s row of `VARIANTS` (its class's, else its nearest base class's)."""
+    for config_class in type(config).__mro__:
+        if config_class in VARIANTS:
+            return VARIANTS[config_class]
+    raise TypeError(
+        f"{type(config).__name__} names no actor-critic agent: give it a row of "
+        "rlkit.agents.actor_critic.builder.VARIANTS (or subclass an agent's config)."
+    )
+
+
+def make_networks(
+    environment_spec: specs.EnvironmentSpec, config: ActorCriticConfig
+) -> ActorCriticNetworks:
+    """`config`'s policy and critics for `environment_spec`."""
+    variant = variant_of(config)
+    return ac_networks.make_actor_critic_networks(
+        environment_spec, config, variant.policy, variant.num_critics, variant.categorical_critic
+    )
 
 
 class ActorCriticBuilder(builders.ActorLearnerBuilder):
@@ -26,6 +108,7 @@ class ActorCriticBuilder(builders.ActorLearnerBuilder):
     """
 
     def __init__(self, config: ActorCriticConfig):
+        self._variant = variant_of(config)  # A config of no agent fails here, not mid-run.
         self._config = config
 
     @property
@@ -68,16 +151,38 @@ class ActorCriticBuilder(builders.ActorLearnerBuilder):
         del environment_spec
         cfg = self._config
         off_policy.check_prioritized_table(cfg, replay_client)
+        optimizers = self.make_optimizers()
         return learning.ActorCriticLearner(
             cfg,
             networks,
             random_key,
             dataset,
+            self.make_sgd_step(networks, optimizers),
+            optimizers,
+            self.initial_temperature,
             replay_client=replay_client,
             counter=counter,
             logger=logger,
             device=device,
         )
+
+    def make_optimizers(self) -> learning.Optimizers:
+        """The policy's, the critics' and the temperature's optimisers."""
+        temperature = self._variant.temperature
+        rate = None if temperature is None else temperature(self._config)[1]
+        return learning.make_optimizers(self._config, rate)
+
+    @property
+    def initial_temperature(self) -> float:
+        """SAC's temperature at the start (1 for the agents without one)."""
+        temperature = self._variant.temperature
+        return 1.0 if temperature is None else temperature(self._config)[0]
+
+    def make_sgd_step(
+        self, networks: ActorCriticNetworks, optimizers: learning.Optimizers
+    ) -> jax_learning.SGDStep:
+        """The agent's SGD step (see `rlkit.jax.learning.SGDStep`)."""
+        return self._variant.sgd_step(self._config, networks, optimizers)
 
     def learning_schedule(self) -> builders.LearningSchedule:
         return off_policy.learning_schedule(self._config, adder_lag=self._config.n_step)
@@ -88,8 +193,14 @@ class ActorCriticBuilder(builders.ActorLearnerBuilder):
         environment_spec: specs.EnvironmentSpec,
         evaluation: bool = False,
     ) -> actors.ActorCore:
-        action_shape = tuple(environment_spec.actions.shape)
-        return acting.make_policy(networks, self._config, action_shape, evaluation)
+        noise = None if self._variant.noise is None else self._variant.noise(self._config)
+        return acting.make_policy(
+            networks,
+            tuple(environment_spec.actions.shape),
+            self._config.random_action_steps,
+            noise,
+            evaluation,
+        )
 
     def make_actor(
         self,

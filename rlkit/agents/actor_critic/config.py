@@ -2,7 +2,8 @@
 
 `ActorCriticConfig` holds what all four share (networks, optimisers, discount, Polyak
 targets, warm-up acting, and the replay fields of `ReplayConfig`); each agent's config adds
-its own and chooses its SGD step (`make_sgd_step`) and its acting policy's kind. Defaults
+its own. Configs are plain data: `ActorCriticBuilder`'s `VARIANTS` table says which SGD
+step, policy head and critic each config class gets. Defaults
 follow Stable-Baselines3 / RL-Zoo (batch 256, one update per environment step, tau 0.005).
 Importing this module does not import JAX.
 """
@@ -10,7 +11,6 @@ Importing this module does not import JAX.
 from __future__ import annotations
 
 import dataclasses
-from typing import Any, ClassVar
 
 from rlkit import configs
 from rlkit.agents.replay_config import ReplayConfig
@@ -44,13 +44,6 @@ class ActorCriticConfig(ReplayConfig):
     # Target networks move this fraction of the way to the online ones after each update.
     target_update_rate: float = 0.005
     random_action_steps: int = 1_000
-    # Which policy head the agent learns: "deterministic" (tanh of an MLP) or
-    # "tanh_gaussian" (a Gaussian squashed by tanh).
-    policy_kind: ClassVar[str] = "deterministic"
-    # How many independent critics ("scalar": their minimum is the target; TD3's and SAC's
-    # twins), or one "categorical" critic over a return distribution (D4PG).
-    num_critics: ClassVar[int] = 2
-    critic_kind: ClassVar[str] = "scalar"
 
     def __post_init__(self):
         self.policy_hidden_sizes = tuple(self.policy_hidden_sizes)
@@ -67,11 +60,6 @@ class ActorCriticConfig(ReplayConfig):
             configs.require(
                 all(size > 0 for size in sizes), self, f"{name} must be positive: {sizes}"
             )
-
-    def make_sgd_step(self, networks: Any, optimizers: Any) -> Any:
-        """The agent's `SGDStep` (see `rlkit.jax.learning`) on `networks` with `optimizers`
-        (`learning.Optimizers`). Each agent's config defines it."""
-        raise NotImplementedError(f"{type(self).__name__} names no SGD step.")
 
 
 @dataclasses.dataclass
@@ -91,8 +79,6 @@ class DDPGConfig(ActorCriticConfig):
     ou_theta: float = 0.15
     ou_dt: float = 1e-2
 
-    num_critics: ClassVar[int] = 1
-
     def __post_init__(self):
         super().__post_init__()
         configs.require(
@@ -105,15 +91,6 @@ class DDPGConfig(ActorCriticConfig):
         )
         configs.check_positive(self, ("ou_theta", "ou_dt"))
 
-    def td3_options(self) -> dict[str, Any]:
-        """DDPG is TD3 with one critic, no target smoothing and no actor delay."""
-        return dict(policy_delay=1, target_noise=0.0, target_noise_clip=0.0)
-
-    def make_sgd_step(self, networks: Any, optimizers: Any) -> Any:
-        from rlkit.agents.actor_critic import learning
-
-        return learning.td3_sgd_step(networks, optimizers, self)
-
 
 @dataclasses.dataclass
 class TD3Config(DDPGConfig):
@@ -125,8 +102,6 @@ class TD3Config(DDPGConfig):
     target_noise: float = 0.2
     target_noise_clip: float = 0.5
 
-    num_critics: ClassVar[int] = 2
-
     def __post_init__(self):
         super().__post_init__()
         configs.check_positive(self, ("policy_delay",))
@@ -134,13 +109,6 @@ class TD3Config(DDPGConfig):
             self.target_noise >= 0 and self.target_noise_clip >= 0,
             self,
             "target_noise and target_noise_clip must be >= 0.",
-        )
-
-    def td3_options(self) -> dict[str, Any]:
-        return dict(
-            policy_delay=self.policy_delay,
-            target_noise=self.target_noise,
-            target_noise_clip=self.target_noise_clip,
         )
 
 
@@ -160,23 +128,11 @@ class SACConfig(ActorCriticConfig):
     log_std_min: float = -20.0
     log_std_max: float = 2.0
 
-    policy_kind: ClassVar[str] = "tanh_gaussian"
-
     def __post_init__(self):
         super().__post_init__()
         configs.check_positive(self, ("temperature_learning_rate", "initial_temperature"))
         configs.require(
             self.log_std_min < self.log_std_max, self, "log_std_min must be below log_std_max."
-        )
-
-    def make_sgd_step(self, networks: Any, optimizers: Any) -> Any:
-        from rlkit.agents.actor_critic import learning
-
-        return learning.sac_sgd_step(
-            networks,
-            optimizers,
-            self,
-            target_entropy=self.target_entropy_per_dimension * networks.action_size,
         )
 
 
@@ -195,16 +151,8 @@ class D4PGConfig(DDPGConfig):
     v_min: float = -150.0
     v_max: float = 150.0
 
-    num_critics: ClassVar[int] = 1
-    critic_kind: ClassVar[str] = "categorical"
-
     def __post_init__(self):
         super().__post_init__()
         configs.check_positive(self, ("num_atoms",))
         configs.require(self.num_atoms >= 2, self, "num_atoms must be >= 2.")
         configs.require(self.v_min < self.v_max, self, "v_min must be below v_max.")
-
-    def make_sgd_step(self, networks: Any, optimizers: Any) -> Any:
-        from rlkit.agents.actor_critic import learning
-
-        return learning.d4pg_sgd_step(networks, optimizers, self)

@@ -19,9 +19,10 @@ import optax
 import rlax
 
 from rlkit import loggers, replay, types
-from rlkit.agents.actor_critic.config import ActorCriticConfig
+from rlkit.agents import off_policy
+from rlkit.agents.actor_critic.config import ActorCriticConfig, SACConfig
 from rlkit.agents.actor_critic.networks import ActorCriticNetworks
-from rlkit.jax import distributions
+from rlkit.jax import distributions, optimizers
 from rlkit.jax import learning as jax_learning
 from rlkit.utils import counting
 
@@ -45,21 +46,19 @@ class Optimizers(NamedTuple):
     temperature: optax.GradientTransformation
 
 
-def make_optimizers(config: ActorCriticConfig) -> Optimizers:
-    """Adam for each network (after global-norm clipping when `max_gradient_norm` > 0)."""
-
-    def adam(learning_rate: float) -> optax.GradientTransformation:
-        if config.max_gradient_norm > 0:
-            return optax.chain(
-                optax.clip_by_global_norm(config.max_gradient_norm), optax.adam(learning_rate)
-            )
-        return optax.adam(learning_rate)
-
-    temperature_rate = getattr(config, "temperature_learning_rate", config.policy_learning_rate)
+def make_optimizers(
+    config: ActorCriticConfig, temperature_learning_rate: float | None = None
+) -> Optimizers:
+    """Adam for each network (after global-norm clipping when `max_gradient_norm` > 0), and
+    for SAC's temperature (at the policy's rate unless given)."""
     return Optimizers(
-        adam(config.policy_learning_rate),
-        adam(config.critic_learning_rate),
-        optax.adam(temperature_rate),
+        optimizers.make_optimizer(
+            config.policy_learning_rate, max_gradient_norm=config.max_gradient_norm
+        ),
+        optimizers.make_optimizer(
+            config.critic_learning_rate, max_gradient_norm=config.max_gradient_norm
+        ),
+        optimizers.make_optimizer(temperature_learning_rate or config.policy_learning_rate),
     )
 
 
@@ -166,12 +165,10 @@ def _priorities(config: ActorCriticConfig, priorities: jax.Array) -> jax.Array |
 
 
 def _weights(config: ActorCriticConfig, batch: jax_learning.SGDBatch, steps: jax.Array):
-    if not config.prioritized:
+    exponent = off_policy.importance_weight_exponent(config)
+    if exponent is None:
         return jnp.ones_like(batch.probabilities)
-    beta = optax.linear_schedule(
-        config.importance_sampling_exponent, 1.0, config.importance_sampling_anneal_steps
-    )
-    return jax_learning.importance_weights(batch.probabilities, beta(steps))
+    return jax_learning.importance_weights(batch.probabilities, exponent(steps))
 
 
 def _critic_update(networks, optimizer, state, transitions, target, weights):
@@ -186,18 +183,25 @@ def _critic_update(networks, optimizer, state, transitions, target, weights):
     return params, opt_state, loss, per_transition
 
 
-def td3_sgd_step(networks: ActorCriticNetworks, optimizers: Optimizers, config: Any):
-    """TD3 (DDPG with `config.td3_options()` of one critic, no smoothing, no delay)."""
-    options = config.td3_options()
-    delay, tau = options["policy_delay"], config.target_update_rate
+def td3_sgd_step(
+    networks: ActorCriticNetworks,
+    optimizers: Optimizers,
+    config: ActorCriticConfig,
+    policy_delay: int = 2,
+    target_noise: float = 0.2,
+    target_noise_clip: float = 0.5,
+):
+    """TD3: the critics' regression on the smaller target critic's value at the target
+    policy's smoothed action (clipped Gaussian noise), and every `policy_delay` critic
+    updates the deterministic policy gradient and the Polyak targets. DDPG is TD3 with one
+    critic, no smoothing and no delay."""
+    delay, tau = policy_delay, config.target_update_rate
 
     def sgd_step(state: ActorCriticState, batch: jax_learning.SGDBatch):
         t = batch.transitions
         key, noise_key = jax.random.split(state.key)
         next_action = networks.policy_apply(state.target_policy_params, t.next_observation)
-        next_action = smoothed_action(
-            next_action, noise_key, options["target_noise"], options["target_noise_clip"]
-        )
+        next_action = smoothed_action(next_action, noise_key, target_noise, target_noise_clip)
         next_q = networks.critic_apply(state.target_critic_params, t.next_observation, next_action)
         target = td_target(t.reward, t.discount, next_q)
         critic_params, critic_opt_state, critic_loss, per_transition = _critic_update(
@@ -256,7 +260,10 @@ def td3_sgd_step(networks: ActorCriticNetworks, optimizers: Optimizers, config: 
 
 
 def sac_sgd_step(
-    networks: ActorCriticNetworks, optimizers: Optimizers, config: Any, target_entropy: float
+    networks: ActorCriticNetworks,
+    optimizers: Optimizers,
+    config: SACConfig,
+    target_entropy: float,
 ):
     """SAC: soft TD targets from the twin target critics, the reparameterised policy loss
     against the updated critics, then the temperature toward `target_entropy`."""
@@ -324,7 +331,7 @@ def sac_sgd_step(
     return sgd_step
 
 
-def d4pg_sgd_step(networks: ActorCriticNetworks, optimizers: Optimizers, config: Any):
+def d4pg_sgd_step(networks: ActorCriticNetworks, optimizers: Optimizers, config: ActorCriticConfig):
     """D4PG: the categorical critic's projected cross-entropy (the transition's priority),
     then the deterministic policy gradient of its expected value."""
     tau, atoms = config.target_update_rate, networks.atoms
@@ -380,21 +387,16 @@ def d4pg_sgd_step(networks: ActorCriticNetworks, optimizers: Optimizers, config:
 
 def make_update(sgd_step: jax_learning.SGDStep, batch_size: int) -> jax_learning.Update:
     """A learner step: `sgd_step` over the sample's shuffled batches in one `lax.scan`."""
-
-    def update(state: ActorCriticState, transitions: Any, probabilities: jax.Array):
-        key, shuffle_key = jax.random.split(state.key)
-        return jax_learning.scan_sgd_steps(
-            sgd_step, state._replace(key=key), transitions, probabilities, batch_size, shuffle_key
-        )
-
-    return update
+    return jax_learning.scanned_update(sgd_step, batch_size)
 
 
-class ActorCriticLearner(jax_learning.OffPolicyLearner):
-    """The actor-critic agents' learner: the config's SGD step on an `OffPolicyLearner`.
+class ActorCriticLearner(jax_learning.BatchLearner):
+    """The actor-critic agents' learner: an agent's SGD step on an `BatchLearner`.
 
-    Serves "policy" (the policy's parameters: what actors act with and what is exported)
-    and "params" (`{"policy": ..., "critic": ...}`).
+    `sgd_step` is the agent's (e.g. `sac_sgd_step(networks, optimizers, config, ...)`) on
+    `optimizers`; the state starts with SAC's temperature at `initial_temperature`. Serves
+    "policy" (the policy's parameters: what actors act with and what is exported) and
+    "params" (`{"policy": ..., "critic": ...}`).
     """
 
     def __init__(
@@ -403,16 +405,16 @@ class ActorCriticLearner(jax_learning.OffPolicyLearner):
         networks: ActorCriticNetworks,
         random_key: types.PRNGKey,
         iterator: Iterator[types.Batch],
+        sgd_step: jax_learning.SGDStep,
+        optimizers: Optimizers,
+        initial_temperature: float = 1.0,
         replay_client: replay.ReplayClient | None = None,
         counter: counting.Counter | None = None,
         logger: loggers.Logger | None = None,
         device: jax.Device | None = None,
     ):
-        optimizers = make_optimizers(config)
-        state = initial_state(
-            networks, optimizers, random_key, getattr(config, "initial_temperature", 1.0)
-        )
-        update = make_update(config.make_sgd_step(networks, optimizers), config.batch_size)
+        state = initial_state(networks, optimizers, random_key, initial_temperature)
+        update = make_update(sgd_step, config.batch_size)
         super().__init__(
             update,
             state,

@@ -141,8 +141,17 @@ def _mlp(sizes, name: str | None = None, activate_final: bool = False) -> networ
     return networks_lib.MLP(sizes, activate_final=activate_final, name=name)
 
 
-def make_networks(environment_spec: specs.EnvironmentSpec, config: Any) -> ActorCriticNetworks:
-    """The agent's policy and critic for `environment_spec` (`config`: an `ActorCriticConfig`).
+def make_actor_critic_networks(
+    environment_spec: specs.EnvironmentSpec,
+    config: Any,
+    policy_kind: str = "deterministic",
+    num_critics: int = 2,
+    categorical_critic: bool = False,
+) -> ActorCriticNetworks:
+    """The policy and critics of `config` (an `ActorCriticConfig`) for `environment_spec`:
+    a "deterministic" policy (tanh of an MLP) or a "tanh_gaussian" one (a Gaussian squashed
+    by tanh, its log standard deviation clipped to the config's range), and `num_critics`
+    independent critics, or one categorical critic on `num_atoms` atoms in [v_min, v_max].
 
     The policy's last layer starts small (uniform in +-3e-3, as DDPG's paper initialises
     it), so early actions sit near the middle of the range rather than at tanh's edges.
@@ -151,9 +160,7 @@ def make_networks(environment_spec: specs.EnvironmentSpec, config: Any) -> Actor
     action_size = continuous_action_size(environment_spec, agent)
     encode = networks_lib.make_observation_encoder(environment_spec.observations)
     final_init = hk.initializers.RandomUniform(-3e-3, 3e-3)
-    policy_kind = config.policy_kind
-    num_atoms = config.num_atoms if config.critic_kind == "categorical" else None
-    num_critics = config.num_critics
+    num_atoms = config.num_atoms if categorical_critic else None
 
     def policy(observation):
         features = _mlp(config.policy_hidden_sizes, "torso", activate_final=True)(

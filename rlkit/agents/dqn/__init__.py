@@ -22,7 +22,7 @@ _EXPORTS = {
     "IQNConfig": "rlkit.agents.dqn.config",
     "MDQNConfig": "rlkit.agents.dqn.config",
     "RainbowConfig": "rlkit.agents.dqn.config",
-    "SGDLearner": "rlkit.agents.dqn.learning",
+    "DQNLearner": "rlkit.agents.dqn.learning",
     "TrainingState": "rlkit.agents.dqn.learning",
     "LearnerBatch": "rlkit.agents.dqn.learning",
     "LossExtra": "rlkit.agents.dqn.learning",
@@ -30,7 +30,9 @@ _EXPORTS = {
     "make_epsilon_greedy_policy": "rlkit.agents.dqn.acting",
     "ValueNetworks": "rlkit.agents.dqn.networks",
     "ValueOutput": "rlkit.agents.dqn.networks",
-    "make_networks": "rlkit.agents.dqn.networks",
+    "make_networks": "rlkit.agents.dqn.builder",
+    "VARIANTS": "rlkit.agents.dqn.builder",
+    "DQNVariant": "rlkit.agents.dqn.builder",
 }
 _lazy.attach(__name__, _EXPORTS, submodules=("losses",))
 
@@ -38,7 +40,7 @@ _COMMON = dict(
     action_spaces="discrete",
     package="rlkit.agents.dqn",
     builder="rlkit.agents.dqn.builder:DQNBuilder",
-    networks="rlkit.agents.dqn.networks:make_networks",
+    networks="rlkit.agents.dqn.builder:make_networks",
     value_function="rlkit.agents.dqn.networks:q_values",
 )
 for _name, _config, _description in [
@@ -67,7 +69,7 @@ if TYPE_CHECKING:
     from rlkit.agents.dqn import losses
     from rlkit.agents.dqn.acting import make_epsilon_greedy_policy
     from rlkit.agents.dqn.agent import C51, DQN, IQN, MDQN, QRDQN, Rainbow
-    from rlkit.agents.dqn.builder import DQNBuilder
+    from rlkit.agents.dqn.builder import VARIANTS, DQNBuilder, DQNVariant, make_networks
     from rlkit.agents.dqn.config import (
         C51Config,
         DQNConfig,
@@ -77,13 +79,13 @@ if TYPE_CHECKING:
         RainbowConfig,
     )
     from rlkit.agents.dqn.learning import (
+        DQNLearner,
         LearnerBatch,
         LossExtra,
-        SGDLearner,
         TrainingState,
         make_update,
     )
-    from rlkit.agents.dqn.networks import ValueNetworks, ValueOutput, make_networks
+    from rlkit.agents.dqn.networks import ValueNetworks, ValueOutput
 
 __all__ = [
     "C51",
@@ -91,8 +93,10 @@ __all__ = [
     "IQN",
     "MDQN",
     "QRDQN",
+    "VARIANTS",
     "C51Config",
     "DQNBuilder",
+    "DQNVariant",
     "DQNConfig",
     "IQNConfig",
     "LearnerBatch",
@@ -101,7 +105,7 @@ __all__ = [
     "QRDQNConfig",
     "Rainbow",
     "RainbowConfig",
-    "SGDLearner",
+    "DQNLearner",
     "TrainingState",
     "ValueNetworks",
     "ValueOutput",

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from rlkit import local_layout
 from rlkit.agents.dqn import config as config_lib
-from rlkit.agents.dqn import networks as dqn_networks
-from rlkit.agents.dqn.builder import DQNBuilder
+from rlkit.agents.dqn.builder import DQNBuilder, make_networks
+from rlkit.layouts.local import ConfiguredAgent
 
 
-class DQN(local_layout.ConfiguredAgent):
+class DQN(ConfiguredAgent):
     """DQN that learns while it acts: `EnvironmentLoop(env, DQN(spec)).run(num_steps=...)`.
 
     `LocalLayout` over `DQNBuilder`: the replay table lives in this process (the `local`
@@ -25,7 +24,7 @@ class DQN(local_layout.ConfiguredAgent):
     family_config = config_lib.DQNConfig
     config_class = config_lib.DQNConfig
     builder_class = DQNBuilder
-    make_networks = staticmethod(dqn_networks.make_networks)
+    make_networks = staticmethod(make_networks)
 
 
 class C51(DQN):

@@ -1,21 +1,108 @@
 """DQNBuilder: the pieces of any DQN-family agent, assembled the same way in one process or
-many. The variant (its config) chooses the network head and the loss; the rest is shared."""
+many. A variant is a config class, a network head and a loss: one row of `VARIANTS`; the
+rest (learner, replay, acting, checkpoints) is shared."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from typing import Any
+import functools
+from collections.abc import Callable, Iterator
+from typing import Any, NamedTuple
 
 import optax
 
 from rlkit import builders, core, loggers, replay, specs, types
 from rlkit.agents import off_policy
-from rlkit.agents.dqn import acting, learning
+from rlkit.agents.dqn import acting, learning, losses
 from rlkit.agents.dqn import networks as dqn_networks
-from rlkit.agents.dqn.config import DQNConfig
-from rlkit.jax import actors
+from rlkit.agents.dqn.config import C51Config, DQNConfig, IQNConfig, MDQNConfig, QRDQNConfig
+from rlkit.agents.dqn.networks import HeadConfig
+from rlkit.jax import actors, optimizers
 from rlkit.replay import frames
 from rlkit.utils import counting
+
+
+def _q_head(config: DQNConfig, head: HeadConfig) -> Callable[..., dqn_networks.ValueOutput]:
+    return functools.partial(dqn_networks.q_head, config=head)
+
+
+def _no_target_options(config: DQNConfig) -> dict[str, Any]:
+    return {}
+
+
+class DQNVariant(NamedTuple):
+    """What makes a DQN-family variant, from its config: the network head
+    (`head(config, HeadConfig) -> (features, **options) -> ValueOutput`), the loss
+    (`loss(config) -> learning.LossFn`), the head options of the loss's target-network pass
+    at the next observations (so the learner can make that pass for a whole learner step
+    at once), and whether the head samples quantile fractions (acting then needs a key)."""
+
+    loss: Callable[[Any], learning.LossFn]
+    head: Callable[[Any, HeadConfig], Callable[..., dqn_networks.ValueOutput]] = _q_head
+    target_options: Callable[[Any], dict[str, Any]] = _no_target_options
+    samples_quantiles: bool = False
+
+
+# A config class's variant is its own row, else its nearest base class's (Rainbow is C51's).
+VARIANTS: dict[type[DQNConfig], DQNVariant] = {
+    DQNConfig: DQNVariant(loss=lambda c: losses.q_learning_loss(c.huber_delta, c.double_q)),
+    C51Config: DQNVariant(
+        loss=lambda c: losses.categorical_loss(c.double_q),
+        head=lambda c, head: functools.partial(
+            dqn_networks.categorical_head,
+            config=head,
+            num_atoms=c.num_atoms,
+            v_min=c.v_min,
+            v_max=c.v_max,
+        ),
+    ),
+    QRDQNConfig: DQNVariant(
+        loss=lambda c: losses.quantile_loss(c.huber_delta, c.double_q),
+        head=lambda c, head: functools.partial(
+            dqn_networks.quantile_head, config=head, num_quantiles=c.num_quantiles
+        ),
+    ),
+    IQNConfig: DQNVariant(
+        loss=lambda c: losses.quantile_loss(
+            c.huber_delta,
+            c.double_q,
+            num_quantiles=c.num_tau_samples,
+            num_target_quantiles=c.num_tau_prime_samples,
+            num_selector_quantiles=c.num_quantile_samples,
+        ),
+        head=lambda c, head: functools.partial(
+            dqn_networks.implicit_quantile_head,
+            config=head,
+            num_quantiles=c.num_quantile_samples,
+            embedding_dim=c.quantile_embedding_dim,
+        ),
+        target_options=lambda c: {"num_quantiles": c.num_tau_prime_samples},
+        samples_quantiles=True,
+    ),
+    MDQNConfig: DQNVariant(
+        loss=lambda c: losses.munchausen_loss(
+            c.entropy_temperature, c.munchausen_coefficient, c.clip_value_min, c.huber_delta
+        )
+    ),
+}
+
+
+def variant_of(config: DQNConfig) -> DQNVariant:
+    """`config`'s row of `VARIANTS` (its class's, else its nearest base class's)."""
+    for config_class in type(config).__mro__:
+        if config_class in VARIANTS:
+            return VARIANTS[config_class]
+    raise TypeError(f"{type(config).__name__} is not a DQNConfig: no DQN variant builds it.")
+
+
+def make_networks(environment_spec: specs.EnvironmentSpec, config: DQNConfig):
+    """`config`'s value network for `environment_spec` (its variant's head)."""
+    variant = variant_of(config)
+    return dqn_networks.make_value_networks(
+        environment_spec,
+        config,
+        functools.partial(variant.head, config),
+        samples_quantiles=variant.samples_quantiles,
+    )
 
 
 class DQNBuilder(builders.ActorLearnerBuilder):
@@ -31,11 +118,16 @@ class DQNBuilder(builders.ActorLearnerBuilder):
     """
 
     def __init__(self, config: DQNConfig):
+        variant_of(config)  # A config of no variant fails here, not mid-run.
         self._config = config
 
     @property
     def config(self) -> DQNConfig:
         return self._config
+
+    @property
+    def num_envs(self) -> int | None:
+        return None if self._config.num_envs == 1 else self._config.num_envs
 
     def make_replay_tables(
         self, environment_spec: specs.EnvironmentSpec, policy: actors.ActorCore | None = None
@@ -80,7 +172,7 @@ class DQNBuilder(builders.ActorLearnerBuilder):
         replay_client: replay.ReplayClient | None = None,
         counter: counting.Counter | None = None,
         device: Any = None,
-    ) -> learning.SGDLearner:
+    ) -> learning.DQNLearner:
         del environment_spec
         cfg = self._config
         off_policy.check_prioritized_table(cfg, replay_client)
@@ -89,26 +181,20 @@ class DQNBuilder(builders.ActorLearnerBuilder):
             learning_rate = optax.linear_schedule(
                 cfg.learning_rate, 0.0, cfg.learning_rate_decay_steps
             )
-        optimizer = optax.chain(
-            optax.clip_by_global_norm(cfg.max_gradient_norm),
-            optax.adam(learning_rate, eps=cfg.adam_eps),
-        )
-        beta = None
-        if cfg.prioritized:
-            beta = optax.linear_schedule(
-                cfg.importance_sampling_exponent, 1.0, cfg.importance_sampling_anneal_steps
-            )
-        return learning.SGDLearner(
+        variant = variant_of(cfg)
+        return learning.DQNLearner(
             networks=networks,
-            loss_fn=cfg.make_loss(),
-            optimizer=optimizer,
+            loss_fn=variant.loss(cfg),
+            optimizer=optimizers.make_optimizer(
+                learning_rate, "adam", cfg.adam_eps, cfg.max_gradient_norm
+            ),
             random_key=random_key,
             iterator=dataset,
             batch_size=cfg.batch_size,
             target_update_period=cfg.target_update_period,
             target_update_rate=cfg.target_update_rate,
-            target_options=cfg.target_network_options(),
-            importance_sampling_exponent=beta,
+            target_options=variant.target_options(cfg),
+            importance_sampling_exponent=off_policy.importance_weight_exponent(cfg),
             replay_client=replay_client,
             priority_table=cfg.replay_table_name if cfg.prioritized else None,
             counter=counter,
@@ -120,7 +206,9 @@ class DQNBuilder(builders.ActorLearnerBuilder):
         )
 
     def learning_schedule(self) -> builders.LearningSchedule:
-        return off_policy.learning_schedule(self._config, adder_lag=self._config.n_step)
+        return off_policy.learning_schedule(
+            self._config, adder_lag=self._config.n_step, num_envs=self._config.num_envs
+        )
 
     def make_policy(
         self,

@@ -1,7 +1,7 @@
 """Configurations of the DQN family: `DQNConfig` and one subclass per variant.
 
-A variant is a config (its hyperparameters), a network head (`make_head`) and a loss
-(`make_loss`); the learner, replay, acting and checkpoints are shared. Defaults follow
+A config is plain data: its variant's head and loss are chosen by `DQNBuilder` (its
+`VARIANTS` table); the learner, replay, acting and checkpoints are shared. Defaults follow
 RL-Zoo's tuned DQN for CartPole-v1. Importing this module does not import JAX (the registry
 reads the config classes to list agents and check command lines).
 """
@@ -9,8 +9,6 @@ reads the config classes to list agents and check command lines).
 from __future__ import annotations
 
 import dataclasses
-import functools
-from typing import Any, ClassVar
 
 from rlkit import configs
 from rlkit.agents.replay_config import ReplayConfig
@@ -75,9 +73,6 @@ class DQNConfig(ReplayConfig):
     # (`rlkit.replay.frames`).
     frame_storage: str = "stacked"
 
-    # Whether the network samples quantile fractions (IQN): acting then needs a key.
-    samples_quantiles: ClassVar[bool] = False
-
     def __post_init__(self):
         self.hidden_sizes = tuple(self.hidden_sizes)
         super().__post_init__()  # Types of every field, and the replay fields' ranges.
@@ -131,24 +126,6 @@ class DQNConfig(ReplayConfig):
             f"hidden_sizes must be positive: {self.hidden_sizes}",
         )
 
-    def make_head(self, head: Any) -> Any:
-        """`(features [B, D], **options) -> ValueOutput`: the network head (a `HeadConfig`
-        says how many actions, which hidden layers, dueling, noisy)."""
-        from rlkit.agents.dqn import networks
-
-        return functools.partial(networks.q_head, config=head)
-
-    def make_loss(self) -> Any:
-        """The variant's `LossFn` (see `rlkit.agents.dqn.learning`)."""
-        from rlkit.agents.dqn import losses
-
-        return losses.q_learning_loss(self.huber_delta, self.double_q)
-
-    def target_network_options(self) -> dict[str, Any]:
-        """The head options of the loss's target-network pass at the next observations, so
-        the learner can make that pass for a whole learner step at once."""
-        return {}
-
 
 @dataclasses.dataclass
 class C51Config(DQNConfig):
@@ -175,22 +152,6 @@ class C51Config(DQNConfig):
             f"v_min ({self.v_min}) must be below v_max ({self.v_max}): they bound the support.",
         )
 
-    def make_head(self, head: Any) -> Any:
-        from rlkit.agents.dqn import networks
-
-        return functools.partial(
-            networks.categorical_head,
-            config=head,
-            num_atoms=self.num_atoms,
-            v_min=self.v_min,
-            v_max=self.v_max,
-        )
-
-    def make_loss(self) -> Any:
-        from rlkit.agents.dqn import losses
-
-        return losses.categorical_loss(self.double_q)
-
 
 @dataclasses.dataclass
 class QRDQNConfig(DQNConfig):
@@ -210,18 +171,6 @@ class QRDQNConfig(DQNConfig):
             f"num_quantiles must be positive, got {self.num_quantiles}.",
         )
 
-    def make_head(self, head: Any) -> Any:
-        from rlkit.agents.dqn import networks
-
-        return functools.partial(
-            networks.quantile_head, config=head, num_quantiles=self.num_quantiles
-        )
-
-    def make_loss(self) -> Any:
-        from rlkit.agents.dqn import losses
-
-        return losses.quantile_loss(self.huber_delta, self.double_q)
-
 
 @dataclasses.dataclass
 class IQNConfig(DQNConfig):
@@ -237,8 +186,6 @@ class IQNConfig(DQNConfig):
     double_q: bool = False
     n_step: int = 3
 
-    samples_quantiles: ClassVar[bool] = True
-
     def __post_init__(self):
         super().__post_init__()
         for name in (
@@ -252,30 +199,6 @@ class IQNConfig(DQNConfig):
             len(self.hidden_sizes) >= 1,
             self,
             "hidden_sizes needs at least one layer: the quantile embedding feeds the last.",
-        )
-
-    def make_head(self, head: Any) -> Any:
-        from rlkit.agents.dqn import networks
-
-        return functools.partial(
-            networks.implicit_quantile_head,
-            config=head,
-            num_quantiles=self.num_quantile_samples,
-            embedding_dim=self.quantile_embedding_dim,
-        )
-
-    def target_network_options(self) -> dict[str, Any]:
-        return {"num_quantiles": self.num_tau_prime_samples}
-
-    def make_loss(self) -> Any:
-        from rlkit.agents.dqn import losses
-
-        return losses.quantile_loss(
-            self.huber_delta,
-            self.double_q,
-            num_quantiles=self.num_tau_samples,
-            num_target_quantiles=self.num_tau_prime_samples,
-            num_selector_quantiles=self.num_quantile_samples,
         )
 
 
@@ -305,16 +228,6 @@ class MDQNConfig(DQNConfig):
             0 <= self.munchausen_coefficient <= 1, self, "munchausen_coefficient must be in [0, 1]."
         )
         configs.require(self.clip_value_min < 0, self, "clip_value_min must be negative.")
-
-    def make_loss(self) -> Any:
-        from rlkit.agents.dqn import losses
-
-        return losses.munchausen_loss(
-            self.entropy_temperature,
-            self.munchausen_coefficient,
-            self.clip_value_min,
-            self.huber_delta,
-        )
 
 
 @dataclasses.dataclass

@@ -25,7 +25,7 @@ __all__ = [
     "LearnerBatch",
     "LossExtra",
     "LossFn",
-    "SGDLearner",
+    "DQNLearner",
     "TrainingState",
     "importance_weights",
     "make_update",
@@ -135,42 +135,26 @@ def make_update(
         state = TrainingState(params, target_params, opt_state, key, steps)
         return state, {"loss": loss, **extra.metrics}, extra.priorities
 
-    def update(state: TrainingState, transitions: Any, probabilities: jax.Array):
-        if decode is not None:
-            transitions = decode(transitions, probabilities.shape[0])
-        num_batches = jax.tree_util.tree_leaves(transitions)[0].shape[0] // batch_size
-        prepare = None
-        if (
-            target_options is not None
-            and not networks.stochastic
-            and target_update_rate == 1.0
-            and target_update_period % num_batches == 0
-        ):
+    def prepare(state: TrainingState, batches: types.Transition) -> Any:
+        num_batches = jax.tree_util.tree_leaves(batches)[0].shape[0]
+        if target_update_period % num_batches:  # A sync would fall inside the scan.
+            return None
+        return jax.vmap(
+            lambda observation: networks.apply(
+                state.target_params, observation, None, **target_options
+            )
+        )(batches.next_observation)
 
-            def prepare(batches: types.Transition) -> Any:
-                return jax.vmap(
-                    lambda observation: networks.apply(
-                        state.target_params, observation, None, **target_options
-                    )
-                )(batches.next_observation)
-
-        key, shuffle_key = jax.random.split(state.key)
-        return jax_learning.scan_sgd_steps(
-            sgd_step,
-            state._replace(key=key),
-            transitions,
-            probabilities,
-            batch_size,
-            shuffle_key,
-            unroll=unroll,
-            prepare=prepare,
-        )
-
-    return update
+    target_fixed = (
+        target_options is not None and not networks.stochastic and target_update_rate == 1.0
+    )
+    return jax_learning.scanned_update(
+        sgd_step, batch_size, unroll, decode, prepare if target_fixed else None
+    )
 
 
-class SGDLearner(jax_learning.OffPolicyLearner):
-    """The DQN family's learner: `make_update` on an `OffPolicyLearner`.
+class DQNLearner(jax_learning.BatchLearner):
+    """The DQN family's learner: `make_update` on an `BatchLearner`.
 
     Args:
       networks: the agent's networks, passed to the loss.
@@ -192,7 +176,7 @@ class SGDLearner(jax_learning.OffPolicyLearner):
       device: the `jax.Device` the training state lives on, so the update runs there (None:
         JAX's default device, a GPU when there is one).
       sgd_steps_per_step: the SGD steps of one learner step, counted as `sgd_steps` (see
-        `OffPolicyLearner`).
+        `BatchLearner`).
     """
 
     def __init__(

@@ -241,8 +241,15 @@ def make_torso(environment_spec: specs.EnvironmentSpec, torso: str) -> Callable[
     return lambda observation: conv(hidden_size=None)(observation)
 
 
-def make_networks(environment_spec: specs.EnvironmentSpec, config: Any) -> ValueNetworks:
-    """The value network `config` describes (its `make_head`) over the observation encoder.
+def make_value_networks(
+    environment_spec: specs.EnvironmentSpec,
+    config: Any,
+    make_head: Callable[[HeadConfig], Callable[..., ValueOutput]],
+    samples_quantiles: bool = False,
+) -> ValueNetworks:
+    """The value network of `config` with the variant's head (`make_head(HeadConfig)`)
+    over the observation encoder; `samples_quantiles`: the head draws quantile fractions
+    from the key (IQN), so acting and the target pass need one.
 
     The torso encodes observations (`config.torso`); the fully connected layers after it
     (`hidden_sizes`) belong to the head, so noisy nets make all of them noisy.
@@ -253,7 +260,7 @@ def make_networks(environment_spec: specs.EnvironmentSpec, config: Any) -> Value
     head_config = HeadConfig(
         num_actions, tuple(config.hidden_sizes), config.dueling, config.noisy, config.noisy_sigma
     )
-    head = config.make_head(head_config)
+    head = make_head(head_config)
     encode = make_torso(environment_spec, config.torso)
 
     def forward(observation, **head_options) -> ValueOutput:
@@ -267,7 +274,7 @@ def make_networks(environment_spec: specs.EnvironmentSpec, config: Any) -> Value
         apply=lambda params, observation, key=None, **options: transformed.apply(
             params, key, observation, **options
         ),
-        stochastic=config.noisy or config.samples_quantiles,
+        stochastic=config.noisy or samples_quantiles,
     )
 
 

@@ -13,6 +13,7 @@ from rlkit.agents import registry
 
 # Imported on first use (see rlkit/_lazy.py): the registry reads the configs without JAX.
 _EXPORTS = {
+    "OnPolicyAgent": "rlkit.agents.on_policy.agent",
     "PPO": "rlkit.agents.on_policy.agent",
     "A2C": "rlkit.agents.on_policy.agent",
     "IMPALA": "rlkit.agents.on_policy.agent",
@@ -24,6 +25,9 @@ _EXPORTS = {
     "TRPOConfig": "rlkit.agents.on_policy.config",
     "PolicyParams": "rlkit.agents.on_policy.networks",
     "OnPolicyBuilder": "rlkit.agents.on_policy.builder",
+    "OnPolicyVariant": "rlkit.agents.on_policy.builder",
+    "RolloutSchedule": "rlkit.agents.on_policy.builder",
+    "VARIANTS": "rlkit.agents.on_policy.builder",
     "OnPolicyConfig": "rlkit.agents.on_policy.config",
     "PPOConfig": "rlkit.agents.on_policy.config",
     "OnPolicyLearner": "rlkit.agents.on_policy.learning",
@@ -59,8 +63,13 @@ for _name, _config, _description in [
 if TYPE_CHECKING:
     from rlkit.agents.on_policy import acting, learning, networks
     from rlkit.agents.on_policy.acting import make_policy
-    from rlkit.agents.on_policy.agent import A2C, IMPALA, PPO, REINFORCE, TRPO
-    from rlkit.agents.on_policy.builder import OnPolicyBuilder
+    from rlkit.agents.on_policy.agent import A2C, IMPALA, PPO, REINFORCE, TRPO, OnPolicyAgent
+    from rlkit.agents.on_policy.builder import (
+        VARIANTS,
+        OnPolicyBuilder,
+        OnPolicyVariant,
+        RolloutSchedule,
+    )
     from rlkit.agents.on_policy.config import (
         A2CConfig,
         IMPALAConfig,
@@ -78,12 +87,16 @@ __all__ = [
     "PPO",
     "REINFORCE",
     "TRPO",
+    "VARIANTS",
     "A2CConfig",
     "IMPALAConfig",
     "REINFORCEConfig",
     "TRPOConfig",
     "PolicyParams",
+    "OnPolicyAgent",
     "OnPolicyBuilder",
+    "OnPolicyVariant",
+    "RolloutSchedule",
     "OnPolicyConfig",
     "OnPolicyLearner",
     "OnPolicyState",

@@ -2,19 +2,20 @@
 
 from __future__ import annotations
 
-from rlkit import local_layout
 from rlkit.agents.on_policy import config as config_lib
 from rlkit.agents.on_policy import networks as on_policy_networks
 from rlkit.agents.on_policy.builder import OnPolicyBuilder
+from rlkit.layouts.local import ConfiguredAgent
 
 
-class PPO(local_layout.ConfiguredAgent):
-    """PPO that learns while it acts in a batched environment of `config.num_envs`
-    sub-environments: `EnvironmentLoop(make_vector_environment(id, config.num_envs),
-    PPO(spec, config)).run(num_steps=...)`.
+class OnPolicyAgent(ConfiguredAgent):
+    """An on-policy agent that learns while it acts in a batched environment of
+    `config.num_envs` sub-environments: `EnvironmentLoop(make_vector_environment(id,
+    config.num_envs), PPO(spec, config)).run(num_steps=...)`.
 
-    `LocalLayout` over `OnPolicyBuilder`; `make_evaluation_actor()` acts greedily in one
-    environment.
+    `LocalLayout` over `OnPolicyBuilder`; any agent's config works here
+    (`OnPolicyAgent(spec, A2CConfig())`); `PPO`, `A2C`, `REINFORCE`, `TRPO` and `IMPALA`
+    are this class with their own default config. `make_evaluation_actor()` acts greedily.
     """
 
     family_config = config_lib.OnPolicyConfig
@@ -23,27 +24,33 @@ class PPO(local_layout.ConfiguredAgent):
     make_networks = staticmethod(on_policy_networks.make_networks)
 
 
-class A2C(PPO):
-    """A2C in a batched environment of `config.num_envs` sub-environments (see `A2CConfig`):
-    PPO's layout with A2C's config, loss and optimiser."""
+class PPO(OnPolicyAgent):
+    """PPO: the clipped surrogate objective over epochs of minibatches (see `PPOConfig`)."""
+
+    config_class = config_lib.PPOConfig
+
+
+class A2C(OnPolicyAgent):
+    """A2C: synchronous advantage actor-critic, one RMSprop step per batch of rollouts (see
+    `A2CConfig`)."""
 
     config_class = config_lib.A2CConfig
 
 
-class REINFORCE(PPO):
+class REINFORCE(OnPolicyAgent):
     """REINFORCE with a learned baseline over whole episodes (see `REINFORCEConfig`)."""
 
     config_class = config_lib.REINFORCEConfig
 
 
-class TRPO(PPO):
+class TRPO(OnPolicyAgent):
     """TRPO: a natural-gradient policy step in a KL trust region per batch of rollouts, then
     the critic's regression (see `TRPOConfig`)."""
 
     config_class = config_lib.TRPOConfig
 
 
-class IMPALA(PPO):
+class IMPALA(OnPolicyAgent):
     """IMPALA: actors that lag the learner, corrected by V-trace (see `IMPALAConfig`)."""
 
     config_class = config_lib.IMPALAConfig

@@ -5,21 +5,104 @@ Each sub-environment's adder writes rollouts of `rollout_length + 1` steps (cons
 share their last step, which only bootstraps), or whole padded episodes (REINFORCE), into a
 replay queue whose signature comes from the policy's extras; a learner step takes
 `num_envs` items and learns from them once. In one process the agent learns as soon as they
-are in and acts on the new parameters from the next step (`LearningSchedule.on_policy_items`),
-except IMPALA, whose actor fetches them every `actor_update_period` learner steps.
+are in and acts on the new parameters from the next step (`RolloutSchedule`), except
+IMPALA, whose actor fetches them every `actor_update_period` learner steps. An agent is a
+config class, a loss, an optimiser and an advantage estimator: one row of `VARIANTS`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, NamedTuple
 
 from rlkit import builders, core, loggers, replay, specs, types
 from rlkit.agents.on_policy import acting, learning
-from rlkit.agents.on_policy.config import OnPolicyConfig
+from rlkit.agents.on_policy.config import (
+    A2CConfig,
+    IMPALAConfig,
+    OnPolicyConfig,
+    PPOConfig,
+    REINFORCEConfig,
+    TRPOConfig,
+)
 from rlkit.agents.on_policy.networks import PolicyValueNetworks
 from rlkit.jax import actors, variable_utils
 from rlkit.utils import counting
+
+
+class OnPolicyVariant(NamedTuple):
+    """What makes an on-policy agent, from its config class: its loss
+    (`learning.LossFn`), a step on the whole batch before the loss's epochs (TRPO's), its
+    optimiser ("adam" or "rmsprop", as `learning.make_optimizer` sets them up), its
+    advantages ("gae", or "vtrace" for actors whose policy lags the learner's, which then
+    fetch parameters every `actor_update_period` learner steps instead of after each), and
+    whether replay items are whole episodes (REINFORCE) rather than rollouts."""
+
+    loss: learning.LossFn
+    policy_step: learning.PolicyStep | None = None
+    optimizer: str = "adam"
+    advantages: str = "gae"
+    whole_episodes: bool = False
+
+
+# A config class's agent is its own row, else its nearest base class's.
+VARIANTS: dict[type[OnPolicyConfig], OnPolicyVariant] = {
+    PPOConfig: OnPolicyVariant(learning.ppo_loss),
+    A2CConfig: OnPolicyVariant(learning.a2c_loss, optimizer="rmsprop"),
+    REINFORCEConfig: OnPolicyVariant(learning.a2c_loss, whole_episodes=True),
+    TRPOConfig: OnPolicyVariant(learning.trpo_value_loss, policy_step=learning.trpo_policy_step),
+    IMPALAConfig: OnPolicyVariant(learning.a2c_loss, optimizer="rmsprop", advantages="vtrace"),
+}
+
+
+def variant_of(config: OnPolicyConfig) -> OnPolicyVariant:
+    """`config`'s row of `VARIANTS` (its class's, else its nearest base class's)."""
+    for config_class in type(config).__mro__:
+        if config_class in VARIANTS:
+            return VARIANTS[config_class]
+    raise TypeError(
+        f"{type(config).__name__} names no on-policy agent: give it a row of "
+        "rlkit.agents.on_policy.builder.VARIANTS (or subclass an agent's config)."
+    )
+
+
+class RolloutSchedule(builders.LearningSchedule):
+    """Learns as soon as the adder has written `items_per_learner_step` more items (a
+    rollout from every sub-environment, or as many whole episodes), one learner step at a
+    time on the acting thread; with `fetch_after_learning` the actor acts on the new
+    parameters from its next step, so no step is taken with a stale policy (IMPALA's actors
+    fetch on their own period instead, and lag). Counted by the adder, not read from the
+    table, whose size can hide items Reverb's dataset has already fetched; the adder is
+    flushed before learning, as a Reverb writer sends items in the background."""
+
+    runs_in_background = False
+
+    def __init__(
+        self, items_per_learner_step: int, steps_per_learner_step: int, fetch_after_learning: bool
+    ):
+        super().__init__(0, float(steps_per_learner_step))
+        self.items_per_learner_step = items_per_learner_step
+        self.fetch_after_learning = fetch_after_learning
+        self._adder: Any = None
+        self._learned = 0  # Learner steps started since this adder began writing.
+
+    def attach(self, adder: replay.Adder) -> None:
+        if not hasattr(adder, "items_written"):
+            raise ValueError(
+                f"On-policy learning counts the items its adder writes; {type(adder).__name__} "
+                "has no items_written count."
+            )
+        self._adder, self._learned = adder, 0
+
+    def learner_steps_due(self, num_observations: int, learner_steps_started: int) -> int:
+        if self._adder.items_written // self.items_per_learner_step <= self._learned:
+            return 0
+        self._adder.flush()
+        self._learned += 1
+        return 1
+
+    def warm_up_again(self, num_observations: int, learner_steps_done: int) -> int:
+        return learner_steps_done  # Nothing to wait for: rollouts start again.
 
 
 def _extras_spec(policy: actors.ActorCore | None) -> types.NestedSpec:
@@ -38,11 +121,16 @@ class OnPolicyBuilder(builders.ActorLearnerBuilder):
     """
 
     def __init__(self, config: OnPolicyConfig):
+        self._variant = variant_of(config)  # A config of no agent fails here, not mid-run.
         self._config = config
 
     @property
     def config(self) -> OnPolicyConfig:
         return self._config
+
+    @property
+    def num_envs(self) -> int:
+        return self._config.num_envs  # Rollouts come from a batched environment, even of one.
 
     def make_replay_tables(
         self, environment_spec: specs.EnvironmentSpec, policy: actors.ActorCore | None = None
@@ -66,7 +154,7 @@ class OnPolicyBuilder(builders.ActorLearnerBuilder):
         policy: actors.ActorCore | None = None,
     ) -> replay.Adder:
         cfg = self._config
-        if cfg.whole_episodes:
+        if self._variant.whole_episodes:
             return replay.EpisodeAdder(
                 replay_client,
                 cfg.replay_table_name,
@@ -96,7 +184,7 @@ class OnPolicyBuilder(builders.ActorLearnerBuilder):
         the whole batch (`replay.BatchedSequenceAdder`); whole episodes: one `EpisodeAdder`
         per sub-environment."""
         cfg = self._config
-        if cfg.whole_episodes:
+        if self._variant.whole_episodes:
             return super().make_batched_adder(replay_client, environment_spec, policy, num_envs)
         return replay.BatchedSequenceAdder(
             replay_client,
@@ -120,19 +208,28 @@ class OnPolicyBuilder(builders.ActorLearnerBuilder):
         device: Any = None,
     ) -> learning.OnPolicyLearner:
         del environment_spec, replay_client
+        variant = self._variant
         return learning.OnPolicyLearner(
-            self._config, networks, random_key, dataset, counter=counter, logger=logger,
+            self._config,
+            networks,
+            random_key,
+            dataset,
+            variant.loss,
+            learning.make_optimizer(self._config, variant.optimizer),
+            variant.advantages,
+            variant.policy_step,
+            counter=counter,
+            logger=logger,
             device=device,
-        )  # fmt: skip
+        )
 
-    def learning_schedule(self) -> builders.LearningSchedule:
+    def learning_schedule(self) -> RolloutSchedule:
         cfg = self._config
-        return builders.LearningSchedule(
-            min_observations=0,
-            observations_per_learner_step=float(cfg.steps_per_learner_step),
-            on_policy_items=cfg.num_envs,
-            # IMPALA's actors fetch on their own period and lag; the others act current.
-            fetch_after_learning=cfg.advantage_estimator != "vtrace",
+        return RolloutSchedule(
+            cfg.num_envs,
+            cfg.steps_per_learner_step,
+            # V-trace's actors fetch on their own period and lag; the others act current.
+            fetch_after_learning=self._variant.advantages != "vtrace",
         )
 
     def make_policy(
@@ -156,7 +253,8 @@ class OnPolicyBuilder(builders.ActorLearnerBuilder):
         del environment_spec
         client = None
         if variable_source is not None:
-            period = getattr(self._config, "actor_update_period", 1)
+            lagging = self._variant.advantages == "vtrace"
+            period = self._config.actor_update_period if lagging else 1
             client = variable_utils.VariableClient(variable_source, "policy", period)
         return actors.GenericActor(
             policy, random_key, client, adder, check_finite=True, num_envs=num_envs

@@ -3,15 +3,15 @@ environments.
 
 `OnPolicyConfig` holds what they share: `num_envs` sub-environments each contribute a rollout
 of `rollout_length` steps per learner step (the rollouts go through a replay queue), GAE,
-the networks, the optimiser and the loss weights; each agent's config adds its own and
-chooses its loss. Defaults follow Stable-Baselines3. Importing this module does not import
-JAX.
+the networks, the optimiser and the loss weights; each agent's config adds its own. Configs
+are plain data: `OnPolicyBuilder`'s `VARIANTS` table says which loss, optimiser and
+advantage estimator each config class gets. Defaults follow Stable-Baselines3. Importing
+this module does not import JAX.
 """
 
 from __future__ import annotations
 
 import dataclasses
-from typing import ClassVar
 
 from rlkit import configs
 
@@ -66,17 +66,6 @@ class OnPolicyConfig:
     observation_clip: float = 10.0
     reward_clip: float = 10.0
     replay_table_name: str = "rollouts"
-    # The optimiser ("adam": SB3's PPO, eps 1e-5; "rmsprop": SB3's A2C, decay 0.99, eps 1e-5
-    # outside the square root, as torch's) and the loss (`learning.LOSSES`).
-    optimizer: ClassVar[str] = "adam"
-    loss: ClassVar[str] = "ppo"
-    # "gae", or "vtrace" (IMPALA: the actors' policy may lag the learner's).
-    advantage_estimator: ClassVar[str] = "gae"
-    # Rollouts come from a batched environment, even of one sub-environment.
-    always_batched: ClassVar[bool] = True
-    # Items are continuous rollouts of `rollout_length` steps, or whole episodes
-    # (REINFORCE), padded to `rollout_length` steps.
-    whole_episodes: ClassVar[bool] = False
 
     def __post_init__(self):
         if self.minibatch_size == 0:  # The whole batch: one gradient step per epoch.
@@ -164,8 +153,6 @@ class A2CConfig(OnPolicyConfig):
     learning_rate: float = 7e-4
     normalize_advantages: bool = False
     minibatch_size: int = 0  # 0: the whole batch of rollouts, A2C's one gradient step.
-    optimizer: ClassVar[str] = "rmsprop"
-    loss: ClassVar[str] = "a2c"
 
 
 @dataclasses.dataclass
@@ -190,8 +177,6 @@ class REINFORCEConfig(OnPolicyConfig):
     gae_lambda: float = 1.0
     learning_rate: float = 1e-3
     normalize_advantages: bool = False
-    loss: ClassVar[str] = "a2c"
-    whole_episodes: ClassVar[bool] = True
 
     def __post_init__(self):
         configs.check_positive(self, ("max_episode_steps",))
@@ -226,7 +211,6 @@ class TRPOConfig(OnPolicyConfig):
     line_search_steps: int = 10
     max_gradient_norm: float = 0.0
     value_coefficient: float = 1.0
-    loss: ClassVar[str] = "trpo"
 
     def __post_init__(self):
         super().__post_init__()
@@ -259,9 +243,6 @@ class IMPALAConfig(OnPolicyConfig):
     clip_rho_threshold: float = 1.0
     clip_pg_rho_threshold: float = 1.0
     actor_update_period: int = 4
-    optimizer: ClassVar[str] = "rmsprop"
-    loss: ClassVar[str] = "a2c"
-    advantage_estimator: ClassVar[str] = "vtrace"
 
     def __post_init__(self):
         super().__post_init__()

@@ -11,7 +11,7 @@ observation's value (discount 1 after a truncation, 0 after a termination).
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any, NamedTuple
 
 import haiku as hk
@@ -22,10 +22,10 @@ import rlax
 
 from rlkit import loggers, types
 from rlkit.agents.on_policy import networks as networks_lib
-from rlkit.agents.on_policy.config import OnPolicyConfig
+from rlkit.agents.on_policy.config import IMPALAConfig, OnPolicyConfig, PPOConfig, TRPOConfig
 from rlkit.agents.on_policy.networks import PolicyValueNetworks
 from rlkit.jax import learning as jax_learning
-from rlkit.jax import running_statistics
+from rlkit.jax import optimizers, running_statistics
 from rlkit.utils import counting
 
 
@@ -54,16 +54,24 @@ class Minibatch(NamedTuple):
     mask: jax.Array  # 1 for a step taken, 0 for a final observation's step.
 
 
-def make_optimizer(config: OnPolicyConfig) -> optax.GradientTransformation:
-    """`config.optimizer` as SB3 sets it up (Adam with eps 1e-5; RMSprop with decay 0.99 and
-    eps 1e-5 outside the square root, as torch's), after global-norm clipping when asked."""
-    if config.optimizer == "rmsprop":
-        optimizer = optax.rmsprop(config.learning_rate, decay=0.99, eps=1e-5, eps_in_sqrt=False)
-    else:
-        optimizer = optax.adam(config.learning_rate, eps=1e-5)
-    if config.max_gradient_norm > 0:
-        return optax.chain(optax.clip_by_global_norm(config.max_gradient_norm), optimizer)
-    return optimizer
+# `loss(networks, config, params, minibatch, remaining) -> (loss, metrics)`: an agent's loss
+# on a minibatch of rollout steps; `remaining` is the fraction of the run left (1 without
+# annealing), for schedules of the loss's own (PPO's clip range).
+LossFn = Callable[
+    [PolicyValueNetworks, Any, types.Params, Minibatch, jax.Array],
+    tuple[jax.Array, dict[str, jax.Array]],
+]
+# `policy_step(networks, config, params, batch) -> (params, metrics)`: a step on the whole
+# batch before the epochs of the loss (TRPO's trust-region step).
+PolicyStep = Callable[
+    [PolicyValueNetworks, Any, types.Params, Minibatch], tuple[types.Params, dict[str, jax.Array]]
+]
+
+
+def make_optimizer(config: OnPolicyConfig, kind: str = "adam") -> optax.GradientTransformation:
+    """`kind` as SB3 sets it up (Adam with eps 1e-5; RMSprop with decay 0.99 and eps 1e-5
+    outside the square root, as torch's), after global-norm clipping when asked."""
+    return optimizers.make_optimizer(config.learning_rate, kind, 1e-5, config.max_gradient_norm)
 
 
 def initial_state(
@@ -166,23 +174,27 @@ def _normalized(advantage: jax.Array, mask: jax.Array) -> jax.Array:
 
 
 def _value_loss(
-    networks: PolicyValueNetworks, config: Any, params: types.Params, batch: Minibatch
+    networks: PolicyValueNetworks,
+    params: types.Params,
+    batch: Minibatch,
+    value_clip_epsilon: float = 0.0,
 ) -> jax.Array:
     """The value regression on the steps taken, optionally clipped around the values before
-    the update (PPO's `value_clip_epsilon`)."""
+    the update (PPO's `value_clip_epsilon`; 0: not clipped)."""
     value = networks.value_apply(params, batch.observation)
-    if getattr(config, "value_clip_epsilon", 0.0) > 0:
-        eps = config.value_clip_epsilon
+    if value_clip_epsilon > 0:
+        eps = value_clip_epsilon
         value = batch.value + jnp.clip(value - batch.value, -eps, eps)
     return _masked_mean((batch.value_target - value) ** 2, batch.mask)
 
 
 def _loss(
     networks: PolicyValueNetworks,
-    config: Any,
+    config: OnPolicyConfig,
     params: types.Params,
     batch: Minibatch,
     policy_term: Any,
+    value_clip_epsilon: float = 0.0,
 ) -> tuple[jax.Array, dict[str, jax.Array]]:
     """`policy_term(log_prob, advantage) -> (policy loss, metrics)` plus what every
     on-policy loss shares: the value regression and the entropy bonus, each a mean over the
@@ -194,7 +206,7 @@ def _loss(
     if config.normalize_advantages:
         advantage = _normalized(advantage, mask)
     policy_loss, metrics = policy_term(log_prob, advantage * mask)
-    value_loss = _value_loss(networks, config, params, batch)
+    value_loss = _value_loss(networks, params, batch, value_clip_epsilon)
     entropy = _masked_mean(networks_lib.entropy(networks, output), mask)
     loss = (
         policy_loss + config.value_coefficient * value_loss - config.entropy_coefficient * entropy
@@ -213,13 +225,15 @@ def _loss(
 
 def ppo_loss(
     networks: PolicyValueNetworks,
-    config: Any,
+    config: PPOConfig,
     params: types.Params,
     batch: Minibatch,
-    clip_epsilon: jax.Array,
+    remaining: jax.Array,
 ) -> tuple[jax.Array, dict[str, jax.Array]]:
-    """PPO's loss on a minibatch: the clipped surrogate (rlax) with the shared value and
-    entropy terms."""
+    """PPO's loss on a minibatch: the clipped surrogate (rlax), its clip range annealed with
+    the run when `anneal_clip_epsilon`, with the shared value (clipped by
+    `value_clip_epsilon` > 0) and entropy terms."""
+    clip_epsilon = config.clip_epsilon * (remaining if config.anneal_clip_epsilon else 1.0)
     mask = batch.mask
     # rlax averages over the whole minibatch: masked steps add 0, the factor rescales.
     taken_fraction = jnp.maximum(jnp.mean(mask), 1.0 / mask.shape[0])
@@ -230,20 +244,20 @@ def ppo_loss(
         clipped = (jnp.abs(ratio - 1) > clip_epsilon).astype(jnp.float32)
         return loss, {"clip_fraction": _masked_mean(clipped, mask)}
 
-    return _loss(networks, config, params, batch, clipped_surrogate)
+    return _loss(networks, config, params, batch, clipped_surrogate, config.value_clip_epsilon)
 
 
 def a2c_loss(
     networks: PolicyValueNetworks,
-    config: Any,
+    config: OnPolicyConfig,
     params: types.Params,
     batch: Minibatch,
-    clip_epsilon: jax.Array,
+    remaining: jax.Array,
 ) -> tuple[jax.Array, dict[str, jax.Array]]:
-    """The policy gradient `-mean(A * log pi(a|s))` with the shared value and entropy terms
-    (`clip_epsilon` is unused): A2C's loss, REINFORCE's (A = G - V on whole episodes) and
-    IMPALA's (A = V-trace's policy-gradient advantage)."""
-    del clip_epsilon
+    """The policy gradient `-mean(A * log pi(a|s))` with the shared value and entropy terms:
+    A2C's loss, REINFORCE's (A = G - V on whole episodes) and IMPALA's (A = V-trace's
+    policy-gradient advantage)."""
+    del remaining
 
     def policy_gradient(log_prob, advantage):
         return -_masked_mean(jax.lax.stop_gradient(advantage) * log_prob, batch.mask), {}
@@ -253,18 +267,15 @@ def a2c_loss(
 
 def trpo_value_loss(
     networks: PolicyValueNetworks,
-    config: Any,
+    config: TRPOConfig,
     params: types.Params,
     batch: Minibatch,
-    clip_epsilon: jax.Array,
+    remaining: jax.Array,
 ) -> tuple[jax.Array, dict[str, jax.Array]]:
     """TRPO's critic loss (its policy takes `trpo_policy_step` instead of SGD)."""
-    del clip_epsilon
-    value_loss = _value_loss(networks, config, params, batch)
+    del config, remaining
+    value_loss = _value_loss(networks, params, batch)
     return value_loss, {"value_loss": value_loss}
-
-
-LOSSES = {"ppo": ppo_loss, "a2c": a2c_loss, "trpo": trpo_value_loss}
 
 
 def _tree_vdot(a: Any, b: Any) -> jax.Array:
@@ -282,7 +293,7 @@ def natural_gradient(fisher_vector_product: Any, gradient: Any, max_steps: int) 
 
 
 def trpo_policy_step(
-    networks: PolicyValueNetworks, config: Any, params: types.Params, batch: Minibatch
+    networks: PolicyValueNetworks, config: TRPOConfig, params: types.Params, batch: Minibatch
 ) -> tuple[types.Params, dict[str, jax.Array]]:
     """TRPO's policy update (Schulman et al. 2015), as Stable-Baselines3-contrib's: the
     natural gradient of the surrogate `mean(pi/mu * A)` by conjugate gradient on
@@ -340,7 +351,7 @@ def vtrace_advantages(
     discounts: jax.Array,
     mask: jax.Array,
     log_rhos: jax.Array,
-    config: Any,
+    config: IMPALAConfig,
 ) -> tuple[jax.Array, jax.Array]:
     """V-trace (Espeholt et al. 2018, `rlax`) for one rollout: policy-gradient advantages
     and value targets [T] from values [T + 1], rewards and `discounts` [T], `mask` [T] and
@@ -360,11 +371,15 @@ def vtrace_advantages(
 
 
 def rollout_minibatch(
-    networks: PolicyValueNetworks, config: OnPolicyConfig, params: types.Params, data: Any
+    networks: PolicyValueNetworks,
+    config: OnPolicyConfig,
+    params: types.Params,
+    data: Any,
+    advantages: str = "gae",
 ) -> Minibatch:
     """The rollouts `data` (`Step`s [N, T + 1]) as one flat batch of N * T steps, with
-    advantages and value targets under `params`: GAE, or V-trace when the actors' policy
-    may lag (`config.advantage_estimator`)."""
+    advantages and value targets under `params`: "gae", or "vtrace" when the actors' policy
+    may lag (IMPALA)."""
     num_envs, length = data.reward.shape[:2]
     flat = lambda x: x.reshape((-1,) + x.shape[2:])  # noqa: E731  [N, L, ...] -> [N * L, ...]
     observations = jax.tree_util.tree_map(flat, data.observation)
@@ -378,7 +393,7 @@ def rollout_minibatch(
     taken = lambda x: flat(x[:, :-1])  # noqa: E731
     log_prob = taken(data.extras["log_prob"])
     taken_observations = jax.tree_util.tree_map(taken, data.observation)
-    if config.advantage_estimator == "vtrace":
+    if advantages == "vtrace":
         output = networks.policy_apply(params, taken_observations)
         target_log_prob = networks_lib.log_prob(networks, output, taken(actions))
         log_rhos = (target_log_prob - log_prob).reshape(num_envs, length - 1)
@@ -401,30 +416,32 @@ def rollout_minibatch(
 
 
 def make_update(
-    networks: PolicyValueNetworks, optimizer: optax.GradientTransformation, config: Any
+    networks: PolicyValueNetworks,
+    optimizer: optax.GradientTransformation,
+    config: OnPolicyConfig,
+    loss_fn: LossFn,
+    advantages: str = "gae",
+    policy_step: PolicyStep | None = None,
 ) -> jax_learning.Update:
     """One learner step: `(state, rollouts, probabilities) -> (state, metrics, None)`:
-    epochs of minibatch SGD on `config.loss` (PPO's clipped surrogate; the policy gradient of
-    A2C, REINFORCE and IMPALA; TRPO's critic, after `trpo_policy_step`)."""
+    advantages over the rollouts (`advantages`: "gae" or "vtrace"), `policy_step` on the
+    whole batch if given (TRPO's), then epochs of minibatch SGD on `loss_fn` (PPO's clipped
+    surrogate; the policy gradient of A2C, REINFORCE and IMPALA; TRPO's critic)."""
     anneal_steps = config.anneal_env_steps / config.steps_per_learner_step
-    loss_fn = LOSSES[config.loss]
 
     def update(state: OnPolicyState, data: Any, probabilities: jax.Array):
         del probabilities  # A queue's items are each sampled once, in order.
         data, state = normalize_rollouts(networks, config, state, data)
-        batch = rollout_minibatch(networks, config, state.params, data)
+        batch = rollout_minibatch(networks, config, state.params, data, advantages)
         # SB3's linear schedules: the fraction of the run left after this rollout.
-        remaining = 1.0
+        remaining = jnp.asarray(1.0)
         if anneal_steps > 0:
             remaining = jnp.maximum(1.0 - (state.steps + 1) / anneal_steps, 0.0)
-        clip_epsilon = getattr(config, "clip_epsilon", 0.0)
-        if getattr(config, "anneal_clip_epsilon", False):
-            clip_epsilon = clip_epsilon * remaining
 
         def minibatch_step(carry, minibatch: Minibatch):
             params, opt_state = carry
             grads, metrics = jax.grad(
-                lambda p: loss_fn(networks, config, p, minibatch, clip_epsilon), has_aux=True
+                lambda p: loss_fn(networks, config, p, minibatch, remaining), has_aux=True
             )(params)
             updates, opt_state = optimizer.update(grads, opt_state, params)
             updates = jax.tree_util.tree_map(lambda u: u * remaining, updates)  # Annealed.
@@ -438,22 +455,23 @@ def make_update(
             return jax.lax.scan(minibatch_step, carry, minibatches)
 
         params, policy_metrics = state.params, {}
-        if config.loss == "trpo":  # The policy's step; the epochs then fit the critic.
-            params, policy_metrics = trpo_policy_step(networks, config, params, batch)
+        if policy_step is not None:  # E.g. TRPO's policy step; the epochs fit the critic.
+            params, policy_metrics = policy_step(networks, config, params, batch)
         key, *epoch_keys = jax.random.split(state.key, config.num_epochs + 1)
         carry = (params, state.opt_state)
         (params, opt_state), metrics = jax.lax.scan(epoch, carry, jnp.stack(epoch_keys))
         metrics = {**jax.tree_util.tree_map(jnp.mean, metrics), **policy_metrics}
-        metrics["learning_rate"] = config.learning_rate * jnp.asarray(remaining)
+        metrics["learning_rate"] = config.learning_rate * remaining
         state = state._replace(params=params, opt_state=opt_state, key=key, steps=state.steps + 1)
         return state, metrics, None
 
     return update
 
 
-class OnPolicyLearner(jax_learning.OffPolicyLearner):
-    """Learns from each batch of rollouts once (`make_update`, on the config's loss),
-    serving "policy" (`PolicyParams`: the parameters and the observation statistics)."""
+class OnPolicyLearner(jax_learning.BatchLearner):
+    """Learns from each batch of rollouts once (`make_update`, on the agent's loss and
+    optimizer), serving "policy" (`PolicyParams`: the parameters and the observation
+    statistics)."""
 
     def __init__(
         self,
@@ -461,13 +479,16 @@ class OnPolicyLearner(jax_learning.OffPolicyLearner):
         networks: PolicyValueNetworks,
         random_key: types.PRNGKey,
         iterator: Iterator[types.Batch],
+        loss_fn: LossFn,
+        optimizer: optax.GradientTransformation,
+        advantages: str = "gae",
+        policy_step: PolicyStep | None = None,
         counter: counting.Counter | None = None,
         logger: loggers.Logger | None = None,
         device: jax.Device | None = None,
     ):
-        optimizer = make_optimizer(config)
         super().__init__(
-            make_update(networks, optimizer, config),
+            make_update(networks, optimizer, config, loss_fn, advantages, policy_step),
             initial_state(networks, optimizer, random_key, config),
             lambda state: {
                 "policy": networks_lib.PolicyParams(state.params, state.observation_statistics)

@@ -8,8 +8,8 @@ from typing import Any, ClassVar
 import jax
 
 from rlkit import agent as agent_lib
-from rlkit import builders, configs, core, devices, loggers, replay, specs
-from rlkit.replay.local import LocalDataset
+from rlkit import builders, core, devices, environment_loop, loggers, replay, specs
+from rlkit.layouts import base
 from rlkit.utils import counting
 
 
@@ -35,9 +35,9 @@ class LocalLayout(agent_lib.Agent):
         the tables from when they start.
       learner_device: "auto" (a GPU when JAX sees one, else the CPU), "cpu" or "gpu": where
         the learner's update runs. The actor acts on the CPU.
-      num_envs: act in a batched environment of this many sub-environments
-        (`rlkit.make_vector_environment`): one batched actor, one adder per
-        sub-environment. None: one environment.
+      num_envs: the sub-environments of the environment it will act in, if the caller
+        knows them: checked against the config's (`builder.num_envs`, the one source:
+        batched actor and adders are made for it). None: not checked.
       replay_backend: "auto" (the in-process `local` tables: one process needs no server),
         "local", or "reverb" (an in-process Reverb server; its port is open to the network,
         which is logged).
@@ -63,8 +63,10 @@ class LocalLayout(agent_lib.Agent):
         learner_device: str = "auto",
         num_envs: int | None = None,
     ):
+        if num_envs is not None:
+            builders.check_num_envs(builder, num_envs)
         self.builder = builder
-        self.num_envs = num_envs
+        self.num_envs = builder.num_envs
         self.environment_spec = environment_spec
         self.networks = networks
         learner_key, actor_key, self._evaluation_key = jax.random.split(jax.random.PRNGKey(seed), 3)
@@ -101,49 +103,21 @@ class LocalLayout(agent_lib.Agent):
                 device=devices.learner_device(learner_device),
             )
             self._adder, actor = builders.make_acting(
-                builder, self.replay_client, environment_spec, policy, actor_key, learner, num_envs
+                builder, self.replay_client, environment_spec, policy, actor_key, learner
             )
         except BaseException:
             self._server.stop()
             raise
         schedule = builder.learning_schedule()
-        before_round = dataset.prefetch if isinstance(dataset, LocalDataset) else None
-        learn_when = None
-        if schedule.on_policy_items > 0:
-            learn_when = self._rollouts_ready(schedule.on_policy_items)
-
+        schedule.attach(self._adder)
         super().__init__(
             actor,
             learner,
-            schedule.min_observations,
-            schedule.observations_per_learner_step,
             learn_in_background=learn_in_background,
-            before_background_round=before_round,
-            learn_when=learn_when,
-            fetch_after_learning=schedule.fetch_after_learning,
+            # A local dataset draws a round's batches when asked, on the acting thread.
+            before_background_round=getattr(dataset, "prefetch", None),
+            schedule=schedule,
         )
-
-    def _rollouts_ready(self, items: int) -> Callable[[], bool]:
-        """On-policy: whether the adder has written a learner step's `items` more items
-        since the last learner step. Counted by the adder, not read from the table, whose
-        size can hide items Reverb's dataset has already fetched; the adder is flushed
-        before learning, as a Reverb writer sends items in the background."""
-        adder = self._adder
-        if not hasattr(adder, "items_written"):
-            raise ValueError(
-                f"On-policy learning counts the items its adder writes; {type(adder).__name__} "
-                "has no items_written count."
-            )
-        learned = [0]  # Learner steps started since this adder began writing.
-
-        def ready() -> bool:
-            if adder.items_written // items <= learned[0]:
-                return False
-            adder.flush()
-            learned[0] += 1
-            return True
-
-        return ready
 
     def make_evaluation_actor(
         self, seed: int | None = None, num_envs: int | None = None
@@ -205,8 +179,6 @@ class ConfiguredAgent(LocalLayout):
                 f"{type(config).__name__}."
             )
         self.config = config
-        if "num_envs" not in layout_kwargs and configs.batched_num_envs(config) is not None:
-            layout_kwargs["num_envs"] = configs.batched_num_envs(config)
         super().__init__(
             self.builder_class(config),
             environment_spec,
@@ -217,3 +189,34 @@ class ConfiguredAgent(LocalLayout):
             learn_in_background=learn_in_background,
             **layout_kwargs,
         )
+
+
+def make_local_layout(
+    config: base.ExperimentLike, context: base.LayoutContext
+) -> base.TrainingLayout:
+    """The single-process layout factory of the experiment runner: a `LocalLayout`
+    stepped by an `EnvironmentLoop`."""
+    environment, environment_spec, _ = base.training_environment(config)
+    context.stack.callback(environment.close)
+    agent = LocalLayout(
+        config.builder,
+        environment_spec,
+        config.network_factory(environment_spec),
+        seed=config.seed,
+        counter=context.counter,
+        logger=context.loggers["learner"],
+        learn_in_background=config.learn_in_background,
+        replay_checkpoint_dir=context.replay_checkpoint_dir,
+        restore_replay_from=context.restore_replay_from,
+        replay_backend=context.replay_backend,
+        learner_device=config.device,
+    )
+    context.stack.callback(agent.close)
+    train_loop = environment_loop.EnvironmentLoop(
+        environment,
+        agent,
+        counter=counting.Counter(context.counter, "actor"),
+        logger=context.loggers["actor"],
+        label="actor",
+    )
+    return base.TrainingLayout(agent, train_loop, context.counter)
