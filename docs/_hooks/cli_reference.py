@@ -8,10 +8,14 @@ dependencies nor JAX. What the reader does not understand (a call it has never s
 parser, a help text that is not a literal) is an error, so the build fails instead of
 printing a stale or partial table.
 
-Understood in `_build_parser()`: `X = _Parser(...)`, `C = X.add_subparsers(...)`,
+Understood, from `_build_parser()` on: `X = _Parser(...)`, `C = X.add_subparsers(...)`,
 `[Y =] C.add_parser("name", help=...)`, `Y.add_argument(...)`, `Y.set_defaults(...)`,
 `from M import NAME [as A]` / `from P import M [as A]` (to read `choices=` constants), and
-calls `f(Y)` of module-level functions whose body adds arguments to their first parameter.
+calls `[Z =] f(...)` of module-level functions of this file that are passed `C` or a parser
+(positionally or by keyword; e.g. `_add_train_parser(commands)`, `_add_set_option(train)`):
+their body is read the same way, with those parameters standing for what was passed, and
+`Z` is the parser `f` returns, if it returns one. A parser passed to any other function is
+an error: the options it adds would be missing from the tables.
 """
 
 from __future__ import annotations
@@ -134,7 +138,8 @@ class _Reader:
             raise PluginError(f"{SOURCE}: no _build_parser() to read the options from")
         self._run(build.body, {})
 
-    def _run(self, body: list[ast.stmt], parsers: dict[str, str]) -> None:
+    def _run(self, body: list[ast.stmt], parsers: dict[str, str]) -> str | None:
+        """Reads a function body; returns the command of the parser it returns, if any."""
         for statement in body:
             if isinstance(statement, ast.ImportFrom) and statement.module:
                 for alias in statement.names:
@@ -154,6 +159,34 @@ class _Reader:
                         parsers[target.id] = command
             elif isinstance(statement, ast.Expr) and isinstance(statement.value, ast.Call):
                 self._call(statement.value, parsers)
+            elif isinstance(statement, ast.Return) and isinstance(statement.value, ast.Name):
+                return parsers.get(statement.value.id)
+        return None
+
+    def _helper(self, call: ast.Call, parsers: dict[str, str]) -> str | None:
+        """A call `f(...)` that is passed parsers: reads `f`'s body with them bound to its
+        parameters; returns the command of the parser `f` returns, if any."""
+        passed = [*enumerate(call.args), *((k.arg, k.value) for k in call.keywords if k.arg)]
+        passed = [(key, arg.id) for key, arg in passed if getattr(arg, "id", None) in parsers]
+        if not passed:
+            return None
+        name = call.func.id
+        helper = self.functions.get(name)
+        if helper is None:
+            raise self._error(call, f"{name}(...) is passed a parser but is not read")
+        positional = [a.arg for a in helper.args.posonlyargs + helper.args.args]
+        keywords = set(positional[len(helper.args.posonlyargs) :])
+        keywords |= {a.arg for a in helper.args.kwonlyargs}
+        scope = {}  # The helper sees its parameters, not the caller's names.
+        for key, local in passed:
+            if isinstance(key, int):
+                parameter = positional[key] if key < len(positional) else None
+            else:
+                parameter = key if key in keywords else None
+            if parameter is None:
+                raise self._error(call, f"{name}(...): no parameter for the parser {local}")
+            scope[parameter] = parsers[local]
+        return self._run(helper.body, scope)
 
     def _call(self, call: ast.Call, parsers: dict[str, str]) -> str | None:
         """Interprets one call; returns the command a new parser object stands for."""
@@ -162,13 +195,7 @@ class _Reader:
             if func.id == "_Parser":
                 self.commands.setdefault("rlkit", [])
                 return "rlkit"
-            if func.id in self.functions and call.args:
-                first = call.args[0]
-                if isinstance(first, ast.Name) and first.id in parsers:
-                    helper = self.functions[func.id]
-                    parameter = helper.args.args[0].arg
-                    self._run(helper.body, {**parsers, parameter: parsers[first.id]})
-            return None
+            return self._helper(call, parsers)
         if not (isinstance(func, ast.Attribute) and isinstance(func.value, ast.Name)):
             return None
         owner = parsers.get(func.value.id)

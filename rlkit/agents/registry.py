@@ -21,8 +21,11 @@ class UnknownAgentError(errors.RlkitError, ValueError):
     """An agent name that is not registered."""
 
 
-def _resolve(reference: str) -> Any:
-    """`"package.module:attribute"` -> the attribute, importing the module now."""
+def _resolve(reference: Any) -> Any:
+    """`"package.module:attribute"` -> the attribute, importing the module now; anything
+    else is the object itself."""
+    if not isinstance(reference, str):
+        return reference
     module, _, attribute = reference.partition(":")
     return getattr(importlib.import_module(module), attribute)
 
@@ -31,9 +34,10 @@ def _resolve(reference: str) -> Any:
 class AgentEntry:
     """How to build one agent from its config.
 
-    Everything but the name and descriptions is a `"module:attribute"` reference, imported
-    on first use: listing the agents (`rlkit agents`) or checking a command line must not
-    import JAX.
+    Everything but the name and descriptions is the object itself or a `"module:attribute"`
+    reference, imported on first use: rlkit's own agents use references, as listing the
+    agents (`rlkit agents`) or checking a command line must not import JAX or OmegaConf; an
+    agent registered from a script can pass its classes and functions.
 
     Attributes:
       name: the command-line name (`rlkit train NAME`).
@@ -55,10 +59,10 @@ class AgentEntry:
     description: str
     action_spaces: str
     package: str
-    config: str
-    builder: str
-    networks: str
-    value_function: str | None = None
+    config: str | type
+    builder: str | Callable[[Any], builders.ActorLearnerBuilder]
+    networks: str | Callable[[specs.EnvironmentSpec, Any], Any]
+    value_function: str | Callable[[Any], Any] | None = None
     configs_dir: str = "configs"
     env_recipe: str = "gymnasium"
 

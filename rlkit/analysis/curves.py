@@ -361,6 +361,91 @@ def _length_note(group: _Group, evaluations: bool) -> str | None:
     )
 
 
+def _note_differing_lengths(
+    groups: Sequence[_Group], evaluations: bool, note: Callable[[str], None]
+) -> None:
+    for group in groups:
+        if len(group.runs) > 1 and (line := _length_note(group, evaluations)):
+            note(line)
+
+
+def _panels(runs: Sequence[_Run], episodes: bool) -> list[str]:
+    """The panels to draw, top to bottom: evaluations (if any run has them), training episodes."""
+    panels = []
+    if any(run.evaluations is not None for run in runs):
+        panels.append("evaluations")
+    if episodes:
+        panels.append("episodes")
+    return panels
+
+
+def _evaluation_curves(group: _Group) -> list[tuple[np.ndarray, np.ndarray]]:
+    frames = [run.evaluations for run in group.runs if run.evaluations is not None]
+    return [(_steps(frame), _returns(frame)) for frame in frames]
+
+
+def _episode_curves(
+    axis, group: _Group, color: str, smoothing_window: int
+) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Draws each training episode's return as a faint dot; returns the runs' rolling means."""
+    curves = []
+    for run in group.runs:
+        steps, returns = _steps(run.episodes), _returns(run.episodes)
+        axis.plot(
+            steps,
+            returns,
+            linestyle="none",
+            marker=".",
+            markersize=3,
+            alpha=0.2,
+            color=color,
+            label="_nolegend_",
+            zorder=1,  # Under every curve.
+        )
+        curves.append((steps, _smooth(returns, smoothing_window)))
+    return curves
+
+
+def _draw_panel(
+    axis,
+    panel: str,
+    groups: Sequence[_Group],
+    aggregate: bool,
+    num_points: int,
+    smoothing_window: int,
+) -> bool:
+    """Draws one curve per group in a panel; returns whether an aggregate had steps that not
+    all of its runs reached."""
+    fewer = False
+    for index, group in enumerate(groups):
+        color = f"C{index % 10}"
+        if panel == "evaluations":
+            curves = _evaluation_curves(group)
+        else:
+            curves = _episode_curves(axis, group, color, smoothing_window)
+        if not curves:
+            continue
+        markers = panel == "evaluations"
+        if aggregate:
+            result = _aggregate(curves, num_points)
+            fewer |= _draw_aggregate(axis, result, len(curves), color, group.label, markers)
+        else:
+            _draw_run(axis, *curves[0], color, group.label, markers)
+    return fewer
+
+
+def _panel_title(panel: str, smoothing_window: int, aggregate: bool, fewer: bool) -> str:
+    if panel == "evaluations":
+        title = "Evaluation return"
+    else:
+        title = f"Training episode return (line: rolling mean of {smoothing_window} episodes)"
+    if aggregate:
+        title += "\nmean over runs, band from their min to max" + (
+            "; dashed: not all runs reached these steps" * fewer
+        )
+    return title
+
+
 def plot_learning_curves(
     run_dirs: Sequence[str],
     out: str,
@@ -407,56 +492,13 @@ def plot_learning_curves(
     note = on_note or _log.warning
     runs = _load_runs(run_dirs, episodes, note)
     groups = _groups(runs, aggregate)
-    panels = []
-    if any(run.evaluations is not None for run in runs):
-        panels.append("evaluations")
-    if episodes:
-        panels.append("episodes")
+    panels = _panels(runs, episodes)
     if size_px is None:
         size_px = (800, 500) if len(panels) == 1 else (800, 800)
     figure, axes = _figures.new_figure(size_px, nrows=len(panels), sharex=True)
-    colors = [f"C{index % 10}" for index in range(len(groups))]
-    fewer = dict.fromkeys(panels, False)
     for panel, axis in zip(panels, axes[:, 0], strict=True):
-        for group, color in zip(groups, colors, strict=True):
-            if panel == "evaluations":
-                frames = [run.evaluations for run in group.runs if run.evaluations is not None]
-                curves = [(_steps(frame), _returns(frame)) for frame in frames]
-            else:
-                curves = []
-                for run in group.runs:
-                    steps, returns = _steps(run.episodes), _returns(run.episodes)
-                    axis.plot(
-                        steps,
-                        returns,
-                        linestyle="none",
-                        marker=".",
-                        markersize=3,
-                        alpha=0.2,
-                        color=color,
-                        label="_nolegend_",
-                        zorder=1,  # Under every curve.
-                    )
-                    curves.append((steps, _smooth(returns, smoothing_window)))
-            if not curves:
-                continue
-            markers = panel == "evaluations"
-            if aggregate:
-                result = _aggregate(curves, num_points)
-                fewer[panel] |= _draw_aggregate(
-                    axis, result, len(curves), color, group.label, markers
-                )
-            else:
-                _draw_run(axis, *curves[0], color, group.label, markers)
-        if panel == "evaluations":
-            title = "Evaluation return"
-        else:
-            title = f"Training episode return (line: rolling mean of {smoothing_window} episodes)"
-        if aggregate:
-            title += "\nmean over runs, band from their min to max" + (
-                "; dashed: not all runs reached these steps" * fewer[panel]
-            )
-        axis.set_title(title, fontsize="medium")
+        fewer = _draw_panel(axis, panel, groups, aggregate, num_points, smoothing_window)
+        axis.set_title(_panel_title(panel, smoothing_window, aggregate, fewer), fontsize="medium")
         axis.set_ylabel("return")
         axis.grid(alpha=0.3)
         axis.legend(loc="best", fontsize="small")
@@ -465,8 +507,6 @@ def plot_learning_curves(
         figure.suptitle(titles.pop())
     axes[-1, 0].set_xlabel("environment steps")
     if aggregate:
-        for group in groups:
-            if len(group.runs) > 1 and (line := _length_note(group, "evaluations" in panels)):
-                note(line)
+        _note_differing_lengths(groups, "evaluations" in panels, note)
     figure.tight_layout()
     return _figures.save_figure(figure, out)

@@ -8,6 +8,7 @@ the actions, the axes of a 2-D observation.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
@@ -216,6 +217,222 @@ def _format_value(value: float) -> str:
     return f"{value:.1f}" if magnitude >= 10 else f"{value:.2f}"
 
 
+@dataclasses.dataclass
+class _Maps:
+    """What the two heatmaps show, laid out on the grid of states."""
+
+    shape: tuple[int, int]
+    extent: tuple[float, float, float, float] | None  # None: a grid world's cells.
+    marks: np.ndarray  # Each cell's map character ("" without a map).
+    state_values: np.ma.MaskedArray
+    greedy: np.ma.MaskedArray
+    names: list[str]
+    arrows: list[str]  # An arrow per direction-like action name, else "".
+
+
+def _evaluate_maps(
+    value_function: Callable[[np.ndarray], np.ndarray],
+    observation_spec,
+    grid_shape: tuple[int, int] | None,
+    resolution: int,
+    bounds: tuple[float, float, float, float] | None,
+    action_names: Sequence[str] | None,
+    grid_map: Sequence[str] | None,
+) -> _Maps:
+    """The value and greedy action of every state, and the map and names drawn with them."""
+    states, shape, extent = _states(observation_spec, grid_shape, resolution, bounds)
+    values = np.asarray(value_function(states))
+    if values.ndim != 2 or values.shape[0] != len(states):
+        raise errors.ConfigError(
+            f"value_function must map {len(states)} states to [{len(states)}, num_actions] "
+            f"values, got shape {values.shape}."
+        )
+    marks = _grid_marks(grid_map, shape, extent)
+    special = np.isin(marks, [*_BLOCKED, _GOAL])  # Terminal or never occupied: no value.
+    num_actions = values.shape[1]
+    names = list(action_names) if action_names else [str(a) for a in range(num_actions)]
+    if len(names) != num_actions:
+        raise errors.ConfigError(f"{len(names)} action names for {num_actions} actions: {names}.")
+    return _Maps(
+        shape=shape,
+        extent=extent,
+        marks=marks,
+        state_values=np.ma.masked_array(values.max(axis=1).reshape(shape), special),
+        greedy=np.ma.masked_array(values.argmax(axis=1).reshape(shape), special),
+        names=names,
+        arrows=[_ARROWS.get(name.lower(), "") for name in names],
+    )
+
+
+def _grid_marks(
+    grid_map: Sequence[str] | None,
+    shape: tuple[int, int],
+    extent: tuple[float, float, float, float] | None,
+) -> np.ndarray:
+    """Each cell's map character, checked against the grid; "" everywhere without a map."""
+    if grid_map is None:
+        return np.full(shape, "", dtype="<U1")
+    if extent is not None:
+        raise errors.ConfigError("grid_map is for discrete states, not a continuous grid.")
+    widths = {len(row) for row in grid_map}
+    if len(grid_map) != shape[0] or widths != {shape[1]}:
+        raise errors.ConfigError(
+            f"grid_map has {len(grid_map)} rows of {sorted(widths)} characters but the "
+            f"states form a {shape[0]}x{shape[1]} grid."
+        )
+    return np.array([list(row) for row in grid_map], dtype="<U1")
+
+
+def _new_maps_figure(size_px: tuple[int, int], stacked: bool):
+    """A figure and its two axes (values, actions): side by side, or one above the other."""
+    if stacked:
+        figure, axes = _figures.plt.subplots(
+            2, 1, figsize=(size_px[0] / _figures.DPI, size_px[1] / _figures.DPI), dpi=_figures.DPI
+        )
+        return figure, tuple(axes)
+    figure, axes = _figures.new_figure(size_px, ncols=2)
+    return figure, tuple(axes[0])
+
+
+def _image_options(maps: _Maps, stacked: bool) -> dict[str, Any]:
+    if maps.extent is not None:
+        return {"origin": "lower", "aspect": "auto", "extent": maps.extent}
+    # A grid world: row 0 at the top, as it is drawn; square cells. A table (Taxi) or
+    # stacked maps fill their axes (equal aspect would leave gaps that tight_layout does
+    # not see).
+    large = maps.shape[0] * maps.shape[1] > _MAX_ANNOTATED_CELLS
+    return {"origin": "upper", "aspect": "auto" if large or stacked else "equal"}
+
+
+def _draw_maps(figure, axes, maps: _Maps, image_options: dict[str, Any]):
+    """The state-value and greedy-action heatmaps with their colour bars; returns both images."""
+    left, right = axes
+    image = left.imshow(maps.state_values, cmap="viridis", **image_options)
+    figure.colorbar(image, ax=left)
+    left.set_title("state value max_a Q(s, a)")
+    num_actions = len(maps.names)
+    cmap = _figures.plt.get_cmap("tab10", num_actions)
+    actions_image = right.imshow(
+        maps.greedy, cmap=cmap, vmin=-0.5, vmax=num_actions - 0.5, **image_options
+    )
+    colorbar = figure.colorbar(actions_image, ax=right, ticks=range(num_actions))
+    colorbar.ax.set_yticklabels(
+        [
+            f"{arrow} {name}" if arrow else name
+            for arrow, name in zip(maps.arrows, maps.names, strict=True)
+        ]
+    )
+    right.set_title("greedy action")
+    return image, actions_image
+
+
+def _grid_fontsizes(maps: _Maps, size_px: tuple[int, int], stacked: bool) -> tuple[float, float]:
+    """The font sizes of a grid's text and of its values, scaled to the cells: about a
+    quarter of a cell's side (in points at 100 dpi)."""
+    rows, columns = maps.shape
+    if stacked:
+        cell_px = min(0.8 * size_px[0] / columns, 0.35 * size_px[1] / rows)
+    else:
+        cell_px = min(0.36 * size_px[0] / columns, 0.7 * size_px[1] / rows)
+    fontsize = float(np.clip(cell_px / 4.5, 6, 12))
+    # Values as wide as "-28.8" get smaller type so that they stay inside their cells.
+    widest = max((len(_format_value(v)) for v in maps.state_values.compressed()), default=4)
+    return fontsize, min(fontsize, cell_px / max(widest, 4))
+
+
+def _annotate_grid(axes, images, maps: _Maps, fontsize: float, value_fontsize: float) -> None:
+    """Marks the map's holes, cliffs and goal on both maps and, on a grid small enough to
+    read, writes each cell's value and greedy action."""
+    annotated = maps.shape[0] * maps.shape[1] <= _MAX_ANNOTATED_CELLS
+    for row in range(maps.shape[0]):
+        for column in range(maps.shape[1]):
+            mark = maps.marks[row, column]
+            if mark in _MARK_NAMES and mark != _START:
+                for axis in axes:
+                    _draw_map_cell(axis, column, row, mark, fontsize)
+            elif annotated:
+                _annotate_cell(axes, images, maps, row, column, fontsize, value_fontsize)
+
+
+def _annotate_cell(
+    axes, images, maps: _Maps, row: int, column: int, fontsize: float, value_fontsize: float
+) -> None:
+    """A cell's value, its greedy action (an arrow if it has one), and S on the start."""
+    left, right = axes
+    action = int(maps.greedy[row, column])
+    value = maps.state_values[row, column]
+    backgrounds = (images[0].to_rgba(value), images[1].to_rgba(action))
+    glyph = maps.arrows[action]
+    _cell_text(left, column, row, _format_value(value), value_fontsize, backgrounds[0])
+    _cell_text(
+        right,
+        column,
+        row,
+        glyph or maps.names[action],
+        fontsize * 1.6 if glyph else fontsize,
+        backgrounds[1],
+    )
+    mark = maps.marks[row, column]
+    if mark == _START:  # A letter in the cell's top-left corner.
+        for axis, background in zip(axes, backgrounds, strict=True):
+            _cell_text(
+                axis,
+                column - 0.45,
+                row - 0.45,
+                mark,
+                fontsize,
+                background,
+                ha="left",
+                va="top",
+                fontweight="bold",
+            )
+
+
+def _label_axes(
+    axes,
+    maps: _Maps,
+    tick_labels: tuple[Sequence[str], Sequence[str]] | None,
+    axis_labels: tuple[str, str] | None,
+) -> None:
+    if maps.extent is not None:
+        for axis in axes:
+            axis.set_xlabel(axis_labels[0] if axis_labels else "state dim 0")
+            axis.set_ylabel(axis_labels[1] if axis_labels else "state dim 1")
+        return
+    rows, columns = maps.shape
+    for axis in axes:
+        if tick_labels is not None:
+            axis.set_xticks(range(columns), tick_labels[0], rotation=90, fontsize=6)
+            axis.set_yticks(range(rows), tick_labels[1], fontsize=6)
+        elif rows * columns <= _MAX_ANNOTATED_CELLS:
+            axis.set_xticks(range(columns))
+            axis.set_yticks(range(rows))
+        if axis_labels is not None:
+            axis.set_xlabel(axis_labels[0])
+            axis.set_ylabel(axis_labels[1])
+
+
+def _mark_legend(figure, marks: np.ndarray, size_px: tuple[int, int]) -> float:
+    """A legend of the map's characters under the maps; returns the figure's height it takes
+    (as a fraction), 0 without a map."""
+    present = [mark for mark in _MARK_NAMES if (marks == mark).any()]
+    if not present:
+        return 0.0
+    from matplotlib.patches import Patch
+
+    handles = []
+    for mark in present:
+        if mark in _BLOCKED:
+            style = {"facecolor": "black", "edgecolor": "0.45", "hatch": "//"}
+        elif mark == _GOAL:
+            style = {"facecolor": "gold", "edgecolor": "darkgoldenrod"}
+        else:
+            style = {"facecolor": "none", "edgecolor": "none"}
+        handles.append(Patch(label=f"{mark}: {_MARK_NAMES[mark]}", **style))
+    figure.legend(handles=handles, loc="lower center", ncol=len(handles), frameon=False)
+    return 40 / size_px[1]
+
+
 def _draw(
     value_function: Callable[[np.ndarray], np.ndarray],
     observation_spec,
@@ -231,143 +448,23 @@ def _draw(
     title: str | None = None,
 ):
     """The figure of `plot_value_heatmap`, and its (values, actions) axes; not saved."""
-    states, shape, extent = _states(observation_spec, grid_shape, resolution, bounds)
-    values = np.asarray(value_function(states))
-    if values.ndim != 2 or values.shape[0] != len(states):
-        raise errors.ConfigError(
-            f"value_function must map {len(states)} states to [{len(states)}, num_actions] "
-            f"values, got shape {values.shape}."
-        )
-    marks = np.full(shape, "", dtype="<U1")
-    if grid_map is not None:
-        if extent is not None:
-            raise errors.ConfigError("grid_map is for discrete states, not a continuous grid.")
-        widths = {len(row) for row in grid_map}
-        if len(grid_map) != shape[0] or widths != {shape[1]}:
-            raise errors.ConfigError(
-                f"grid_map has {len(grid_map)} rows of {sorted(widths)} characters but the "
-                f"states form a {shape[0]}x{shape[1]} grid."
-            )
-        marks = np.array([list(row) for row in grid_map], dtype="<U1")
-    special = np.isin(marks, [*_BLOCKED, _GOAL])  # Terminal or never occupied: no value.
-    state_values = np.ma.masked_array(values.max(axis=1).reshape(shape), special)
-    greedy = np.ma.masked_array(values.argmax(axis=1).reshape(shape), special)
-    num_actions = values.shape[1]
-    names = list(action_names) if action_names else [str(a) for a in range(num_actions)]
-    if len(names) != num_actions:
-        raise errors.ConfigError(f"{len(names)} action names for {num_actions} actions: {names}.")
-    arrows = [_ARROWS.get(name.lower(), "") for name in names]
-
+    maps = _evaluate_maps(
+        value_function, observation_spec, grid_shape, resolution, bounds, action_names, grid_map
+    )
     # A wide grid (CliffWalking's 4x12) stacks its two maps so each spans the figure.
-    stacked = extent is None and shape[1] >= 2 * shape[0]
-    if stacked:
-        figure, axes = _figures.plt.subplots(
-            2, 1, figsize=(size_px[0] / _figures.DPI, size_px[1] / _figures.DPI), dpi=_figures.DPI
-        )
-        axes = [axes]
-    else:
-        figure, axes = _figures.new_figure(size_px, ncols=2)
-    image_kwargs = {"origin": "lower", "aspect": "auto", "extent": extent}
-    if extent is None:  # A grid world: row 0 at the top, as it is drawn; square cells.
-        # A table (Taxi) or stacked maps fill their axes (equal aspect would leave gaps
-        # that tight_layout does not see).
-        large = shape[0] * shape[1] > _MAX_ANNOTATED_CELLS
-        image_kwargs = {"origin": "upper", "aspect": "auto" if large or stacked else "equal"}
-    left, right = axes[0]
-    image = left.imshow(state_values, cmap="viridis", **image_kwargs)
-    figure.colorbar(image, ax=left)
-    left.set_title("state value max_a Q(s, a)")
-    cmap = _figures.plt.get_cmap("tab10", num_actions)
-    actions_image = right.imshow(
-        greedy, cmap=cmap, vmin=-0.5, vmax=num_actions - 0.5, **image_kwargs
-    )
-    colorbar = figure.colorbar(actions_image, ax=right, ticks=range(num_actions))
-    colorbar.ax.set_yticklabels(
-        [f"{arrow} {name}" if arrow else name for arrow, name in zip(arrows, names, strict=True)]
-    )
-    right.set_title("greedy action")
-    if extent is None:
-        cells = shape[0] * shape[1]
-        # Text scaled to the cells: about a quarter of a cell's side (in points at 100 dpi).
-        if stacked:
-            cell_px = min(0.8 * size_px[0] / shape[1], 0.35 * size_px[1] / shape[0])
-        else:
-            cell_px = min(0.36 * size_px[0] / shape[1], 0.7 * size_px[1] / shape[0])
-        fontsize = float(np.clip(cell_px / 4.5, 6, 12))
-        # Values as wide as "-28.8" get smaller type so that they stay inside their cells.
-        widest = max((len(_format_value(v)) for v in state_values.compressed()), default=4)
-        value_fontsize = min(fontsize, cell_px / max(widest, 4))
-        for row in range(shape[0]):
-            for column in range(shape[1]):
-                mark = marks[row, column]
-                if mark in _MARK_NAMES and mark != _START:
-                    _draw_map_cell(left, column, row, mark, fontsize)
-                    _draw_map_cell(right, column, row, mark, fontsize)
-                    continue
-                if cells > _MAX_ANNOTATED_CELLS:
-                    continue
-                action = int(greedy[row, column])
-                value = state_values[row, column]
-                backgrounds = (image.to_rgba(value), actions_image.to_rgba(action))
-                glyph = arrows[action]
-                _cell_text(left, column, row, _format_value(value), value_fontsize, backgrounds[0])
-                _cell_text(
-                    right,
-                    column,
-                    row,
-                    glyph or names[action],
-                    fontsize * 1.6 if glyph else fontsize,
-                    backgrounds[1],
-                )
-                if mark == _START:  # A letter in the cell's top-left corner.
-                    for axis, background in zip((left, right), backgrounds, strict=True):
-                        _cell_text(
-                            axis,
-                            column - 0.45,
-                            row - 0.45,
-                            mark,
-                            fontsize,
-                            background,
-                            ha="left",
-                            va="top",
-                            fontweight="bold",
-                        )
-        for axis in (left, right):
-            if tick_labels is not None:
-                axis.set_xticks(range(shape[1]), tick_labels[0], rotation=90, fontsize=6)
-                axis.set_yticks(range(shape[0]), tick_labels[1], fontsize=6)
-            elif cells <= _MAX_ANNOTATED_CELLS:
-                axis.set_xticks(range(shape[1]))
-                axis.set_yticks(range(shape[0]))
-            if axis_labels is not None:
-                axis.set_xlabel(axis_labels[0])
-                axis.set_ylabel(axis_labels[1])
-    else:
-        for axis in (left, right):
-            axis.set_xlabel(axis_labels[0] if axis_labels else "state dim 0")
-            axis.set_ylabel(axis_labels[1] if axis_labels else "state dim 1")
-    bottom = 0.0
-    present = [mark for mark in _MARK_NAMES if (marks == mark).any()]
-    if present:
-        from matplotlib.patches import Patch
-
-        handles = []
-        for mark in present:
-            if mark in _BLOCKED:
-                style = {"facecolor": "black", "edgecolor": "0.45", "hatch": "//"}
-            elif mark == _GOAL:
-                style = {"facecolor": "gold", "edgecolor": "darkgoldenrod"}
-            else:
-                style = {"facecolor": "none", "edgecolor": "none"}
-            handles.append(Patch(label=f"{mark}: {_MARK_NAMES[mark]}", **style))
-        figure.legend(handles=handles, loc="lower center", ncol=len(handles), frameon=False)
-        bottom = 40 / size_px[1]
+    stacked = maps.extent is None and maps.shape[1] >= 2 * maps.shape[0]
+    figure, axes = _new_maps_figure(size_px, stacked)
+    images = _draw_maps(figure, axes, maps, _image_options(maps, stacked))
+    if maps.extent is None:
+        _annotate_grid(axes, images, maps, *_grid_fontsizes(maps, size_px, stacked))
+    _label_axes(axes, maps, tick_labels, axis_labels)
+    bottom = _mark_legend(figure, maps.marks, size_px)
     top = 1.0
     if title:
         figure.suptitle(title)
         top = 1 - 30 / size_px[1]
     figure.tight_layout(rect=(0, bottom, 1, top))
-    return figure, (left, right)
+    return figure, axes
 
 
 def plot_value_heatmap(
@@ -466,6 +563,30 @@ def plot_policy_values(
         discrete nor 2-D and bounded.
     """
     value_function = policy.value_function
+    discrete = _check_plottable(policy, value_function, bounds)
+    names, options, goal = _environment_layout(policy, discrete, resolution, bounds)
+    if size_px is None:
+        size_px = _default_size(options.get("grid_shape"))
+    figure, axes = _draw(
+        value_function,
+        policy.environment_spec.observations,
+        size_px=size_px,
+        action_names=names,
+        **options,
+    )
+    mountain_car = _env_name(policy.env_id).startswith("MountainCar")
+    if not discrete and mountain_car and isinstance(goal, int | float):
+        _draw_goal_line(axes, float(goal))
+    return _figures.save_figure(figure, out)
+
+
+def _check_plottable(
+    policy: SavedPolicy,
+    value_function: Callable[[np.ndarray], np.ndarray] | None,
+    bounds: tuple[float, float, float, float] | None,
+) -> bool:
+    """Raises `ConfigError` unless the policy's values can be drawn; returns whether its
+    observation is discrete (else it is 2-D)."""
     if value_function is None:
         raise errors.ConfigError(
             f"The {policy.agent} agent has no state-action values to plot (value heatmaps "
@@ -488,7 +609,19 @@ def plot_policy_values(
             f"Value heatmaps draw one value per discrete action; {policy.env_id}'s actions are "
             f"{action_spec!r}."
         )
-    num_actions = int(action_spec.num_values)
+    return discrete
+
+
+def _environment_layout(
+    policy: SavedPolicy,
+    discrete: bool,
+    resolution: int,
+    bounds: tuple[float, float, float, float] | None,
+) -> tuple[list[str], dict[str, Any], Any]:
+    """What the policy's environment tells about its heatmaps: the action names, the
+    options of `_draw`, and MountainCar's goal position (None if it has none)."""
+    spec = policy.environment_spec.observations
+    num_actions = int(policy.environment_spec.actions.num_values)
     environment = policy.make_environment()
     try:
         gym_environment = _gymnasium_environment(environment)
@@ -504,28 +637,25 @@ def plot_policy_values(
         goal = getattr(getattr(gym_environment, "unwrapped", None), "goal_position", None)
     finally:
         environment.close()
-    if size_px is None:
-        size_px = _default_size(options.get("grid_shape"))
-    figure, (left, right) = _draw(
-        value_function, spec, size_px=size_px, action_names=names, **options
-    )
-    mountain_car = _env_name(policy.env_id).startswith("MountainCar")
-    if two_d and mountain_car and isinstance(goal, int | float):
-        from matplotlib import patheffects
+    return names, options, goal
 
-        outline = [patheffects.withStroke(linewidth=2, foreground="black")]
-        for axis in (left, right):  # MountainCar's flag: the episode ends past it.
-            axis.axvline(float(goal), color="white", linestyle="--", linewidth=1)
-            axis.text(
-                float(goal),
-                axis.get_ylim()[1],
-                "goal ",
-                color="white",
-                ha="right",
-                va="top",
-                path_effects=outline,
-            )
-    return _figures.save_figure(figure, out)
+
+def _draw_goal_line(axes, goal: float) -> None:
+    """MountainCar's flag, on both maps: the episode ends past it."""
+    from matplotlib import patheffects
+
+    outline = [patheffects.withStroke(linewidth=2, foreground="black")]
+    for axis in axes:
+        axis.axvline(goal, color="white", linestyle="--", linewidth=1)
+        axis.text(
+            goal,
+            axis.get_ylim()[1],
+            "goal ",
+            color="white",
+            ha="right",
+            va="top",
+            path_effects=outline,
+        )
 
 
 def _discrete_layout(env_id: str, environment: Any, num_states: int) -> dict[str, Any]:

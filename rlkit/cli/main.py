@@ -154,37 +154,58 @@ def _add_env_module_option(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def _build_parser() -> argparse.ArgumentParser:
-    from rlkit.devices import DEVICES  # Names only: no JAX.
-    from rlkit.recipes import RECIPES
-    from rlkit.replay import base as replay_base  # Names only: no JAX, no Reverb.
-
-    parser = _Parser(prog="rlkit", description="Reinforcement learning on JAX.")
-    parser.add_argument("--version", action=_VersionAction, help="print the version and exit")
-    # Not required: a bare `rlkit` prints the help (in `_main`), not a one-line error.
-    commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
-    commands.add_parser("agents", help="list the agents and the action spaces they support")
-
-    train = commands.add_parser("train", help="train an agent on a gymnasium environment")
-    train.set_defaults(command_parser=train)  # --seeds rebuilds each run's command line.
-    train.add_argument("agent", help="agent name (see `rlkit agents`)")
-    train.add_argument("--env", required=True, help="gymnasium environment id")
-    train.add_argument(
-        "--config",
-        action="append",
-        default=[],
-        help="YAML config file (default: the agent's YAML for the env, if it ships one)",
-    )
-    train.add_argument(
-        "--set", action="append", default=[], metavar="KEY=VALUE", help="override a config key"
-    )
-    train.add_argument(
+def _add_env_arg_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
         "--env-arg",
         action="append",
         default=[],
         metavar="KEY=VALUE",
         help="keyword argument for gymnasium.make (e.g. is_slippery=false)",
     )
+
+
+def _add_agent_arguments(parser: argparse.ArgumentParser) -> None:
+    """`AGENT --env ENV_ID`: what train and tune run."""
+    parser.add_argument("agent", help="agent name (see `rlkit agents`)")
+    parser.add_argument("--env", required=True, help="gymnasium environment id")
+
+
+def _add_set_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--set", action="append", default=[], metavar="KEY=VALUE", help="override a config key"
+    )
+
+
+def _add_run_dir_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("run_dir", help="a run directory written by `rlkit train`")
+
+
+def _build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="rlkit", description="Reinforcement learning on JAX.")
+    parser.add_argument("--version", action=_VersionAction, help="print the version and exit")
+    # Not required: a bare `rlkit` prints the help (in `_main`), not a one-line error.
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    commands.add_parser("agents", help="list the agents and the action spaces they support")
+    _add_train_parser(commands)
+    _add_eval_parser(commands)
+    _add_play_parser(commands)
+    _add_plot_parser(commands)
+    _add_tune_parser(commands)
+    return parser
+
+
+def _add_train_parser(commands: argparse._SubParsersAction) -> None:
+    train = commands.add_parser("train", help="train an agent on a gymnasium environment")
+    train.set_defaults(command_parser=train)  # --seeds rebuilds each run's command line.
+    _add_agent_arguments(train)
+    train.add_argument(
+        "--config",
+        action="append",
+        default=[],
+        help="YAML config file (default: the agent's YAML for the env, if it ships one)",
+    )
+    _add_set_option(train)
+    _add_env_arg_option(train)
     _add_env_module_option(train)
     train.add_argument("--steps", type=_positive_int, default=50_000, help="env step budget")
     train.add_argument(
@@ -192,6 +213,22 @@ def _build_parser() -> argparse.ArgumentParser:
         type=float,
         help="stop once evaluation reaches it (default: none, run all the steps)",
     )
+    _add_train_seed_options(train)
+    train.add_argument(
+        "--run-dir",
+        help="where the run is written; rerun to resume; --seeds appends _seedS (default: "
+        "runs/AGENT_ENV_seedS, runs/AGENT_ENV_distributed_seedS with --distributed)",
+    )
+    train.add_argument(
+        "--logger", default="csv", help="comma-separated: csv, tensorboard, wandb (and none)"
+    )
+    _add_train_schedule_options(train)
+    _add_train_backend_options(train)
+    _add_train_distributed_options(train)
+
+
+def _add_train_seed_options(train: argparse.ArgumentParser) -> None:
+    """`--seed`, or `--seeds` (one run per seed) with `--jobs` of them at once."""
     # No default here: --seed next to --seeds is an error, even `--seed 0`.
     train.add_argument("--seed", type=_seed, help="seeds the agent and the env (default: 0)")
     train.add_argument(
@@ -207,14 +244,10 @@ def _build_parser() -> argparse.ArgumentParser:
         default=1,
         help="--seeds runs at once (each a subprocess, its lines prefixed with its seed)",
     )
-    train.add_argument(
-        "--run-dir",
-        help="where the run is written; rerun to resume; --seeds appends _seedS (default: "
-        "runs/AGENT_ENV_seedS, runs/AGENT_ENV_distributed_seedS with --distributed)",
-    )
-    train.add_argument(
-        "--logger", default="csv", help="comma-separated: csv, tensorboard, wandb (and none)"
-    )
+
+
+def _add_train_schedule_options(train: argparse.ArgumentParser) -> None:
+    """When a training run evaluates and checkpoints."""
     train.add_argument(
         "--eval-every",
         type=_non_negative_int,
@@ -238,6 +271,14 @@ def _build_parser() -> argparse.ArgumentParser:
         help="minutes between checkpoints when --checkpoint-every is not given (as Acme's "
         "checkpointer); a run also checkpoints at its end and on Ctrl-C or SIGTERM",
     )
+
+
+def _add_train_backend_options(train: argparse.ArgumentParser) -> None:
+    """Where a training run keeps its replay, how it builds its env, where it learns."""
+    from rlkit.devices import DEVICES  # Names only: no JAX.
+    from rlkit.recipes import RECIPES
+    from rlkit.replay import base as replay_base  # Names only: no JAX, no Reverb.
+
     train.add_argument(
         "--replay-backend",
         choices=replay_base.BACKENDS,
@@ -261,6 +302,8 @@ def _build_parser() -> argparse.ArgumentParser:
         "(actors act on the CPU)",
     )
 
+
+def _add_train_distributed_options(train: argparse.ArgumentParser) -> None:
     train.add_argument(
         "--distributed",
         action="store_true",
@@ -277,14 +320,18 @@ def _build_parser() -> argparse.ArgumentParser:
         help="a Ray cluster to join, e.g. HEAD:6379 (default: none, start a local Ray)",
     )
 
+
+def _add_eval_parser(commands: argparse._SubParsersAction) -> None:
     evaluate = commands.add_parser("eval", help="evaluate a trained policy")
-    evaluate.add_argument("run_dir", help="a run directory written by `rlkit train`")
+    _add_run_dir_argument(evaluate)
     evaluate.add_argument("--episodes", type=_positive_int, default=10, help="greedy episodes")
     evaluate.add_argument("--seed", type=_seed, default=12_345, help="seeds the environment")
     _add_env_module_option(evaluate)
 
+
+def _add_play_parser(commands: argparse._SubParsersAction) -> None:
     play = commands.add_parser("play", help="run a trained policy, optionally to a video")
-    play.add_argument("run_dir", help="a run directory written by `rlkit train`")
+    _add_run_dir_argument(play)
     play.add_argument(
         "--video", help="write the episodes to a .gif or .mp4 (default: none, print returns)"
     )
@@ -293,6 +340,8 @@ def _build_parser() -> argparse.ArgumentParser:
     play.add_argument("--fps", type=float, help="video frame rate (default: the env's)")
     _add_env_module_option(play)
 
+
+def _add_plot_parser(commands: argparse._SubParsersAction) -> None:
     plot = commands.add_parser(
         "plot", help="plot learning curves of runs, or one run's state values (--values)"
     )
@@ -323,17 +372,12 @@ def _build_parser() -> argparse.ArgumentParser:
         help="heatmaps of one run's greedy state values and actions (discrete or 2-D states)",
     )
 
+
+def _add_tune_parser(commands: argparse._SubParsersAction) -> None:
     tune = commands.add_parser("tune", help="search hyperparameters with optuna")
-    tune.add_argument("agent", help="agent name (see `rlkit agents`)")
-    tune.add_argument("--env", required=True, help="gymnasium environment id")
+    _add_agent_arguments(tune)
     tune.add_argument("--trials", type=_positive_int, required=True, help="optuna trials")
-    tune.add_argument(
-        "--env-arg",
-        action="append",
-        default=[],
-        metavar="KEY=VALUE",
-        help="keyword argument for gymnasium.make (e.g. is_slippery=false)",
-    )
+    _add_env_arg_option(tune)
     _add_env_module_option(tune)
     tune.add_argument("--space", help="search space YAML (default: the agent's)")
     tune.add_argument(
@@ -342,9 +386,7 @@ def _build_parser() -> argparse.ArgumentParser:
         default=[],
         help="base config YAML (default: the agent's YAML for the env, if it ships one)",
     )
-    tune.add_argument(
-        "--set", action="append", default=[], metavar="KEY=VALUE", help="override a config key"
-    )
+    _add_set_option(tune)
     tune.add_argument("--steps", type=_positive_int, default=20_000, help="steps per trial")
     tune.add_argument(
         "--eval-every", type=_positive_int, default=2_000, help="env steps between evaluations"
@@ -354,7 +396,6 @@ def _build_parser() -> argparse.ArgumentParser:
     )
     tune.add_argument("--seed", type=_seed, default=0, help="seeds the sampler and the runs")
     tune.add_argument("--out", help="best config YAML (default: runs/tune_AGENT_ENV/best.yaml)")
-    return parser
 
 
 def _list_agents() -> int:

@@ -8,7 +8,6 @@ single-process one.
 
 from __future__ import annotations
 
-import dataclasses
 from typing import Any
 
 from rlkit import errors
@@ -17,37 +16,22 @@ from rlkit.experiments.run_experiment import ExperimentResult, run_with_layout
 from rlkit.layouts.distributed import RayLayout
 
 
-@dataclasses.dataclass
 class DistributedExperiment:
     """An `ExperimentConfig` laid out on Ray with `num_actors` actors; `run()` trains it.
 
-    The other fields are `rlkit.layouts.distributed.RayLayout`'s: resource requests
-    (`actor_cpus` per actor, `learner_cpus` and `learner_gpus`), `ray_address` (a cluster to
-    join; None: a running Ray, or a local one started for the run) and `learner_paused`
-    (collection alone, measured without learning).
+    `options` are the fields of the layout (`rlkit.layouts.distributed.RayLayout`, kept as
+    `layout`): resource requests (`actor_cpus` per actor, `learner_cpus` and
+    `learner_gpus`), `ray_address` (a cluster to join; None: a running Ray, or a local one
+    started for the run) and `learner_paused` (collection alone, measured without learning).
     """
 
-    config: ExperimentConfig
-    num_actors: int
-    ray_address: str | None = None
-    actor_cpus: float = 1.0
-    learner_cpus: float = 1.0
-    learner_gpus: float = 0.0
-    learner_paused: bool = False
-
-    def __post_init__(self):
-        self.layout = RayLayout(
-            self.num_actors,
-            self.ray_address,
-            self.actor_cpus,
-            self.learner_cpus,
-            self.learner_gpus,
-            self.learner_paused,
-        )
-        if self.config.replay_backend not in ("auto", "reverb"):
+    def __init__(self, config: ExperimentConfig, num_actors: int, **options: Any):
+        self.config = config
+        self.layout = RayLayout(num_actors, **options)
+        if config.replay_backend not in ("auto", "reverb"):
             raise errors.ConfigError(
                 f"Distributed runs keep replay in a Reverb server; replay_backend "
-                f"{self.config.replay_backend!r} is for one process: use 'auto' or 'reverb'."
+                f"{config.replay_backend!r} is for one process: use 'auto' or 'reverb'."
             )
 
     def run(self) -> ExperimentResult:
@@ -61,7 +45,7 @@ def make_distributed_experiment(
     config: ExperimentConfig, num_actors: int, **options: Any
 ) -> DistributedExperiment:
     """`config` (an `ExperimentConfig`, e.g. from `make_experiment_config`) with `num_actors`
-    actors on Ray; `options` are `DistributedExperiment`'s fields."""
+    actors on Ray; `options` are `rlkit.layouts.distributed.RayLayout`'s fields."""
     return DistributedExperiment(config, num_actors, **options)
 
 

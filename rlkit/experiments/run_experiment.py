@@ -12,7 +12,7 @@ import os
 import signal
 import threading
 import time
-from typing import Any
+from typing import Any, NamedTuple
 
 from rlkit import configs, errors, replay
 from rlkit.experiments import checkpointing, policy
@@ -25,7 +25,7 @@ from rlkit.experiments.config import (
 )
 from rlkit.experiments.evaluator import MAX_PARALLEL_EVALUATION_EPISODES, Evaluator
 from rlkit.layouts import local as local_layout
-from rlkit.layouts.base import LayoutContext, LayoutFactory
+from rlkit.layouts.base import LayoutContext, LayoutFactory, TrainingLayout
 from rlkit.replay import local as local_replay
 from rlkit.utils import counting
 
@@ -251,6 +251,49 @@ def _run_experiment(
             guard.hold()  # Teardown (closing agent, loggers, envs) is not interrupted.
 
 
+class _RunDirectory(NamedTuple):
+    """What a run directory holds at the start: its checkpointer (None without a directory),
+    the checkpoint resumed from and its metadata, the replay checkpoint to restore, the
+    replay backend to use and the counts to continue from."""
+
+    checkpointer: checkpointing.Checkpointer | None
+    resumed_from: int | None
+    metadata: dict[str, Any]
+    replay_path: str | None
+    replay_backend: str
+    counter: counting.Counter
+
+
+def _open_run_directory(config: ExperimentConfig, stack: contextlib.ExitStack) -> _RunDirectory:
+    """Locks the run directory, writes its files, and reads what a resume starts from (a
+    fresh directory has its logs cleared; a resumed one's are truncated to its checkpoint)."""
+    replay_backend = replay.resolve_backend(config.replay_backend)
+    counter = counting.Counter()
+    if config.run_dir is None:
+        return _RunDirectory(None, None, {}, None, replay_backend, counter)
+    os.makedirs(config.run_dir, exist_ok=True)
+    stack.enter_context(_exclusive(config.run_dir))
+    for name, content in config.run_dir_files.items():
+        configs.write_yaml(os.path.join(config.run_dir, name), content)
+    checkpointer = checkpointing.Checkpointer(config.run_dir, config.max_checkpoints_to_keep)
+    stack.callback(checkpointer.close)
+    for line in checkpointer.skipped:  # Damaged checkpoints, set aside: a line each.
+        _log.warning(line)
+    resumed_from = checkpointer.latest_step()
+    if resumed_from is None:
+        experiment_logging.clear_logs(config.run_dir)
+        return _RunDirectory(checkpointer, None, {}, None, replay_backend, counter)
+    metadata = checkpointer.read_metadata(resumed_from)
+    replay_path = checkpointer.replay_path_for_restore(metadata)
+    if replay_path is not None and config.replay_backend == "auto":
+        # A run resumes on the backend it started on; naming the other one is an error
+        # from the replay server (`check_checkpoint_backend`).
+        replay_backend = local_replay.checkpoint_backend(replay_path)
+    counter.restore({"counts": metadata["counts"]})
+    experiment_logging.truncate_logs(config.run_dir, resumed_from)
+    return _RunDirectory(checkpointer, resumed_from, metadata, replay_path, replay_backend, counter)
+
+
 def _train(
     config: ExperimentConfig,
     guard: _SignalGuard,
@@ -259,182 +302,215 @@ def _train(
     make_layout: LayoutFactory,
 ) -> ExperimentResult:
     start = time.monotonic()
-    checkpointer = None
-    metadata: dict[str, Any] = {}
-    resumed_from = replay_path = None
-    replay_backend = replay.resolve_backend(config.replay_backend)
-    counter = counting.Counter()
-    if config.run_dir is not None:
-        os.makedirs(config.run_dir, exist_ok=True)
-        stack.enter_context(_exclusive(config.run_dir))
-        for name, content in config.run_dir_files.items():
-            configs.write_yaml(os.path.join(config.run_dir, name), content)
-        checkpointer = checkpointing.Checkpointer(config.run_dir, config.max_checkpoints_to_keep)
-        stack.callback(checkpointer.close)
-        for line in checkpointer.skipped:  # Damaged checkpoints, set aside: a line each.
-            _log.warning(line)
-        resumed_from = checkpointer.latest_step()
-        latest_checkpoint[0] = resumed_from
-        if resumed_from is None:
-            experiment_logging.clear_logs(config.run_dir)
-        else:
-            metadata = checkpointer.read_metadata(resumed_from)
-            replay_path = checkpointer.replay_path_for_restore(metadata)
-            if replay_path is not None and config.replay_backend == "auto":
-                # A run resumes on the backend it started on; naming the other one is an
-                # error from the replay server (`check_checkpoint_backend`).
-                replay_backend = local_replay.checkpoint_backend(replay_path)
-            counter.restore({"counts": metadata["counts"]})
-            experiment_logging.truncate_logs(config.run_dir, resumed_from)
-    steps = int(counter.get_counts().get("actor_steps", 0))
-    evaluations: list[dict[str, Any]] = list(metadata.get("evaluations", []))
-    evaluated_now = bool(evaluations) and evaluations[-1]["actor_steps"] == steps
-    reached_target = evaluated_now and _reached(config.target_return, evaluations)
-    policy_current = (
-        config.run_dir is None
-        or config.description is None
-        or _exported_policy_steps(config.run_dir) == steps
-    )
-    if resumed_from is not None and policy_current and evaluated_now:
-        if steps >= config.max_num_actor_steps or reached_target:
-            return ExperimentResult(
-                steps, evaluations, "already_finished", resumed_from, config.run_dir, 0.0
-            )
-
+    directory = _open_run_directory(config, stack)
+    latest_checkpoint[0] = directory.resumed_from
+    steps = int(directory.counter.get_counts().get("actor_steps", 0))
+    evaluations: list[dict[str, Any]] = list(directory.metadata.get("evaluations", []))
+    if directory.resumed_from is not None and _finished(config, steps, evaluations):
+        return ExperimentResult(
+            steps, evaluations, "already_finished", directory.resumed_from, config.run_dir, 0.0
+        )
     loggers = experiment_logging.make_experiment_loggers(
         config.loggers,
         config.run_dir,
         config.max_num_actor_steps,
         initial_steps=steps,
         wandb_config=config.description,
-        purge_step=None if resumed_from is None else resumed_from + 1,
-        resumed_from=resumed_from,
+        purge_step=None if directory.resumed_from is None else directory.resumed_from + 1,
+        resumed_from=directory.resumed_from,
     )
     for logger in loggers.values():
         stack.callback(logger.close)
+    run = _Run(config, guard, latest_checkpoint, directory.checkpointer, loggers, evaluations)
+    layout = make_layout(config, run.layout_context(directory, stack))
+    run.start(layout, directory, stack, steps)
+    stop_reason = run.train()
+    return ExperimentResult(
+        run.steps,
+        evaluations,
+        stop_reason,
+        directory.resumed_from,
+        config.run_dir,
+        time.monotonic() - start,
+        int(run.counter.get_counts().get("learner_steps", 0)),
+        run.training_seconds,
+        run.evaluator.seconds,
+    )
 
-    def latest_state(like: Any) -> Any:
-        if checkpointer is None or latest_checkpoint[0] is None:
-            return None
-        return checkpointer.restore_state(latest_checkpoint[0], like)
 
-    layout = make_layout(
-        config,
-        LayoutContext(
-            counter,
+def _finished(config: ExperimentConfig, steps: int, evaluations: list[dict[str, Any]]) -> bool:
+    """Whether a resumed run has nothing left to do: evaluated and exported at its last
+    step, which spent the budget or reached the target."""
+    evaluated_now = bool(evaluations) and evaluations[-1]["actor_steps"] == steps
+    policy_current = (
+        config.run_dir is None
+        or config.description is None
+        or _exported_policy_steps(config.run_dir) == steps
+    )
+    done = steps >= config.max_num_actor_steps or _reached(config.target_return, evaluations)
+    return evaluated_now and policy_current and done
+
+
+class _Run:
+    """One call's training: stretches of steps between evaluations and checkpoints, the
+    checkpoints (held against signals) and the policy exported with them."""
+
+    def __init__(
+        self,
+        config: ExperimentConfig,
+        guard: _SignalGuard,
+        latest_checkpoint: list[int | None],
+        checkpointer: checkpointing.Checkpointer | None,
+        loggers: dict[str, Any],
+        evaluations: list[dict[str, Any]],
+    ):
+        self.config, self.guard, self.checkpointer = config, guard, checkpointer
+        self.latest_checkpoint, self.loggers, self.evaluations = (
+            latest_checkpoint,
             loggers,
-            checkpointer.replay_staging_directory if checkpointer else None,
-            replay_path,
-            replay_backend,
+            evaluations,
+        )
+        self.training_seconds = 0.0
+
+    def layout_context(
+        self, directory: _RunDirectory, stack: contextlib.ExitStack
+    ) -> LayoutContext:
+        config = self.config
+
+        def latest_state(like: Any) -> Any:
+            if self.checkpointer is None or self.latest_checkpoint[0] is None:
+                return None
+            return self.checkpointer.restore_state(self.latest_checkpoint[0], like)
+
+        return LayoutContext(
+            directory.counter,
+            self.loggers,
+            self.checkpointer.replay_staging_directory if self.checkpointer else None,
+            directory.replay_path,
+            directory.replay_backend,
             stack,
             latest_state,
-            logs_dir=(
-                None
-                if config.run_dir is None
-                else experiment_logging.logs_directory(config.run_dir)
-            ),
+            logs_dir=config.run_dir and experiment_logging.logs_directory(config.run_dir),
             evaluation_seed=config.seed + EVALUATION_SEED_OFFSET,
-        ),
-    )
-    agent, train_loop, counter = layout.agent, layout.train_loop, layout.counter
-    if resumed_from is not None:
-        agent.restore(checkpointer.restore_state(resumed_from, agent.save()))
-        if checkpointer.replay_was_set_aside(resumed_from):
-            agent.restart_warm_up()
-    evaluator = _make_evaluator(config, agent, counter, loggers["evaluator"])
-    stack.callback(evaluator.close)
+        )
 
-    def save_checkpoint(final: bool = False) -> None:
-        if checkpointer is None:
+    def start(
+        self,
+        layout: TrainingLayout,
+        directory: _RunDirectory,
+        stack: contextlib.ExitStack,
+        steps: int,
+    ) -> None:
+        """Takes the layout's agent, loop and counter, restores a resumed run's state, and
+        makes the evaluator."""
+        self.agent, self.train_loop, self.counter = layout
+        self.steps = steps
+        if directory.resumed_from is not None:
+            checkpointer = self.checkpointer
+            self.agent.restore(
+                checkpointer.restore_state(directory.resumed_from, self.agent.save())
+            )
+            if checkpointer.replay_was_set_aside(directory.resumed_from):
+                self.agent.restart_warm_up()
+        self.evaluator = _make_evaluator(
+            self.config, self.agent, self.counter, self.loggers["evaluator"]
+        )
+        stack.callback(self.evaluator.close)
+
+    def train(self) -> str:
+        """Trains to the budget (or the target return); returns the stop reason. Ctrl-C and
+        SIGTERM checkpoint and raise `ExperimentInterrupted`."""
+        config, evaluations = self.config, self.evaluations
+        evaluated_now = bool(evaluations) and evaluations[-1]["actor_steps"] == self.steps
+        reached_target = evaluated_now and _reached(config.target_return, evaluations)
+        try:
+            reached_target = self._train_stretches(evaluated_now, reached_target)
+            # A resumed run whose last evaluation was interrupted evaluates here.
+            if not evaluations or evaluations[-1]["actor_steps"] != self.steps:
+                evaluations.append(self.evaluator.evaluate())
+        except KeyboardInterrupt as interruption:
+            self.steps = int(self.counter.get_counts().get("actor_steps", self.steps))
+            with contextlib.suppress(KeyboardInterrupt):  # A second signal: already stopping.
+                self.save_checkpoint()
+            raise ExperimentInterrupted(
+                self.latest_checkpoint[0], _signal_number(interruption, self.guard)
+            ) from None
+        self.save_checkpoint(final=True)
+        return "target_return" if reached_target else "steps"
+
+    def _train_stretches(self, evaluated_now: bool, reached_target: bool) -> bool:
+        """Trains stretch after stretch, each ending at an evaluation or a checkpoint;
+        returns whether an evaluation reached the target return."""
+        config, steps = self.config, self.steps
+        limit = config.max_num_actor_steps
+        next_evaluation = _next_multiple(steps, config.eval_every, limit)
+        if config.eval_every and steps and steps % config.eval_every == 0 and not evaluated_now:
+            next_evaluation = steps  # The evaluation due here was interrupted: redo it first.
+        checkpoint_steps = config.checkpoint_every
+        if checkpoint_steps is None:  # By wall-clock: the clock is looked at on these steps.
+            checkpoint_steps = CHECKPOINT_CHECK_STEPS
+        next_checkpoint = _next_multiple(steps, checkpoint_steps, limit)
+        last_checkpoint_time = time.monotonic()
+        while self.steps < limit and not reached_target:
+            until = min(next_evaluation, next_checkpoint)
+            started = time.monotonic()
+            self.train_loop.run(num_steps=until - self.steps)
+            self.training_seconds += time.monotonic() - started
+            # A batched environment may step past `until` (by fewer than num_envs steps).
+            self.steps = max(until, int(self.counter.get_counts().get("actor_steps", until)))
+            if self.steps >= next_evaluation:
+                reached_target = self._evaluate()
+                next_evaluation = _next_multiple(self.steps, config.eval_every, limit)
+            if next_checkpoint <= self.steps < limit:
+                next_checkpoint = _next_multiple(self.steps, checkpoint_steps, limit)
+                minutes = (time.monotonic() - last_checkpoint_time) / 60
+                if config.checkpoint_every is not None or minutes >= config.checkpoint_minutes:
+                    self.save_checkpoint()
+                    last_checkpoint_time = time.monotonic()
+        return reached_target
+
+    def _evaluate(self) -> bool:
+        """Evaluates, reports the evaluation, exports the policy with its return; returns
+        whether it reached the target return."""
+        self.evaluations.append(self.evaluator.evaluate())
+        if self.config.evaluation_callback is not None:
+            self.config.evaluation_callback(self.steps, self.evaluations[-1])
+        if self.checkpointer is not None:  # `rlkit play` works while training goes on.
+            with self.guard.protect():  # A signal held here stops the run after it.
+                self.export_policy_if_stale(force=True)  # With this evaluation's return.
+        return _reached(self.config.target_return, self.evaluations)
+
+    def save_checkpoint(self, final: bool = False) -> None:
+        if self.checkpointer is None:
             return
-        with guard.protect():
-            write_checkpoint(final)
+        with self.guard.protect():
+            self._write_checkpoint(final)
 
-    def write_checkpoint(final: bool) -> None:
+    def _write_checkpoint(self, final: bool) -> None:
         """Checkpoints step `steps` (the final one replaces a copy missing its evaluation)."""
+        checkpointer, steps = self.checkpointer, self.steps
         if checkpointer.has_step(steps):
             saved_evaluations = checkpointer.read_metadata(steps).get("evaluations") or []
             evaluated = bool(saved_evaluations) and saved_evaluations[-1]["actor_steps"] == steps
             if not final or evaluated or not checkpointer.delete_step(steps):
-                export_policy_if_stale()
+                self.export_policy_if_stale()
                 return
-        state = agent.save()  # Joins background learner steps first.
-        for logger in loggers.values():
+        state = self.agent.save()  # Joins background learner steps first.
+        for logger in self.loggers.values():
             logger.flush()  # Logs reach disk no later than the checkpoint they lead to.
-        meta = {"counts": counter.save()["counts"], "evaluations": evaluations}
-        checkpointer.save(steps, state, meta, agent.checkpoint_replay())
-        latest_checkpoint[0] = steps
-        export_policy_if_stale(force=True)
+        meta = {"counts": self.counter.save()["counts"], "evaluations": self.evaluations}
+        checkpointer.save(steps, state, meta, self.agent.checkpoint_replay())
+        self.latest_checkpoint[0] = steps
+        self.export_policy_if_stale(force=True)
 
-    def export_policy_if_stale(force: bool = False) -> None:
+    def export_policy_if_stale(self, force: bool = False) -> None:
         """Exports the current policy, after each evaluation and with each checkpoint."""
+        config = self.config
         if config.description is None:
             return
-        if not force and _exported_policy_steps(config.run_dir) == steps:
+        if not force and _exported_policy_steps(config.run_dir) == self.steps:
             return
-        (params,) = agent.get_variables(["policy"])
-        last = evaluations[-1]["return_mean"] if evaluations else None
-        description = {**config.description, "actor_steps": steps, "evaluation_return": last}
+        (params,) = self.agent.get_variables(["policy"])
+        last = self.evaluations[-1]["return_mean"] if self.evaluations else None
+        description = {**config.description, "actor_steps": self.steps, "evaluation_return": last}
         policy.export_policy(config.run_dir, params, description)
-
-    stop_reason = "steps"
-    next_evaluation = _next_multiple(steps, config.eval_every, config.max_num_actor_steps)
-    if config.eval_every and steps and steps % config.eval_every == 0 and not evaluated_now:
-        next_evaluation = steps  # The evaluation due here was interrupted: redo it first.
-    checkpoint_steps = config.checkpoint_every
-    if checkpoint_steps is None:  # By wall-clock: the clock is looked at on these boundaries.
-        checkpoint_steps = CHECKPOINT_CHECK_STEPS
-    next_checkpoint = _next_multiple(steps, checkpoint_steps, config.max_num_actor_steps)
-    last_checkpoint_time = time.monotonic()
-    training_seconds = 0.0
-    try:
-        while steps < config.max_num_actor_steps and not reached_target:
-            until = min(next_evaluation, next_checkpoint)
-            started = time.monotonic()
-            train_loop.run(num_steps=until - steps)
-            training_seconds += time.monotonic() - started
-            # A batched environment may step past `until` (by fewer than num_envs steps).
-            steps = max(until, int(counter.get_counts().get("actor_steps", until)))
-            if steps >= next_evaluation:
-                evaluations.append(evaluator.evaluate())
-                next_evaluation = _next_multiple(
-                    steps, config.eval_every, config.max_num_actor_steps
-                )
-                if config.evaluation_callback is not None:
-                    config.evaluation_callback(steps, evaluations[-1])
-                reached_target = _reached(config.target_return, evaluations)
-                if checkpointer is not None:  # `rlkit play` works while training goes on.
-                    with guard.protect():  # A signal held here stops the run after it.
-                        export_policy_if_stale(force=True)  # With this evaluation's return.
-            if steps >= next_checkpoint and steps < config.max_num_actor_steps:
-                next_checkpoint = _next_multiple(
-                    steps, checkpoint_steps, config.max_num_actor_steps
-                )
-                minutes = (time.monotonic() - last_checkpoint_time) / 60
-                if config.checkpoint_every is not None or minutes >= config.checkpoint_minutes:
-                    save_checkpoint()
-                    last_checkpoint_time = time.monotonic()
-        # A resumed run whose last evaluation was interrupted evaluates here.
-        if not evaluations or evaluations[-1]["actor_steps"] != steps:
-            evaluations.append(evaluator.evaluate())
-    except KeyboardInterrupt as interruption:
-        steps = int(counter.get_counts().get("actor_steps", steps))
-        with contextlib.suppress(KeyboardInterrupt):  # A second signal: already stopping.
-            save_checkpoint()
-        raise ExperimentInterrupted(
-            latest_checkpoint[0], _signal_number(interruption, guard)
-        ) from None
-    if reached_target:
-        stop_reason = "target_return"
-    save_checkpoint(final=True)
-    return ExperimentResult(
-        steps,
-        evaluations,
-        stop_reason,
-        resumed_from,
-        config.run_dir,
-        time.monotonic() - start,
-        int(counter.get_counts().get("learner_steps", 0)),
-        training_seconds,
-        evaluator.seconds,
-    )

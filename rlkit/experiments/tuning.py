@@ -101,19 +101,73 @@ def tune(
         raise errors.ConfigError(
             f"Agent {agent!r} ships no search space: pass one (space_path=, or --space FILE)."
         )
-    space = load_search_space(space_path, entry.config_class)
     if base_config is None:
         base_config = entry.load_config(env_id)
     # Validates the names and the action space before any trial runs.
     make_experiment_config(agent, env_id, base_config, env_kwargs, max_num_actor_steps=1)
+    settings = dict(
+        max_num_actor_steps=max_num_actor_steps,
+        eval_every=eval_every,
+        num_eval_episodes=num_eval_episodes,
+        seed=seed,
+    )
+    space = load_search_space(space_path, entry.config_class)
+    report = on_trial or (lambda *_: None)
+    search = _Search(agent, env_id, space, base_config, settings, env_kwargs, report, out)
+    # Every trial is reported through `on_trial`; optuna's own warnings carry tracebacks.
+    optuna.logging.set_verbosity(optuna.logging.ERROR)
+    warm_up = max_num_actor_steps // 4 if prune_after_steps is None else prune_after_steps
+    study = optuna.create_study(
+        direction="maximize",
+        sampler=optuna.samplers.TPESampler(seed=seed),
+        pruner=optuna.pruners.MedianPruner(n_startup_trials=2, n_warmup_steps=warm_up),
+    )
+    study.optimize(
+        search.objective,
+        n_trials=num_trials,
+        catch=(errors.RlkitError,),
+        callbacks=[search.write_best],
+    )
+    states = [trial.state for trial in study.trials]
+    complete = states.count(optuna.trial.TrialState.COMPLETE)
+    if not complete:
+        raise errors.RlkitError(
+            f"None of the {num_trials} trials completed (pruned or rejected configs); run "
+            "more trials or widen the search space."
+        )
+    best, best_config = search.best(study)
+    return TuneResult(
+        best_config=best_config,
+        best_value=float(best.value),
+        best_trial=best.number,
+        config_path=out,
+        num_complete=complete,
+        num_pruned=states.count(optuna.trial.TrialState.PRUNED),
+        num_failed=states.count(optuna.trial.TrialState.FAIL),
+    )
 
-    def objective(trial) -> float:
-        values = {key: _suggest(trial, key, spec) for key, spec in space.items()}
+
+@dataclasses.dataclass
+class _Search:
+    """One search: its trials' objective, and the best config found, written after each."""
+
+    agent: str
+    env_id: str
+    space: dict[str, dict[str, Any]]
+    base_config: Any
+    run_settings: dict[str, Any]  # max_num_actor_steps, eval_every, num_eval_episodes, seed.
+    env_kwargs: dict[str, Any] | None
+    on_trial: Callable[[int, str, float | None, dict[str, Any]], None]
+    out: str
+
+    def objective(self, trial) -> float:
+        import optuna
+
+        values = {key: _suggest(trial, key, spec) for key, spec in self.space.items()}
         try:
-            config = dataclasses.replace(base_config, **values)  # Runs the config's checks.
+            config = dataclasses.replace(self.base_config, **values)  # Runs its checks.
         except errors.ConfigError as error:
-            if on_trial:
-                on_trial(trial.number, f"rejected ({error})", None, values)
+            self.on_trial(trial.number, f"rejected ({error})", None, values)
             raise
 
         def report(steps: int, evaluation: dict[str, Any]) -> None:
@@ -122,84 +176,50 @@ def tune(
                 raise optuna.TrialPruned()
 
         experiment = make_experiment_config(
-            agent,
-            env_id,
+            self.agent,
+            self.env_id,
             config,
-            env_kwargs,
-            max_num_actor_steps=max_num_actor_steps,
-            eval_every=eval_every,
-            num_eval_episodes=num_eval_episodes,
-            seed=seed,
+            self.env_kwargs,
             loggers=(),
             evaluation_callback=report,
+            **self.run_settings,
         )
         try:
             result = run_experiment(experiment)
         except optuna.TrialPruned:
-            if on_trial:
-                on_trial(trial.number, "pruned", None, values)
+            self.on_trial(trial.number, "pruned", None, values)
             raise
         except errors.RlkitError as error:
-            if on_trial:
-                on_trial(trial.number, f"failed ({error})", None, values)
+            self.on_trial(trial.number, f"failed ({error})", None, values)
             raise
         score = float(np.mean([e["return_mean"] for e in result.evaluations]))
-        if on_trial:
-            on_trial(trial.number, "complete", score, values)
+        self.on_trial(trial.number, "complete", score, values)
         return score
 
-    # Every trial is reported through `on_trial`; optuna's own warnings carry tracebacks.
-    optuna.logging.set_verbosity(optuna.logging.ERROR)
-    study = optuna.create_study(
-        direction="maximize",
-        sampler=optuna.samplers.TPESampler(seed=seed),
-        pruner=optuna.pruners.MedianPruner(
-            n_startup_trials=2,
-            n_warmup_steps=(
-                max_num_actor_steps // 4 if prune_after_steps is None else prune_after_steps
-            ),
-        ),
-    )
-
-    def best_of(study) -> tuple[Any, Any]:
+    def best(self, study) -> tuple[Any, Any]:
+        """The best trial and its config."""
         best = study.best_trial
         best_values = {
             key: spec["choices"][best.params[f"{key}_index"]]
             if "choices" in spec
             else best.params[key]
-            for key, spec in space.items()
+            for key, spec in self.space.items()
         }
-        return best, dataclasses.replace(base_config, **best_values)
+        return best, dataclasses.replace(self.base_config, **best_values)
 
-    def write_best(study, _trial) -> None:
+    def write_best(self, study, _trial) -> None:
+        """Writes the best config so far to `out` (and every trial to a CSV beside it)."""
+        import optuna
+
         if not any(t.state == optuna.trial.TrialState.COMPLETE for t in study.trials):
             return
-        best, best_config = best_of(study)
+        best, best_config = self.best(study)
         header = (
-            f"Best of {len(study.trials)} optuna trials of {agent} on {env_id} (trial "
-            f"{best.number}): mean evaluation return {best.value:.2f} over "
-            f"{max_num_actor_steps} steps, seed {seed}."
+            f"Best of {len(study.trials)} optuna trials of {self.agent} on {self.env_id} "
+            f"(trial {best.number}): mean evaluation return {best.value:.2f} over "
+            f"{self.run_settings['max_num_actor_steps']} steps, seed "
+            f"{self.run_settings['seed']}."
         )
-        configs.save_config(best_config, out, header=header)
-        study.trials_dataframe().to_csv(os.path.splitext(out)[0] + "_trials.csv", index=False)
-
-    study.optimize(
-        objective, n_trials=num_trials, catch=(errors.RlkitError,), callbacks=[write_best]
-    )
-    states = [trial.state for trial in study.trials]
-    complete = [t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE]
-    if not complete:
-        raise errors.RlkitError(
-            f"None of the {num_trials} trials completed (pruned or rejected configs); run "
-            "more trials or widen the search space."
-        )
-    best, best_config = best_of(study)
-    return TuneResult(
-        best_config=best_config,
-        best_value=float(best.value),
-        best_trial=best.number,
-        config_path=out,
-        num_complete=len(complete),
-        num_pruned=states.count(optuna.trial.TrialState.PRUNED),
-        num_failed=states.count(optuna.trial.TrialState.FAIL),
-    )
+        configs.save_config(best_config, self.out, header=header)
+        trials = os.path.splitext(self.out)[0] + "_trials.csv"
+        study.trials_dataframe().to_csv(trials, index=False)

@@ -105,11 +105,11 @@ class LocalLayout(agent_lib.Agent):
             self._adder, actor = builders.make_acting(
                 builder, self.replay_client, environment_spec, policy, actor_key, learner
             )
+            schedule = builder.learning_schedule()
+            schedule.attach(self._adder)
         except BaseException:
             self._server.stop()
             raise
-        schedule = builder.learning_schedule()
-        schedule.attach(self._adder)
         super().__init__(
             actor,
             learner,

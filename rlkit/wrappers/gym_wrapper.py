@@ -13,7 +13,7 @@ import os
 import shutil
 import tempfile
 from collections.abc import Callable
-from typing import Any
+from typing import Any, NoReturn
 
 import dm_env
 import gymnasium
@@ -98,75 +98,79 @@ def make_action_validator(
     """Returns a fast check that raises `InvalidActionError` for an action outside `spec`
     (each leaf with a leading `batch_shape`: a batched environment's stacked actions)."""
     if isinstance(spec, dict):
-        checks = {
-            key: make_action_validator(sub, f"{path}[{key!r}]", batch_shape)
-            for key, sub in spec.items()
-        }
-
-        def check_dict(action):
-            if not isinstance(action, dict) or set(action) != set(checks):
-                raise errors.InvalidActionError(
-                    f"{path} must be a dict with keys {sorted(checks)}, got {action!r}."
-                )
-            for key, check in checks.items():
-                check(action[key])
-
-        return check_dict
+        return _dict_validator(spec, path, batch_shape)
     if isinstance(spec, tuple | list):
-        checks = [
-            make_action_validator(sub, f"{path}[{i}]", batch_shape) for i, sub in enumerate(spec)
-        ]
+        return _sequence_validator(spec, path, batch_shape)
+    check_array = _array_validator(spec, path, batch_shape)
+    integer = np.issubdtype(np.dtype(spec.dtype), np.integer)
+    if integer and isinstance(spec, specs.BoundedArray) and tuple(batch_shape) + spec.shape == ():
+        return _scalar_integer_validator(spec, path, check_array)
+    return check_array
 
-        def check_tuple(action):
-            if not isinstance(action, tuple | list) or len(action) != len(checks):
-                raise errors.InvalidActionError(
-                    f"{path} must be a sequence of {len(checks)} actions, got {action!r}."
-                )
-            for check, sub_action in zip(checks, action, strict=True):
-                check(sub_action)
 
-        return check_tuple
+def _dict_validator(spec: dict, path: str, batch_shape: tuple[int, ...]) -> Callable[[Any], None]:
+    checks = {
+        key: make_action_validator(sub, f"{path}[{key!r}]", batch_shape)
+        for key, sub in spec.items()
+    }
 
+    def check_dict(action):
+        if not isinstance(action, dict) or set(action) != set(checks):
+            raise errors.InvalidActionError(
+                f"{path} must be a dict with keys {sorted(checks)}, got {action!r}."
+            )
+        for key, check in checks.items():
+            check(action[key])
+
+    return check_dict
+
+
+def _sequence_validator(
+    spec: tuple | list, path: str, batch_shape: tuple[int, ...]
+) -> Callable[[Any], None]:
+    checks = [make_action_validator(sub, f"{path}[{i}]", batch_shape) for i, sub in enumerate(spec)]
+
+    def check_tuple(action):
+        if not isinstance(action, tuple | list) or len(action) != len(checks):
+            raise errors.InvalidActionError(
+                f"{path} must be a sequence of {len(checks)} actions, got {action!r}."
+            )
+        for check, sub_action in zip(checks, action, strict=True):
+            check(sub_action)
+
+    return check_tuple
+
+
+def _invalid_action(spec: specs.Array, path: str, action: Any, why: str) -> NoReturn:
+    raise errors.InvalidActionError(
+        f"{path} {action!r} {why}; the action spec is {spec!r}. "
+        "Select actions within the spec (see env.action_spec())."
+    )
+
+
+def _array_validator(
+    spec: specs.Array, path: str, batch_shape: tuple[int, ...]
+) -> Callable[[Any], None]:
+    """The check of one array leaf: shape, dtype kind, finiteness and bounds."""
     integer = np.issubdtype(np.dtype(spec.dtype), np.integer)
     bounded = isinstance(spec, specs.BoundedArray)
     low = np.broadcast_to(spec.minimum, spec.shape) if bounded else None
     high = np.broadcast_to(spec.maximum, spec.shape) if bounded else None
-
-    def fail(action, why: str):
-        raise errors.InvalidActionError(
-            f"{path} {action!r} {why}; the action spec is {spec!r}. "
-            "Select actions within the spec (see env.action_spec())."
-        )
-
-    if integer and bounded and spec.shape == ():
-        low_int, high_int = int(low), int(high)
-
-        def check_scalar_integer(action):
-            # Actors return 0-d arrays (`np.asarray` of a jax scalar): as fast as scalars.
-            if type(action) is np.ndarray and action.shape == () and action.dtype.kind in "iu":
-                value = int(action)
-            elif isinstance(action, int | np.integer) and not isinstance(action, bool):
-                value = action
-            else:
-                check_array(action)  # Slow path: names the exact problem.
-                return
-            if not low_int <= value <= high_int:
-                fail(action, "is outside the bounds")
-
     expected_shape = tuple(batch_shape) + tuple(spec.shape)
-
     scalar_bounds = bounded and np.ndim(spec.minimum) == 0 and np.ndim(spec.maximum) == 0
 
     def check_array(action):
         value = np.asarray(action)
         if value.shape != expected_shape:
-            fail(action, f"has shape {value.shape}, expected {expected_shape}")
+            _invalid_action(
+                spec, path, action, f"has shape {value.shape}, expected {expected_shape}"
+            )
         kind = value.dtype.kind
         if integer:
             if kind not in "iu":
-                fail(action, f"has dtype {value.dtype}, expected an integer")
+                _invalid_action(spec, path, action, f"has dtype {value.dtype}, expected an integer")
         elif kind == "f" and not np.isfinite(value).all():
-            fail(action, "is not finite")
+            _invalid_action(spec, path, action, "is not finite")
         if not bounded or value.size == 0:
             return
         # Scalar bounds: two reductions instead of two comparisons over the whole array.
@@ -175,11 +179,30 @@ def make_action_validator(
         else:
             outside = (value < low).any() or (value > high).any()
         if outside:
-            fail(action, "is outside the bounds")
+            _invalid_action(spec, path, action, "is outside the bounds")
 
-    if integer and bounded and expected_shape == ():
-        return check_scalar_integer
     return check_array
+
+
+def _scalar_integer_validator(
+    spec: specs.BoundedArray, path: str, check_array: Callable[[Any], None]
+) -> Callable[[Any], None]:
+    """A discrete action's check, as fast for the common cases as comparing two ints."""
+    low_int, high_int = int(spec.minimum), int(spec.maximum)
+
+    def check_scalar_integer(action):
+        # Actors return 0-d arrays (`np.asarray` of a jax scalar): as fast as scalars.
+        if type(action) is np.ndarray and action.shape == () and action.dtype.kind in "iu":
+            value = int(action)
+        elif isinstance(action, int | np.integer) and not isinstance(action, bool):
+            value = action
+        else:
+            check_array(action)  # Slow path: names the exact problem.
+            return
+        if not low_int <= value <= high_int:
+            _invalid_action(spec, path, action, "is outside the bounds")
+
+    return check_scalar_integer
 
 
 def _ensure_xdg_runtime_dir() -> None:

@@ -9,7 +9,7 @@ from collections.abc import Callable, Iterator
 from typing import Any, NamedTuple
 
 from rlkit import builders, core, loggers, replay, specs, types
-from rlkit.agents import off_policy
+from rlkit.agents import off_policy, variants
 from rlkit.agents.actor_critic import acting, learning
 from rlkit.agents.actor_critic import networks as ac_networks
 from rlkit.agents.actor_critic.config import (
@@ -79,13 +79,7 @@ VARIANTS: dict[type[ActorCriticConfig], ActorCriticVariant] = {
 
 def variant_of(config: ActorCriticConfig) -> ActorCriticVariant:
     """`config`'s row of `VARIANTS` (its class's, else its nearest base class's)."""
-    for config_class in type(config).__mro__:
-        if config_class in VARIANTS:
-            return VARIANTS[config_class]
-    raise TypeError(
-        f"{type(config).__name__} names no actor-critic agent: give it a row of "
-        "rlkit.agents.actor_critic.builder.VARIANTS (or subclass an agent's config)."
-    )
+    return variants.variant_of(VARIANTS, config, "rlkit.agents.actor_critic.builder.VARIANTS")
 
 
 def make_networks(

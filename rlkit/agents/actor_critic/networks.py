@@ -20,6 +20,7 @@ from dm_env import specs as dm_specs
 
 from rlkit import errors, specs, types
 from rlkit.agents import registry
+from rlkit.agents.actor_critic.config import ActorCriticConfig
 from rlkit.jax import networks as networks_lib
 from rlkit.jax.distributions import GaussianParams
 
@@ -143,7 +144,7 @@ def _mlp(sizes, name: str | None = None, activate_final: bool = False) -> networ
 
 def make_actor_critic_networks(
     environment_spec: specs.EnvironmentSpec,
-    config: Any,
+    config: ActorCriticConfig,
     policy_kind: str = "deterministic",
     num_critics: int = 2,
     categorical_critic: bool = False,

@@ -11,7 +11,7 @@ from typing import Any, NamedTuple
 import optax
 
 from rlkit import builders, core, loggers, replay, specs, types
-from rlkit.agents import off_policy
+from rlkit.agents import off_policy, variants
 from rlkit.agents.dqn import acting, learning, losses
 from rlkit.agents.dqn import networks as dqn_networks
 from rlkit.agents.dqn.config import C51Config, DQNConfig, IQNConfig, MDQNConfig, QRDQNConfig
@@ -88,10 +88,7 @@ VARIANTS: dict[type[DQNConfig], DQNVariant] = {
 
 def variant_of(config: DQNConfig) -> DQNVariant:
     """`config`'s row of `VARIANTS` (its class's, else its nearest base class's)."""
-    for config_class in type(config).__mro__:
-        if config_class in VARIANTS:
-            return VARIANTS[config_class]
-    raise TypeError(f"{type(config).__name__} is not a DQNConfig: no DQN variant builds it.")
+    return variants.variant_of(VARIANTS, config, "rlkit.agents.dqn.builder.VARIANTS")
 
 
 def make_networks(environment_spec: specs.EnvironmentSpec, config: DQNConfig):

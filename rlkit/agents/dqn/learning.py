@@ -28,6 +28,7 @@ __all__ = [
     "DQNLearner",
     "TrainingState",
     "importance_weights",
+    "make_sgd_step",
     "make_update",
 ]
 
@@ -64,46 +65,19 @@ class TrainingState(NamedTuple):
     steps: jax.Array  # Gradient updates so far.
 
 
-def make_update(
+def make_sgd_step(
     loss_fn: LossFn,
     networks: Any,
     optimizer: optax.GradientTransformation,
-    batch_size: int,
     target_update_period: int,
     importance_sampling_exponent: optax.Schedule | None = None,
-    decode: Callable[[Any, int], types.Transition] | None = None,
-    unroll: bool = False,
     target_update_rate: float = 1.0,
-    target_options: dict[str, Any] | None = None,
-):
-    """`update(state, transitions, probabilities) -> (state, metrics, item_priorities)`.
-
-    `transitions` are a learner step's items flattened ([num_items * per_item, ...]) and
-    `probabilities` [num_items] their sampling probabilities. The transitions are shuffled,
-    split into batches of `batch_size` and consumed by a `lax.scan` of SGD steps, so one
-    jitted call does all the updates a learner step owes and each transition is used exactly
-    once. With `importance_sampling_exponent` (a schedule over updates, for prioritised
-    replay) the loss sees importance weights; otherwise ones. The loss's per-transition
-    priorities come back one per item, in sampling order: an item is as important as its
-    most surprising transition. `decode(data, num_items)`, if given, turns the sampled items
-    into transitions first (e.g. `replay.frames.decode_frame_blocks`). `unroll` unrolls the
-    scan: XLA:CPU runs convolutions inside a loop about 40x slower than unrolled (measured:
-    8 Nature-DQN gradient steps of 32 frames, 7.1 s scanned, 0.16 s unrolled), while MLPs
-    run as fast either way and compile twice as fast scanned. Every `target_update_period`
-    updates the target network moves to `rate * online + (1 - rate) * target`, where rate is
-    `target_update_rate`: 1 copies the online network (DQN's hard sync), a small rate with
-    period 1 is Polyak averaging.
-
-    `target_options` (the head options of the loss's target pass, `{}` for none) lets the
-    update evaluate the target network on all its batches' next observations in one pass
-    before the SGD steps, whenever the target stays fixed across them: a hard sync whose
-    period is a multiple of the SGD steps per call, so syncs fall between calls. One pass
-    over the whole learner step runs faster than one per SGD step (measured: DQN on
-    CartPole, 8 SGD steps of 64, ~15-20% less time per step), and gives bit-identical
-    updates. Networks that draw noise or fractions from the key (`networks.stochastic`:
-    noisy nets, IQN) keep a fresh draw per SGD step, so they are left to the loss; so is
-    everything when `target_options` is None.
-    """
+) -> jax_learning.SGDStep:
+    """One SGD step on `loss_fn`: importance weights under prioritised replay
+    (`importance_sampling_exponent`, a schedule over updates; otherwise ones), the
+    optimiser's update, and every `target_update_period` updates the target network moved to
+    `rate * online + (1 - rate) * target` (`target_update_rate`: 1 copies the online
+    network, DQN's hard sync; a small rate with period 1 is Polyak averaging)."""
 
     def sgd_step(state: TrainingState, batch: jax_learning.SGDBatch):
         key, loss_key = jax.random.split(state.key)
@@ -134,6 +108,47 @@ def make_update(
         )
         state = TrainingState(params, target_params, opt_state, key, steps)
         return state, {"loss": loss, **extra.metrics}, extra.priorities
+
+    return sgd_step
+
+
+def make_update(
+    loss_fn: LossFn,
+    networks: Any,
+    optimizer: optax.GradientTransformation,
+    batch_size: int,
+    target_update_period: int,
+    importance_sampling_exponent: optax.Schedule | None = None,
+    decode: Callable[[Any, int], types.Transition] | None = None,
+    unroll: bool = False,
+    target_update_rate: float = 1.0,
+    target_options: dict[str, Any] | None = None,
+) -> jax_learning.Update:
+    """`update(state, transitions, probabilities) -> (state, metrics, item_priorities)`:
+    `make_sgd_step`'s SGD steps over a learner step's items (`jax_learning.scanned_update`:
+    shuffled, in batches of `batch_size`, each transition used once; an item's priority is
+    its most surprising transition's). `decode(data, num_items)`, if given, turns the
+    sampled items into transitions first (e.g. `replay.frames.decode_frame_blocks`).
+    `unroll` unrolls the scan: XLA:CPU runs convolutions inside a loop about 40x slower
+    than unrolled (8 Nature-DQN gradient steps of 32 frames: 7.1 s scanned, 0.16 s
+    unrolled), while MLPs run as fast either way and compile twice as fast scanned.
+
+    `target_options` (the head options of the loss's target pass, `{}` for none) lets the
+    update evaluate the target network on all its batches' next observations in one pass
+    before the SGD steps, whenever the target stays fixed across them (a hard sync whose
+    period is a multiple of the SGD steps per call): ~15-20% less time per learner step on
+    CartPole (8 SGD steps of 64), bit-identical updates. Networks that draw noise or
+    fractions from the key (`networks.stochastic`: noisy nets, IQN) keep a fresh draw per
+    SGD step, so they are left to the loss; so is everything when `target_options` is None.
+    """
+    sgd_step = make_sgd_step(
+        loss_fn,
+        networks,
+        optimizer,
+        target_update_period,
+        importance_sampling_exponent,
+        target_update_rate,
+    )
 
     def prepare(state: TrainingState, batches: types.Transition) -> Any:
         num_batches = jax.tree_util.tree_leaves(batches)[0].shape[0]

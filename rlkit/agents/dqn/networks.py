@@ -22,6 +22,7 @@ from dm_env import specs as dm_specs
 
 from rlkit import errors, specs, types
 from rlkit.agents import registry
+from rlkit.agents.dqn.config import DQNConfig
 from rlkit.jax import networks as networks_lib
 
 
@@ -243,7 +244,7 @@ def make_torso(environment_spec: specs.EnvironmentSpec, torso: str) -> Callable[
 
 def make_value_networks(
     environment_spec: specs.EnvironmentSpec,
-    config: Any,
+    config: DQNConfig,
     make_head: Callable[[HeadConfig], Callable[..., ValueOutput]],
     samples_quantiles: bool = False,
 ) -> ValueNetworks:

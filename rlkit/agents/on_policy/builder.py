@@ -16,6 +16,7 @@ from collections.abc import Iterator
 from typing import Any, NamedTuple
 
 from rlkit import builders, core, loggers, replay, specs, types
+from rlkit.agents import variants
 from rlkit.agents.on_policy import acting, learning
 from rlkit.agents.on_policy.config import (
     A2CConfig,
@@ -57,13 +58,7 @@ VARIANTS: dict[type[OnPolicyConfig], OnPolicyVariant] = {
 
 def variant_of(config: OnPolicyConfig) -> OnPolicyVariant:
     """`config`'s row of `VARIANTS` (its class's, else its nearest base class's)."""
-    for config_class in type(config).__mro__:
-        if config_class in VARIANTS:
-            return VARIANTS[config_class]
-    raise TypeError(
-        f"{type(config).__name__} names no on-policy agent: give it a row of "
-        "rlkit.agents.on_policy.builder.VARIANTS (or subclass an agent's config)."
-    )
+    return variants.variant_of(VARIANTS, config, "rlkit.agents.on_policy.builder.VARIANTS")
 
 
 class RolloutSchedule(builders.LearningSchedule):

@@ -26,6 +26,7 @@ import rlax
 from dm_env import specs as dm_specs
 
 from rlkit import errors, specs, types
+from rlkit.agents.on_policy.config import OnPolicyConfig
 from rlkit.jax import networks as networks_lib
 from rlkit.jax import running_statistics
 
@@ -130,7 +131,9 @@ def _policy_kind(environment_spec: specs.EnvironmentSpec, agent: str) -> tuple[s
     )
 
 
-def make_networks(environment_spec: specs.EnvironmentSpec, config: Any) -> PolicyValueNetworks:
+def make_networks(
+    environment_spec: specs.EnvironmentSpec, config: OnPolicyConfig
+) -> PolicyValueNetworks:
     """The agent's policy-value networks for `environment_spec` (`config`: an
     `OnPolicyConfig`)."""
     agent = type(config).__name__.removesuffix("Config")
