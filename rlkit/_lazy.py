@@ -13,18 +13,30 @@ import types
 from collections.abc import Collection, Mapping
 
 
-def attach(package: str, exports: Mapping[str, str], submodules: Collection[str] = ()) -> None:
+def attach(
+    package: str,
+    exports: Mapping[str, str],
+    submodules: Collection[str] = (),
+    renamed: Mapping[str, str] | None = None,
+) -> None:
     """Makes `package` export `name -> module` and its `submodules`, imported on first use.
 
     `exports` maps a public name to the module that defines it; `submodules` are names of
-    the package's own modules that it exposes as attributes (`rlkit.loggers`).
+    the package's own modules that it exposes as attributes (`rlkit.loggers`); `renamed`
+    maps an old public name to its new one, whose use raises an `AttributeError` naming it.
     """
+    renamed = dict(renamed or {})
 
     class LazyPackage(types.ModuleType):
         def __getattr__(self, name: str):  # Only called for names not yet bound.
             if name in submodules:
                 return importlib.import_module(f"{package}.{name}")
             module_name = exports.get(name)
+            if module_name is None and name in renamed:
+                raise AttributeError(
+                    f"{package}.{name} is now {package}.{renamed[name]} (renamed; "
+                    "docs/architecture.md lists what moved)."
+                )
             if module_name is None:
                 raise AttributeError(f"module {package!r} has no attribute {name!r}")
             value = getattr(importlib.import_module(module_name), name)

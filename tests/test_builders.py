@@ -162,3 +162,12 @@ def test_the_architecture_pages_worked_example_adds_a_variant(tmp_path, monkeypa
         registry._AGENTS.pop("mse-dqn", None)
         dqn_builder.VARIANTS.pop(getattr(sys.modules.get("my_variant"), "MSEDQNConfig", None), None)
         sys.modules.pop("my_variant", None)
+
+
+def test_a_renamed_name_says_its_new_name():
+    from rlkit.agents import dqn
+
+    with pytest.raises(AttributeError, match="dqn.SGDLearner is now .*dqn.DQNLearner"):
+        dqn.SGDLearner  # noqa: B018
+    with pytest.raises(AttributeError, match="has no attribute 'NoSuchName'"):
+        dqn.NoSuchName  # noqa: B018

@@ -183,13 +183,14 @@ def test_distributed_actors_explore_with_ape_x_epsilons_and_follow_the_run_count
 
 
 def test_only_batched_configs_get_a_vector_environment():
+    from rlkit import experiments
     from rlkit.agents.on_policy import OnPolicyBuilder, PPOConfig
 
     assert dqn.DQNBuilder(dqn.DQNConfig()).num_envs is None
     assert dqn.DQNBuilder(dqn.DQNConfig(num_envs=3)).num_envs == 3
     assert OnPolicyBuilder(PPOConfig(num_envs=1, rollout_length=64)).num_envs == 1
     for config, num_envs in [(dqn.DQNConfig(), None), (dqn.DQNConfig(num_envs=3), 3)]:
-        experiment = rlkit.experiments.make_experiment_config(
+        experiment = experiments.make_experiment_config(
             "dqn", "CartPole-v1", config, max_num_actor_steps=100
         )
         environment = experiment.environment_factory(0)

@@ -29,7 +29,7 @@ from rlkit.agents.on_policy import (
     learning,
 )
 from rlkit.agents.on_policy import networks as networks_lib
-from rlkit.jax import running_statistics
+from rlkit.jax import distributions, running_statistics
 from rlkit.replay import Step
 
 
@@ -121,7 +121,7 @@ def test_trpo_step_stays_in_the_trust_region_improves_the_surrogate_and_spares_t
     batch = learning.Minibatch(
         observation=observation,
         action=action,
-        log_prob=networks_lib.log_prob(networks, output, action),
+        log_prob=distributions.log_prob(networks.policy_kind, output, action),
         advantage=jax.random.normal(keys[2], (64,)) + 2.0 * action,  # Action 1 is better.
         value_target=jnp.zeros(64),
         value=jnp.zeros(64),
@@ -134,7 +134,9 @@ def test_trpo_step_stays_in_the_trust_region_improves_the_surrogate_and_spares_t
     assert 0.0 < float(metrics["kl"]) < config.target_kl
     assert float(metrics["policy_improvement"]) > 0.0
     new_output = networks.policy_apply(new_params, observation)
-    kl = np.mean(np.asarray(networks_lib.kl_divergence(networks, output, new_output))[:60])
+    kl = np.mean(
+        np.asarray(distributions.kl_divergence(networks.policy_kind, output, new_output))[:60]
+    )
     np.testing.assert_allclose(kl, metrics["kl"], rtol=1e-4)
     # Action 1 became more likely; the value network's parameters are untouched.
     assert np.mean(jax.nn.softmax(new_output)[:, 1]) > np.mean(jax.nn.softmax(output)[:, 1])

@@ -1,10 +1,11 @@
-"""Builder pieces every off-policy agent makes the same way from its `ReplayConfig`.
+"""What every off-policy agent's builder makes the same way from its `ReplayConfig`.
 
 The replay table (uniform or prioritised, its size in items, its rate limiter), the n-step
-transition adder, the dataset iterator a learner step pulls from, and the single-process
-learning schedule depend only on the replay fields (and the agent's n and discount), so a
-builder calls these instead of repeating them; what it chooses itself is the item
-signature (e.g. shared frame storage) and any adder of its own.
+transition adder, the dataset iterator a learner step pulls from, the single-process
+learning schedule and the actor depend only on the replay fields (and the agent's n and
+discount): `OffPolicyBuilder` makes them, and a family's builder adds its networks,
+learner and policies, and may change the item signature (e.g. shared frame storage) and
+the adder.
 """
 
 from __future__ import annotations
@@ -37,30 +38,6 @@ def replay_tables(config: ReplayConfig, signature: Any) -> list[replay.TableConf
     return [replay.uniform_table(name, max_items, limiter, signature)]
 
 
-def transition_adder(
-    config: ReplayConfig,
-    replay_client: replay.ReplayClient,
-    environment_spec: specs.EnvironmentSpec,
-    n_step: int,
-    discount: float,
-    adder_class: type[replay.NStepTransitionAdder] = replay.NStepTransitionAdder,
-) -> replay.NStepTransitionAdder:
-    """Writes `n_step`-step transitions, `transitions_per_item` per item, to the table.
-
-    Under prioritised replay new items enter at the largest priority so far, so each is
-    sampled soon at least once.
-    """
-    return adder_class(
-        replay_client,
-        config.replay_table_name,
-        environment_spec,
-        n_step=n_step,
-        discount=discount,
-        transitions_per_item=config.transitions_per_item,
-        priority=replay.MAX_PRIORITY if config.prioritized else 1.0,
-    )
-
-
 def importance_weight_exponent(config: ReplayConfig) -> optax.Schedule | None:
     """Prioritised replay's importance-weight exponent beta over SGD steps, annealed linearly
     from `importance_sampling_exponent` to 1 over `importance_sampling_anneal_steps`
@@ -86,36 +63,6 @@ def check_prioritized_table(config: ReplayConfig, replay_client: replay.ReplayCl
         )
 
 
-def make_actor(
-    config: ReplayConfig,
-    random_key: types.PRNGKey,
-    policy: actors.ActorCore,
-    variable_source: core.VariableSource | None = None,
-    adder: replay.Adder | None = None,
-    check_finite: bool = False,
-    num_envs: int | None = None,
-) -> actors.GenericActor:
-    """A `GenericActor` on `policy`, fetching "policy" every `variable_update_period` learner
-    steps from `variable_source` (none: the policy acts without parameters); batched over
-    `num_envs` sub-environments when given."""
-    client = None
-    if variable_source is not None:
-        client = variable_utils.VariableClient(
-            variable_source, "policy", config.variable_update_period
-        )
-    return actors.GenericActor(
-        policy, random_key, client, adder, check_finite=check_finite, num_envs=num_envs
-    )
-
-
-def dataset_iterator(
-    config: ReplayConfig, replay_client: replay.ReplayClient
-) -> Iterator[types.Batch]:
-    """One learner step's items per batch from the agent's table (how long a sample may
-    wait is the layout's: see `replay.SampleTimeoutClient`)."""
-    return replay_client.dataset(config.replay_table_name, config.items_per_learner_step)
-
-
 def learning_schedule(
     config: ReplayConfig, adder_lag: int, num_envs: int = 1
 ) -> builders.LearningSchedule:
@@ -129,3 +76,91 @@ def learning_schedule(
         config.transitions_per_item + adder_lag
     )
     return builders.LearningSchedule(min_observations, config.observations_per_learner_step)
+
+
+class OffPolicyBuilder(builders.ActorLearnerBuilder):
+    """The replay side of an off-policy agent's builder: tables, n-step transition adder,
+    dataset, learning schedule and actor, from a config with the `ReplayConfig` fields,
+    `n_step` and `discount` (a builder whose config acts in a batch overrides `num_envs`).
+
+    Its table keeps the replay ratio with Reverb's sample-to-insert limiter, as actors and
+    learner in separate processes need; a layout that runs them in one process relaxes it
+    (`replay.for_one_process`). Subclasses make the networks, the learner and the policies,
+    and may override `item_signature` and `adder_class`; `check_finite_actions` refuses a
+    non-finite action with the step that produced it.
+    """
+
+    check_finite_actions: bool = False
+
+    def __init__(self, config: Any):
+        self._config = config
+
+    def item_signature(self, environment_spec: specs.EnvironmentSpec) -> Any:
+        """What a replay item holds: `transitions_per_item` transitions."""
+        return replay.transition_signature(environment_spec, self._config.transitions_per_item)
+
+    @property
+    def adder_class(self) -> type[replay.NStepTransitionAdder]:
+        return replay.NStepTransitionAdder
+
+    def make_replay_tables(
+        self, environment_spec: specs.EnvironmentSpec, policy: actors.ActorCore | None = None
+    ) -> list[replay.TableConfig]:
+        del policy
+        return replay_tables(self._config, self.item_signature(environment_spec))
+
+    def make_dataset_iterator(self, replay_client: replay.ReplayClient) -> Iterator[types.Batch]:
+        """One learner step's items per batch from the agent's table (how long a sample may
+        wait is the layout's: see `replay.SampleTimeoutClient`)."""
+        cfg = self._config
+        return replay_client.dataset(cfg.replay_table_name, cfg.items_per_learner_step)
+
+    def make_adder(
+        self,
+        replay_client: replay.ReplayClient,
+        environment_spec: specs.EnvironmentSpec,
+        policy: actors.ActorCore | None = None,
+    ) -> replay.Adder:
+        """Writes `n_step`-step transitions, `transitions_per_item` per item, to the table.
+        Under prioritised replay new items enter at the largest priority so far, so each is
+        sampled soon at least once."""
+        del policy
+        cfg = self._config
+        return self.adder_class(
+            replay_client,
+            cfg.replay_table_name,
+            environment_spec,
+            n_step=cfg.n_step,
+            discount=cfg.discount,
+            transitions_per_item=cfg.transitions_per_item,
+            priority=replay.MAX_PRIORITY if cfg.prioritized else 1.0,
+        )
+
+    def learning_schedule(self) -> builders.LearningSchedule:
+        return learning_schedule(self._config, self._config.n_step, self.num_envs or 1)
+
+    def make_actor(
+        self,
+        random_key: types.PRNGKey,
+        policy: actors.ActorCore,
+        environment_spec: specs.EnvironmentSpec,
+        variable_source: core.VariableSource | None = None,
+        adder: replay.Adder | None = None,
+        num_envs: int | None = None,
+    ) -> actors.GenericActor:
+        """A `GenericActor` on `policy`, fetching "policy" every `variable_update_period`
+        learner steps from `variable_source` (none: the policy acts without parameters)."""
+        del environment_spec
+        client = None
+        if variable_source is not None:
+            client = variable_utils.VariableClient(
+                variable_source, "policy", self._config.variable_update_period
+            )
+        return actors.GenericActor(
+            policy,
+            random_key,
+            client,
+            adder,
+            check_finite=self.check_finite_actions,
+            num_envs=num_envs,
+        )

@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from typing import Any, NamedTuple
 
-from rlkit import builders, core, loggers, replay, specs, types
+from rlkit import loggers, replay, specs, types
 from rlkit.agents import off_policy, variants
 from rlkit.agents.actor_critic import acting, learning
 from rlkit.agents.actor_critic import networks as ac_networks
@@ -92,44 +92,24 @@ def make_networks(
     )
 
 
-class ActorCriticBuilder(builders.ActorLearnerBuilder):
-    """Acme-style builder of a continuous-control actor-critic agent.
+class ActorCriticBuilder(off_policy.OffPolicyBuilder):
+    """Acme-style builder of a continuous-control actor-critic agent: its networks,
+    optimisers, SGD step and policies (its row of `VARIANTS`), on the off-policy replay side
+    (`off_policy.OffPolicyBuilder`); a non-finite action is refused with the step.
 
     Args:
       config: a `DDPGConfig`, `TD3Config`, `SACConfig` or `D4PGConfig`.
-
-    Its table keeps the replay ratio (relaxed by a one-process layout, as `DQNBuilder`'s).
     """
+
+    check_finite_actions = True
 
     def __init__(self, config: ActorCriticConfig):
         self._variant = variant_of(config)  # A config of no agent fails here, not mid-run.
-        self._config = config
+        super().__init__(config)
 
     @property
     def config(self) -> ActorCriticConfig:
         return self._config
-
-    def make_replay_tables(
-        self, environment_spec: specs.EnvironmentSpec, policy: actors.ActorCore | None = None
-    ) -> list[replay.TableConfig]:
-        del policy
-        signature = replay.transition_signature(environment_spec, self._config.transitions_per_item)
-        return off_policy.replay_tables(self._config, signature)
-
-    def make_dataset_iterator(self, replay_client: replay.ReplayClient) -> Iterator[types.Batch]:
-        return off_policy.dataset_iterator(self._config, replay_client)
-
-    def make_adder(
-        self,
-        replay_client: replay.ReplayClient,
-        environment_spec: specs.EnvironmentSpec,
-        policy: actors.ActorCore | None = None,
-    ) -> replay.Adder:
-        del policy
-        cfg = self._config
-        return off_policy.transition_adder(
-            cfg, replay_client, environment_spec, cfg.n_step, cfg.discount
-        )
 
     def make_learner(
         self,
@@ -178,9 +158,6 @@ class ActorCriticBuilder(builders.ActorLearnerBuilder):
         """The agent's SGD step (see `rlkit.jax.learning.SGDStep`)."""
         return self._variant.sgd_step(self._config, networks, optimizers)
 
-    def learning_schedule(self) -> builders.LearningSchedule:
-        return off_policy.learning_schedule(self._config, adder_lag=self._config.n_step)
-
     def make_policy(
         self,
         networks: ActorCriticNetworks,
@@ -194,18 +171,4 @@ class ActorCriticBuilder(builders.ActorLearnerBuilder):
             self._config.random_action_steps,
             noise,
             evaluation,
-        )
-
-    def make_actor(
-        self,
-        random_key: types.PRNGKey,
-        policy: actors.ActorCore,
-        environment_spec: specs.EnvironmentSpec,
-        variable_source: core.VariableSource | None = None,
-        adder: replay.Adder | None = None,
-        num_envs: int | None = None,
-    ) -> actors.GenericActor:
-        del environment_spec
-        return off_policy.make_actor(
-            self._config, random_key, policy, variable_source, adder, True, num_envs
         )

@@ -34,7 +34,7 @@ _EXPORTS = {
     "VARIANTS": "rlkit.agents.dqn.builder",
     "DQNVariant": "rlkit.agents.dqn.builder",
 }
-_lazy.attach(__name__, _EXPORTS, submodules=("losses",))
+_lazy.attach(__name__, _EXPORTS, submodules=("losses",), renamed={"SGDLearner": "DQNLearner"})
 
 _COMMON = dict(
     action_spaces="discrete",

@@ -10,7 +10,7 @@ from typing import Any, NamedTuple
 
 import optax
 
-from rlkit import builders, core, loggers, replay, specs, types
+from rlkit import loggers, replay, specs, types
 from rlkit.agents import off_policy, variants
 from rlkit.agents.dqn import acting, learning, losses
 from rlkit.agents.dqn import networks as dqn_networks
@@ -102,21 +102,19 @@ def make_networks(environment_spec: specs.EnvironmentSpec, config: DQNConfig):
     )
 
 
-class DQNBuilder(builders.ActorLearnerBuilder):
-    """Acme-style builder: replay tables, adder, dataset, learner, actor and policy.
+class DQNBuilder(off_policy.OffPolicyBuilder):
+    """Acme-style builder of a DQN-family agent: its variant's networks, learner (loss,
+    optimiser, target network, prioritised replay's weights) and epsilon-greedy policies,
+    on the off-policy replay side (`off_policy.OffPolicyBuilder`).
 
     Args:
       config: the hyperparameters; a `DQNConfig` or a variant's subclass (`C51Config`,
         `QRDQNConfig`, `IQNConfig`, `MDQNConfig`, `RainbowConfig`).
-
-    Its table keeps the replay ratio with Reverb's sample-to-insert limiter, as actors and
-    learner in separate processes need; a layout that runs them in one process relaxes it
-    (`replay.for_one_process`).
     """
 
     def __init__(self, config: DQNConfig):
         variant_of(config)  # A config of no variant fails here, not mid-run.
-        self._config = config
+        super().__init__(config)
 
     @property
     def config(self) -> DQNConfig:
@@ -126,38 +124,19 @@ class DQNBuilder(builders.ActorLearnerBuilder):
     def num_envs(self) -> int | None:
         return None if self._config.num_envs == 1 else self._config.num_envs
 
-    def make_replay_tables(
-        self, environment_spec: specs.EnvironmentSpec, policy: actors.ActorCore | None = None
-    ) -> list[replay.TableConfig]:
-        del policy
+    def item_signature(self, environment_spec: specs.EnvironmentSpec) -> Any:
         cfg = self._config
-        if cfg.frame_storage == "shared":
-            signature = frames.frame_block_signature(
+        if cfg.frame_storage == "shared":  # Each frame stored once per item.
+            return frames.frame_block_signature(
                 environment_spec, cfg.transitions_per_item, cfg.n_step
             )
-        else:
-            signature = replay.transition_signature(environment_spec, cfg.transitions_per_item)
-        return off_policy.replay_tables(cfg, signature)
+        return super().item_signature(environment_spec)
 
-    def make_dataset_iterator(self, replay_client: replay.ReplayClient) -> Iterator[types.Batch]:
-        return off_policy.dataset_iterator(self._config, replay_client)
-
-    def make_adder(
-        self,
-        replay_client: replay.ReplayClient,
-        environment_spec: specs.EnvironmentSpec,
-        policy: actors.ActorCore | None = None,
-    ) -> replay.Adder:
-        del policy
-        cfg = self._config
-        adder_class = (
-            frames.FrameStackTransitionAdder
-            if cfg.frame_storage == "shared"
-            else replay.NStepTransitionAdder
-        )
-        return off_policy.transition_adder(
-            cfg, replay_client, environment_spec, cfg.n_step, cfg.discount, adder_class
-        )
+    @property
+    def adder_class(self) -> type[replay.NStepTransitionAdder]:
+        if self._config.frame_storage == "shared":
+            return frames.FrameStackTransitionAdder
+        return replay.NStepTransitionAdder
 
     def make_learner(
         self,
@@ -202,11 +181,6 @@ class DQNBuilder(builders.ActorLearnerBuilder):
             sgd_steps_per_step=cfg.num_sgd_steps_per_step,
         )
 
-    def learning_schedule(self) -> builders.LearningSchedule:
-        return off_policy.learning_schedule(
-            self._config, adder_lag=self._config.n_step, num_envs=self._config.num_envs
-        )
-
     def make_policy(
         self,
         networks: dqn_networks.ValueNetworks,
@@ -243,18 +217,4 @@ class DQNBuilder(builders.ActorLearnerBuilder):
             cfg.distributed_epsilon**exponent,
             dqn_networks.num_discrete_actions(environment_spec),
             sample_network=networks.stochastic,
-        )
-
-    def make_actor(
-        self,
-        random_key: types.PRNGKey,
-        policy: actors.ActorCore,
-        environment_spec: specs.EnvironmentSpec,
-        variable_source: core.VariableSource | None = None,
-        adder: replay.Adder | None = None,
-        num_envs: int | None = None,
-    ) -> actors.GenericActor:
-        del environment_spec
-        return off_policy.make_actor(
-            self._config, random_key, policy, variable_source, adder, num_envs=num_envs
         )

@@ -12,7 +12,7 @@ import jax.numpy as jnp
 from rlkit import types
 from rlkit.agents.on_policy import networks as networks_lib
 from rlkit.agents.on_policy.networks import PolicyValueNetworks
-from rlkit.jax import actors
+from rlkit.jax import actors, distributions
 from rlkit.jax import networks as jax_networks
 
 
@@ -50,13 +50,17 @@ def make_policy(networks: PolicyValueNetworks, evaluation: bool = False) -> acto
         if categorical:
             logits = output[0]
             action = jax.random.categorical(sample_key, logits).astype(jnp.int32)
-            extras = {"log_prob": networks_lib.log_prob(networks, output, action[None])[0]}
+            extras = {
+                "log_prob": distributions.log_prob(networks.policy_kind, output, action[None])[0]
+            }
             return action.astype(jnp.int32), ActingState(key, extras)
         mean, log_std = output[0][0], output[1]
         noise = jax.random.normal(sample_key, mean.shape)
         raw = mean + jnp.exp(log_std) * noise
         extras = {
-            "log_prob": networks_lib.log_prob(networks, (mean[None], log_std), raw[None])[0],
+            "log_prob": distributions.log_prob(
+                networks.policy_kind, (mean[None], log_std), raw[None]
+            )[0],
             "raw_action": raw,
         }
         action = jnp.clip(raw, -1.0, 1.0).reshape(networks.action_shape)

@@ -24,8 +24,8 @@ from rlkit import loggers, types
 from rlkit.agents.on_policy import networks as networks_lib
 from rlkit.agents.on_policy.config import IMPALAConfig, OnPolicyConfig, PPOConfig, TRPOConfig
 from rlkit.agents.on_policy.networks import PolicyValueNetworks
+from rlkit.jax import distributions, optimizers, running_statistics
 from rlkit.jax import learning as jax_learning
-from rlkit.jax import optimizers, running_statistics
 from rlkit.utils import counting
 
 
@@ -201,13 +201,13 @@ def _loss(
     steps taken."""
     mask = batch.mask
     output = networks.policy_apply(params, batch.observation)
-    log_prob = networks_lib.log_prob(networks, output, batch.action)
+    log_prob = distributions.log_prob(networks.policy_kind, output, batch.action)
     advantage = batch.advantage
     if config.normalize_advantages:
         advantage = _normalized(advantage, mask)
     policy_loss, metrics = policy_term(log_prob, advantage * mask)
     value_loss = _value_loss(networks, params, batch, value_clip_epsilon)
-    entropy = _masked_mean(networks_lib.entropy(networks, output), mask)
+    entropy = _masked_mean(distributions.entropy(networks.policy_kind, output), mask)
     loss = (
         policy_loss + config.value_coefficient * value_loss - config.entropy_coefficient * entropy
     )
@@ -311,12 +311,14 @@ def trpo_policy_step(
 
     def surrogate(policy):
         output = networks.policy_apply(merged(policy), observation)
-        log_prob = networks_lib.log_prob(networks, output, batch.action)
+        log_prob = distributions.log_prob(networks.policy_kind, output, batch.action)
         return _masked_mean(jnp.exp(log_prob - batch.log_prob) * advantage, mask)
 
     def mean_kl(policy):
         output = networks.policy_apply(merged(policy), observation)
-        return _masked_mean(networks_lib.kl_divergence(networks, old_output, output), mask)
+        return _masked_mean(
+            distributions.kl_divergence(networks.policy_kind, old_output, output), mask
+        )
 
     def fisher_vector_product(vector):
         product = jax.jvp(jax.grad(mean_kl), (policy_params,), (vector,))[1]
@@ -395,7 +397,7 @@ def rollout_minibatch(
     taken_observations = jax.tree_util.tree_map(taken, data.observation)
     if advantages == "vtrace":
         output = networks.policy_apply(params, taken_observations)
-        target_log_prob = networks_lib.log_prob(networks, output, taken(actions))
+        target_log_prob = distributions.log_prob(networks.policy_kind, output, taken(actions))
         log_rhos = (target_log_prob - log_prob).reshape(num_envs, length - 1)
         advantages, targets = jax.vmap(vtrace_advantages, in_axes=(0, 0, 0, 0, 0, None))(
             values, data.reward[:, :-1], discounts, mask, log_rhos, config

@@ -22,7 +22,6 @@ import haiku as hk
 import jax
 import jax.numpy as jnp
 import numpy as np
-import rlax
 from dm_env import specs as dm_specs
 
 from rlkit import errors, specs, types
@@ -75,34 +74,6 @@ class PolicyValueNetworks(NamedTuple):
         if statistics is None:
             return observation
         return running_statistics.normalize(statistics, observation, self.observation_clip)
-
-
-def _mean_and_std(policy_output: Any) -> tuple[jax.Array, jax.Array]:
-    """A Gaussian policy's output `(mean [B, A], log_std [A])` as rlax takes it."""
-    mean, log_std = policy_output
-    return mean, jnp.broadcast_to(jnp.exp(log_std), mean.shape)
-
-
-def log_prob(networks: PolicyValueNetworks, policy_output: Any, action: jax.Array) -> jax.Array:
-    """`log pi(action)` [B] under the policy's output for a batch (actions flat: [B] indices
-    or [B, A])."""
-    if networks.policy_kind == "categorical":
-        return rlax.softmax().logprob(action.astype(jnp.int32), policy_output)
-    return rlax.gaussian_diagonal().logprob(action, *_mean_and_std(policy_output))
-
-
-def entropy(networks: PolicyValueNetworks, policy_output: Any) -> jax.Array:
-    """The policy's entropy per observation [B]."""
-    if networks.policy_kind == "categorical":
-        return rlax.softmax().entropy(policy_output)
-    return rlax.gaussian_diagonal().entropy(*_mean_and_std(policy_output))
-
-
-def kl_divergence(networks: PolicyValueNetworks, old_output: Any, new_output: Any) -> jax.Array:
-    """`KL(old || new)` per observation [B] between two outputs of the policy network."""
-    if networks.policy_kind == "categorical":
-        return rlax.softmax().kl(old_output, new_output)
-    return rlax.gaussian_diagonal().kl(*_mean_and_std(old_output), *_mean_and_std(new_output))
 
 
 def split_params(params: types.Params) -> tuple[types.Params, types.Params]:
