@@ -45,6 +45,10 @@ class Agent(core.Actor, core.VariableSource, core.Saveable[dict[str, Any]]):
         schedule: builders.LearningSchedule | None = None,
     ):
         if schedule is None:
+            if observations_per_step <= 0:
+                raise ValueError(
+                    f"observations_per_step must be positive, got {observations_per_step}."
+                )
             schedule = builders.LearningSchedule(min_observations, observations_per_step)
         self._actor = actor
         self._learner = learner

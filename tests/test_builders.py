@@ -8,7 +8,10 @@ then called as a layout calls it.
 
 from __future__ import annotations
 
+import importlib
+import importlib.util
 import inspect
+from typing import ClassVar
 
 import jax
 import pytest
@@ -171,3 +174,90 @@ def test_a_renamed_name_says_its_new_name():
         dqn.SGDLearner  # noqa: B018
     with pytest.raises(AttributeError, match="has no attribute 'NoSuchName'"):
         dqn.NoSuchName  # noqa: B018
+
+
+def test_a_config_that_still_chooses_its_variant_the_old_way_is_refused():
+    """A subclass with an old hook would silently train its base's agent: refused, naming
+    the table its row belongs in; a dataclass field of the same name is only data."""
+    import dataclasses
+
+    from rlkit.agents import actor_critic, dqn, on_policy
+
+    class OwnLoss(dqn.DQNConfig):
+        def make_loss(self):
+            return None
+
+    @dataclasses.dataclass
+    class LossByName(on_policy.PPOConfig):
+        loss: ClassVar[str] = "a2c"
+
+    @dataclasses.dataclass
+    class OneCritic(actor_critic.TD3Config):
+        num_critics: ClassVar[int] = 1
+
+    @dataclasses.dataclass
+    class OptimizerField(on_policy.PPOConfig):
+        optimizer: str = "mine"  # A key of the user's config, not a hook.
+
+    for builder, config, hook in [
+        (dqn.DQNBuilder, OwnLoss(), "make_loss"),
+        (on_policy.OnPolicyBuilder, LossByName(), "loss"),
+        (actor_critic.ActorCriticBuilder, OneCritic(), "num_critics"),
+    ]:
+        with pytest.raises(rlkit.ConfigError, match=f"defines {hook}: .* a row of .*VARIANTS"):
+            builder(config)
+    assert on_policy.OnPolicyBuilder(OptimizerField()).num_envs == 1
+    with pytest.raises(rlkit.ConfigError, match="OnPolicyConfig names no agent .*VARIANTS"):
+        on_policy.OnPolicyBuilder(on_policy.OnPolicyConfig())
+
+
+def test_a_rollout_schedule_runs_every_round_that_is_due():
+    from rlkit.agents.on_policy import RolloutSchedule
+
+    class Adder:
+        items_written, flushes = 0, 0
+
+        def flush(self):
+            self.flushes += 1
+
+    adder = Adder()
+    schedule = RolloutSchedule(4, 64, fetch_after_learning=True)
+    schedule.attach(adder)
+    assert schedule.learner_steps_due(0, 0) == 0
+    adder.items_written = 9  # Two rounds of 4, and one item of the next.
+    assert schedule.learner_steps_due(0, 0) == 2 and adder.flushes == 1
+    assert schedule.learner_steps_due(0, 2) == 0
+    adder.items_written = 12
+    assert schedule.learner_steps_due(0, 2) == 1
+    assert schedule.warm_up_again(100, 3) == 3  # Rollouts start again: nothing to wait for.
+    with pytest.raises(ValueError, match="has no items_written count"):
+        schedule.attach(object())
+
+
+def test_a_resumed_run_with_a_target_and_no_evaluation_yet_is_not_finished():
+    from types import SimpleNamespace
+
+    run_experiment = importlib.import_module("rlkit.experiments.run_experiment")  # The module.
+
+    config = SimpleNamespace(
+        run_dir=None, description=None, max_num_actor_steps=1_000, target_return=100.0
+    )
+    assert not run_experiment._finished(config, 200, [])
+    assert not run_experiment._finished(config, 200, [{"actor_steps": 100, "return_mean": 500}])
+    assert run_experiment._finished(config, 200, [{"actor_steps": 200, "return_mean": 500}])
+    assert run_experiment._finished(config, 1_000, [{"actor_steps": 1_000, "return_mean": 0}])
+
+
+@pytest.mark.skipif(importlib.util.find_spec("ray") is not None, reason="Ray is installed here")
+def test_a_distributed_run_without_ray_says_so_before_touching_the_run_directory(tmp_path):
+    from rlkit import experiments
+
+    run_dir = tmp_path / "run"
+    config = experiments.make_experiment_config(
+        "dqn", "CartPole-v1", max_num_actor_steps=100, run_dir=str(run_dir)
+    )
+    with pytest.raises(
+        rlkit.ConfigError, match=r"need Ray: pip install 'rlkit-jax\[distributed\]'"
+    ):
+        experiments.make_distributed_experiment(config, num_actors=1).run()
+    assert not run_dir.exists()

@@ -162,7 +162,7 @@ def test_reinforce_learns_from_whole_episodes_with_monte_carlo_returns():
     )
     values = lambda params, observation: 10.0 * observation[:, 0]  # noqa: E731
     networks = fixed_networks(jnp.zeros((5, 2)), None)._replace(value_apply=values)
-    batch = learning.rollout_minibatch(networks, config, {}, data)
+    batch = learning.rollout_minibatch(networks, config, {}, data, "gae")
     np.testing.assert_array_equal(batch.mask, [1, 1, 0, 0, 0])
     returns = np.array([1.0 + 0.5 * 1.0, 1.0])
     np.testing.assert_allclose(batch.advantage[:2], returns - [10.0, 20.0], rtol=1e-6)
@@ -276,7 +276,7 @@ def test_rollout_minibatch_flattens_rollouts_and_masks_final_observation_steps()
     values = lambda params, observation: 10.0 * observation[:, 0]  # noqa: E731
     networks = fixed_networks(jnp.zeros((4, 2)), None)._replace(value_apply=values)
     config = PPOConfig(num_envs=1, rollout_length=3, minibatch_size=3, discount=0.5)
-    batch = learning.rollout_minibatch(networks, config, {}, data)
+    batch = learning.rollout_minibatch(networks, config, {}, data, "gae")
     chex.assert_shape(batch.observation, (3, 1))
     np.testing.assert_array_equal(batch.mask, [1.0, 1.0, 0.0])
     np.testing.assert_array_equal(batch.action, [1, 0, 0])
@@ -452,7 +452,7 @@ def test_normalisation_uses_the_actor_s_statistics_and_scales_rewards_by_the_ret
         observation_clip=10.0,
         initial_observation_statistics=running_statistics.init_state(jnp.zeros(1)),
     )
-    optimizer = learning.make_optimizer(config)
+    optimizer = learning.make_optimizer(config, "adam")
     state = learning.initial_state(networks, optimizer, jax.random.PRNGKey(0), config)
     state = state._replace(discounted_returns=jnp.array([1.0, 2.0]))
     normalized, state = learning.normalize_rollouts(networks, config, state, data)

@@ -81,7 +81,7 @@ def learning_schedule(
 class OffPolicyBuilder(builders.ActorLearnerBuilder):
     """The replay side of an off-policy agent's builder: tables, n-step transition adder,
     dataset, learning schedule and actor, from a config with the `ReplayConfig` fields,
-    `n_step` and `discount` (a builder whose config acts in a batch overrides `num_envs`).
+    `n_step` and `discount`.
 
     Its table keeps the replay ratio with Reverb's sample-to-insert limiter, as actors and
     learner in separate processes need; a layout that runs them in one process relaxes it
@@ -94,6 +94,10 @@ class OffPolicyBuilder(builders.ActorLearnerBuilder):
 
     def __init__(self, config: Any):
         self._config = config
+
+    @property
+    def num_envs(self) -> int | None:
+        return None if self._config.num_envs == 1 else self._config.num_envs
 
     def item_signature(self, environment_spec: specs.EnvironmentSpec) -> Any:
         """What a replay item holds: `transitions_per_item` transitions."""

@@ -30,6 +30,12 @@ class ReplayConfig:
     transitions_per_item: int = 16
     num_sgd_steps_per_step: int = 8
     variable_update_period: int = 1  # Actor pulls params every N learner steps.
+    # Sub-environments acting together (`rlkit.make_vector_environment`, as SB3's n_envs);
+    # 1: one plain environment. Every schedule stays counted in environment steps: the
+    # exploration (DQN's epsilon decay, the actor-critics' random warm-up), the replay
+    # warm-up and the replay ratio (so N sub-environments get N times the learner steps per
+    # vector step).
+    num_envs: int = 1
     replay_table_name: str = "priority_table"
     # Prioritised replay (Schaul et al. 2016): P(i) ~ priority^priority_exponent, importance
     # weights (N P(i))^-beta with beta annealed linearly to 1 over the given SGD steps.
@@ -50,6 +56,7 @@ class ReplayConfig:
                 "transitions_per_item",
                 "num_sgd_steps_per_step",
                 "variable_update_period",
+                "num_envs",
                 "importance_sampling_anneal_steps",
             ),
         )

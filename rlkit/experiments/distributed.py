@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from rlkit import errors
 from rlkit.experiments.config import ExperimentConfig
 from rlkit.experiments.run_experiment import ExperimentResult, run_with_layout
 from rlkit.layouts.distributed import RayLayout
@@ -28,16 +27,12 @@ class DistributedExperiment:
     def __init__(self, config: ExperimentConfig, num_actors: int, **options: Any):
         self.config = config
         self.layout = RayLayout(num_actors, **options)
-        if config.replay_backend not in ("auto", "reverb"):
-            raise errors.ConfigError(
-                f"Distributed runs keep replay in a Reverb server; replay_backend "
-                f"{config.replay_backend!r} is for one process: use 'auto' or 'reverb'."
-            )
 
     def run(self) -> ExperimentResult:
         """Trains (resuming from `config.run_dir`'s last checkpoint, if any); returns the
         `ExperimentResult`. Ctrl-C and SIGTERM checkpoint, stop every Ray actor and raise
         `ExperimentInterrupted`, as in a single-process run."""
+        self.layout.check(self.config)  # Before the run directory is touched.
         return run_with_layout(self.config, self.layout)
 
 

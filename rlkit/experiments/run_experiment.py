@@ -347,8 +347,9 @@ def _finished(config: ExperimentConfig, steps: int, evaluations: list[dict[str, 
         or config.description is None
         or _exported_policy_steps(config.run_dir) == steps
     )
-    done = steps >= config.max_num_actor_steps or _reached(config.target_return, evaluations)
-    return evaluated_now and policy_current and done
+    if not (evaluated_now and policy_current):
+        return False
+    return steps >= config.max_num_actor_steps or _reached(config.target_return, evaluations)
 
 
 class _Run:

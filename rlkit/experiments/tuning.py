@@ -101,6 +101,7 @@ def tune(
         raise errors.ConfigError(
             f"Agent {agent!r} ships no search space: pass one (space_path=, or --space FILE)."
         )
+    space = load_search_space(space_path, entry.config_class)
     if base_config is None:
         base_config = entry.load_config(env_id)
     # Validates the names and the action space before any trial runs.
@@ -111,7 +112,6 @@ def tune(
         num_eval_episodes=num_eval_episodes,
         seed=seed,
     )
-    space = load_search_space(space_path, entry.config_class)
     report = on_trial or (lambda *_: None)
     search = _Search(agent, env_id, space, base_config, settings, env_kwargs, report, out)
     # Every trial is reported through `on_trial`; optuna's own warnings carry tracebacks.

@@ -168,7 +168,8 @@ class ActorCriticBuilder(off_policy.OffPolicyBuilder):
         return acting.make_policy(
             networks,
             tuple(environment_spec.actions.shape),
-            self._config.random_action_steps,
+            # Counted per sub-environment: the warm-up's environment steps are shared out.
+            -(-self._config.random_action_steps // self._config.num_envs),
             noise,
             evaluation,
         )

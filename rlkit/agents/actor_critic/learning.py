@@ -47,10 +47,10 @@ class Optimizers(NamedTuple):
 
 
 def make_optimizers(
-    config: ActorCriticConfig, temperature_learning_rate: float | None = None
+    config: ActorCriticConfig, temperature_learning_rate: float | None
 ) -> Optimizers:
     """Adam for each network (after global-norm clipping when `max_gradient_norm` > 0), and
-    for SAC's temperature (at the policy's rate unless given)."""
+    for SAC's temperature (None: an agent without one, whose optimiser is never used)."""
     return Optimizers(
         optimizers.make_optimizer(
             config.policy_learning_rate, max_gradient_norm=config.max_gradient_norm
@@ -187,9 +187,9 @@ def td3_sgd_step(
     networks: ActorCriticNetworks,
     optimizers: Optimizers,
     config: ActorCriticConfig,
-    policy_delay: int = 2,
-    target_noise: float = 0.2,
-    target_noise_clip: float = 0.5,
+    policy_delay: int,
+    target_noise: float,
+    target_noise_clip: float,
 ):
     """TD3: the critics' regression on the smaller target critic's value at the target
     policy's smoothed action (clipped Gaussian noise), and every `policy_delay` critic
@@ -407,7 +407,7 @@ class ActorCriticLearner(jax_learning.BatchLearner):
         iterator: Iterator[types.Batch],
         sgd_step: jax_learning.SGDStep,
         optimizers: Optimizers,
-        initial_temperature: float = 1.0,
+        initial_temperature: float,
         replay_client: replay.ReplayClient | None = None,
         counter: counting.Counter | None = None,
         logger: loggers.Logger | None = None,

@@ -120,10 +120,6 @@ class DQNBuilder(off_policy.OffPolicyBuilder):
     def config(self) -> DQNConfig:
         return self._config
 
-    @property
-    def num_envs(self) -> int | None:
-        return None if self._config.num_envs == 1 else self._config.num_envs
-
     def item_signature(self, environment_spec: specs.EnvironmentSpec) -> Any:
         cfg = self._config
         if cfg.frame_storage == "shared":  # Each frame stored once per item.

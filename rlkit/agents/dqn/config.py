@@ -53,11 +53,6 @@ class DQNConfig(ReplayConfig):
     # Each target update moves the target network this fraction of the way to the online
     # one: 1 copies it (DQN's hard sync); e.g. 0.005 with period 1 is Polyak averaging.
     target_update_rate: float = 1.0
-    # Sub-environments acting together (`rlkit.make_vector_environment`, as SB3's n_envs);
-    # 1: one plain environment. Every schedule stays counted in environment steps: the
-    # epsilon decay, the warm-up and the replay ratio (so N sub-environments get N times
-    # the learner steps per vector step).
-    num_envs: int = 1
     # Exploration (epsilon-greedy, linear decay over environment steps).
     epsilon_init: float = 1.0
     epsilon_final: float = 0.04
@@ -119,7 +114,6 @@ class DQNConfig(ReplayConfig):
             "learning_rate_decay_steps must be >= 0 (0: constant).",
         )
         configs.require(self.epsilon_decay_steps >= 0, self, "epsilon_decay_steps must be >= 0.")
-        configs.check_positive(self, ("num_envs",))
         configs.require(
             all(size > 0 for size in self.hidden_sizes),
             self,

@@ -90,11 +90,12 @@ class RolloutSchedule(builders.LearningSchedule):
         self._adder, self._learned = adder, 0
 
     def learner_steps_due(self, num_observations: int, learner_steps_started: int) -> int:
-        if self._adder.items_written // self.items_per_learner_step <= self._learned:
+        due = self._adder.items_written // self.items_per_learner_step - self._learned
+        if due <= 0:
             return 0
         self._adder.flush()
-        self._learned += 1
-        return 1
+        self._learned += due
+        return due
 
     def warm_up_again(self, num_observations: int, learner_steps_done: int) -> int:
         return learner_steps_done  # Nothing to wait for: rollouts start again.

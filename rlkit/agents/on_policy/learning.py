@@ -68,7 +68,7 @@ PolicyStep = Callable[
 ]
 
 
-def make_optimizer(config: OnPolicyConfig, kind: str = "adam") -> optax.GradientTransformation:
+def make_optimizer(config: OnPolicyConfig, kind: str) -> optax.GradientTransformation:
     """`kind` as SB3 sets it up (Adam with eps 1e-5; RMSprop with decay 0.99 and eps 1e-5
     outside the square root, as torch's), after global-norm clipping when asked."""
     return optimizers.make_optimizer(config.learning_rate, kind, 1e-5, config.max_gradient_norm)
@@ -377,7 +377,7 @@ def rollout_minibatch(
     config: OnPolicyConfig,
     params: types.Params,
     data: Any,
-    advantages: str = "gae",
+    advantages: str,
 ) -> Minibatch:
     """The rollouts `data` (`Step`s [N, T + 1]) as one flat batch of N * T steps, with
     advantages and value targets under `params`: "gae", or "vtrace" when the actors' policy
@@ -422,8 +422,8 @@ def make_update(
     optimizer: optax.GradientTransformation,
     config: OnPolicyConfig,
     loss_fn: LossFn,
-    advantages: str = "gae",
-    policy_step: PolicyStep | None = None,
+    advantages: str,
+    policy_step: PolicyStep | None,
 ) -> jax_learning.Update:
     """One learner step: `(state, rollouts, probabilities) -> (state, metrics, None)`:
     advantages over the rollouts (`advantages`: "gae" or "vtrace"), `policy_step` on the
@@ -483,8 +483,8 @@ class OnPolicyLearner(jax_learning.BatchLearner):
         iterator: Iterator[types.Batch],
         loss_fn: LossFn,
         optimizer: optax.GradientTransformation,
-        advantages: str = "gae",
-        policy_step: PolicyStep | None = None,
+        advantages: str,
+        policy_step: PolicyStep | None,
         counter: counting.Counter | None = None,
         logger: loggers.Logger | None = None,
         device: jax.Device | None = None,

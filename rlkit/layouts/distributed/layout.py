@@ -49,7 +49,19 @@ class RayLayout:
         if not isinstance(num_actors, int) or isinstance(num_actors, bool) or num_actors < 1:
             raise errors.ConfigError(f"num_actors must be a positive integer, got {num_actors!r}.")
 
+    @staticmethod
+    def check(config: Any) -> None:
+        """Raises `ConfigError` before anything is written if `config` cannot run on Ray:
+        Ray is not installed, or its replay backend is one process's."""
+        import_ray()
+        if config.replay_backend not in ("auto", "reverb"):
+            raise errors.ConfigError(
+                f"Distributed runs keep replay in a Reverb server; replay_backend "
+                f"{config.replay_backend!r} is for one process: use 'auto' or 'reverb'."
+            )
+
     def __call__(self, config: Any, context: base.LayoutContext) -> base.TrainingLayout:
+        self.check(config)
         ray = import_ray()
         # Here, not before: the runner holds the run directory (its logs cleared or
         # truncated), and its signal handling covers Ray's start and, as the run's teardown
