@@ -9,6 +9,9 @@ and writes the labels side by side, with the ratio of training times, into BENCH
     python bench/core_check.py --label before     # on the commit before the change
     python bench/core_check.py --label after      # on the change
     python bench/core_check.py --report           # only rewrite the section
+    git worktree add /tmp/before REV
+    python bench/core_check.py --interleave /tmp/before --agents ppo
+        # seed by seed, the tree at REV then this one, each run in a process of its own
 
 Results: bench/results/core_check.jsonl (a run already there under its label and seed is
 skipped). The machine is shared: compare the ratios with the spread between seeds.
@@ -22,6 +25,7 @@ import os
 import pathlib
 import platform
 import subprocess
+import sys
 
 try:
     from bench import dqn_family
@@ -42,12 +46,55 @@ RUNS = {
 RESULTS = pathlib.Path(__file__).resolve().parent / "results" / "core_check.jsonl"
 
 
-def commit() -> str:
-    root = pathlib.Path(__file__).resolve().parent.parent
+def commit(tree: str | pathlib.Path | None = None) -> str:
+    """The short commit of `tree` (this checkout by default)."""
+    tree = tree or pathlib.Path(__file__).resolve().parent.parent
     result = subprocess.run(
-        ["git", "rev-parse", "--short", "HEAD"], cwd=root, capture_output=True, text=True
+        ["git", "rev-parse", "--short", "HEAD"], cwd=tree, capture_output=True, text=True
     )
     return result.stdout.strip() or "unknown"
+
+
+# Runs one agent's run in the tree given (its own rlkit and bench), printing the result.
+_RUN_IN_TREE = """
+import json, sys
+sys.path.insert(0, sys.argv[1])
+import rlkit
+from bench import dqn_family
+assert rlkit.__file__.startswith(sys.argv[1]), rlkit.__file__
+name, env_id, steps, eval_every, seed = json.loads(sys.argv[2])
+result = dqn_family.run(name, env_id, seed, steps, eval_every, "local", {name: (name, [])})
+result.pop("config")
+print(json.dumps(result))
+"""
+
+
+def run_in_tree(tree: str, name: str, seed: int) -> dict:
+    """`name`'s run for `seed` on the code of `tree` (a checkout), in a new process."""
+    _, env_id, steps, eval_every = RUNS[name]
+    arguments = json.dumps([name, env_id, steps, eval_every, seed])
+    completed = subprocess.run(
+        [sys.executable, "-c", _RUN_IN_TREE, tree, arguments],
+        cwd=tree,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return json.loads(completed.stdout.strip().splitlines()[-1])
+
+
+def interleave(old_tree: str, agents: list[str], seeds: list[int]) -> list[dict]:
+    """Seed by seed, `old_tree`'s run then this tree's: drift on a shared machine hits both
+    alike."""
+    root = str(pathlib.Path(__file__).resolve().parent.parent)
+    records = []
+    for name in agents:
+        for seed in seeds:
+            for label, tree in (("before, interleaved", old_tree), ("after, interleaved", root)):
+                result = run_in_tree(tree, name, seed)
+                records.append({"name": name, "label": label, "commit": commit(tree), **result})
+                print(f"  {label} {name} seed {seed}: {result['seconds']} s", flush=True)
+    return records
 
 
 def report(records: list[dict], labels: list[str]) -> str:
@@ -59,9 +106,12 @@ def report(records: list[dict], labels: list[str]) -> str:
             if not runs:
                 continue
             seconds_by_label[label] = np.mean([r["seconds"] for r in runs])
+            # "after, X" against "before, X" when both ran (e.g. interleaved), else the first.
+            base = label.replace("after", "before", 1)
+            base = base if base in seconds_by_label and base != label else labels[0]
             ratio = ""
-            if label != labels[0] and labels[0] in seconds_by_label:
-                ratio = f"{seconds_by_label[label] / seconds_by_label[labels[0]]:.2f}x"
+            if label != base and base in seconds_by_label:
+                ratio = f"{seconds_by_label[label] / seconds_by_label[base]:.2f}x vs {base}"
             rows.append(
                 [
                     f"{name} {env_id} {steps // 1000}k",
@@ -79,7 +129,7 @@ def report(records: list[dict], labels: list[str]) -> str:
             "final return per seed (20 greedy ep.)",
             "mean",
             "train s per seed",
-            "time vs first label",
+            "train time ratio",
         ],
         rows,
     )
@@ -88,7 +138,10 @@ def report(records: list[dict], labels: list[str]) -> str:
 Each agent's shipped config, one process, local replay, seeds 0 1 2; greedy evaluations as
 `bench/dqn_family.py` runs them (10 episodes along the way, 20 at the end). Training
 wall-clock only, on {platform.machine()}, {os.cpu_count()} cores, jax {jax.__version__},
-Python {platform.python_version()}; labels run hours apart on a shared machine.
+Python {platform.python_version()}. "before" and "after" ran an hour apart on a shared
+machine (timings drift by tens of percent); "interleaved" rows ran seed by seed, one tree
+after the other, in one shell loop. The same seeds give the same runs (equal returns): the
+change kept every update.
 
 {table}
 """
@@ -100,9 +153,14 @@ def main() -> None:
     parser.add_argument("--agents", nargs="+", default=list(RUNS), choices=list(RUNS))
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--report", action="store_true", help="only rewrite the section")
+    parser.add_argument("--interleave", metavar="TREE", help="a checkout of the code before")
     args = parser.parse_args()
     records = dqn_family.load_results(RESULTS)
-    if not args.report:
+    if args.interleave:
+        new = interleave(args.interleave, args.agents, args.seeds)
+        records = [r for r in records if "interleaved" not in r["label"]] + new
+        RESULTS.write_text("".join(json.dumps(r) + "\n" for r in records))
+    elif not args.report:
         if args.label is None:
             parser.error("--label is required to run (or --report)")
         variants = {name: (agent, []) for name, (agent, *_) in RUNS.items()}

@@ -65,6 +65,8 @@ def test_builder_methods_take_the_interface_arguments(name):
     spec = rlkit.make_environment_spec(environment)
     environment.close()
     networks = entry.make_networks(spec, config)
+    if entry.value_function is not None:  # Every reference of the entry resolves.
+        assert callable(entry.make_value_function(networks))
     policy = builder.make_policy(networks=networks, environment_spec=spec, evaluation=False)
     builder.make_policy(networks=networks, environment_spec=spec, evaluation=True)
     builder.make_actor_policy(networks=networks, environment_spec=spec, actor_index=1, num_actors=2)
