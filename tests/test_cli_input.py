@@ -389,3 +389,32 @@ def test_distributed_runs_default_to_their_own_run_dir(capsys, tmp_path, monkeyp
     (distributed / "experiment.yaml").write_text("agent: dqn\nlayout: distributed\n")
     code, _, err = run_cli(capsys, "train", "dqn", "--env", "CartPole-v1", "--distributed")
     assert "run dir runs/dqn_cartpole_distributed_seed0 was started" in one_line_error(code, err)
+
+
+def test_a_run_dir_from_before_a_config_key_was_added_still_resumes(tmp_path):
+    """A key the saved config lacks counts as its default (e.g. the actor-critics'
+    `num_envs`, added to every off-policy config): the run resumes; another value of it,
+    or of a saved key, is refused."""
+    from rlkit.agents.actor_critic import SACConfig
+
+    current = configs.config_to_dict(SACConfig())
+    defaults = configs.config_to_dict(SACConfig())
+    summary = {
+        "agent": "sac",
+        "env_id": "Pendulum-v1",
+        "env_recipe": "continuous",
+        "env_kwargs": {},
+        "seed": 0,
+        "agent_config": current,
+        "layout": "one-process",
+    }
+    saved = {**summary, "agent_config": {k: v for k, v in current.items() if k != "num_envs"}}
+    path = tmp_path / "experiment.yaml"
+    configs.write_yaml(str(path), saved)
+    cli._check_run_dir_matches(str(path), summary, defaults)
+    changed = {**summary, "agent_config": {**current, "num_envs": 4}}
+    with pytest.raises(cli.CommandError, match=r"different agent config \(num_envs\)"):
+        cli._check_run_dir_matches(str(path), changed, defaults)
+    changed = {**summary, "agent_config": {**current, "batch_size": 64}}
+    with pytest.raises(cli.CommandError, match=r"different agent config \(batch_size\)"):
+        cli._check_run_dir_matches(str(path), changed, defaults)

@@ -435,7 +435,11 @@ def _env_kwargs(pairs: Sequence[str]) -> dict:
     return kwargs
 
 
-def _check_run_dir_matches(path: str, experiment: dict) -> None:
+def _check_run_dir_matches(
+    path: str, experiment: dict, config_defaults: dict | None = None
+) -> None:
+    """Refuses a run directory started with other settings. A config key the saved config
+    lacks (added to the config class since) counts as its default: `config_defaults`."""
     from rlkit import configs
 
     if not os.path.isfile(path):
@@ -443,6 +447,8 @@ def _check_run_dir_matches(path: str, experiment: dict) -> None:
     saved = configs.read_yaml(path)
     saved.setdefault("env_recipe", experiment["env_recipe"])  # Runs from before recipes.
     saved.setdefault("layout", "one-process")  # Runs from before distributed runs.
+    if isinstance(saved.get("agent_config"), dict) and config_defaults:
+        saved["agent_config"] = {**config_defaults, **saved["agent_config"]}
     if saved["layout"] != experiment["layout"]:
         flag = "with" if saved["layout"] == "distributed" else "without"
         raise CommandError(
@@ -562,7 +568,8 @@ def _train(args: argparse.Namespace) -> int:
     entry, agent_config, env_kwargs, env_recipe, loggers = _prepare_train(args)
     run_dir = args.run_dir or _default_run_dir(entry.name, args.env, seed, args.distributed)
     summary = _experiment_summary(args, entry, agent_config, env_kwargs, env_recipe, seed)
-    _check_run_dir_matches(os.path.join(run_dir, EXPERIMENT_FILE), summary)
+    defaults = configs.config_to_dict(type(agent_config)())
+    _check_run_dir_matches(os.path.join(run_dir, EXPERIMENT_FILE), summary, defaults)
     # JAX and the rest load only now: a mistake on the command line is reported at once.
     from rlkit import experiments
 
@@ -670,6 +677,8 @@ def _train_seeds(args: argparse.Namespace) -> int:
     import threading
     from concurrent import futures
 
+    from rlkit import configs
+
     if args.seed is not None:
         raise CommandError("give --seed S (one run) or --seeds 0-2 (one run each), not both.")
     entry, agent_config, env_kwargs, env_recipe, _ = _prepare_train(args)
@@ -681,7 +690,8 @@ def _train_seeds(args: argparse.Namespace) -> int:
             else _default_run_dir(entry.name, args.env, seed, args.distributed)
         )
         summary = _experiment_summary(args, entry, agent_config, env_kwargs, env_recipe, seed)
-        _check_run_dir_matches(os.path.join(run_dirs[seed], EXPERIMENT_FILE), summary)
+        defaults = configs.config_to_dict(type(agent_config)())
+        _check_run_dir_matches(os.path.join(run_dirs[seed], EXPERIMENT_FILE), summary, defaults)
 
     lock = threading.Lock()  # One whole line at a time from each run.
     running: dict[int, subprocess.Popen] = {}
