@@ -112,7 +112,7 @@ def test_trpo_step_stays_in_the_trust_region_improves_the_surrogate_and_spares_t
     env = rlkit.make_environment("CartPole-v1", seed=0)
     spec = rlkit.make_environment_spec(env)
     config = TRPOConfig(num_envs=1, rollout_length=64, minibatch_size=64, target_kl=0.01)
-    networks = networks_lib.make_networks(spec, config)
+    networks = networks_lib.make_policy_value_networks(spec, config)
     params = networks.init(jax.random.PRNGKey(0))
     keys = jax.random.split(jax.random.PRNGKey(1), 3)
     observation = jax.random.normal(keys[0], (64, 4))
@@ -518,7 +518,7 @@ def test_the_cartpole_yaml_is_rl_zoo_s():
     # "auto" builds Box actions in [-1, 1] for the Gaussian policy; Discrete ones pass as they are.
     assert entry.resolve_recipe("Pendulum-v1") == "continuous"
     env = rlkit.make_environment("CartPole-v1", recipe=entry.resolve_recipe("CartPole-v1"))
-    networks_lib.make_networks(rlkit.make_environment_spec(env), config)
+    networks_lib.make_policy_value_networks(rlkit.make_environment_spec(env), config)
 
 
 @pytest.mark.slow

@@ -33,7 +33,7 @@ _EXPORTS = {
     "OnPolicyLearner": "rlkit.agents.on_policy.learning",
     "OnPolicyState": "rlkit.agents.on_policy.learning",
     "PolicyValueNetworks": "rlkit.agents.on_policy.networks",
-    "make_networks": "rlkit.agents.on_policy.networks",
+    "make_networks": "rlkit.agents.on_policy.builder",
     "make_policy": "rlkit.agents.on_policy.acting",
 }
 _lazy.attach(__name__, _EXPORTS, submodules=("learning", "acting", "networks"))
@@ -53,7 +53,7 @@ for _name, _config, _description in [
             package="rlkit.agents.on_policy",
             config=f"rlkit.agents.on_policy.config:{_config}",
             builder="rlkit.agents.on_policy.builder:OnPolicyBuilder",
-            networks="rlkit.agents.on_policy.networks:make_networks",
+            networks="rlkit.agents.on_policy.builder:make_networks",
             configs_dir=f"configs/{_name}",
             # Box actions in [-1, 1] for the Gaussian policy; a no-op on Discrete ones.
             env_recipe="continuous",
@@ -69,6 +69,7 @@ if TYPE_CHECKING:
         OnPolicyBuilder,
         OnPolicyVariant,
         RolloutSchedule,
+        make_networks,
     )
     from rlkit.agents.on_policy.config import (
         A2CConfig,
@@ -79,7 +80,7 @@ if TYPE_CHECKING:
         TRPOConfig,
     )
     from rlkit.agents.on_policy.learning import OnPolicyLearner, OnPolicyState
-    from rlkit.agents.on_policy.networks import PolicyParams, PolicyValueNetworks, make_networks
+    from rlkit.agents.on_policy.networks import PolicyParams, PolicyValueNetworks
 
 __all__ = [
     "A2C",

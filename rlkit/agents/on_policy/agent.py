@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 from rlkit.agents.on_policy import config as config_lib
-from rlkit.agents.on_policy import networks as on_policy_networks
-from rlkit.agents.on_policy.builder import OnPolicyBuilder
+from rlkit.agents.on_policy.builder import OnPolicyBuilder, make_networks
 from rlkit.layouts.local import ConfiguredAgent
 
 
@@ -21,7 +20,7 @@ class OnPolicyAgent(ConfiguredAgent):
     family_config = config_lib.OnPolicyConfig
     config_class = config_lib.PPOConfig
     builder_class = OnPolicyBuilder
-    make_networks = staticmethod(on_policy_networks.make_networks)
+    make_networks = staticmethod(make_networks)
 
 
 class PPO(OnPolicyAgent):

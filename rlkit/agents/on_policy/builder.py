@@ -18,6 +18,7 @@ from typing import Any, NamedTuple
 from rlkit import builders, core, loggers, replay, specs, types
 from rlkit.agents import variants
 from rlkit.agents.on_policy import acting, learning
+from rlkit.agents.on_policy import networks as networks_lib
 from rlkit.agents.on_policy.config import (
     A2CConfig,
     IMPALAConfig,
@@ -99,6 +100,14 @@ class RolloutSchedule(builders.LearningSchedule):
 
     def warm_up_again(self, num_observations: int, learner_steps_done: int) -> int:
         return learner_steps_done  # Nothing to wait for: rollouts start again.
+
+
+def make_networks(
+    environment_spec: specs.EnvironmentSpec, config: OnPolicyConfig
+) -> PolicyValueNetworks:
+    """`config`'s policy and value networks for `environment_spec` (every on-policy agent's
+    are alike: a categorical or Gaussian policy and a value MLP)."""
+    return networks_lib.make_policy_value_networks(environment_spec, config)
 
 
 def _extras_spec(policy: actors.ActorCore | None) -> types.NestedSpec:

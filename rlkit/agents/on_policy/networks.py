@@ -102,7 +102,7 @@ def _policy_kind(environment_spec: specs.EnvironmentSpec, agent: str) -> tuple[s
     )
 
 
-def make_networks(
+def make_policy_value_networks(
     environment_spec: specs.EnvironmentSpec, config: OnPolicyConfig
 ) -> PolicyValueNetworks:
     """The agent's policy-value networks for `environment_spec` (`config`: an
