@@ -17,7 +17,7 @@ import optax
 
 from rlkit import builders, core, errors, replay, specs, types
 from rlkit.agents.replay_config import ReplayConfig
-from rlkit.jax import actors, variable_utils
+from rlkit.jax import actors
 
 
 def replay_tables(config: ReplayConfig, signature: Any) -> list[replay.TableConfig]:
@@ -155,16 +155,7 @@ class OffPolicyBuilder(builders.ActorLearnerBuilder):
         """A `GenericActor` on `policy`, fetching "policy" every `variable_update_period`
         learner steps from `variable_source` (none: the policy acts without parameters)."""
         del environment_spec
-        client = None
-        if variable_source is not None:
-            client = variable_utils.VariableClient(
-                variable_source, "policy", self._config.variable_update_period
-            )
-        return actors.GenericActor(
-            policy,
-            random_key,
-            client,
-            adder,
-            check_finite=self.check_finite_actions,
-            num_envs=num_envs,
+        period = self._config.variable_update_period
+        return actors.make_actor(
+            policy, random_key, variable_source, adder, period, self.check_finite_actions, num_envs
         )

@@ -203,3 +203,23 @@ class GenericActor(core.Actor, core.Saveable[Any]):
     def restore(self, state: Any) -> None:
         self._state = jax.device_put(state, self._device)
         self._extras = self._get_extras(self._state)
+
+
+def make_actor(
+    policy: ActorCore,
+    random_key: types.PRNGKey,
+    variable_source: core.VariableSource | None = None,
+    adder: adders_lib.Adder | None = None,
+    update_period: int = 1,
+    check_finite: bool = False,
+    num_envs: int | None = None,
+) -> GenericActor:
+    """A `GenericActor` on `policy`, fetching "policy" from `variable_source` every
+    `update_period` learner steps (none: the policy acts without parameters): what every
+    family's builder makes its actors with."""
+    client = None
+    if variable_source is not None:
+        client = variable_utils.VariableClient(variable_source, "policy", update_period)
+    return GenericActor(
+        policy, random_key, client, adder, check_finite=check_finite, num_envs=num_envs
+    )

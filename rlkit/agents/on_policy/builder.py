@@ -28,7 +28,7 @@ from rlkit.agents.on_policy.config import (
     TRPOConfig,
 )
 from rlkit.agents.on_policy.networks import PolicyValueNetworks
-from rlkit.jax import actors, variable_utils
+from rlkit.jax import actors
 from rlkit.utils import counting
 
 
@@ -256,11 +256,6 @@ class OnPolicyBuilder(builders.ActorLearnerBuilder):
         num_envs: int | None = None,
     ) -> actors.GenericActor:
         del environment_spec
-        client = None
-        if variable_source is not None:
-            lagging = self._variant.advantages == "vtrace"
-            period = self._config.actor_update_period if lagging else 1
-            client = variable_utils.VariableClient(variable_source, "policy", period)
-        return actors.GenericActor(
-            policy, random_key, client, adder, check_finite=True, num_envs=num_envs
-        )
+        lagging = self._variant.advantages == "vtrace"  # V-trace's actors fetch on a period.
+        period = self._config.actor_update_period if lagging else 1
+        return actors.make_actor(policy, random_key, variable_source, adder, period, True, num_envs)
