@@ -222,7 +222,40 @@ def _ensure_xdg_runtime_dir() -> None:
     os.environ["XDG_RUNTIME_DIR"] = directory
 
 
-class GymWrapper(dm_env.Environment):
+class GymnasiumEnvironment(dm_env.Environment):
+    """What a dm_env view of a gymnasium environment (one, or a vector of them) shares: the
+    specs it converted, rendering, closing, and the wrapped environment and its metadata.
+    Subclasses set `_environment`, `_observation_spec` and `_action_spec`."""
+
+    _environment: Any
+    _observation_spec: Any
+    _action_spec: Any
+
+    def observation_spec(self):
+        return self._observation_spec
+
+    def action_spec(self):
+        return self._action_spec
+
+    def render(self):
+        return self._environment.render()
+
+    def close(self) -> None:
+        self._environment.close()
+
+    @property
+    def environment(self) -> Any:
+        """The wrapped gymnasium environment (a `gymnasium.vector.VectorEnv` for a vector
+        wrapper)."""
+        return self._environment
+
+    @property
+    def metadata(self) -> dict:
+        """The gymnasium environment's metadata (`render_fps`, `render_modes`)."""
+        return self._environment.metadata
+
+
+class GymWrapper(GymnasiumEnvironment):
     """Presents a gymnasium environment as a `dm_env.Environment`.
 
     As the `dm_env.Environment` contract asks, `step` on a fresh environment or after a `LAST`
@@ -271,28 +304,6 @@ class GymWrapper(dm_env.Environment):
             self._needs_reset = True
             return dm_env.TimeStep(dm_env.StepType.LAST, reward, np.float64(1.0), observation)
         return dm_env.TimeStep(dm_env.StepType.MID, reward, np.float64(1.0), observation)
-
-    def observation_spec(self):
-        return self._observation_spec
-
-    def action_spec(self):
-        return self._action_spec
-
-    def render(self):
-        return self._environment.render()
-
-    def close(self) -> None:
-        self._environment.close()
-
-    @property
-    def environment(self) -> gymnasium.Env:
-        """The wrapped gymnasium environment."""
-        return self._environment
-
-    @property
-    def metadata(self) -> dict:
-        """The gymnasium environment's metadata (`render_fps`, `render_modes`)."""
-        return self._environment.metadata
 
 
 def _space_converter(

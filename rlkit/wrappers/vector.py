@@ -46,7 +46,7 @@ def _to_gym_action_leaf(space: gymnasium.spaces.Space):
     return lambda action: np.asarray(action, dtype=dtype)
 
 
-class VectorGymWrapper(dm_env.Environment):
+class VectorGymWrapper(gym_wrapper.GymnasiumEnvironment):
     """Presents a `gymnasium.vector.VectorEnv` as a batched `dm_env.Environment`.
 
     Timesteps are `dm_env.TimeStep`s of arrays with a leading axis of `num_envs`:
@@ -124,24 +124,3 @@ class VectorGymWrapper(dm_env.Environment):
         self._ended = ended
         discount = 1.0 - terminated  # Terminated: 0; truncated or running: 1.
         return dm_env.TimeStep(step_type, reward, discount, self._convert_observation(observation))
-
-    def observation_spec(self):
-        return self._observation_spec
-
-    def action_spec(self):
-        return self._action_spec
-
-    def render(self):
-        return self._environment.render()
-
-    def close(self) -> None:
-        self._environment.close()
-
-    @property
-    def environment(self) -> gymnasium.vector.VectorEnv:
-        """The wrapped gymnasium vector environment."""
-        return self._environment
-
-    @property
-    def metadata(self) -> dict:
-        return self._environment.metadata
