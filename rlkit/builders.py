@@ -27,8 +27,8 @@ class LearningSchedule:
     Counted, not timed, so a run does the same updates whatever the machine; rounds of
     learner steps may run on a worker thread while the actor acts on the parameters from
     before them (`runs_in_background`). A family whose learning follows something else
-    (e.g. rollouts written) subclasses it: `attach` gets the acting adder before the first
-    step, `learner_steps_due` says how many learner steps to start now,
+    (e.g. rollouts written) subclasses it, replacing the ratio: `attach` gets the acting
+    adder before the first step, `learner_steps_due` says how many learner steps to start now,
     `fetch_after_learning` whether the actor must fetch the new parameters before it acts
     again, and `warm_up_again` how to wait after the replay tables were lost.
     """

@@ -223,7 +223,7 @@ def test_a_rollout_schedule_runs_every_round_that_is_due():
             self.flushes += 1
 
     adder = Adder()
-    schedule = RolloutSchedule(4, 64, fetch_after_learning=True)
+    schedule = RolloutSchedule(4, fetch_after_learning=True)
     schedule.attach(adder)
     assert schedule.learner_steps_due(0, 0) == 0
     adder.items_written = 9  # Two rounds of 4, and one item of the next.

@@ -27,9 +27,6 @@ from rlkit import types
 _HALF_LOG_TWO_PI = 0.5 * math.log(2.0 * math.pi)
 
 
-KINDS = ("categorical", "gaussian")
-
-
 def _mean_and_std(output: tuple[jax.Array, jax.Array]) -> tuple[jax.Array, jax.Array]:
     """A Gaussian policy's output `(mean [B, A], log_std)` as rlax takes it."""
     mean, log_std = output

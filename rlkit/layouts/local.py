@@ -66,7 +66,6 @@ class LocalLayout(agent_lib.Agent):
         if num_envs is not None:
             builders.check_num_envs(builder, num_envs)
         self.builder = builder
-        self.num_envs = builder.num_envs
         self.environment_spec = environment_spec
         self.networks = networks
         learner_key, actor_key, self._evaluation_key = jax.random.split(jax.random.PRNGKey(seed), 3)
@@ -118,6 +117,11 @@ class LocalLayout(agent_lib.Agent):
             before_background_round=getattr(dataset, "prefetch", None),
             schedule=schedule,
         )
+
+    @property
+    def num_envs(self) -> int | None:
+        """The sub-environments the actor acts in (the config's, through the builder)."""
+        return self.builder.num_envs
 
     def make_evaluation_actor(
         self, seed: int | None = None, num_envs: int | None = None

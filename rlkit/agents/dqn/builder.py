@@ -113,7 +113,7 @@ class DQNBuilder(off_policy.OffPolicyBuilder):
     """
 
     def __init__(self, config: DQNConfig):
-        variant_of(config)  # A config of no variant fails here, not mid-run.
+        self._variant = variant_of(config)  # A config of no variant fails here, not mid-run.
         super().__init__(config)
 
     @property
@@ -153,7 +153,7 @@ class DQNBuilder(off_policy.OffPolicyBuilder):
             learning_rate = optax.linear_schedule(
                 cfg.learning_rate, 0.0, cfg.learning_rate_decay_steps
             )
-        variant = variant_of(cfg)
+        variant = self._variant
         return learning.DQNLearner(
             networks=networks,
             loss_fn=variant.loss(cfg),

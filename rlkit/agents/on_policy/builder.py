@@ -73,14 +73,18 @@ class RolloutSchedule(builders.LearningSchedule):
 
     runs_in_background = False
 
-    def __init__(
-        self, items_per_learner_step: int, steps_per_learner_step: int, fetch_after_learning: bool
-    ):
-        super().__init__(0, float(steps_per_learner_step))
+    def __init__(self, items_per_learner_step: int, fetch_after_learning: bool):
+        # No replay ratio to hold: every method of the ratio schedule is replaced.
         self.items_per_learner_step = items_per_learner_step
         self.fetch_after_learning = fetch_after_learning
         self._adder: Any = None
         self._learned = 0  # Learner steps started since this adder began writing.
+
+    def __repr__(self) -> str:
+        return (
+            f"RolloutSchedule(items_per_learner_step={self.items_per_learner_step}, "
+            f"fetch_after_learning={self.fetch_after_learning})"
+        )
 
     def attach(self, adder: replay.Adder) -> None:
         if not hasattr(adder, "items_written"):
@@ -232,7 +236,6 @@ class OnPolicyBuilder(builders.ActorLearnerBuilder):
         cfg = self._config
         return RolloutSchedule(
             cfg.num_envs,
-            cfg.steps_per_learner_step,
             # V-trace's actors fetch on their own period and lag; the others act current.
             fetch_after_learning=self._variant.advantages != "vtrace",
         )
