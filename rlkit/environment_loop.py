@@ -5,7 +5,7 @@ from __future__ import annotations
 import collections
 import operator
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, NamedTuple, Protocol
 
 import dm_env
@@ -27,6 +27,21 @@ class EnvLoopObserver(Protocol):
     ) -> None: ...
 
     def get_metrics(self) -> dict[str, Any]: ...
+
+
+class _StopCheck:
+    """`should_stop(steps)` asked after `first` steps of one `run` call, then every `every`."""
+
+    def __init__(self, should_stop: Callable[[int], bool], every: int, first: int):
+        self._should_stop, self._every = should_stop, every
+        self.next_at = first
+
+    def due(self, steps: int) -> bool:
+        return steps >= self.next_at
+
+    def stop(self, steps: int) -> bool:
+        self.next_at += (steps - self.next_at) // self._every * self._every + self._every
+        return bool(self._should_stop(steps))
 
 
 class _Episode(NamedTuple):
@@ -176,7 +191,13 @@ class EnvironmentLoop(core.Worker):
         return result
 
     def run(
-        self, num_episodes: int | None = None, num_steps: int | None = None
+        self,
+        num_episodes: int | None = None,
+        num_steps: int | None = None,
+        *,
+        should_stop: Callable[[int], bool] | None = None,
+        check_every: int = 1_000,
+        first_check: int | None = None,
     ) -> list[dict[str, Any]]:
         """Runs `num_episodes` episodes or exactly `num_steps` environment steps (or forever).
 
@@ -185,22 +206,32 @@ class EnvironmentLoop(core.Worker):
         batched environment steps all its sub-environments at once, so it stops at the first
         vector step that reaches `num_steps` (at most `num_envs - 1` over) or that finishes
         the `num_episodes`-th episode (several may finish together).
+
+        `should_stop(steps)`, if given, is asked after `first_check` steps (default:
+        `check_every`) and every `check_every` steps after that (the steps this call has
+        taken), and ends the run early when it returns True (training callbacks:
+        `rlkit.experiments.callbacks`); without it the loop checks nothing.
         """
         if num_episodes is not None and num_steps is not None:
             raise ValueError("Pass num_episodes or num_steps to run(), not both.")
         for name, value in (("num_episodes", num_episodes), ("num_steps", num_steps)):
             if value is not None and (not isinstance(value, int | np.integer) or value < 0):
                 raise ValueError(f"{name} must be a non-negative integer, got {value!r}.")
+        if should_stop is not None and (not isinstance(check_every, int) or check_every <= 0):
+            raise ValueError(f"check_every must be a positive integer, got {check_every!r}.")
+        check = None
+        if should_stop is not None:
+            check = _StopCheck(should_stop, check_every, first_check or check_every)
         start = time.perf_counter()
         if self._num_envs is not None:
-            results, steps = self._run_batched(num_episodes, num_steps)
+            results, steps = self._run_batched(num_episodes, num_steps, check)
         else:
-            results, steps = self._run_single(num_episodes, num_steps)
+            results, steps = self._run_single(num_episodes, num_steps, check)
         self._write_summary(steps, results, time.perf_counter() - start)
         return results
 
     def _run_single(
-        self, num_episodes: int | None, num_steps: int | None
+        self, num_episodes: int | None, num_steps: int | None, check: _StopCheck | None
     ) -> tuple[list[dict[str, Any]], int]:
         results = []
         episodes = steps = 0
@@ -208,13 +239,20 @@ class EnvironmentLoop(core.Worker):
             num_steps is None or steps < num_steps
         ):
             remaining = None if num_steps is None else num_steps - steps
+            if check is not None:  # An episode paused at the check goes on after it.
+                until_check = check.next_at - steps
+                remaining = until_check if remaining is None else min(remaining, until_check)
             result = self.run_episode(max_steps=remaining)
             steps += self._steps_in_last_call
-            if result is None:
+            if result is not None:
+                episodes += 1
+                self._logger.write(result)
+                results.append(result)
+            if check is not None and check.due(steps):
+                if check.stop(steps):
+                    break
+            elif result is None:
                 break
-            episodes += 1
-            self._logger.write(result)
-            results.append(result)
         return results, steps
 
     def _write_summary(self, steps: int, results: list[dict[str, Any]], seconds: float) -> None:
@@ -239,7 +277,7 @@ class EnvironmentLoop(core.Worker):
         write_summary(summary)
 
     def _run_batched(
-        self, num_episodes: int | None, num_steps: int | None
+        self, num_episodes: int | None, num_steps: int | None, check: _StopCheck | None
     ) -> tuple[list[dict[str, Any]], int]:
         environment, actor = self._environment, self._actor
         start = time.perf_counter()
@@ -284,6 +322,11 @@ class EnvironmentLoop(core.Worker):
                         }
                         self._logger.write(result)
                         results.append(result)
+                if check is not None and check.due(steps):
+                    self._counter.increment(steps=uncounted)  # Counted for the check.
+                    uncounted = 0
+                    if check.stop(steps):
+                        break
         except BaseException:
             # The sub-environments' states are unknown: the next run starts afresh.
             self._batch = None

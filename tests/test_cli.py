@@ -220,15 +220,20 @@ def test_env_args_reach_the_environment_and_the_saved_policy(capsys, tmp_path):
 
 
 def test_tune_prunes_trials_that_fall_behind(monkeypatch, tmp_path):
-    from rlkit.experiments import ExperimentResult, tuning
+    from rlkit.experiments import ExperimentResult, TrainingRun, tuning
+    from rlkit.utils import counting
 
-    def fake_run(config):  # Returns grow with the learning rate: the low ones get pruned.
+    def fake_run(config, callbacks):  # Returns grow with the learning rate: low ones pruned.
         score = config.builder.config.learning_rate * 1000
         evaluations = []
+        run = TrainingRun(config, evaluations, counting.Counter())
         for step in (100, 200, 300, 400):
             evaluations.append({"actor_steps": step, "return_mean": score})
-            config.evaluation_callback(step, evaluations[-1])
-        return ExperimentResult(400, evaluations, "steps", None, None, 0.0)
+            for callback in callbacks:
+                callback.on_evaluation(run, evaluations[-1])
+            if run.stopped:
+                break
+        return ExperimentResult(step, evaluations, run.stop_reason or "steps", None, None, 0.0)
 
     monkeypatch.setattr(tuning, "run_experiment", fake_run)
     space = tmp_path / "space.yaml"

@@ -381,9 +381,9 @@ def test_the_policy_is_exported_after_every_evaluation_between_checkpoints(tmp_p
     exported, evaluated = [], []
     export = policy_module.export_policy
 
-    def recording(run_dir, params, description):
+    def recording(run_dir, params, description, **options):
         exported.append((description["actor_steps"], description["evaluation_return"]))
-        return export(run_dir, params, description)
+        return export(run_dir, params, description, **options)
 
     monkeypatch.setattr(policy_module, "export_policy", recording)
     config = make_config(

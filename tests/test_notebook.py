@@ -27,6 +27,7 @@ def test_quickstart_notebook_runs(monkeypatch, tmp_path):
     assert "[Learner]" not in text  # Every logger in the notebook is a no-op.
     assert "evaluation return" in text and "reloaded policy" in text
     assert "frames written to" in text
+    assert "best policy: return" in text and "episodes: evaluation return" in text
     kinds = {
         out.get("output_type")
         for cell in notebook.cells

@@ -6,6 +6,11 @@ from rlkit import _lazy
 
 # Imported on first use (see rlkit/_lazy.py): `load_policy` checks its path before JAX loads.
 _EXPORTS = {
+    "BestPolicy": "rlkit.experiments.callbacks",
+    "Callback": "rlkit.experiments.callbacks",
+    "EarlyStopping": "rlkit.experiments.callbacks",
+    "OptunaPruning": "rlkit.experiments.callbacks",
+    "TrainingRun": "rlkit.experiments.callbacks",
     "LOGGER_KINDS": "rlkit.experiments.config",
     "Checkpointer": "rlkit.experiments.checkpointing",
     "DistributedExperiment": "rlkit.experiments.distributed",
@@ -25,6 +30,13 @@ _EXPORTS = {
 _lazy.attach(__name__, _EXPORTS)
 
 if TYPE_CHECKING:
+    from rlkit.experiments.callbacks import (
+        BestPolicy,
+        Callback,
+        EarlyStopping,
+        OptunaPruning,
+        TrainingRun,
+    )
     from rlkit.experiments.checkpointing import Checkpointer
     from rlkit.experiments.config import LOGGER_KINDS, ExperimentConfig
     from rlkit.experiments.distributed import (
@@ -48,6 +60,11 @@ if TYPE_CHECKING:
 
 __all__ = [
     "LOGGER_KINDS",
+    "BestPolicy",
+    "Callback",
+    "EarlyStopping",
+    "OptunaPruning",
+    "TrainingRun",
     "Checkpointer",
     "DistributedExperiment",
     "Evaluator",

@@ -61,11 +61,15 @@ class Evaluator:
         self._counter = counter
         self._logger = logger or loggers.NoOpLogger()
         self.seconds = 0.0  # Spent evaluating, over every `evaluate` call.
+        # The parameters the latest evaluation acted with (None: the actor does not say):
+        # the policy exported with that evaluation's return, not the learner's newer one.
+        self.evaluated_params: Any = None
 
     def evaluate(self) -> dict[str, Any]:
         """Evaluates the current parameters; returns (and logs) the summary row."""
         started = time.monotonic()
         self._actor.update(wait=True)
+        self.evaluated_params = getattr(self._actor, "params", None)
         returns, lengths = self._run_episodes()
         self.seconds += time.monotonic() - started
         counts = self._counter.get_counts()

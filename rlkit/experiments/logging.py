@@ -45,8 +45,10 @@ def make_experiment_loggers(
     wandb_config: dict | None = None,
     purge_step: int | None = None,
     resumed_from: int | None = None,
+    labels: tuple[str, ...] = LABELS,
 ) -> dict[str, loggers_lib.Logger]:
-    """One logger per label (actor, learner, evaluator) writing to every kind asked for.
+    """One logger per label (actor, learner, evaluator; and callbacks, for a run with
+    callbacks of one's own) writing to every kind asked for.
 
     `purge_step`: on resume, TensorBoard hides the old events from this step on (they are
     redone), as the CSV and parquet logs are truncated. `resumed_from`: the checkpoint step
@@ -61,9 +63,9 @@ def make_experiment_loggers(
             run_id = f"{os.path.basename(os.path.abspath(run_dir))}-{digest}"
         wandb_loggers = {
             label: WandbLogger(label, run_id=run_id, directory=run_dir, config=wandb_config)
-            for label in LABELS
+            for label in labels
         }
-    per_label: dict[str, list[loggers_lib.Logger]] = {label: [] for label in LABELS}
+    per_label: dict[str, list[loggers_lib.Logger]] = {label: [] for label in labels}
     if "terminal" in kinds:
         console = Console(highlight=False)
         if resumed_from is not None:  # Said when it happens, above the progress.
@@ -76,10 +78,10 @@ def make_experiment_loggers(
     if run_dir is not None:
         directory = logs_directory(run_dir)
         if "csv" in kinds:
-            for label in LABELS:
+            for label in labels:
                 per_label[label].append(loggers_lib.CSVLogger(directory, label))
         if "tensorboard" in kinds:
-            for label in LABELS:
+            for label in labels:
                 # One TensorBoard run per label: a resumed writer's purge covers its whole
                 # directory and must not drop the other labels' new events.
                 tensorboard_dir = os.path.join(directory, "tensorboard", label)

@@ -33,6 +33,7 @@ if TYPE_CHECKING:
 # run directory first, so that a mistyped path is reported at once.
 
 POLICY_DIR = "policy"
+BEST_POLICY_DIR = "policy_best"  # The best evaluated policy (the `BestPolicy` callback's).
 
 
 def policy_description(
@@ -55,15 +56,18 @@ def policy_description(
     }
 
 
-def export_policy(run_dir: str, params: types.Params, description: dict[str, Any]) -> str:
-    """Writes `params` and `description` (see `policy_description`) to `run_dir/policy`.
+def export_policy(
+    run_dir: str, params: types.Params, description: dict[str, Any], dirname: str = POLICY_DIR
+) -> str:
+    """Writes `params` and `description` (see `policy_description`) to `run_dir/dirname`
+    (`policy/`; the best evaluated one goes to `policy_best/`).
 
     An existing policy is replaced only once the new one is completely written.
     """
     import jax
     import orbax.checkpoint as ocp
 
-    target = os.path.abspath(os.path.join(run_dir, POLICY_DIR))
+    target = os.path.abspath(os.path.join(run_dir, dirname))
     staging = f"{target}.tmp"
     shutil.rmtree(staging, ignore_errors=True)
     os.makedirs(staging)
@@ -343,15 +347,30 @@ def _policy_directory(run_dir: str) -> str:
     )
 
 
-def load_policy(run_dir: str) -> SavedPolicy:
-    """Loads the policy exported to `run_dir` (a run directory or its `policy/` folder).
+def _best_policy_directory(run_dir: str) -> str:
+    directory = os.path.join(run_dir, BEST_POLICY_DIR)
+    if os.path.isfile(os.path.join(directory, "policy.json")):
+        return directory
+    if not os.path.isdir(run_dir):
+        raise errors.CheckpointError(f"Run directory {run_dir!r} does not exist.")
+    raise errors.CheckpointError(
+        f"No best policy in {run_dir!r} (expected {BEST_POLICY_DIR}/policy.json): it is kept "
+        "by `rlkit train` (unless --no-keep-best) or the BestPolicy callback; load the final "
+        "policy without --best."
+    )
+
+
+def load_policy(run_dir: str, best: bool = False) -> SavedPolicy:
+    """Loads the policy exported to `run_dir` (a run directory or its `policy/` folder);
+    with `best`, the best evaluated one (`run_dir/policy_best`, kept by the `BestPolicy`
+    callback, which `rlkit train` runs).
 
     `load_policy(run_dir).predict(observation)` acts in `gymnasium.make(env_id)`; see
     `SavedPolicy`. Raises `CheckpointError` for a missing or damaged policy.
     """
     from rlkit.agents import registry
 
-    directory = _policy_directory(run_dir)
+    directory = _best_policy_directory(run_dir) if best else _policy_directory(run_dir)
     try:
         with open(os.path.join(directory, "policy.json")) as file:
             description = json.load(file)

@@ -12,9 +12,12 @@ import os
 import signal
 import threading
 import time
+from collections.abc import Sequence
 from typing import Any, NamedTuple
 
 from rlkit import configs, errors, replay
+from rlkit import loggers as loggers_lib
+from rlkit.experiments import callbacks as callbacks_lib
 from rlkit.experiments import checkpointing, policy
 from rlkit.experiments import logging as experiment_logging
 from rlkit.experiments.config import (
@@ -39,8 +42,9 @@ class ExperimentResult:
     Attributes:
       actor_steps: environment steps trained (including those before a resume).
       evaluations: every evaluation row, oldest first (`actor_steps`, `return_mean`, ...).
-      stop_reason: "steps" (budget spent), "target_return", or "already_finished" (a rerun
-        of a finished run did nothing).
+      stop_reason: "steps" (budget spent), "target_return", "already_finished" (a rerun
+        of a finished run did nothing), or the reason a callback stopped it with
+        (`TrainingRun.stop`: "no_improvement", "pruned", ...).
       resumed_from: the checkpoint step it resumed from, or None.
       run_dir: where checkpoints, logs and the policy are.
       wall_time: seconds this call took.
@@ -205,7 +209,12 @@ def _exported_policy_steps(run_dir: str) -> int | None:
         return None
 
 
-def run_experiment(config: ExperimentConfig) -> ExperimentResult:
+def run_experiment(
+    config: ExperimentConfig,
+    callbacks: Sequence[callbacks_lib.Callback] = (),
+    *,
+    continue_stopped: bool = False,
+) -> ExperimentResult:
     """Trains `config`'s agent for `config.max_num_actor_steps` environment steps.
 
     Every `eval_every` steps the evaluator runs the evaluation policy on its own environments;
@@ -217,17 +226,34 @@ def run_experiment(config: ExperimentConfig) -> ExperimentResult:
     each evaluation and with each checkpoint. Calling it again with the same `run_dir`
     resumes from the last checkpoint; the step count continues. A run directory without a
     checkpoint starts afresh (its logs are cleared).
+
+    `callbacks` (`rlkit.experiments.Callback`s) run at the run's points: they can log, change
+    the run's schedule, or stop it, which ends it as at its budget (evaluated, checkpointed,
+    exported). Their state is saved with each checkpoint. A run that a callback stopped (or
+    that reached `target_return`) counts as finished when run again, unless
+    `continue_stopped`, which trains on towards the budget.
     """
-    return run_with_layout(config, local_layout.make_local_layout)
+    return run_with_layout(
+        config, local_layout.make_local_layout, callbacks, continue_stopped=continue_stopped
+    )
 
 
-def run_with_layout(config: ExperimentConfig, make_layout: LayoutFactory) -> ExperimentResult:
+def run_with_layout(
+    config: ExperimentConfig,
+    make_layout: LayoutFactory,
+    callbacks: Sequence[callbacks_lib.Callback] = (),
+    *,
+    continue_stopped: bool = False,
+) -> ExperimentResult:
     """`run_experiment` with the agent laid out by `make_layout` (see `TrainingLayout`):
-    resume, evaluation, checkpoints, export and signals are the same for every layout."""
+    resume, evaluation, checkpoints, export, callbacks and signals are the same for every
+    layout."""
     latest_checkpoint: list[int | None] = [None]
+    hooks = callbacks_lib.CallbackList([*callbacks_lib.config_callbacks(config), *callbacks])
     with _SignalGuard() as guard:
         try:
-            result = _run_experiment(config, guard, latest_checkpoint, make_layout)
+            run = _Training(config, guard, latest_checkpoint, make_layout, hooks, continue_stopped)
+            result = _run_experiment(run)
             guard.release()  # A signal during teardown, held until now.
         except ExperimentInterrupted:
             raise
@@ -238,17 +264,24 @@ def run_with_layout(config: ExperimentConfig, make_layout: LayoutFactory) -> Exp
     return result
 
 
-def _run_experiment(
-    config: ExperimentConfig,
-    guard: _SignalGuard,
-    latest_checkpoint: list[int | None],
-    make_layout: LayoutFactory,
-) -> ExperimentResult:
+class _Training(NamedTuple):
+    """What one call trains: the config, its signal guard, the latest checkpoint's step
+    (kept current for the interruption raised at the end), the layout and callbacks."""
+
+    config: ExperimentConfig
+    guard: _SignalGuard
+    latest_checkpoint: list[int | None]
+    make_layout: LayoutFactory
+    callbacks: callbacks_lib.CallbackList
+    continue_stopped: bool
+
+
+def _run_experiment(training: _Training) -> ExperimentResult:
     with contextlib.ExitStack() as stack:
         try:
-            return _train(config, guard, latest_checkpoint, stack, make_layout)
+            return _train(training, stack)
         finally:
-            guard.hold()  # Teardown (closing agent, loggers, envs) is not interrupted.
+            training.guard.hold()  # Teardown (closing agent, loggers, envs) is not interrupted.
 
 
 class _RunDirectory(NamedTuple):
@@ -294,19 +327,16 @@ def _open_run_directory(config: ExperimentConfig, stack: contextlib.ExitStack) -
     return _RunDirectory(checkpointer, resumed_from, metadata, replay_path, replay_backend, counter)
 
 
-def _train(
-    config: ExperimentConfig,
-    guard: _SignalGuard,
-    latest_checkpoint: list[int | None],
-    stack: contextlib.ExitStack,
-    make_layout: LayoutFactory,
-) -> ExperimentResult:
+def _train(training: _Training, stack: contextlib.ExitStack) -> ExperimentResult:
     start = time.monotonic()
+    config, callbacks = training.config, training.callbacks
     directory = _open_run_directory(config, stack)
-    latest_checkpoint[0] = directory.resumed_from
+    training.latest_checkpoint[0] = directory.resumed_from
     steps = int(directory.counter.get_counts().get("actor_steps", 0))
     evaluations: list[dict[str, Any]] = list(directory.metadata.get("evaluations", []))
-    if directory.resumed_from is not None and _finished(config, steps, evaluations):
+    if directory.resumed_from is not None and _finished(
+        config, steps, evaluations, directory.metadata, training.continue_stopped
+    ):
         return ExperimentResult(
             steps, evaluations, "already_finished", directory.resumed_from, config.run_dir, 0.0
         )
@@ -318,14 +348,27 @@ def _train(
         wandb_config=config.description,
         purge_step=None if directory.resumed_from is None else directory.resumed_from + 1,
         resumed_from=directory.resumed_from,
+        labels=experiment_logging.LABELS + (("callbacks",) if callbacks else ()),
     )
     for logger in loggers.values():
         stack.callback(logger.close)
-    run = _Run(config, guard, latest_checkpoint, directory.checkpointer, loggers, evaluations)
-    layout = make_layout(config, run.layout_context(directory, stack))
+    facade = callbacks_lib.TrainingRun(
+        config, evaluations, directory.counter, loggers.get("callbacks")
+    )
+    if callbacks.watches_episodes:  # Every layout logs its training episodes here.
+        loggers = {
+            **loggers,
+            "actor": loggers_lib.Dispatcher([loggers["actor"], callbacks.episode_logger(facade)]),
+        }
+    run = _Run(training, directory.checkpointer, loggers, evaluations, facade)
+    layout = training.make_layout(config, run.layout_context(directory, stack))
     run.start(layout, directory, stack, steps)
-    stop_reason = run.train()
-    return ExperimentResult(
+    try:
+        stop_reason = run.train()
+    except BaseException:
+        callbacks.call("on_train_end", facade, None)
+        raise
+    result = ExperimentResult(
         run.steps,
         evaluations,
         stop_reason,
@@ -336,11 +379,20 @@ def _train(
         run.training_seconds,
         run.evaluator.seconds,
     )
+    callbacks.call("on_train_end", facade, result)
+    return result
 
 
-def _finished(config: ExperimentConfig, steps: int, evaluations: list[dict[str, Any]]) -> bool:
+def _finished(
+    config: ExperimentConfig,
+    steps: int,
+    evaluations: list[dict[str, Any]],
+    metadata: dict[str, Any],
+    continue_stopped: bool = False,
+) -> bool:
     """Whether a resumed run has nothing left to do: evaluated and exported at its last
-    step, which spent the budget or reached the target."""
+    step, which spent the budget or reached the target, or where a callback stopped it
+    (unless `continue_stopped`)."""
     evaluated_now = bool(evaluations) and evaluations[-1]["actor_steps"] == steps
     policy_current = (
         config.run_dir is None
@@ -349,28 +401,31 @@ def _finished(config: ExperimentConfig, steps: int, evaluations: list[dict[str, 
     )
     if not (evaluated_now and policy_current):
         return False
-    return steps >= config.max_num_actor_steps or _reached(config.target_return, evaluations)
+    if steps >= config.max_num_actor_steps:
+        return True
+    if continue_stopped:
+        return False
+    return bool(metadata.get("stop_reason")) or _reached(config.target_return, evaluations)
 
 
 class _Run:
     """One call's training: stretches of steps between evaluations and checkpoints, the
-    checkpoints (held against signals) and the policy exported with them."""
+    checkpoints (held against signals), the policy exported with them, and the callbacks
+    (`facade` is the run they see)."""
 
     def __init__(
         self,
-        config: ExperimentConfig,
-        guard: _SignalGuard,
-        latest_checkpoint: list[int | None],
+        training: _Training,
         checkpointer: checkpointing.Checkpointer | None,
         loggers: dict[str, Any],
         evaluations: list[dict[str, Any]],
+        facade: callbacks_lib.TrainingRun,
     ):
-        self.config, self.guard, self.checkpointer = config, guard, checkpointer
-        self.latest_checkpoint, self.loggers, self.evaluations = (
-            latest_checkpoint,
-            loggers,
-            evaluations,
-        )
+        self.config, self.guard = training.config, training.guard
+        self.latest_checkpoint, self.callbacks = training.latest_checkpoint, training.callbacks
+        self.continue_stopped = training.continue_stopped
+        self.checkpointer, self.loggers, self.evaluations = checkpointer, loggers, evaluations
+        self.facade = facade
         self.training_seconds = 0.0
 
     def layout_context(
@@ -402,8 +457,8 @@ class _Run:
         stack: contextlib.ExitStack,
         steps: int,
     ) -> None:
-        """Takes the layout's agent, loop and counter, restores a resumed run's state, and
-        makes the evaluator."""
+        """Takes the layout's agent, loop and counter, restores a resumed run's state (the
+        callbacks' too), makes the evaluator, and begins the callbacks."""
         self.agent, self.train_loop, self.counter = layout
         self.steps = steps
         if directory.resumed_from is not None:
@@ -413,22 +468,34 @@ class _Run:
             )
             if checkpointer.replay_was_set_aside(directory.resumed_from):
                 self.agent.restart_warm_up()
+            self.callbacks.load_state_dicts(directory.metadata.get("callbacks") or {})
         self.evaluator = _make_evaluator(
             self.config, self.agent, self.counter, self.loggers["evaluator"]
         )
         stack.callback(self.evaluator.close)
+        self.facade.attach(self.counter, self.agent, self._export)
+        if directory.resumed_from is not None and not self.continue_stopped:
+            # Stopped at this step before, its export or final checkpoint cut short: it ends
+            # as it would have.
+            evaluations = self.evaluations
+            if evaluations and evaluations[-1]["actor_steps"] == steps:
+                reason = directory.metadata.get("stop_reason")
+                if reason is None and _reached(self.config.target_return, evaluations):
+                    reason = "target_return"
+                if reason is not None:
+                    self.facade.stop(reason)
+        self.callbacks.start_steps(steps)
+        self.callbacks.call("on_train_begin", self.facade)
 
     def train(self) -> str:
-        """Trains to the budget (or the target return); returns the stop reason. Ctrl-C and
-        SIGTERM checkpoint and raise `ExperimentInterrupted`."""
-        config, evaluations = self.config, self.evaluations
-        evaluated_now = bool(evaluations) and evaluations[-1]["actor_steps"] == self.steps
-        reached_target = evaluated_now and _reached(config.target_return, evaluations)
+        """Trains to the budget (or until a callback stops it); returns the stop reason.
+        Ctrl-C and SIGTERM checkpoint and raise `ExperimentInterrupted`."""
+        evaluations, facade = self.evaluations, self.facade
         try:
-            reached_target = self._train_stretches(evaluated_now, reached_target)
+            self._train_stretches()
             # A resumed run whose last evaluation was interrupted evaluates here.
             if not evaluations or evaluations[-1]["actor_steps"] != self.steps:
-                evaluations.append(self.evaluator.evaluate())
+                self._record_evaluation()
         except KeyboardInterrupt as interruption:
             self.steps = int(self.counter.get_counts().get("actor_steps", self.steps))
             with contextlib.suppress(KeyboardInterrupt):  # A second signal: already stopping.
@@ -437,81 +504,144 @@ class _Run:
                 self.latest_checkpoint[0], _signal_number(interruption, self.guard)
             ) from None
         self.save_checkpoint(final=True)
-        return "target_return" if reached_target else "steps"
+        return facade.stop_reason or "steps"
 
-    def _train_stretches(self, evaluated_now: bool, reached_target: bool) -> bool:
-        """Trains stretch after stretch, each ending at an evaluation or a checkpoint;
-        returns whether an evaluation reached the target return."""
-        config, steps = self.config, self.steps
-        limit = config.max_num_actor_steps
-        next_evaluation = _next_multiple(steps, config.eval_every, limit)
-        if config.eval_every and steps and steps % config.eval_every == 0 and not evaluated_now:
-            next_evaluation = steps  # The evaluation due here was interrupted: redo it first.
+    def _train_stretches(self) -> None:
+        """Trains stretch after stretch, each ending at an evaluation or a checkpoint, until
+        the budget is spent or a callback stops the run."""
+        config, facade = self.config, self.facade
+        evaluated_now = bool(self.evaluations) and self.evaluations[-1]["actor_steps"] == self.steps
+        next_evaluation = _next_multiple(self.steps, facade.eval_every, facade.max_num_actor_steps)
+        if facade.eval_every and self.steps and self.steps % facade.eval_every == 0:
+            if not evaluated_now:
+                next_evaluation = self.steps  # The evaluation due here was interrupted.
         checkpoint_steps = config.checkpoint_every
         if checkpoint_steps is None:  # By wall-clock: the clock is looked at on these steps.
             checkpoint_steps = CHECKPOINT_CHECK_STEPS
-        next_checkpoint = _next_multiple(steps, checkpoint_steps, limit)
+        next_checkpoint = _next_multiple(self.steps, checkpoint_steps, facade.max_num_actor_steps)
         last_checkpoint_time = time.monotonic()
-        while self.steps < limit and not reached_target:
-            until = min(next_evaluation, next_checkpoint)
+        while self.steps < facade.max_num_actor_steps and not facade.stopped:
+            until = min(next_evaluation, next_checkpoint, facade.max_num_actor_steps)
             started = time.monotonic()
-            self.train_loop.run(num_steps=until - self.steps)
+            self._run_stretch(until - self.steps)
             self.training_seconds += time.monotonic() - started
+            counted = int(self.counter.get_counts().get("actor_steps", until))
             # A batched environment may step past `until` (by fewer than num_envs steps).
-            self.steps = max(until, int(self.counter.get_counts().get("actor_steps", until)))
+            self.steps = counted if facade.stopped else max(until, counted)
             if self.steps >= next_evaluation:
-                reached_target = self._evaluate()
-                next_evaluation = _next_multiple(self.steps, config.eval_every, limit)
-            if next_checkpoint <= self.steps < limit:
+                self._record_evaluation()  # A stop mid-stretch evaluates in `train`.
+            # The schedule as it is now: a callback may have changed it.
+            limit = facade.max_num_actor_steps
+            next_evaluation = _next_multiple(self.steps, facade.eval_every, limit)
+            if next_checkpoint <= self.steps < limit and not facade.stopped:
                 next_checkpoint = _next_multiple(self.steps, checkpoint_steps, limit)
                 minutes = (time.monotonic() - last_checkpoint_time) / 60
                 if config.checkpoint_every is not None or minutes >= config.checkpoint_minutes:
                     self.save_checkpoint()
                     last_checkpoint_time = time.monotonic()
-        return reached_target
+            next_checkpoint = min(next_checkpoint, limit)
 
-    def _evaluate(self) -> bool:
-        """Evaluates, reports the evaluation, exports the policy with its return; returns
-        whether it reached the target return."""
+    def _run_stretch(self, num_steps: int) -> None:
+        """Trains `num_steps` steps; with callbacks that watch steps or episodes, asks them
+        every `check_every` steps whether to go on."""
+        check_every = self.callbacks.check_every
+        if check_every is None:
+            self.train_loop.run(num_steps=num_steps)
+            return
+        facade, stretch_start = self.facade, self.steps
+
+        def should_stop(steps: int) -> bool:
+            self.callbacks.steps_taken(facade, stretch_start + steps)
+            return facade.stopped
+
+        facade._stretch_start, taken = stretch_start, [0]
+        facade._steps_in_stretch = lambda: taken[0]
+        try:
+            if "should_stop" in inspect.signature(self.train_loop.run).parameters:
+
+                def check(steps: int) -> bool:
+                    taken[0] = steps
+                    return should_stop(steps)
+
+                self.train_loop.run(
+                    num_steps=num_steps,
+                    should_stop=check,
+                    check_every=check_every,
+                    first_check=self.callbacks.next_check(stretch_start),
+                )
+                return
+            while taken[0] < num_steps:  # A loop of one's own: stretches of `check_every`.
+                self.train_loop.run(num_steps=min(check_every, num_steps - taken[0]))
+                taken[0] = int(self.counter.get_counts().get("actor_steps", 0)) - stretch_start
+                if should_stop(taken[0]):
+                    return
+        finally:
+            facade._steps_in_stretch = None
+
+    def _record_evaluation(self) -> None:
+        """Evaluates, shows the evaluation to the callbacks, and exports the policy with its
+        return (so that `rlkit play` works while training goes on)."""
         self.evaluations.append(self.evaluator.evaluate())
-        if self.config.evaluation_callback is not None:
-            self.config.evaluation_callback(self.steps, self.evaluations[-1])
-        if self.checkpointer is not None:  # `rlkit play` works while training goes on.
+        self.facade.evaluated_params = getattr(self.evaluator, "evaluated_params", None)
+        self.callbacks.call("on_evaluation", self.facade, self.evaluations[-1])
+        if self.checkpointer is not None:
             with self.guard.protect():  # A signal held here stops the run after it.
                 self.export_policy_if_stale(force=True)  # With this evaluation's return.
-        return _reached(self.config.target_return, self.evaluations)
 
     def save_checkpoint(self, final: bool = False) -> None:
         if self.checkpointer is None:
             return
         with self.guard.protect():
-            self._write_checkpoint(final)
+            written = self._write_checkpoint(final)
+        if written:
+            self.callbacks.call("on_checkpoint", self.facade, self.steps, final)
 
-    def _write_checkpoint(self, final: bool) -> None:
-        """Checkpoints step `steps` (the final one replaces a copy missing its evaluation)."""
+    def _write_checkpoint(self, final: bool) -> bool:
+        """Checkpoints step `steps` (the final one replaces a copy missing its evaluation);
+        returns whether it wrote one."""
         checkpointer, steps = self.checkpointer, self.steps
         if checkpointer.has_step(steps):
-            saved_evaluations = checkpointer.read_metadata(steps).get("evaluations") or []
+            saved = checkpointer.read_metadata(steps)
+            saved_evaluations = saved.get("evaluations") or []
             evaluated = bool(saved_evaluations) and saved_evaluations[-1]["actor_steps"] == steps
-            if not final or evaluated or not checkpointer.delete_step(steps):
+            stop_recorded = saved.get("stop_reason") == self.facade.stop_reason
+            if not final or (evaluated and stop_recorded) or not checkpointer.delete_step(steps):
                 self.export_policy_if_stale()
-                return
+                return False
         state = self.agent.save()  # Joins background learner steps first.
         for logger in self.loggers.values():
             logger.flush()  # Logs reach disk no later than the checkpoint they lead to.
-        meta = {"counts": self.counter.save()["counts"], "evaluations": self.evaluations}
+        meta = {
+            "counts": self.counter.save()["counts"],
+            "evaluations": self.evaluations,
+            "callbacks": self.callbacks.state_dicts(),
+        }
+        if final and self.facade.stop_reason is not None:
+            meta["stop_reason"] = self.facade.stop_reason
         checkpointer.save(steps, state, meta, self.agent.checkpoint_replay())
         self.latest_checkpoint[0] = steps
         self.export_policy_if_stale(force=True)
+        return True
 
     def export_policy_if_stale(self, force: bool = False) -> None:
         """Exports the current policy, after each evaluation and with each checkpoint."""
+        if self.config.description is None:
+            return
+        if not force and _exported_policy_steps(self.config.run_dir) == self.steps:
+            return
+        self._export(policy.POLICY_DIR, self.evaluations[-1] if self.evaluations else None)
+
+    def _export(self, dirname: str, evaluation: dict[str, Any] | None) -> str | None:
+        """Exports to `run_dir/dirname` the parameters `evaluation` acted with (if it is the
+        latest and the evaluator knows them), else the agent's current ones."""
         config = self.config
-        if config.description is None:
-            return
-        if not force and _exported_policy_steps(config.run_dir) == self.steps:
-            return
-        (params,) = self.agent.get_variables(["policy"])
-        last = self.evaluations[-1]["return_mean"] if self.evaluations else None
+        if config.description is None or config.run_dir is None:
+            return None
+        params = None
+        if evaluation is not None and self.evaluations and evaluation is self.evaluations[-1]:
+            params = self.facade.evaluated_params
+        if params is None or evaluation is None or evaluation["actor_steps"] != self.steps:
+            (params,) = self.agent.get_variables(["policy"])
+        last = None if evaluation is None else evaluation["return_mean"]
         description = {**config.description, "actor_steps": self.steps, "evaluation_return": last}
-        policy.export_policy(config.run_dir, params, description)
+        return policy.export_policy(config.run_dir, params, description, dirname=dirname)

@@ -11,6 +11,7 @@ import numpy as np
 
 from rlkit import configs, errors
 from rlkit.agents import registry
+from rlkit.experiments.callbacks import OptunaPruning
 from rlkit.experiments.make import make_experiment_config
 from rlkit.experiments.run_experiment import run_experiment
 
@@ -170,28 +171,17 @@ class _Search:
             self.on_trial(trial.number, f"rejected ({error})", None, values)
             raise
 
-        def report(steps: int, evaluation: dict[str, Any]) -> None:
-            trial.report(evaluation["return_mean"], step=steps)
-            if trial.should_prune():
-                raise optuna.TrialPruned()
-
         experiment = make_experiment_config(
-            self.agent,
-            self.env_id,
-            config,
-            self.env_kwargs,
-            loggers=(),
-            evaluation_callback=report,
-            **self.run_settings,
+            self.agent, self.env_id, config, self.env_kwargs, loggers=(), **self.run_settings
         )
         try:
-            result = run_experiment(experiment)
-        except optuna.TrialPruned:
-            self.on_trial(trial.number, "pruned", None, values)
-            raise
+            result = run_experiment(experiment, [OptunaPruning(trial)])
         except errors.RlkitError as error:
             self.on_trial(trial.number, f"failed ({error})", None, values)
             raise
+        if result.stop_reason == "pruned":
+            self.on_trial(trial.number, "pruned", None, values)
+            raise optuna.TrialPruned()
         score = float(np.mean([e["return_mean"] for e in result.evaluations]))
         self.on_trial(trial.number, "complete", score, values)
         return score

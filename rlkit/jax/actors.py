@@ -143,6 +143,11 @@ class GenericActor(core.Actor, core.Saveable[Any]):
             self._device_params = params
         return self._device_params
 
+    @property
+    def params(self) -> Any:
+        """The parameters it acts with (None: it has no variable source)."""
+        return None if self._variable_client is None else self._variable_client.params
+
     def select_action(self, observation: types.NestedArray) -> types.NestedArray:
         action, self._state, self._extras = self._select(self._params(), observation, self._state)
         action = jax.tree_util.tree_map(np.asarray, action)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+from collections.abc import Callable
 from typing import Any
 
 import jax
@@ -172,19 +173,39 @@ class DistributedLayout:
         return builder.make_actor(key, policy, self._spec, self._variables, num_envs=num_envs)
 
     # The training loop's side.
-    def run(self, num_steps: int) -> None:
+    def run(
+        self,
+        num_steps: int,
+        *,
+        should_stop: Callable[[int], bool] | None = None,
+        check_every: int = 1_000,
+        first_check: int | None = None,
+    ) -> None:
         """Has the actors take `num_steps` environment steps between them (claimed a chunk
-        at a time), forwarding their logs and the learner's meanwhile."""
+        at a time), forwarding their logs and the learner's meanwhile. `should_stop(steps)`,
+        if given, is asked once `first_check` (default `check_every`) and then every
+        `check_every` more steps are counted (looked at every `POLL_S` seconds); True ends
+        the stretch once the actors' chunks in hand are done."""
         ray = self._ray
         if not self._learner_paused:
             self._learner.start.remote()
         ray.get(self._counter_handle.open_stretch.remote(num_steps, len(self._actors)))
         pending = [actor.act.remote() for actor in self._actors]
+        start = 0 if should_stop is None else self._steps()
+        next_check = first_check or check_every
         try:
             while pending:
                 done, pending = ray.wait(pending, num_returns=len(pending), timeout=POLL_S)
                 ray.get(done)
                 self._forward_logs()
+                if should_stop is None or not pending:
+                    continue
+                steps = self._steps() - start
+                if steps >= next_check:
+                    next_check += (steps - next_check) // check_every * check_every + check_every
+                    if should_stop(steps):
+                        should_stop = None  # Asked once: the actors finish their chunks.
+                        self._counter_handle.open_stretch.remote(0)
         except ray.exceptions.RayTaskError as error:  # An actor's or the learner's own error.
             raise error.as_instanceof_cause() from None
         except KeyboardInterrupt:
@@ -193,6 +214,9 @@ class DistributedLayout:
             raise
         finally:
             self._forward_logs()
+
+    def _steps(self) -> int:
+        return int(self.counter.get_counts().get("actor_steps", 0))
 
     def _forward_logs(self) -> None:
         ray = self._ray
