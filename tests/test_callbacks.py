@@ -118,6 +118,15 @@ def test_bad_callbacks_are_refused_before_anything_runs(tmp_path, callbacks, mes
     assert not os.path.exists(tmp_path / "checkpoints")
 
 
+def test_a_state_that_is_not_json_names_its_callback():
+    class Unsaveable(experiments.Callback):
+        def state_dict(self):
+            return {"array": np.zeros(3)}
+
+    with pytest.raises(errors.ConfigError, match=r"Unsaveable.state_dict\(\) must return JSON"):
+        callbacks_lib.CallbackList([Recorder(), Unsaveable()]).state_dicts()
+
+
 def test_the_run_schedule_and_stop_reasons_are_checked():
     run = experiments.TrainingRun(make_config(None, 1000, loggers=()), [], counting.Counter())
     for name, value in [("eval_every", -1), ("max_num_actor_steps", 0), ("eval_every", 1.5)]:

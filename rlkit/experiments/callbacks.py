@@ -275,7 +275,20 @@ class CallbackList:
         return _EpisodeHook(self, run)
 
     def state_dicts(self) -> dict[str, Any]:
-        return {key: c.state_dict() for key, c in zip(self._keys, self.callbacks, strict=True)}
+        """Every callback's `state_dict()`, by `state_key`; a state that is not JSON data is
+        a `ConfigError` naming its callback (before any checkpoint file is written)."""
+        states = {}
+        for key, callback in zip(self._keys, self.callbacks, strict=True):
+            state = callback.state_dict()
+            try:
+                json.dumps(state, allow_nan=True)
+            except (TypeError, ValueError) as error:
+                raise errors.ConfigError(
+                    f"{type(callback).__name__}.state_dict() must return JSON data (dicts, "
+                    f"lists, strings, numbers); it returned {state!r} ({error})."
+                ) from None
+            states[key] = state
+        return states
 
     def load_state_dicts(self, states: Mapping[str, Any]) -> None:
         for key, callback in zip(self._keys, self.callbacks, strict=True):

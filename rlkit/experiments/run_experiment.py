@@ -387,7 +387,7 @@ def _finished(
     config: ExperimentConfig,
     steps: int,
     evaluations: list[dict[str, Any]],
-    metadata: dict[str, Any],
+    metadata: dict[str, Any] | None = None,
     continue_stopped: bool = False,
 ) -> bool:
     """Whether a resumed run has nothing left to do: evaluated and exported at its last
@@ -405,7 +405,8 @@ def _finished(
         return True
     if continue_stopped:
         return False
-    return bool(metadata.get("stop_reason")) or _reached(config.target_return, evaluations)
+    stopped = bool((metadata or {}).get("stop_reason"))
+    return stopped or _reached(config.target_return, evaluations)
 
 
 class _Run:
