@@ -11,6 +11,7 @@ from rlkit.errors import (
     ConfigError,
     InvalidActionError,
     InvalidBatchError,
+    RemoteEnvironmentError,
     ReplayTimeoutError,
     ResetRequiredError,
     RlkitError,
@@ -37,10 +38,12 @@ _EXPORTS = {
     "make_environment_spec": "rlkit.specs",
     "make_vector_environment": "rlkit.environments",
 }
-_lazy.attach(__name__, _EXPORTS, submodules=("loggers", "replay", "specs", "types", "wrappers"))
+_lazy.attach(
+    __name__, _EXPORTS, submodules=("loggers", "remote", "replay", "specs", "types", "wrappers")
+)
 
 if TYPE_CHECKING:
-    from rlkit import loggers, replay, specs, types, wrappers
+    from rlkit import loggers, remote, replay, specs, types, wrappers
     from rlkit.agent import Agent
     from rlkit.builders import ActorLearnerBuilder, LearningSchedule
     from rlkit.core import Actor, Learner, Saveable, VariableSource, Worker
@@ -59,6 +62,7 @@ __all__ = [
     "EnvironmentSpec",
     "InvalidActionError",
     "InvalidBatchError",
+    "RemoteEnvironmentError",
     "ReplayTimeoutError",
     "Learner",
     "LearningSchedule",
@@ -73,6 +77,7 @@ __all__ = [
     "make_environment_spec",
     "make_vector_environment",
     "loggers",
+    "remote",
     "replay",
     "specs",
     "types",

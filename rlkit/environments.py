@@ -5,6 +5,9 @@ dm_env wrappers) or "atari" (ale-py with DQN's preprocessing, `rlkit.wrappers.
 make_atari_environment`). "auto" picks "atari" for `ALE/` ids. Runs record their recipe with
 the exported policy, so `rlkit eval` and `rlkit play` rebuild the same environment; an
 evaluation build reports true returns (Atari's training rewards are clipped).
+
+A served id, `remote://HOST:PORT/ENV_ID`, is built by the `rlkit serve-env` there with these
+same functions and reached over the network (`rlkit.remote.RemoteEnvironment`).
 """
 
 from __future__ import annotations
@@ -23,6 +26,9 @@ from gymnasium.vector import AutoresetMode
 
 from rlkit import errors, wrappers
 from rlkit.recipes import RECIPES, resolve_recipe
+from rlkit.remote import client as remote_client
+from rlkit.remote import protocol as remote_protocol
+from rlkit.remote.address import is_remote_environment_id
 from rlkit.wrappers.ids import check_environment_id
 
 __all__ = [
@@ -105,6 +111,9 @@ def check_environment_kwargs(env_id: str, kwargs: dict[str, Any]) -> None:
     bool, int, float, str or None (or without annotation and default) any value. None is
     always let through (the parameter's own "not given").
     """
+    if is_remote_environment_id(env_id):  # The few a server takes (it judges the values).
+        remote_protocol.check_environment_kwargs(env_id, kwargs)
+        return
     if not kwargs:
         return
     found = _constructor_parameters(env_id)
@@ -170,7 +179,10 @@ def make_environment(
     """The environment `env_id`, built by `recipe`, as a single-precision dm_env environment.
 
     Args:
-      env_id: a registered gymnasium id, e.g. "CartPole-v1" or "ALE/Pong-v5".
+      env_id: a registered gymnasium id, e.g. "CartPole-v1" or "ALE/Pong-v5"; or one served
+        by `rlkit serve-env`, "remote://HOST:PORT/CartPole-v1" (its token from the
+        RLKIT_ENV_TOKEN environment variable; keyword arguments: `max_episode_steps` and
+        `render_mode` only).
       seed: seeds the first `reset`; the same seed reproduces the same episodes.
       recipe: "auto", "gymnasium", "continuous" or "atari" (see the module docstring).
       evaluation: build it for evaluation (Atari: unclipped rewards).
@@ -181,8 +193,14 @@ def make_environment(
       UnknownEnvironmentError: `env_id` is not registered; the message suggests close ids.
       ConfigError: a keyword argument the environment does not take, or a recipe that does
         not fit the id.
+      RemoteEnvironmentError: a served environment's server cannot be reached, or refuses.
     """
     recipe = resolve_recipe(env_id, recipe)
+    if is_remote_environment_id(env_id):
+        check_environment_kwargs(env_id, kwargs)  # Not the client's own (token, timeout).
+        return remote_client.RemoteEnvironment(
+            env_id, seed=seed, recipe=recipe, evaluation=evaluation, **kwargs
+        )
     if recipe == "atari":
         if evaluation:
             kwargs = {**kwargs, "clip_rewards": False}
@@ -210,7 +228,8 @@ def make_vector_environment(
     and whose sub-environments each keep dm_env's semantics. `asynchronous=True` steps each
     copy in its own subprocess (`gymnasium.vector.AsyncVectorEnv`), which pays off when one
     step costs more than the inter-process hand-off (MuJoCo, Box2D); the default steps them
-    in this process, one after another. Sub-environment i is seeded with `seed + i`.
+    in this process, one after another. Sub-environment i is seeded with `seed + i`. A served
+    id (`remote://HOST:PORT/ENV_ID`) is one batch built and stepped by the server.
 
     Raises:
       ConfigError: `num_envs` < 1, an unknown recipe, or a keyword the environment lacks.
@@ -226,6 +245,16 @@ def make_vector_environment(
         raise errors.ConfigError(
             f"The Atari recipe has no vectorised build yet; make {env_id!r} with "
             "make_environment (one environment) instead."
+        )
+    if is_remote_environment_id(env_id):
+        if asynchronous:
+            raise errors.ConfigError(
+                f"{env_id} is stepped by its server, in one process: asynchronous=True (a "
+                "subprocess per copy) is for local environments."
+            )
+        check_environment_kwargs(env_id, kwargs)
+        return remote_client.RemoteEnvironment(
+            env_id, seed=seed, recipe=recipe, num_envs=num_envs, **kwargs
         )
     check_environment_id(env_id)
     _prefer_headless_mujoco()

@@ -31,3 +31,8 @@ class ReplayTimeoutError(RlkitError, TimeoutError):
 
 class CheckpointError(RlkitError, RuntimeError):
     """A checkpoint or saved policy that is missing, incomplete or does not match the run."""
+
+
+class RemoteEnvironmentError(RlkitError, RuntimeError):
+    """An environment served over the network (`remote://HOST:PORT/ENV_ID`) that cannot be
+    reached, refused the request, or went away."""

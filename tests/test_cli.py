@@ -291,6 +291,7 @@ def test_bad_input_is_one_line_and_non_zero(capsys, argv, message):
 def test_help_shows_every_default(capsys):
     # Required, repeatable or a flag: no default to show.
     no_default = {"-h", "--env", "--trials", "--set", "--env-arg", "--values", "--distributed"}
+    no_default |= {"--continue", "--no-keep-best", "--best"}  # Flags too.
     for command in ("train", "eval", "play", "plot", "tune"):
         with pytest.raises(SystemExit):
             cli.main([command, "--help"])

@@ -21,9 +21,11 @@ PACKAGE = ROOT / "rlkit"
 LAYERS: list[tuple[str, ...]] = [
     ("rlkit.errors", "rlkit.types", "rlkit._lazy", "rlkit._xla_setup", "rlkit.utils"),
     ("rlkit._ray_logs", "rlkit._reverb_logs", "rlkit.specs", "rlkit.core", "rlkit.configs"),
-    ("rlkit.loggers", "rlkit.devices", "rlkit.recipes"),
-    ("rlkit.wrappers", "rlkit.replay", "rlkit.jax"),
-    ("rlkit.environments", "rlkit.environment_loop", "rlkit.builders"),
+    # rlkit.remote: the package reads remote ids (address) for recipes; its protocol and
+    # client sit with the wrappers; its server builds environments with rlkit.environments.
+    ("rlkit.loggers", "rlkit.devices", "rlkit.recipes", "rlkit.remote"),
+    ("rlkit.wrappers", "rlkit.replay", "rlkit.jax", "rlkit.remote.protocol", "rlkit.remote.client"),
+    ("rlkit.environments", "rlkit.environment_loop", "rlkit.builders", "rlkit.remote.server"),
     ("rlkit.agent",),
     ("rlkit.layouts",),
     ("rlkit.agents",),

@@ -13,6 +13,8 @@
     rlkit plot RUN_DIR [RUN_DIR ...] [--out curves.png]
     rlkit plot RUN_DIR --values [--out values.png]
     rlkit tune AGENT --env ENV_ID --trials N [--space space.yaml] [--out best.yaml]
+    rlkit serve-env [--host 127.0.0.1] [--port 8765] [--token T] [--allow ID ...]
+                    [--max-envs N] [--idle-timeout SECONDS] [--env-module MODULE ...]
     rlkit --version
 
 Bad input (an unknown agent, environment or config key, a missing run directory, an agent
@@ -27,6 +29,7 @@ import re
 import signal
 import sys
 from collections.abc import Sequence
+from typing import Any
 
 os.environ.setdefault("JAX_PLATFORMS", "cpu")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -191,6 +194,7 @@ def _build_parser() -> argparse.ArgumentParser:
     _add_play_parser(commands)
     _add_plot_parser(commands)
     _add_tune_parser(commands)
+    _add_serve_env_parser(commands)
     return parser
 
 
@@ -212,6 +216,23 @@ def _add_train_parser(commands: argparse._SubParsersAction) -> None:
         "--target-return",
         type=float,
         help="stop once evaluation reaches it (default: none, run all the steps)",
+    )
+    train.add_argument(
+        "--patience",
+        type=_positive_int,
+        help="stop after this many evaluations without a better return (default: none)",
+    )
+    train.add_argument(
+        "--continue",
+        dest="continue_stopped",
+        action="store_true",
+        help="train on a run that stopped early (--target-return, --patience) towards --steps",
+    )
+    train.add_argument(
+        "--no-keep-best",
+        dest="keep_best",
+        action="store_false",
+        help="do not keep the best evaluated policy in RUN_DIR/policy_best (rlkit eval --best)",
     )
     _add_train_seed_options(train)
     train.add_argument(
@@ -321,9 +342,19 @@ def _add_train_distributed_options(train: argparse.ArgumentParser) -> None:
     )
 
 
+def _add_best_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--best",
+        action="store_true",
+        help="the best evaluated policy (policy_best/, kept by `rlkit train`) instead of the "
+        "final one",
+    )
+
+
 def _add_eval_parser(commands: argparse._SubParsersAction) -> None:
     evaluate = commands.add_parser("eval", help="evaluate a trained policy")
     _add_run_dir_argument(evaluate)
+    _add_best_option(evaluate)
     evaluate.add_argument("--episodes", type=_positive_int, default=10, help="greedy episodes")
     evaluate.add_argument("--seed", type=_seed, default=12_345, help="seeds the environment")
     _add_env_module_option(evaluate)
@@ -332,6 +363,7 @@ def _add_eval_parser(commands: argparse._SubParsersAction) -> None:
 def _add_play_parser(commands: argparse._SubParsersAction) -> None:
     play = commands.add_parser("play", help="run a trained policy, optionally to a video")
     _add_run_dir_argument(play)
+    _add_best_option(play)
     play.add_argument(
         "--video", help="write the episodes to a .gif or .mp4 (default: none, print returns)"
     )
@@ -396,6 +428,51 @@ def _add_tune_parser(commands: argparse._SubParsersAction) -> None:
     )
     tune.add_argument("--seed", type=_seed, default=0, help="seeds the sampler and the runs")
     tune.add_argument("--out", help="best config YAML (default: runs/tune_AGENT_ENV/best.yaml)")
+
+
+def _add_serve_env_parser(commands: argparse._SubParsersAction) -> None:
+    serve = commands.add_parser(
+        "serve-env",
+        help="serve gymnasium environments to other machines (--env remote://HOST:PORT/ENV_ID)",
+    )
+    serve.add_argument(
+        "--host",
+        default="127.0.0.1",
+        help="address to listen on; one beyond loopback (0.0.0.0, a LAN address) needs a token",
+    )
+    serve.add_argument(
+        "--port",
+        type=_integer(0, 65536, "a port in [0, 65536)"),
+        default=8765,
+        help="port to listen on (0: a free one, printed at the start)",
+    )
+    serve.add_argument(
+        "--token",
+        help="clients must send it (their RLKIT_ENV_TOKEN) (default: $RLKIT_ENV_TOKEN, which "
+        "keeps it out of the process list; none on loopback)",
+    )
+    serve.add_argument(
+        "--allow",
+        nargs="+",
+        default=[],
+        metavar="ID",
+        help="serve only these ids or patterns, e.g. CartPole-v1 'ALE/*' (default: any id "
+        "gymnasium knows)",
+    )
+    serve.add_argument(
+        "--max-envs",
+        type=_positive_int,
+        default=64,
+        help="environments held at once over all clients; more are refused until some close",
+    )
+    serve.add_argument(
+        "--idle-timeout",
+        type=_positive_float,
+        metavar="SECONDS",
+        help="close a session that sends nothing for this long (default: never; vanished "
+        "clients are dropped by keepalive pings)",
+    )
+    _add_env_module_option(serve)
 
 
 def _list_agents() -> int:
@@ -496,11 +573,15 @@ def _unknown_environment_hint(error: Exception) -> CommandError:
 
 def _default_run_dir(agent: str, env_id: str, seed: int, distributed: bool) -> str:
     from rlkit.agents import registry
+    from rlkit.remote.address import is_remote_environment_id
 
     # Distributed runs checkpoint another layout: their own name, so the README's
-    # one-process and distributed commands one after the other do not meet in one folder.
+    # one-process and distributed commands one after the other do not meet in one folder;
+    # a served environment's runs neither meet a local one's.
     layout = "_distributed" if distributed else ""
-    return os.path.join("runs", f"{agent}_{registry.environment_key(env_id)}{layout}_seed{seed}")
+    served = "_remote" if is_remote_environment_id(env_id) else ""
+    key = registry.environment_key(env_id)
+    return os.path.join("runs", f"{agent}_{key}{served}{layout}_seed{seed}")
 
 
 def _prepare_train(args: argparse.Namespace):
@@ -597,17 +678,24 @@ def _train(args: argparse.Namespace) -> int:
         },
     )
 
+    callbacks = []
+    if args.patience is not None:
+        callbacks.append(experiments.EarlyStopping(patience=args.patience))
+    if args.keep_best:
+        callbacks.append(experiments.BestPolicy())
     # Ctrl-C and a scheduler's SIGTERM checkpoint on the way out (ExperimentInterrupted).
     if args.distributed:
         result = experiments.make_distributed_experiment(
-            experiment, num_actors=args.num_actors or 2, ray_address=args.ray_address
-        ).run()
+            experiment,
+            num_actors=args.num_actors or 2,
+            callbacks=callbacks,
+            ray_address=args.ray_address,
+        ).run(continue_stopped=args.continue_stopped)
     else:
-        result = experiments.run_experiment(experiment)
-    if result.stop_reason == "already_finished":
-        print(f"{run_dir} already finished ({result.actor_steps} steps); nothing to do")
-    elif result.stop_reason == "target_return":
-        print(f"reached the target return {args.target_return} at {result.actor_steps} steps")
+        result = experiments.run_experiment(
+            experiment, callbacks, continue_stopped=args.continue_stopped
+        )
+    _print_stop(result, args, run_dir)
     final = result.evaluations[-1] if result.evaluations else None
     if final is not None:
         print(
@@ -629,6 +717,22 @@ def _train(args: argparse.Namespace) -> int:
     return 0
 
 
+def _print_stop(result: Any, args: argparse.Namespace, run_dir: str) -> None:
+    """Says why a run stopped before its budget (or that it had nothing left to do)."""
+    if result.stop_reason == "already_finished":
+        print(
+            f"{run_dir} already finished ({result.actor_steps} steps); nothing to do (--continue "
+            "trains on a run stopped early)"
+        )
+    elif result.stop_reason == "target_return":
+        print(f"reached the target return {args.target_return} at {result.actor_steps} steps")
+    elif result.stop_reason == "no_improvement":
+        print(
+            f"stopped at {result.actor_steps} steps: no better evaluation return in "
+            f"{args.patience} evaluations (--patience)"
+        )
+
+
 def _seed_run_argv(args: argparse.Namespace, seed: int, run_dir: str) -> list[str]:
     """`rlkit train` arguments for one run of a --seeds sweep: the same options as given
     (rebuilt from the parsed ones, so abbreviations and `--opt=value` forms need no care),
@@ -640,8 +744,8 @@ def _seed_run_argv(args: argparse.Namespace, seed: int, run_dir: str) -> list[st
         value = getattr(args, action.dest)
         if not action.option_strings:
             argv.append(str(value))
-        elif action.nargs == 0:  # A flag.
-            argv += [action.option_strings[0]] if value is True else []
+        elif action.nargs == 0:  # A flag (store_true, or store_false as --no-keep-best).
+            argv += [action.option_strings[0]] if value != action.default else []
         elif isinstance(value, list):  # Repeatable.
             argv += [f"{action.option_strings[0]}={item}" for item in value]
         elif value is not None:
@@ -837,7 +941,7 @@ def _load_policy(args: argparse.Namespace, command: str):
             stored += modules
     _import_env_modules(list(dict.fromkeys([*stored, *args.env_module])))
     try:
-        return experiments.load_policy(args.run_dir)
+        return experiments.load_policy(args.run_dir, best=args.best)
     except errors.UnknownEnvironmentError as error:
         raise _unknown_environment_hint(error) from None
 
@@ -966,6 +1070,47 @@ def _tune(args: argparse.Namespace) -> int:
     return 0
 
 
+def _serve_env(args: argparse.Namespace) -> int:
+    """Serves environments until Ctrl-C or SIGTERM; exit status 0 then."""
+    import threading
+
+    from rlkit.remote import address, server
+
+    _import_env_modules(args.env_module)
+    environment_server = server.EnvironmentServer(
+        args.host,
+        args.port,
+        token=args.token or os.environ.get(address.TOKEN_VARIABLE) or None,
+        allow=args.allow or None,
+        max_envs=args.max_envs,
+        idle_timeout=args.idle_timeout,
+        log=lambda line: print(line, file=sys.stderr, flush=True),
+    )
+    where = environment_server.address
+    print(
+        f"serving environments at {where}/ENV_ID (e.g. rlkit train dqn --env "
+        f"{where}/CartPole-v1); Ctrl-C stops",
+        flush=True,
+    )
+
+    def stop(signal_number, frame):
+        raise KeyboardInterrupt
+
+    previous = None
+    if threading.current_thread() is threading.main_thread():  # Only there can it listen.
+        previous = signal.signal(signal.SIGTERM, stop)
+    try:
+        environment_server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        environment_server.shutdown()
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
+    print("stopped", flush=True)
+    return 0
+
+
 COMMANDS = {
     "agents": lambda args: _list_agents(),
     "train": _train,
@@ -973,6 +1118,7 @@ COMMANDS = {
     "play": _play,
     "plot": _plot,
     "tune": _tune,
+    "serve-env": _serve_env,
 }
 
 

@@ -8,6 +8,7 @@ import sys
 import gymnasium
 
 from rlkit import errors
+from rlkit.remote.address import is_remote_environment_id, parse_remote_environment_id
 
 
 def _registered_ids() -> list[str]:
@@ -15,7 +16,14 @@ def _registered_ids() -> list[str]:
 
 
 def check_environment_id(env_id: str) -> None:
-    """Raises `UnknownEnvironmentError` (suggesting close ids) unless gymnasium knows `env_id`."""
+    """Raises `UnknownEnvironmentError` (suggesting close ids) unless gymnasium knows `env_id`.
+
+    A served id (`remote://HOST:PORT/ENV_ID`) is checked for its form only (`ConfigError`);
+    the server judges the id it serves when the environment is made.
+    """
+    if is_remote_environment_id(env_id):
+        parse_remote_environment_id(env_id)
+        return
     if env_id not in gymnasium.registry:
         close = difflib.get_close_matches(env_id, _registered_ids(), n=5, cutoff=0.5)
         hint = f" Did you mean: {', '.join(close)}?" if close else ""
