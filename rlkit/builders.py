@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from rlkit import core, errors, loggers, replay, specs, types
-from rlkit.jax import actors
+from rlkit.jax import actors, parameter_server
 from rlkit.replay import adders
 from rlkit.utils import counting
 
@@ -160,6 +160,11 @@ class ActorLearnerBuilder(abc.ABC):
     def learning_schedule(self) -> LearningSchedule:
         """When a single-process agent runs its learner (see `LearningSchedule`)."""
 
+    def check_distributed(self) -> None:
+        """Raises `ConfigError` if this agent cannot be laid out over processes (e.g. one
+        online trace that must follow one stream of experience); the Ray layout asks before
+        anything starts."""
+
     @property
     def num_envs(self) -> int | None:
         """The sub-environments each actor acts in at once, from the config (a batched
@@ -167,6 +172,38 @@ class ActorLearnerBuilder(abc.ABC):
         Layouts make batched actors and adders of this size and check the environment
         against it (`check_num_envs`)."""
         return None
+
+
+class AsynchronousGradientBuilder(ActorLearnerBuilder):
+    """A builder whose workers learn by sending gradients to one parameter server, which
+    applies them as they arrive (A3C): each worker acts and learns as a one-process agent
+    whose learner (`rlkit.jax.parameter_server.GradientLearner`) computes gradients on its
+    own rollouts and sends them. The layouts lay workers out as threads of one process or
+    Ray actors around the server (`rlkit.layouts.gradients`, the Ray layout); unbound, its
+    learner sends to a server of its own: one worker."""
+
+    @property
+    @abc.abstractmethod
+    def num_workers(self) -> int:
+        """Worker threads in one process (on Ray: one worker per actor)."""
+
+    @abc.abstractmethod
+    def make_parameter_server(
+        self,
+        random_key: types.PRNGKey,
+        networks: Any,
+        counter: counting.Counter | None = None,
+        logger: loggers.Logger | None = None,
+        on_host: bool = False,
+    ) -> parameter_server.ParameterServer:
+        """The server of the parameters and optimiser state (variables as numpy `on_host`,
+        for workers in other processes)."""
+
+    @abc.abstractmethod
+    def bind(
+        self, server: parameter_server.GradientSink, worker: int
+    ) -> AsynchronousGradientBuilder:
+        """A copy whose learners are worker `worker`'s, sending to `server`."""
 
 
 def check_num_envs(builder: ActorLearnerBuilder, environment_num_envs: int | None) -> None:

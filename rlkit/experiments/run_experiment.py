@@ -15,7 +15,7 @@ import time
 from collections.abc import Sequence
 from typing import Any, NamedTuple
 
-from rlkit import configs, errors, replay
+from rlkit import builders, configs, errors, replay
 from rlkit import loggers as loggers_lib
 from rlkit.experiments import callbacks as callbacks_lib
 from rlkit.experiments import checkpointing, policy
@@ -27,6 +27,7 @@ from rlkit.experiments.config import (
     ExperimentConfig,
 )
 from rlkit.experiments.evaluator import MAX_PARALLEL_EVALUATION_EPISODES, Evaluator
+from rlkit.layouts import gradients as gradient_layout
 from rlkit.layouts import local as local_layout
 from rlkit.layouts.base import LayoutContext, LayoutFactory, TrainingLayout
 from rlkit.replay import local as local_replay
@@ -233,9 +234,10 @@ def run_experiment(
     that reached `target_return`) counts as finished when run again, unless
     `continue_stopped`, which trains on towards the budget.
     """
-    return run_with_layout(
-        config, local_layout.make_local_layout, callbacks, continue_stopped=continue_stopped
-    )
+    make_layout = local_layout.make_local_layout
+    if isinstance(config.builder, builders.AsynchronousGradientBuilder):  # A3C: worker threads.
+        make_layout = gradient_layout.make_gradient_layout
+    return run_with_layout(config, make_layout, callbacks, continue_stopped=continue_stopped)
 
 
 def run_with_layout(

@@ -10,11 +10,12 @@ from typing import Any
 import jax
 import numpy as np
 
-from rlkit import errors
+from rlkit import builders, errors
 from rlkit.layouts import base
 from rlkit.layouts.distributed.actor_worker import ActorWorker
 from rlkit.layouts.distributed.common import import_ray
 from rlkit.layouts.distributed.counter import CounterWorker, RemoteCounter
+from rlkit.layouts.distributed.gradient_workers import GradientWorker, ParameterServerWorker
 from rlkit.layouts.distributed.learner_worker import LearnerWorker, RemoteVariableSource
 from rlkit.layouts.distributed.ray_runtime import free_port, start_ray
 from rlkit.layouts.distributed.replay_worker import ReplayWorker
@@ -53,7 +54,9 @@ class RayLayout:
     @staticmethod
     def check(config: Any) -> None:
         """Raises `ConfigError` before anything is written if `config` cannot run on Ray:
-        Ray is not installed, or its replay backend is one process's."""
+        the builder cannot be laid out over processes, Ray is not installed, or its replay
+        backend is one process's."""
+        config.builder.check_distributed()  # Said even where Ray is not installed.
         import_ray()
         if config.replay_backend not in ("auto", "reverb"):
             raise errors.ConfigError(
@@ -69,7 +72,10 @@ class RayLayout:
         # (held signals), the actors' end and Ray's.
         needed = int(np.ceil(self.num_actors * self.actor_cpus + self.learner_cpus))
         start_ray(ray, context.stack, context.logs_dir, self.ray_address, needed)
-        layout = DistributedLayout(self, config, ray, context)
+        if isinstance(config.builder, builders.AsynchronousGradientBuilder):  # A3C.
+            layout: DistributedLayout = GradientDistributedLayout(self, config, ray, context)
+        else:
+            layout = DistributedLayout(self, config, ray, context)
         context.stack.callback(layout.kill)
         return base.TrainingLayout(layout, layout, layout.counter)
 
@@ -159,7 +165,9 @@ class DistributedLayout:
     def restart_warm_up(self) -> None:
         """Nothing to do: the emptied table's limiter holds the learner until it refills."""
 
-    def checkpoint_replay(self) -> str:
+    def checkpoint_replay(self) -> str | None:
+        if self._replay is None:
+            return None  # Nothing replayed: rollouts in flight are not kept.
         return self._ray.get(self._replay.checkpoint.remote())
 
     def get_variables(self, names):
@@ -220,7 +228,7 @@ class DistributedLayout:
 
     def _forward_logs(self) -> None:
         ray = self._ray
-        replay_pid = ray.get(self._replay.pid.remote())
+        replay_pid = None if self._replay is None else ray.get(self._replay.pid.remote())
         if replay_pid != self._replay_pid:
             self._replay_pid = replay_pid
             _log.warning(
@@ -266,3 +274,42 @@ class DistributedLayout:
                 self._ray.kill(handle, no_restart=True)
             except Exception:  # noqa: BLE001  Already gone.
                 pass
+
+
+class GradientDistributedLayout(DistributedLayout):
+    """The driver's side of asynchronous-gradient training on Ray (A3C): a parameter server
+    (the run's learner: saved, restored, evaluated through, restored from the latest
+    checkpoint if Ray restarts it) and `num_actors` gradient workers, each claiming steps
+    from the counter; no replay server."""
+
+    def _start_workers(self, options: RayLayout, context: base.LayoutContext) -> None:
+        ray = self._ray
+        counter = self._start(CounterWorker, context.counter.get_counts(), num_cpus=0)
+        self._counter_handle = counter
+        self.counter = RemoteCounter(counter, refresh_s=0.0)
+        config_reference = self._config_reference = ray.put(self.config)
+        restarted = dict(max_restarts=-1, max_task_retries=-1)
+        self._replay, self._replay_pid = None, None
+        self._learner = self._start(
+            ParameterServerWorker,
+            config_reference,
+            counter,
+            num_cpus=options.learner_cpus,
+            num_gpus=options.learner_gpus,
+            **restarted,
+        )
+        self._latest_state = context.latest_state
+        # A dead worker's process is restarted (from the server's parameters), and the task
+        # it was running is run again.
+        self._actors = [
+            self._start(
+                GradientWorker,
+                *(config_reference, index, self._learner, counter),
+                num_cpus=options.actor_cpus,
+                max_concurrency=2,  # `drain` runs while `act` does.
+                **restarted,
+            )
+            for index in range(options.num_actors)
+        ]
+        self._variables = RemoteVariableSource(self._learner)
+        self._learner_paused = options.learner_paused
