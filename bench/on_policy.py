@@ -1,6 +1,6 @@
 """On-policy agents on CartPole-v1 (or `--env`) over seeds, with their shipped configs.
 
-The agents: PPO, A2C, REINFORCE, TRPO and IMPALA.
+The agents: PPO, A2C, REINFORCE, TRPO, IMPALA and ACER.
 
 Each agent trains `--steps` env steps in a batched environment of its config's `num_envs`
 (`rlkit.make_vector_environment`, local replay), with a greedy evaluation of 20 episodes in
@@ -8,7 +8,7 @@ one environment every `--eval-every` steps and at the end. Reports the final and
 evaluation per seed, training wall-clock (evaluations excluded) and env steps/s, and writes
 its table into BENCHMARKS.md.
 
-    python bench/on_policy.py [--agents ppo a2c reinforce trpo impala] [--seeds 0 1 2]
+    python bench/on_policy.py [--agents ppo a2c reinforce trpo impala acer] [--seeds 0 1 2]
         [--steps 100000]
     python bench/on_policy.py --env Pendulum-v1 --agents ppo --steps 150000 --eval-every 50000
 """
@@ -30,10 +30,10 @@ import rlkit  # noqa: E402
 from rlkit.agents import registry  # noqa: E402
 
 try:
-    from bench._report import markdown_table, write_section  # noqa: E402
+    from bench._report import BENCHMARKS, markdown_table, read_section, write_section  # noqa: E402
     from bench.dqn_family import make_layout  # noqa: E402
 except ImportError:  # Run as a script from bench/.
-    from _report import markdown_table, write_section  # noqa: E402
+    from _report import BENCHMARKS, markdown_table, read_section, write_section  # noqa: E402
     from dqn_family import make_layout  # noqa: E402
 
 REFERENCES = {
@@ -42,6 +42,8 @@ REFERENCES = {
     ("trpo", "CartPole-v1"): "RL-Zoo: 500 at 100k",
     ("reinforce", "CartPole-v1"): "no RL-Zoo entry",
     ("impala", "CartPole-v1"): "no RL-Zoo entry",
+    ("acer", "CartPole-v1"): "rl-baselines-zoo (SB2): 498.6 +- 23.9 after 500k",
+    ("acer", "LunarLander-v3"): "rl-baselines-zoo (SB2, LunarLander-v2): 185.2 +- 64.8 after 1M",
     ("ppo", "Pendulum-v1"): "RL-Zoo (gSDE): -172 at 100k; target >= -250 at 150k",
     ("ppo", "HalfCheetah-v5"): "RL-Zoo (HalfCheetah-v3): 5819 at 1M",
 }
@@ -73,11 +75,23 @@ def train(name: str, seed: int, steps: int, eval_every: int, env_id: str = "Cart
     return {"evaluations": evaluations, "seconds": seconds, "steps": done}
 
 
+def _kept_rows(section: str, rerun: set[str]) -> list[list[str]]:
+    """The rows of agents not run now, from the section's table in BENCHMARKS.md: a run of
+    some agents (`--agents acer`) replaces their rows and keeps the others'."""
+    body = read_section(section, BENCHMARKS.read_text()) if BENCHMARKS.exists() else None
+    rows = []
+    for line in (body or "").splitlines():
+        cells = [cell.strip() for cell in line.strip().strip("|").split("|")]
+        if line.startswith("| ") and cells[0] not in rerun | {"agent"}:
+            rows.append(cells)
+    return rows
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--env", default="CartPole-v1")
     parser.add_argument(
-        "--agents", nargs="+", default=["ppo", "a2c", "reinforce", "trpo", "impala"]
+        "--agents", nargs="+", default=["ppo", "a2c", "reinforce", "trpo", "impala", "acer"]
     )
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--steps", type=int, default=100_000)
@@ -100,6 +114,8 @@ def main() -> None:
                 REFERENCES.get((name, args.env), ""),
             ]
         )
+    section = "on_policy_" + args.env.split("-")[0].lower()
+    rows = _kept_rows(section, {row[0] for row in rows}) + rows
     table = markdown_table(
         [
             "agent",
@@ -123,7 +139,6 @@ Training wall-clock only, on {platform.machine()}, {os.cpu_count()} cores, jax
 
 {table}
 """
-    section = "on_policy_" + args.env.split("-")[0].lower()
     write_section(section, body)
     print(body)
 

@@ -191,13 +191,7 @@ class BatchLearner(core.Learner):
         self._served: tuple[Any, dict[str, types.Params]] | None = None  # (state, variables)
 
     def step(self) -> None:
-        sample = next(self._iterator)
-        self._state, metrics, priorities = self._update(
-            self._state, sample.data, np.asarray(sample.probabilities, np.float32)
-        )
-        if self._replay_client is not None and priorities is not None:
-            values = np.maximum(np.asarray(priorities, np.float64), MIN_PRIORITY)
-            self._replay_client.update_priorities(self._priority_table, sample.keys, values)
+        metrics = self._learn(next(self._iterator))
         counts = self._counter.increment(**self._increments)
         # Metrics stay on device; they are only pulled to the host when a row is logged.
         self._unlogged = {**counts, **metrics}
@@ -205,6 +199,18 @@ class BatchLearner(core.Learner):
         if now - self._last_log >= self._log_every:
             self._last_log = now
             self._write_metrics()
+
+    def _learn(self, sample: types.Batch) -> dict[str, Any]:
+        """Runs the update on `sample` and writes its priorities; returns the metrics (on
+        device). A learner that takes more updates per step (ACER's replayed batches)
+        extends this, and sets `_increments["sgd_steps"]` to what the step took."""
+        self._state, metrics, priorities = self._update(
+            self._state, sample.data, np.asarray(sample.probabilities, np.float32)
+        )
+        if self._replay_client is not None and priorities is not None:
+            values = np.maximum(np.asarray(priorities, np.float64), MIN_PRIORITY)
+            self._replay_client.update_priorities(self._priority_table, sample.keys, values)
+        return metrics
 
     def _write_metrics(self) -> None:
         self._logger.write(jax.device_get(self._unlogged))

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import abc
 import collections
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any, NamedTuple
 
 import dm_env
@@ -208,20 +208,30 @@ def _step_caster(environment_spec: specs.EnvironmentSpec, extras_spec: types.Nes
     )
 
 
+def _table_names(table: str | Sequence[str]) -> tuple[str, ...]:
+    """One table name, or several that each get every item (e.g. ACER's rollout queue and
+    its replay of the same sequences)."""
+    names = (table,) if isinstance(table, str) else tuple(table)
+    if not names:
+        raise ValueError("An adder needs at least one table to write to.")
+    return names
+
+
 class _StepWriter(Adder):
-    """Shared logic of the sequence and episode adders: one `Step` appended per env step."""
+    """Shared logic of the sequence and episode adders: one `Step` appended per env step,
+    each item written to every one of `table`'s tables (one name, or several)."""
 
     def __init__(
         self,
         client: base.ReplayClient,
-        table: str,
+        table: str | Sequence[str],
         environment_spec: specs.EnvironmentSpec,
         keep_alive: int,
         extras_spec: types.NestedSpec = (),
         priority: float = 1.0,
     ):
         self._client = client
-        self._table = table
+        self._tables = _table_names(table)
         self._priority = priority
         self._writer = client.trajectory_writer(num_keep_alive_refs=keep_alive)
         self._zero_step = Step(
@@ -300,8 +310,9 @@ class _StepWriter(Adder):
 
     def _create_item(self, length: int) -> None:
         trajectory = tree.map_structure(lambda column: column[-length:], self._writer.history)
-        self._writer.create_item(self._table, self._priority, trajectory)
-        self.items_written += 1
+        for table in self._tables:
+            self._writer.create_item(table, self._priority, trajectory)
+        self.items_written += 1  # Sequences, whatever the number of tables they went to.
 
     def _after_step(self) -> None:
         """Called after each step taken (not after the final observation's step)."""
@@ -340,12 +351,16 @@ class SequenceAdder(_StepWriter):
     when the next episode starts, so a batched environment's sub-environment, whose auto-reset
     takes one step, appends exactly one step per vector step. In an item, step k is the final
     observation's step exactly when step k + 1 has `start_of_episode`; the learner masks it.
+
+    `table` may name several tables: each gets every item (ACER learns from its rollouts
+    through a queue and replays the same sequences from a uniform table); `items_written`
+    counts sequences.
     """
 
     def __init__(
         self,
         client: base.ReplayClient,
-        table: str,
+        table: str | Sequence[str],
         environment_spec: specs.EnvironmentSpec,
         sequence_length: int,
         period: int,
@@ -396,7 +411,7 @@ class EpisodeAdder(_StepWriter):
     def __init__(
         self,
         client: base.ReplayClient,
-        table: str,
+        table: str | Sequence[str],
         environment_spec: specs.EnvironmentSpec,
         max_sequence_length: int,
         extras_spec: types.NestedSpec = (),
@@ -495,13 +510,14 @@ class BatchedSequenceAdder(Adder):
     It writes exactly the items N such adders would (one trajectory writer per
     sub-environment, so no item mixes them), but casts, masks and selects each step's
     fields once for all N sub-environments, leaving only the writers' appends per
-    sub-environment: on-policy agents append every step of every sub-environment.
+    sub-environment: on-policy agents append every step of every sub-environment. As there,
+    `table` may name several tables, each of which gets every item.
     """
 
     def __init__(
         self,
         client: base.ReplayClient,
-        table: str,
+        table: str | Sequence[str],
         environment_spec: specs.EnvironmentSpec,
         num_envs: int,
         sequence_length: int,
@@ -514,7 +530,7 @@ class BatchedSequenceAdder(Adder):
                 "num_envs, sequence_length and period must be positive, got "
                 f"{num_envs}, {sequence_length}, {period}."
             )
-        self._table = table
+        self._tables = _table_names(table)
         self._priority = priority
         self._length = sequence_length
         self._period = period
@@ -577,7 +593,8 @@ class BatchedSequenceAdder(Adder):
         due = appending & (steps >= self._length) & ((steps - self._length) % self._period == 0)
         if due.any():
             due = np.flatnonzero(due)
-            self._writer.create_items(self._table, self._priority, due, self._length)
+            for table in self._tables:
+                self._writer.create_items(table, self._priority, due, self._length)
             self.items_written += len(due)
 
     def reset(self) -> None:

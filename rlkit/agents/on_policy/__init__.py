@@ -1,5 +1,5 @@
 """On-policy agents over batched environments: PPO, A2C, REINFORCE, TRPO and IMPALA
-(categorical and Gaussian policies).
+(categorical and Gaussian policies), and ACER (categorical; it also replays its rollouts).
 
 Rollouts from every sub-environment go through a replay queue to a learner that computes
 GAE and runs epochs of minibatch SGD in one jitted call; the actor acts on the newest
@@ -13,6 +13,11 @@ from rlkit.agents import registry
 
 # Imported on first use (see rlkit/_lazy.py): the registry reads the configs without JAX.
 _EXPORTS = {
+    "A3CBuilder": "rlkit.agents.on_policy.a3c",
+    "A3CConfig": "rlkit.agents.on_policy.config",
+    "ACER": "rlkit.agents.on_policy.agent",
+    "ACERConfig": "rlkit.agents.on_policy.config",
+    "ACERLearner": "rlkit.agents.on_policy.acer",
     "OnPolicyAgent": "rlkit.agents.on_policy.agent",
     "PPO": "rlkit.agents.on_policy.agent",
     "A2C": "rlkit.agents.on_policy.agent",
@@ -36,7 +41,7 @@ _EXPORTS = {
     "make_networks": "rlkit.agents.on_policy.builder",
     "make_policy": "rlkit.agents.on_policy.acting",
 }
-_lazy.attach(__name__, _EXPORTS, submodules=("learning", "acting", "networks"))
+_lazy.attach(__name__, _EXPORTS, submodules=("learning", "acting", "networks", "acer"))
 
 for _name, _config, _description in [
     ("ppo", "PPOConfig", "PPO: clipped surrogate, GAE, minibatch epochs over vectorised envs"),
@@ -60,10 +65,47 @@ for _name, _config, _description in [
         )
     )
 
+registry.register(
+    registry.AgentEntry(
+        name="acer",
+        description="ACER: Retrace Q-critic, truncated IS with bias correction, trust region",
+        action_spaces="discrete",
+        package="rlkit.agents.on_policy",
+        config="rlkit.agents.on_policy.config:ACERConfig",
+        builder="rlkit.agents.on_policy.builder:OnPolicyBuilder",
+        networks="rlkit.agents.on_policy.builder:make_networks",
+        configs_dir="configs/acer",
+    )
+)
+
+registry.register(
+    registry.AgentEntry(
+        name="a3c",
+        description="A3C: workers' A2C gradients applied asynchronously by a parameter server",
+        action_spaces="discrete or continuous",
+        package="rlkit.agents.on_policy",
+        config="rlkit.agents.on_policy.config:A3CConfig",
+        builder="rlkit.agents.on_policy.a3c:A3CBuilder",
+        networks="rlkit.agents.on_policy.builder:make_networks",
+        configs_dir="configs/a3c",
+        env_recipe="continuous",
+    )
+)
+
 if TYPE_CHECKING:
-    from rlkit.agents.on_policy import acting, learning, networks
+    from rlkit.agents.on_policy import acer, acting, learning, networks
+    from rlkit.agents.on_policy.a3c import A3CBuilder
+    from rlkit.agents.on_policy.acer import ACERLearner
     from rlkit.agents.on_policy.acting import make_policy
-    from rlkit.agents.on_policy.agent import A2C, IMPALA, PPO, REINFORCE, TRPO, OnPolicyAgent
+    from rlkit.agents.on_policy.agent import (
+        A2C,
+        ACER,
+        IMPALA,
+        PPO,
+        REINFORCE,
+        TRPO,
+        OnPolicyAgent,
+    )
     from rlkit.agents.on_policy.builder import (
         VARIANTS,
         OnPolicyBuilder,
@@ -73,6 +115,8 @@ if TYPE_CHECKING:
     )
     from rlkit.agents.on_policy.config import (
         A2CConfig,
+        A3CConfig,
+        ACERConfig,
         IMPALAConfig,
         OnPolicyConfig,
         PPOConfig,
@@ -84,6 +128,12 @@ if TYPE_CHECKING:
 
 __all__ = [
     "A2C",
+    "A3CBuilder",
+    "A3CConfig",
+    "ACER",
+    "ACERConfig",
+    "ACERLearner",
+    "acer",
     "IMPALA",
     "PPO",
     "REINFORCE",

@@ -1,6 +1,6 @@
 """Acting policies of the on-policy agents: sample from the policy, record what the learner
-needs beside each action (its log-probability, and a Gaussian's unclipped sample), or act
-greedily for evaluation."""
+needs beside each action (its log-probability, a Gaussian's unclipped sample, and for ACER
+the whole probability vector), or act greedily for evaluation."""
 
 from __future__ import annotations
 
@@ -21,17 +21,25 @@ class ActingState(NamedTuple):
     extras: dict[str, jax.Array]  # The last action's, for the adder.
 
 
-def make_policy(networks: PolicyValueNetworks, evaluation: bool = False) -> actors.ActorCore:
+def make_policy(
+    networks: PolicyValueNetworks, evaluation: bool = False, record_probs: bool = False
+) -> actors.ActorCore:
     """The sampling policy, whose extras are `{"log_prob"}` (categorical) or
-    `{"log_prob", "raw_action"}` (Gaussian: the sample before clipping to [-1, 1]); or,
-    with `evaluation`, the greedy one (the most likely action; the clipped mean)."""
+    `{"log_prob", "raw_action"}` (Gaussian: the sample before clipping to [-1, 1]), and
+    with `record_probs` (categorical) also `"probs"`, the behaviour policy's probabilities
+    of every action [num_actions] (ACER's bias correction needs them all); or, with
+    `evaluation`, the greedy one (the most likely action; the clipped mean)."""
     categorical = networks.policy_kind == "categorical"
     size = networks.action_size
+    if record_probs and not categorical:
+        raise ValueError("record_probs needs a categorical policy.")
 
     def init(key: types.PRNGKey) -> ActingState:
         extras = {"log_prob": jnp.zeros((), jnp.float32)}
         if not categorical:
             extras["raw_action"] = jnp.zeros((size,), jnp.float32)
+        if record_probs:
+            extras["probs"] = jnp.full((size,), 1.0 / size, jnp.float32)
         return ActingState(key, extras)
 
     def select_action(policy_params: networks_lib.PolicyParams, observation, state: ActingState):
@@ -53,6 +61,8 @@ def make_policy(networks: PolicyValueNetworks, evaluation: bool = False) -> acto
             extras = {
                 "log_prob": distributions.log_prob(networks.policy_kind, output, action[None])[0]
             }
+            if record_probs:
+                extras["probs"] = jax.nn.softmax(logits)
             return action.astype(jnp.int32), ActingState(key, extras)
         mean, log_std = output[0][0], output[1]
         noise = jax.random.normal(sample_key, mean.shape)

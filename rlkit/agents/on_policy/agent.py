@@ -13,8 +13,9 @@ class OnPolicyAgent(ConfiguredAgent):
     config.num_envs), PPO(spec, config)).run(num_steps=...)`.
 
     `LocalLayout` over `OnPolicyBuilder`; any agent's config works here
-    (`OnPolicyAgent(spec, A2CConfig())`); `PPO`, `A2C`, `REINFORCE`, `TRPO` and `IMPALA`
-    are this class with their own default config. `make_evaluation_actor()` acts greedily.
+    (`OnPolicyAgent(spec, A2CConfig())`); `PPO`, `A2C`, `REINFORCE`, `TRPO`, `IMPALA`
+    and `ACER` are this class with their own default config. `make_evaluation_actor()`
+    acts greedily.
     """
 
     family_config = config_lib.OnPolicyConfig
@@ -53,3 +54,10 @@ class IMPALA(OnPolicyAgent):
     """IMPALA: actors that lag the learner, corrected by V-trace (see `IMPALAConfig`)."""
 
     config_class = config_lib.IMPALAConfig
+
+
+class ACER(OnPolicyAgent):
+    """ACER: Retrace Q-critic, truncated importance weights with bias correction and a trust
+    region against an average policy, on fresh and replayed rollouts (see `ACERConfig`)."""
+
+    config_class = config_lib.ACERConfig

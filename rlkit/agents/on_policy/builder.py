@@ -8,19 +8,25 @@ replay queue whose signature comes from the policy's extras; a learner step take
 are in and acts on the new parameters from the next step (`RolloutSchedule`), except
 IMPALA, whose actor fetches them every `actor_update_period` learner steps. An agent is a
 config class, a loss, an optimiser and an advantage estimator: one row of `VARIANTS`.
+
+A row may also replay its rollouts (ACER): the adder then writes each sequence, with the
+behaviour policy's full probabilities in its extras, into the queue and into a uniform
+replay table, the dataset gives batches of both (`acer.FreshAndReplayedBatches`), and the
+row's learner steps on the fresh batch and then on replayed ones.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any, NamedTuple
 
 from rlkit import builders, core, loggers, replay, specs, types
 from rlkit.agents import variants
-from rlkit.agents.on_policy import acting, learning
+from rlkit.agents.on_policy import acer, acting, learning
 from rlkit.agents.on_policy import networks as networks_lib
 from rlkit.agents.on_policy.config import (
     A2CConfig,
+    ACERConfig,
     IMPALAConfig,
     OnPolicyConfig,
     PPOConfig,
@@ -29,6 +35,7 @@ from rlkit.agents.on_policy.config import (
 )
 from rlkit.agents.on_policy.networks import PolicyValueNetworks
 from rlkit.jax import actors
+from rlkit.jax import learning as jax_learning
 from rlkit.utils import counting
 
 
@@ -38,13 +45,23 @@ class OnPolicyVariant(NamedTuple):
     optimiser ("adam" or "rmsprop", as `learning.make_optimizer` sets them up), its
     advantages ("gae", or "vtrace" for actors whose policy lags the learner's, which then
     fetch parameters every `actor_update_period` learner steps instead of after each), and
-    whether replay items are whole episodes (REINFORCE) rather than rollouts."""
+    whether replay items are whole episodes (REINFORCE) rather than rollouts.
 
-    loss: learning.LossFn
+    An agent that also learns from replayed rollouts (ACER) sets `replayed`: its policy
+    records the full probability vector it acted with, each sequence also goes to a
+    uniform replay table (the config's `replay_buffer_items`, `replay_buffer_table_name`),
+    and its `learner`, `(config, networks, key, dataset, optimizer, counter=, logger=,
+    device=)`, replaces `OnPolicyLearner` (and the loss). `critic` is "value" (V(s)) or "q"
+    (one value per action)."""
+
+    loss: learning.LossFn | None = None
     policy_step: learning.PolicyStep | None = None
     optimizer: str = "adam"
     advantages: str = "gae"
     whole_episodes: bool = False
+    critic: str = "value"
+    replayed: bool = False
+    learner: Callable[..., jax_learning.BatchLearner] | None = None
 
 
 # A config class's agent is its own row, else its nearest base class's.
@@ -54,6 +71,9 @@ VARIANTS: dict[type[OnPolicyConfig], OnPolicyVariant] = {
     REINFORCEConfig: OnPolicyVariant(learning.a2c_loss, whole_episodes=True),
     TRPOConfig: OnPolicyVariant(learning.trpo_value_loss, policy_step=learning.trpo_policy_step),
     IMPALAConfig: OnPolicyVariant(learning.a2c_loss, optimizer="rmsprop", advantages="vtrace"),
+    ACERConfig: OnPolicyVariant(
+        optimizer="rmsprop", critic="q", replayed=True, learner=acer.ACERLearner
+    ),
 }
 
 
@@ -110,8 +130,11 @@ def make_networks(
     environment_spec: specs.EnvironmentSpec, config: OnPolicyConfig
 ) -> PolicyValueNetworks:
     """`config`'s policy and value networks for `environment_spec` (every on-policy agent's
-    are alike: a categorical or Gaussian policy and a value MLP)."""
-    return networks_lib.make_policy_value_networks(environment_spec, config)
+    are alike: a categorical or Gaussian policy and a value MLP, of one value per action
+    for a row whose `critic` is "q")."""
+    return networks_lib.make_policy_value_networks(
+        environment_spec, config, variant_of(config).critic
+    )
 
 
 def _extras_spec(policy: actors.ActorCore | None) -> types.NestedSpec:
@@ -121,12 +144,13 @@ def _extras_spec(policy: actors.ActorCore | None) -> types.NestedSpec:
 
 
 class OnPolicyBuilder(builders.ActorLearnerBuilder):
-    """Acme-style builder of an on-policy agent (PPO, A2C, REINFORCE, TRPO, IMPALA).
+    """Acme-style builder of an on-policy agent (PPO, A2C, REINFORCE, TRPO, IMPALA, ACER).
 
     Args:
       config: an `OnPolicyConfig` (e.g. `PPOConfig`).
 
-    Its queue holds two rounds of rollouts; a full queue holds actors back.
+    Its queue holds two rounds of rollouts; a full queue holds actors back. A replaying
+    row's (ACER's) replay table never holds them back: the queue paces the run.
     """
 
     def __init__(self, config: OnPolicyConfig):
@@ -149,12 +173,36 @@ class OnPolicyBuilder(builders.ActorLearnerBuilder):
             environment_spec, cfg.rollout_length + 1, _extras_spec(policy)
         )
         # Room for two rounds of rollouts: one being learned from, one being written.
-        return [replay.queue_table(cfg.replay_table_name, 2 * cfg.num_envs, signature)]
+        tables = [replay.queue_table(cfg.replay_table_name, 2 * cfg.num_envs, signature)]
+        if self._variant.replayed:
+            # The queue paces learning; the learner keeps the replay ratio itself and
+            # samples only once a batch of sequences is in (`replay_start_steps`).
+            tables.append(
+                replay.uniform_table(
+                    cfg.replay_buffer_table_name,
+                    cfg.replay_buffer_items,
+                    replay.min_size_limiter(1),
+                    signature,
+                )
+            )
+        return tables
+
+    def _tables(self) -> tuple[str, ...]:
+        """The tables each rollout goes to."""
+        cfg = self._config
+        if self._variant.replayed:
+            return (cfg.replay_table_name, cfg.replay_buffer_table_name)
+        return (cfg.replay_table_name,)
 
     def make_dataset_iterator(self, replay_client: replay.ReplayClient) -> Iterator[types.Batch]:
-        return replay_client.dataset(
-            self._config.replay_table_name, self._config.num_envs, flatten_blocks=False
+        cfg = self._config
+        fresh = replay_client.dataset(cfg.replay_table_name, cfg.num_envs, flatten_blocks=False)
+        if not self._variant.replayed:
+            return fresh
+        replayed = replay_client.dataset(
+            cfg.replay_buffer_table_name, cfg.num_envs, flatten_blocks=False
         )
+        return acer.FreshAndReplayedBatches(fresh, replayed)
 
     def make_adder(
         self,
@@ -173,7 +221,7 @@ class OnPolicyBuilder(builders.ActorLearnerBuilder):
             )
         return replay.SequenceAdder(
             replay_client,
-            cfg.replay_table_name,
+            self._tables(),
             environment_spec,
             sequence_length=cfg.rollout_length + 1,
             period=cfg.rollout_length,
@@ -197,7 +245,7 @@ class OnPolicyBuilder(builders.ActorLearnerBuilder):
             return super().make_batched_adder(replay_client, environment_spec, policy, num_envs)
         return replay.BatchedSequenceAdder(
             replay_client,
-            cfg.replay_table_name,
+            self._tables(),
             environment_spec,
             num_envs,
             sequence_length=cfg.rollout_length + 1,
@@ -215,16 +263,22 @@ class OnPolicyBuilder(builders.ActorLearnerBuilder):
         replay_client: replay.ReplayClient | None = None,
         counter: counting.Counter | None = None,
         device: Any = None,
-    ) -> learning.OnPolicyLearner:
+    ) -> jax_learning.BatchLearner:
         del environment_spec, replay_client
         variant = self._variant
+        optimizer = learning.make_optimizer(self._config, variant.optimizer)
+        if variant.learner is not None:
+            return variant.learner(
+                self._config, networks, random_key, dataset, optimizer,
+                counter=counter, logger=logger, device=device,
+            )  # fmt: skip
         return learning.OnPolicyLearner(
             self._config,
             networks,
             random_key,
             dataset,
             variant.loss,
-            learning.make_optimizer(self._config, variant.optimizer),
+            optimizer,
             variant.advantages,
             variant.policy_step,
             counter=counter,
@@ -247,7 +301,7 @@ class OnPolicyBuilder(builders.ActorLearnerBuilder):
         evaluation: bool = False,
     ) -> actors.ActorCore:
         del environment_spec
-        return acting.make_policy(networks, evaluation)
+        return acting.make_policy(networks, evaluation, record_probs=self._variant.replayed)
 
     def make_actor(
         self,

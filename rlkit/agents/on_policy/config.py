@@ -1,5 +1,5 @@
-"""Configurations of the on-policy agents (PPO, A2C, REINFORCE, TRPO, IMPALA) over batched
-environments.
+"""Configurations of the on-policy agents (PPO, A2C, REINFORCE, TRPO, IMPALA, ACER) over
+batched environments.
 
 `OnPolicyConfig` holds what they share: `num_envs` sub-environments each contribute a rollout
 of `rollout_length` steps per learner step (the rollouts go through a replay queue), GAE,
@@ -248,4 +248,107 @@ class IMPALAConfig(OnPolicyConfig):
         super().__post_init__()
         configs.check_positive(
             self, ("clip_rho_threshold", "clip_pg_rho_threshold", "actor_update_period")
+        )
+
+
+@dataclasses.dataclass
+class ACERConfig(OnPolicyConfig):
+    """ACER (Wang et al. 2017), discrete actions, as OpenAI Baselines' `acer.learn`.
+
+    Each learner step takes one ACER update on the fresh rollouts, then, once
+    `replay_start_steps` environment steps have been collected, a Poisson(`replay_ratio`)
+    number of updates on as many sequences sampled uniformly from a replay table of the
+    last `replay_buffer_steps` steps' rollouts (the same items the queue got, each with the
+    full probability vector of the policy that acted). An update regresses the Q-critic on
+    Retrace targets (`value_coefficient` weighs it), follows the policy gradient with
+    importance weights truncated at `truncation` plus the bias correction, and projects it
+    per step onto the linearised KL constraint `trust_region_delta` against an average
+    policy network (an exponential moving average of the parameters, decay
+    `average_decay`). RMSprop after clipping to `max_gradient_norm`.
+
+    ACER takes one gradient step per batch of sequences: `num_epochs` is 1 and
+    `minibatch_size` the whole batch; `gae_lambda` and `normalize_advantages` do not apply.
+    Observation and reward normalisation are not supported (replayed sequences would be
+    seen under statistics they were not collected with).
+    """
+
+    num_envs: int = 4
+    rollout_length: int = 20
+    num_epochs: int = 1
+    minibatch_size: int = 0  # 0: the whole batch of sequences.
+    gae_lambda: float = 1.0
+    learning_rate: float = 7e-4
+    max_gradient_norm: float = 10.0
+    entropy_coefficient: float = 0.01
+    normalize_advantages: bool = False
+    replay_ratio: float = 4.0  # Replayed updates per on-policy one, on average (Poisson).
+    replay_buffer_steps: int = 50_000
+    replay_start_steps: int = 1_000
+    truncation: float = 10.0  # c: importance weights min(c, pi/mu) in the policy gradient.
+    trust_region_delta: float = 1.0  # 0: no trust region (the plain ACER gradient).
+    average_decay: float = 0.99
+    replay_buffer_table_name: str = "replayed_rollouts"
+
+    def __post_init__(self):
+        super().__post_init__()
+        configs.check_positive(self, ("replay_buffer_steps", "truncation"))
+        for name in ("replay_ratio", "replay_start_steps", "trust_region_delta"):
+            configs.require(getattr(self, name) >= 0, self, f"{name} must be >= 0.")
+        configs.require(0 <= self.average_decay < 1, self, "average_decay must be in [0, 1).")
+        configs.require(
+            self.num_epochs == 1 and self.num_minibatches == 1,
+            self,
+            "ACER takes one gradient step per batch of sequences: set num_epochs to 1 and "
+            "minibatch_size to 0 (the whole batch).",
+        )
+        configs.require(
+            not (self.normalize_observations or self.normalize_rewards),
+            self,
+            "ACER does not normalise observations or rewards: its replayed sequences were "
+            "collected under other statistics. Set normalize_observations and "
+            "normalize_rewards to false.",
+        )
+        configs.require(
+            self.replay_buffer_steps >= self.steps_per_learner_step,
+            self,
+            "replay_buffer_steps must hold at least one batch of rollouts "
+            f"(num_envs * rollout_length = {self.steps_per_learner_step}).",
+        )
+        configs.require(
+            self.replay_buffer_table_name != self.replay_table_name,
+            self,
+            "replay_buffer_table_name must differ from replay_table_name.",
+        )
+
+    @property
+    def replay_buffer_items(self) -> int:
+        """Sequences the replay table keeps: each adds `rollout_length` new steps."""
+        return max(self.replay_buffer_steps // self.rollout_length, self.num_envs)
+
+
+@dataclasses.dataclass
+class A3CConfig(A2CConfig):
+    """A3C (Mnih et al. 2016, asynchronous advantage actor-critic): `num_workers` workers
+    each act in environments of their own and compute A2C's gradient (the policy gradient
+    with n-step advantages, the value regression, the entropy bonus) on their own
+    `rollout_length`-step rollouts, and send it to a parameter server that applies each
+    with RMSprop (statistics shared by all workers) as it arrives, without waiting for the
+    others; a worker then acts with the parameters the server sends back. In one process
+    the workers are threads; on Ray (`--distributed --num-actors N`) each actor is one.
+    Defaults are the paper's (5-step rollouts, one environment per worker, entropy 0.01)
+    with A2C's optimiser settings. Observation and reward normalisation are not supported
+    (each worker would normalise by statistics of its own)."""
+
+    num_workers: int = 4
+    num_envs: int = 1
+    entropy_coefficient: float = 0.01
+
+    def __post_init__(self):
+        super().__post_init__()
+        configs.check_positive(self, ("num_workers",))
+        configs.require(
+            not (self.normalize_observations or self.normalize_rewards),
+            self,
+            "A3C does not normalise observations or rewards (each worker would use statistics "
+            "of its own): set normalize_observations and normalize_rewards to false.",
         )

@@ -45,8 +45,9 @@ class PolicyValueNetworks(NamedTuple):
     `policy_apply(params, observation [B, ...])` gives logits [B, num_actions]
     (`policy_kind="categorical"`) or `(mean [B, A], log_std [A])` ("gaussian"), flat over
     the action's A = prod(shape) dimensions; `value_apply(params, observation)` gives
-    state values [B]. `init(key)` makes the parameters of both. With `observation_clip` set,
-    observations are normalised by running statistics (starting at
+    state values [B] (`critic="value"`), or one value per action [B, num_actions]
+    (`critic="q"`: ACER's Q-critic). `init(key)` makes the parameters of both. With
+    `observation_clip` set, observations are normalised by running statistics (starting at
     `initial_observation_statistics`) and clipped to [-observation_clip, observation_clip]
     before either network sees them (`normalize_observation`).
     """
@@ -59,6 +60,7 @@ class PolicyValueNetworks(NamedTuple):
     action_shape: tuple[int, ...] = ()
     observation_clip: float | None = None
     initial_observation_statistics: running_statistics.RunningStatistics | None = None
+    critic: str = "value"
 
     def init_policy(self, key: types.PRNGKey) -> PolicyParams:
         """What acting starts from: fresh parameters and, when normalising, no statistics."""
@@ -102,13 +104,24 @@ def _policy_kind(environment_spec: specs.EnvironmentSpec, agent: str) -> tuple[s
     )
 
 
+CRITICS = ("value", "q")
+
+
 def make_policy_value_networks(
-    environment_spec: specs.EnvironmentSpec, config: OnPolicyConfig
+    environment_spec: specs.EnvironmentSpec, config: OnPolicyConfig, critic: str = "value"
 ) -> PolicyValueNetworks:
     """The agent's policy-value networks for `environment_spec` (`config`: an
-    `OnPolicyConfig`)."""
+    `OnPolicyConfig`): a state-value critic, or with `critic="q"` one value per action
+    (discrete actions only)."""
+    if critic not in CRITICS:
+        raise ValueError(f"critic must be one of {CRITICS}, got {critic!r}.")
     agent = type(config).__name__.removesuffix("Config")
     policy_kind, action_size = _policy_kind(environment_spec, agent)
+    if critic == "q" and policy_kind != "categorical":
+        raise errors.ConfigError(
+            f"{agent} learns a value per action: it acts in a Discrete action space only, "
+            f"got {environment_spec.actions!r}."
+        )
     encode = networks_lib.make_observation_encoder(environment_spec.observations)
     activation = {"tanh": jnp.tanh, "relu": jax.nn.relu}[config.activation]
     if config.orthogonal_init:
@@ -128,7 +141,7 @@ def make_policy_value_networks(
         policy_torso = torso(config.policy_hidden_sizes, "policy_torso")
         value_torso = torso(config.value_hidden_sizes, "value_torso")
         head = hk.Linear(action_size, w_init=policy_init, name="policy")
-        value_head = hk.Linear(1, w_init=value_init, name="value")
+        value_head = hk.Linear(action_size if critic == "q" else 1, w_init=value_init, name="value")
 
         def policy(observation):
             output = head(policy_torso(encode(observation)))
@@ -140,7 +153,8 @@ def make_policy_value_networks(
             return output, log_std
 
         def value(observation):
-            return value_head(value_torso(encode(observation)))[..., 0]
+            values = value_head(value_torso(encode(observation)))
+            return values if critic == "q" else values[..., 0]
 
         def init(observation):
             return policy(observation), value(observation)
@@ -162,4 +176,5 @@ def make_policy_value_networks(
         initial_observation_statistics=(
             running_statistics.init_state(environment_spec.observations) if normalize else None
         ),
+        critic=critic,
     )
