@@ -1,6 +1,7 @@
 """On-policy agents on CartPole-v1 (or `--env`) over seeds, with their shipped configs.
 
-The agents: PPO, A2C, REINFORCE, TRPO, IMPALA and ACER.
+The agents: PPO, A2C, REINFORCE, TRPO, IMPALA, ACER and A3C (A3C's workers as threads of
+one process, through `run_experiment`, which evaluates in 20 environments side by side).
 
 Each agent trains `--steps` env steps in a batched environment of its config's `num_envs`
 (`rlkit.make_vector_environment`, local replay), with a greedy evaluation of 20 episodes in
@@ -28,6 +29,7 @@ import numpy as np  # noqa: E402
 
 import rlkit  # noqa: E402
 from rlkit.agents import registry  # noqa: E402
+from rlkit.builders import AsynchronousGradientBuilder  # noqa: E402
 
 try:
     from bench._report import BENCHMARKS, markdown_table, read_section, write_section  # noqa: E402
@@ -43,6 +45,7 @@ REFERENCES = {
     ("reinforce", "CartPole-v1"): "no RL-Zoo entry",
     ("impala", "CartPole-v1"): "no RL-Zoo entry",
     ("acer", "CartPole-v1"): "rl-baselines-zoo (SB2): 498.6 +- 23.9 after 500k",
+    ("a3c", "CartPole-v1"): "no published CartPole figure (the paper: Atari, MuJoCo, Labyrinth)",
     ("acer", "LunarLander-v3"): "rl-baselines-zoo (SB2, LunarLander-v2): 185.2 +- 64.8 after 1M",
     ("ppo", "Pendulum-v1"): "RL-Zoo (gSDE): -172 at 100k; target >= -250 at 150k",
     ("ppo", "HalfCheetah-v5"): "RL-Zoo (HalfCheetah-v3): 5819 at 1M",
@@ -58,8 +61,23 @@ def evaluate(agent, env_id: str, recipe: str, seed: int, episodes: int = 20) -> 
     return float(np.mean([r["episode_return"] for r in loop.run(num_episodes=episodes)]))
 
 
+def train_by_gradients(name: str, config, seed: int, steps: int, eval_every: int, env_id: str):
+    """An agent of asynchronous gradients (A3C): its worker threads, by `run_experiment`."""
+    from rlkit import experiments
+
+    experiment = experiments.make_experiment_config(
+        name, env_id, config, max_num_actor_steps=steps, eval_every=eval_every,
+        num_eval_episodes=20, loggers=(), seed=seed,
+    )  # fmt: skip
+    result = experiments.run_experiment(experiment)
+    returns = [evaluation["return_mean"] for evaluation in result.evaluations]
+    return {"evaluations": returns, "seconds": result.training_seconds, "steps": steps}
+
+
 def train(name: str, seed: int, steps: int, eval_every: int, env_id: str = "CartPole-v1") -> dict:
     config = registry.get_agent(name).load_config(env_id)
+    if isinstance(registry.get_agent(name).make_builder(config), AsynchronousGradientBuilder):
+        return train_by_gradients(name, config, seed, steps, eval_every, env_id)
     env, agent, recipe = make_layout(name, config, env_id, seed)
     loop = rlkit.EnvironmentLoop(env, agent, logger=rlkit.loggers.NoOpLogger())
     evaluations, seconds, done = [], 0.0, 0

@@ -29,8 +29,9 @@ class EnvLoopObserver(Protocol):
     def get_metrics(self) -> dict[str, Any]: ...
 
 
-class _StopCheck:
-    """`should_stop(steps)` asked after `first` steps of one `run` call, then every `every`."""
+class StopCheck:
+    """`should_stop(steps)` asked once `first` steps of a stretch are taken, then every
+    `every` more (a training loop's, or a layout's that polls its workers' count)."""
 
     def __init__(self, should_stop: Callable[[int], bool], every: int, first: int):
         self._should_stop, self._every = should_stop, every
@@ -40,6 +41,7 @@ class _StopCheck:
         return steps >= self.next_at
 
     def stop(self, steps: int) -> bool:
+        """Asks `should_stop(steps)` (and schedules the next check on the same grid)."""
         self.next_at += (steps - self.next_at) // self._every * self._every + self._every
         return bool(self._should_stop(steps))
 
@@ -221,7 +223,7 @@ class EnvironmentLoop(core.Worker):
             raise ValueError(f"check_every must be a positive integer, got {check_every!r}.")
         check = None
         if should_stop is not None:
-            check = _StopCheck(should_stop, check_every, first_check or check_every)
+            check = StopCheck(should_stop, check_every, first_check or check_every)
         start = time.perf_counter()
         if self._num_envs is not None:
             results, steps = self._run_batched(num_episodes, num_steps, check)
@@ -231,7 +233,7 @@ class EnvironmentLoop(core.Worker):
         return results
 
     def _run_single(
-        self, num_episodes: int | None, num_steps: int | None, check: _StopCheck | None
+        self, num_episodes: int | None, num_steps: int | None, check: StopCheck | None
     ) -> tuple[list[dict[str, Any]], int]:
         results = []
         episodes = steps = 0
@@ -277,7 +279,7 @@ class EnvironmentLoop(core.Worker):
         write_summary(summary)
 
     def _run_batched(
-        self, num_episodes: int | None, num_steps: int | None, check: _StopCheck | None
+        self, num_episodes: int | None, num_steps: int | None, check: StopCheck | None
     ) -> tuple[list[dict[str, Any]], int]:
         environment, actor = self._environment, self._actor
         start = time.perf_counter()

@@ -175,18 +175,18 @@ class GradientThreads:
             for i, loop in enumerate(self._workers)
         ]
         start = self._steps()
-        next_check = first_check or check_every
+        check = None
+        if should_stop is not None:
+            check = environment_loop.StopCheck(should_stop, check_every, first_check or check_every)
         for thread in threads:
             thread.start()
         try:
             while alive := [thread for thread in threads if thread.is_alive()]:
                 alive[0].join(POLL_S)
                 steps = self._steps() - start
-                if should_stop is not None and steps >= next_check:
-                    next_check += (steps - next_check) // check_every * check_every + check_every
-                    if should_stop(steps):
-                        should_stop = None
-                        self._claims.open(0)
+                if check is not None and check.due(steps) and check.stop(steps):
+                    check = None  # Asked once: the workers finish their chunks.
+                    self._claims.open(0)
         except BaseException:
             self._claims.open(0)  # Ctrl-C: the workers finish their chunks, then stop.
             for thread in threads:

@@ -49,15 +49,12 @@ def make_apply_fn(
     """`(state, gradients) -> (state, metrics)`: one worker's gradients applied by the
     server, the step scaled by the fraction of the run left when `anneal_env_steps` is set
     (as `learning.make_update` does for A2C)."""
-    anneal_steps = config.anneal_env_steps / config.steps_per_learner_step
 
     def apply(state: learning.OnPolicyState, gradients: Any):
-        remaining = jnp.asarray(1.0)
-        if anneal_steps > 0:
-            remaining = jnp.maximum(1.0 - (state.steps + 1) / anneal_steps, 0.0)
-        updates, opt_state = optimizer.update(gradients, state.opt_state, state.params)
-        updates = jax.tree_util.tree_map(lambda u: u * remaining, updates)
-        params = optax.apply_updates(state.params, updates)
+        remaining = learning.remaining_fraction(config, state.steps)
+        params, opt_state = learning.annealed_step(
+            optimizer, gradients, state.opt_state, state.params, remaining
+        )
         metrics = {
             "gradient_norm": optax.global_norm(gradients),
             "learning_rate": config.learning_rate * remaining,

@@ -34,6 +34,7 @@ import optax
 import rlax
 
 from rlkit import loggers, types
+from rlkit.agents.on_policy import learning
 from rlkit.agents.on_policy.config import ACERConfig
 from rlkit.agents.on_policy.networks import PolicyParams, PolicyValueNetworks
 from rlkit.jax import learning as jax_learning
@@ -201,17 +202,14 @@ def make_update(
     update: the gradient step, then the average network's move towards the parameters.
     With `anneal_env_steps`, the step shrinks linearly to 0 over that many environment
     steps of fresh rollouts (SB3's linear learning-rate schedule)."""
-    anneal_steps = config.anneal_env_steps / config.steps_per_learner_step
 
     def update(state: ACERState, data: Any, probabilities: jax.Array):
         del probabilities  # Uniform replay and the queue need no importance weights.
         grads, metrics = acer_gradients(networks, config, state.params, state.average_params, data)
-        remaining = jnp.asarray(1.0)
-        if anneal_steps > 0:
-            remaining = jnp.maximum(1.0 - (state.steps + 1) / anneal_steps, 0.0)
-        updates, opt_state = optimizer.update(grads, state.opt_state, state.params)
-        updates = jax.tree_util.tree_map(lambda u: u * remaining, updates)
-        params = optax.apply_updates(state.params, updates)
+        remaining = learning.remaining_fraction(config, state.steps)
+        params, opt_state = learning.annealed_step(
+            optimizer, grads, state.opt_state, state.params, remaining
+        )
         average_params = optax.incremental_update(
             params, state.average_params, 1.0 - config.average_decay
         )

@@ -417,6 +417,28 @@ def rollout_minibatch(
     )
 
 
+def remaining_fraction(config: OnPolicyConfig, learner_steps: jax.Array) -> jax.Array:
+    """The fraction of the run left after learner step `learner_steps + 1`, for SB3's linear
+    schedules (the learning rate, PPO's clip range): 1 without `anneal_env_steps`."""
+    anneal_steps = config.anneal_env_steps / config.steps_per_learner_step
+    if anneal_steps <= 0:
+        return jnp.asarray(1.0)
+    return jnp.maximum(1.0 - (learner_steps + 1) / anneal_steps, 0.0)
+
+
+def annealed_step(
+    optimizer: optax.GradientTransformation,
+    gradients: Any,
+    opt_state: optax.OptState,
+    params: types.Params,
+    remaining: jax.Array,
+) -> tuple[types.Params, optax.OptState]:
+    """One optimiser step, its size scaled by `remaining` (the annealed learning rate)."""
+    updates, opt_state = optimizer.update(gradients, opt_state, params)
+    updates = jax.tree_util.tree_map(lambda u: u * remaining, updates)
+    return optax.apply_updates(params, updates), opt_state
+
+
 def make_update(
     networks: PolicyValueNetworks,
     optimizer: optax.GradientTransformation,
@@ -429,25 +451,19 @@ def make_update(
     advantages over the rollouts (`advantages`: "gae" or "vtrace"), `policy_step` on the
     whole batch if given (TRPO's), then epochs of minibatch SGD on `loss_fn` (PPO's clipped
     surrogate; the policy gradient of A2C, REINFORCE and IMPALA; TRPO's critic)."""
-    anneal_steps = config.anneal_env_steps / config.steps_per_learner_step
 
     def update(state: OnPolicyState, data: Any, probabilities: jax.Array):
         del probabilities  # A queue's items are each sampled once, in order.
         data, state = normalize_rollouts(networks, config, state, data)
         batch = rollout_minibatch(networks, config, state.params, data, advantages)
-        # SB3's linear schedules: the fraction of the run left after this rollout.
-        remaining = jnp.asarray(1.0)
-        if anneal_steps > 0:
-            remaining = jnp.maximum(1.0 - (state.steps + 1) / anneal_steps, 0.0)
+        remaining = remaining_fraction(config, state.steps)
 
         def minibatch_step(carry, minibatch: Minibatch):
             params, opt_state = carry
             grads, metrics = jax.grad(
                 lambda p: loss_fn(networks, config, p, minibatch, remaining), has_aux=True
             )(params)
-            updates, opt_state = optimizer.update(grads, opt_state, params)
-            updates = jax.tree_util.tree_map(lambda u: u * remaining, updates)  # Annealed.
-            return (optax.apply_updates(params, updates), opt_state), metrics
+            return annealed_step(optimizer, grads, opt_state, params, remaining), metrics
 
         def epoch(carry, epoch_key):
             order = jax.random.permutation(epoch_key, batch.mask.shape[0])

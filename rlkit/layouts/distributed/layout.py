@@ -10,7 +10,7 @@ from typing import Any
 import jax
 import numpy as np
 
-from rlkit import builders, errors
+from rlkit import builders, environment_loop, errors
 from rlkit.layouts import base
 from rlkit.layouts.distributed.actor_worker import ActorWorker
 from rlkit.layouts.distributed.common import import_ray
@@ -199,21 +199,21 @@ class DistributedLayout:
             self._learner.start.remote()
         ray.get(self._counter_handle.open_stretch.remote(num_steps, len(self._actors)))
         pending = [actor.act.remote() for actor in self._actors]
-        start = 0 if should_stop is None else self._steps()
-        next_check = first_check or check_every
+        check, start = None, 0
+        if should_stop is not None:
+            check = environment_loop.StopCheck(should_stop, check_every, first_check or check_every)
+            start = self._steps()
         try:
             while pending:
                 done, pending = ray.wait(pending, num_returns=len(pending), timeout=POLL_S)
                 ray.get(done)
                 self._forward_logs()
-                if should_stop is None or not pending:
+                if check is None or not pending:
                     continue
                 steps = self._steps() - start
-                if steps >= next_check:
-                    next_check += (steps - next_check) // check_every * check_every + check_every
-                    if should_stop(steps):
-                        should_stop = None  # Asked once: the actors finish their chunks.
-                        self._counter_handle.open_stretch.remote(0)
+                if check.due(steps) and check.stop(steps):
+                    check = None  # Asked once: the actors finish their chunks.
+                    self._counter_handle.open_stretch.remote(0)
         except ray.exceptions.RayTaskError as error:  # An actor's or the learner's own error.
             raise error.as_instanceof_cause() from None
         except KeyboardInterrupt:
