@@ -220,15 +220,16 @@ def test_the_cli_trains_a3c(tmp_path):
 def test_a3c_learns_cartpole_in_worker_threads():
     result = experiments.run_experiment(
         a3c_experiment(
-            30_000,
+            40_000,
             experiments.make_experiment_config("a3c", "CartPole-v1").builder.config,
-            eval_every=10_000,
+            eval_every=20_000,
             num_eval_episodes=10,
             loggers=(),
             seed=1,
         )
     )
-    assert max(e["return_mean"] for e in result.evaluations) >= 200, result.evaluations
+    # The shipped config reached 468-500 at 100k on 3 seeds, and 500 at 20k-40k.
+    assert max(e["return_mean"] for e in result.evaluations) >= 300, result.evaluations
 
 
 # On Ray.
