@@ -17,6 +17,7 @@ import pytest
 
 import rlkit
 from rlkit import errors, experiments
+from rlkit.agents import registry
 from rlkit.agents.on_policy import a3c, learning
 from rlkit.agents.on_policy import builder as on_policy_builder
 from rlkit.agents.on_policy.config import A2CConfig, A3CConfig
@@ -221,7 +222,7 @@ def test_a3c_learns_cartpole_in_worker_threads():
     result = experiments.run_experiment(
         a3c_experiment(
             40_000,
-            experiments.make_experiment_config("a3c", "CartPole-v1").builder.config,
+            registry.get_agent("a3c").load_config("CartPole-v1"),  # The shipped config.
             eval_every=20_000,
             num_eval_episodes=10,
             loggers=(),
