@@ -1,8 +1,11 @@
 """ACER: Retrace targets, the truncated importance-weighted gradient with bias correction and
 the trust region by hand, the average network, rollouts written to the queue and the replay
-table, the replay ratio, bad configs, checkpoint and resume, and learning CartPole (slow)."""
+table, the replay ratio, bad configs, checkpoint and resume, learning CartPole, and a run on
+Ray with both tables on a Reverb server (slow)."""
 
 import dataclasses
+import importlib.util
+import os
 
 import chex
 import dm_env
@@ -11,6 +14,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
+import pandas as pd
 import pytest
 from dm_env import specs as dm_specs
 
@@ -387,3 +391,28 @@ def test_learns_cartpole():
     assert first < 60 and greedy >= 300, (first, greedy)  # Random: ~22.
     agent.close()
     env.close()
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(
+    importlib.util.find_spec("ray") is None or importlib.util.find_spec("reverb") is None,
+    reason="needs the distributed and reverb extras",
+)
+def test_on_ray_actors_fill_both_tables_the_learner_replays_and_the_run_resumes(tmp_path):
+    from rlkit import experiments
+
+    def experiment(steps):
+        return experiments.make_experiment_config(
+            "acer", "CartPole-v1", agent_config=small_config(replay_start_steps=200),
+            max_num_actor_steps=steps, eval_every=1_000, checkpoint_every=1_000,
+            num_eval_episodes=2, run_dir=str(tmp_path), loggers=("csv",),
+        )  # fmt: skip
+
+    result = experiments.run_distributed_experiment(experiment(2_000), num_actors=2)
+    assert result.actor_steps >= 2_000 and len(result.evaluations) >= 2
+    learner = pd.read_csv(os.path.join(tmp_path, "logs", "learner.csv"))
+    # Updates on batches sampled from the replay table, besides one per fresh batch.
+    assert learner["learner_sgd_steps"].iloc[-1] > learner["learner_steps"].iloc[-1], learner
+    again = experiments.run_distributed_experiment(experiment(3_000), num_actors=2)
+    assert again.resumed_from == result.actor_steps and again.actor_steps >= 3_000
+    assert again.learner_steps > result.learner_steps

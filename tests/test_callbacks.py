@@ -334,6 +334,42 @@ def test_on_train_end_hears_of_an_interruption_and_the_checkpoint_is_written(tmp
     assert recorder.kinds("checkpoint") == [(300, False)]
 
 
+def test_a_stop_survives_a_signal_during_the_closing_evaluation(tmp_path, monkeypatch):
+    from rlkit.experiments import evaluator as evaluator_module
+
+    evaluate = evaluator_module.Evaluator.evaluate
+    calls = []
+
+    def interrupted_once_stopped(self):
+        calls.append(1)
+        if len(calls) == 2:  # The closing evaluation, after the stop at 500.
+            raise KeyboardInterrupt
+        return evaluate(self)
+
+    monkeypatch.setattr(evaluator_module.Evaluator, "evaluate", interrupted_once_stopped)
+    with pytest.raises(experiments.ExperimentInterrupted):
+        experiments.run_experiment(make_config(str(tmp_path), 1200), [StopAt(500)])
+    monkeypatch.setattr(evaluator_module.Evaluator, "evaluate", evaluate)
+    # The rerun ends as the stopped run would have: evaluated at 500, not trained on.
+    result = experiments.run_experiment(make_config(str(tmp_path), 1200))
+    assert (result.stop_reason, result.actor_steps) == ("enough", 500)
+    assert result.evaluations[-1]["actor_steps"] == 500
+
+
+def test_the_best_policy_kept_is_the_better_of_the_checkpoints_and_the_exported_one(tmp_path):
+    os.makedirs(tmp_path / "policy_best")
+    (tmp_path / "policy_best" / "policy.json").write_text(json.dumps({"evaluation_return": 200}))
+    run = experiments.TrainingRun(make_config(str(tmp_path), 1000), [], counting.Counter())
+    exported = []
+    run.export_policy = lambda dirname, evaluation: exported.append(evaluation["return_mean"])
+    best = experiments.BestPolicy()
+    best.load_state_dict({"best": 100.0})  # An older checkpoint's.
+    best.on_train_begin(run)
+    best.on_evaluation(run, {"return_mean": 150.0, "actor_steps": 10})
+    best.on_evaluation(run, {"return_mean": 250.0, "actor_steps": 20})
+    assert exported == [250.0]
+
+
 def test_the_config_target_return_is_early_stopping(tmp_path):
     config = make_config(str(tmp_path), 1200, target_return=-1.0)  # Any return reaches it.
     recorder = Recorder()

@@ -533,11 +533,20 @@ def test_a_client_killed_mid_episode_frees_its_environment(start_server):
 
 
 def test_idle_sessions_are_closed_after_idle_timeout(start_server):
-    environment_server = start_server(idle_timeout=0.2)
+    # Long enough that a loaded machine still makes the environment within it.
+    environment_server = start_server(idle_timeout=2.0)
     environment = rlkit.make_environment(remote_id(environment_server), seed=0)
     assert environment_server.wait_for_environments_in_use(0, DEADLINE)
-    with pytest.raises(errors.RemoteEnvironmentError, match="idle for 0.2 s"):
+    with pytest.raises(errors.RemoteEnvironmentError, match="idle for 2 s"):
         environment.step(0)
+
+
+def test_a_connection_that_never_makes_an_environment_is_closed(start_server, monkeypatch):
+    monkeypatch.setattr(server, "MAKE_TIMEOUT_S", 1.0)
+    environment_server = start_server()  # No idle timeout: sessions with environments stay.
+    silent = raw_connection(environment_server)
+    assert close_code(silent) == 1001  # Going away: no `make` within the timeout.
+    assert_still_serving(environment_server)
 
 
 def test_a_server_that_goes_away_mid_run_is_a_clear_error(start_server):

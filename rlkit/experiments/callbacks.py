@@ -392,8 +392,12 @@ class BestPolicy(Callback):
         self.best: float | None = None
 
     def on_train_begin(self, run: TrainingRun) -> None:
-        if self.best is None and run.run_dir is not None:
-            self.best = _exported_return(os.path.join(run.run_dir, self.dirname))
+        # The checkpoint's best can be older than the last export (evaluations come more
+        # often than checkpoints; a crash writes none): the better of the two stands.
+        if run.run_dir is not None:
+            exported = _exported_return(os.path.join(run.run_dir, self.dirname))
+            known = [value for value in (self.best, exported) if value is not None]
+            self.best = max(known) if known else None
 
     def on_evaluation(self, run: TrainingRun, evaluation: Mapping[str, Any]) -> None:
         value = _finite(evaluation.get(self.monitor))

@@ -478,15 +478,15 @@ class _Run:
         stack.callback(self.evaluator.close)
         self.facade.attach(self.counter, self.agent, self._export)
         if directory.resumed_from is not None and not self.continue_stopped:
-            # Stopped at this step before, its export or final checkpoint cut short: it ends
-            # as it would have.
+            # Stopped at this step before, its evaluation, export or final checkpoint cut
+            # short (by a signal): it ends as it would have.
+            reason = directory.metadata.get("stop_reason")
             evaluations = self.evaluations
-            if evaluations and evaluations[-1]["actor_steps"] == steps:
-                reason = directory.metadata.get("stop_reason")
-                if reason is None and _reached(self.config.target_return, evaluations):
-                    reason = "target_return"
-                if reason is not None:
-                    self.facade.stop(reason)
+            evaluated = bool(evaluations) and evaluations[-1]["actor_steps"] == steps
+            if reason is None and evaluated and _reached(self.config.target_return, evaluations):
+                reason = "target_return"
+            if reason is not None:
+                self.facade.stop(reason)
         self.callbacks.start_steps(steps)
         self.callbacks.call("on_train_begin", self.facade)
 
@@ -619,7 +619,7 @@ class _Run:
             "evaluations": self.evaluations,
             "callbacks": self.callbacks.state_dicts(),
         }
-        if final and self.facade.stop_reason is not None:
+        if self.facade.stop_reason is not None:  # Also a signal's, after a callback's stop.
             meta["stop_reason"] = self.facade.stop_reason
         checkpointer.save(steps, state, meta, self.agent.checkpoint_replay())
         self.latest_checkpoint[0] = steps

@@ -31,7 +31,9 @@ class GradientSink(Protocol):
     """Where a worker sends its gradients: a `ParameterServer`, or a handle to one in another
     process."""
 
-    def apply(self, gradients: Any, version: int, worker: int) -> tuple[int, dict[str, Any]]: ...
+    def apply(
+        self, gradients: Any, version: int, worker: int, metrics: dict[str, Any] | None = None
+    ) -> tuple[int, dict[str, Any]]: ...
 
     def get_variables_after(self, names: list[str], version: int | None) -> tuple[int, Any]: ...
 
@@ -44,8 +46,9 @@ class ParameterServer(core.VariableSource):
       apply_fn: the optimiser step, `(state, gradients) -> (state, metrics)` (jitted here).
       variables_fn: `state -> {name: value}`, what actors and workers fetch ("policy").
       counter: counts `learner_steps` (gradients applied).
-      logger: gets the step's metrics, `staleness` (how many other workers' gradients were
-        applied between the worker's fetch and its push) and the pushing `worker`.
+      logger: a row per gradient applied: the worker's metrics (its loss's), the step's,
+        `staleness` (how many other workers' gradients were applied between the worker's
+        fetch and its push) and the pushing `worker`.
       on_host: hand out variables as numpy arrays (for another process).
     """
 
@@ -72,16 +75,20 @@ class ParameterServer(core.VariableSource):
         variables = self._variables_fn(self._state)
         return jax.device_get(variables) if self._on_host else variables
 
-    def apply(self, gradients: Any, version: int, worker: int) -> tuple[int, dict[str, Any]]:
-        """Applies one worker's `gradients` (computed at `version`'s parameters); returns the
-        new version and every variable."""
+    def apply(
+        self, gradients: Any, version: int, worker: int, metrics: dict[str, Any] | None = None
+    ) -> tuple[int, dict[str, Any]]:
+        """Applies one worker's `gradients` (computed at `version`'s parameters; `metrics`
+        are the worker's, logged with the step); returns the new version and every
+        variable."""
         with self._lock:
-            self._state, metrics = self._apply(self._state, gradients)
+            self._state, applied = self._apply(self._state, gradients)
             staleness = self._version - version
             self._version += 1
             self.applied_by_worker[worker] = self.applied_by_worker.get(worker, 0) + 1
             counts = self._counter.increment(steps=1)
-            self._logger.write({**metrics, "staleness": staleness, "worker": worker, **counts})
+            row = {**(metrics or {}), **applied, "staleness": staleness, "worker": worker}
+            self._logger.write({**row, **counts})
             return self._version, self._served()
 
     def get_variables_after(self, names: list[str], version: int | None) -> tuple[int, Any]:
@@ -109,8 +116,9 @@ class ParameterServer(core.VariableSource):
 
 class GradientLearner(core.Learner, core.VariableSource):
     """A worker's learner: each step computes gradients on the next batch at the parameters
-    it holds, sends them to the server and takes the parameters it answers with. It is its
-    actor's variable source, so the actor acts on them from its next step."""
+    it holds, sends them (with its metrics, which the server logs) and takes the parameters
+    the server answers with. It is its actor's variable source, so the actor acts on them
+    from its next step."""
 
     def __init__(
         self,
@@ -118,23 +126,26 @@ class GradientLearner(core.Learner, core.VariableSource):
         iterator: Iterator[types.Batch],
         server: GradientSink,
         worker: int = 0,
-        logger: loggers.Logger | None = None,
     ):
         self._gradients = jax.jit(gradient_fn)
         self._iterator = iterator
         self._server = server
         self._worker = worker
-        self._logger = logger or loggers.NoOpLogger()
-        self._version, self._variables = server.get_variables_after(["policy"], None)
-        self._variables = {"policy": self._variables[0]}
+        self.fetch()
+
+    def fetch(self) -> None:
+        """Takes the server's current parameters (a worker does at the start of each stretch:
+        a resumed run's server was restored after the worker was built)."""
+        self._version, (values,) = self._server.get_variables_after(["policy"], None)
+        self._variables = {"policy": values}
 
     def step(self) -> None:
         batch = next(self._iterator)
         gradients, metrics = self._gradients(self._variables, batch.data)
+        gradients, metrics = jax.device_get((gradients, metrics))
         self._version, self._variables = self._server.apply(
-            jax.device_get(gradients), self._version, self._worker
+            gradients, self._version, self._worker, metrics
         )
-        self._logger.write(metrics)
 
     def get_variables(self, names):
         return [self._variables[name] for name in names]
@@ -143,5 +154,5 @@ class GradientLearner(core.Learner, core.VariableSource):
         return {"version": self._version}  # The state is the server's.
 
     def restore(self, state: Any) -> None:
-        self._version, values = self._server.get_variables_after(["policy"], None)
-        self._variables = {"policy": values[0]}
+        del state  # The state is the server's: take its parameters.
+        self.fetch()

@@ -54,22 +54,11 @@ class _Claims:
             return chunk
 
 
-class _LockedLogger(loggers.Logger):
-    """One logger written by every worker thread, a row at a time."""
-
-    def __init__(self, logger: loggers.Logger):
-        self._logger, self._lock = logger, threading.Lock()
-
-    def write(self, data: loggers.LoggingData) -> None:
-        with self._lock:
-            self._logger.write(data)
-
-    def write_summary(self, data: loggers.LoggingData) -> None:
-        del data  # Per worker and per chunk: not a run's summary.
-
-    def flush(self) -> None:
-        with self._lock:
-            self._logger.flush()
+def fetch_server_parameters(agent: LocalLayout) -> None:
+    """Has a worker take the server's current parameters before it acts: at the start of a
+    stretch, as a resumed run's server is restored after its workers were built."""
+    agent.learner.fetch()
+    agent.actor.update(wait=True)
 
 
 def make_worker(
@@ -112,28 +101,33 @@ class GradientThreads:
         environment.close()
         self._builder, self._networks = builder, config.network_factory(self._spec)
         server_key, self._evaluation_key = jax.random.split(jax.random.PRNGKey(config.seed))
+        # Rows the workers and the server (on the workers' threads) log, written to the run's
+        # loggers by the driver's thread, as the Ray layout forwards its workers': so
+        # callbacks' episode hooks run there, never beside the driver's own hooks.
+        self._buffers = {"learner": loggers.BufferLogger(), "actor": loggers.BufferLogger()}
+        self._loggers = context.loggers
         self.server = builder.make_parameter_server(
             server_key,
             self._networks,
             counter=counting.Counter(context.counter, "learner"),
-            logger=_LockedLogger(context.loggers["learner"]),
+            logger=self._buffers["learner"],
         )
         self.counter = context.counter
         acting_counter = counting.Counter(context.counter, "actor")
-        acting_logger = _LockedLogger(context.loggers["actor"])
         self._workers = []
         for index in range(builder.num_workers):
             agent, loop, environment = make_worker(
-                config, self.server, index, acting_counter, acting_logger
+                config, self.server, index, acting_counter, self._buffers["actor"]
             )
             context.stack.callback(environment.close)
             context.stack.callback(agent.close)
-            self._workers.append(loop)
+            self._workers.append((agent, loop))
         self._step_size = builder.num_envs or 1
         self._claims = _Claims(len(self._workers))
 
     # The agent's side.
     def save(self) -> dict[str, Any]:
+        self._forward_logs()  # Logs reach the run's loggers before the checkpoint.
         return {"server": self.server.save()}
 
     def restore(self, state: dict[str, Any]) -> None:
@@ -171,8 +165,8 @@ class GradientThreads:
         self._claims.open(num_steps)
         errors: list[BaseException] = []
         threads = [
-            threading.Thread(target=self._act, args=(loop, errors), name=f"rlkit-worker-{i}")
-            for i, loop in enumerate(self._workers)
+            threading.Thread(target=self._act, args=(worker, errors), name=f"rlkit-worker-{i}")
+            for i, worker in enumerate(self._workers)
         ]
         start = self._steps()
         check = None
@@ -183,6 +177,7 @@ class GradientThreads:
         try:
             while alive := [thread for thread in threads if thread.is_alive()]:
                 alive[0].join(POLL_S)
+                self._forward_logs()
                 steps = self._steps() - start
                 if check is not None and check.due(steps) and check.stop(steps):
                     check = None  # Asked once: the workers finish their chunks.
@@ -192,11 +187,24 @@ class GradientThreads:
             for thread in threads:
                 thread.join()
             raise
+        finally:
+            self._forward_logs()
         if errors:
             raise errors[0]
 
-    def _act(self, loop: environment_loop.EnvironmentLoop, errors: list[BaseException]) -> None:
+    def _forward_logs(self) -> None:
+        for label, buffer in self._buffers.items():
+            for row in buffer.drain():
+                self._loggers[label].write(row)
+
+    def _act(
+        self,
+        worker: tuple[LocalLayout, environment_loop.EnvironmentLoop],
+        errors: list[BaseException],
+    ) -> None:
+        agent, loop = worker
         try:
+            fetch_server_parameters(agent)
             while chunk := self._claims.claim(self._step_size):
                 loop.run(num_steps=chunk)
         except BaseException as error:  # Raised by `run`, on the driver's thread.

@@ -1,6 +1,13 @@
 """Loggers: terminal, progress bar, CSV, TensorBoard, parquet history, W&B, and combinators."""
 
-from rlkit.loggers.base import Dispatcher, Logger, LoggingData, NoOpLogger, TimeFilter
+from rlkit.loggers.base import (
+    BufferLogger,
+    Dispatcher,
+    Logger,
+    LoggingData,
+    NoOpLogger,
+    TimeFilter,
+)
 from rlkit.loggers.csv import CSVLogger
 from rlkit.loggers.history import EpisodeHistoryLogger, read_history
 from rlkit.loggers.progress import ProgressLogger
@@ -19,6 +26,7 @@ def make_default_logger(
 
 
 __all__ = [
+    "BufferLogger",
     "CSVLogger",
     "Dispatcher",
     "EpisodeHistoryLogger",

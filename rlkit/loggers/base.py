@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import abc
+import threading
 import time
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -99,3 +100,23 @@ class TimeFilter(Logger):
 
     def close(self) -> None:
         self._logger.close()
+
+
+class BufferLogger(Logger):
+    """Keeps rows until the driver drains them into the run's loggers (the newest
+    `max_rows` if it falls behind): what workers in other threads or processes log."""
+
+    def __init__(self, max_rows: int = 10_000):
+        self._rows: list[dict[str, Any]] = []
+        self._lock = threading.Lock()
+        self._max_rows = max_rows
+
+    def write(self, data: LoggingData) -> None:
+        with self._lock:
+            self._rows.append(dict(data))
+            del self._rows[: -self._max_rows]
+
+    def drain(self) -> list[dict[str, Any]]:
+        with self._lock:
+            rows, self._rows = self._rows, []
+        return rows

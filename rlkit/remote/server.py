@@ -42,6 +42,9 @@ from rlkit.wrappers import atari
 LOOPBACK = "127.0.0.1"
 DEFAULT_MAX_ENVS = 64
 MAX_ID_LENGTH = 200  # Longer than any gymnasium id; spares suggesting close ids for a megabyte.
+# A session must make its environment within this many seconds of connecting, whatever
+# `idle_timeout` says: connections that never ask for one do not hold threads for ever.
+MAKE_TIMEOUT_S = 30.0
 _OPS = ("make", "reset", "step", "render", "close")
 # websockets' own log lines (a rejected handshake, a client gone mid-message): the server
 # reports what matters through `log`, in one line each.
@@ -264,10 +267,13 @@ class EnvironmentServer:
 
     def _serve_one(self, connection: ws_server.ServerConnection, session: _Session) -> bool:
         """Answers one request; whether the session goes on."""
+        timeout = self._idle_timeout
+        if not session.made:
+            timeout = MAKE_TIMEOUT_S if timeout is None else min(timeout, MAKE_TIMEOUT_S)
         try:
-            data = connection.recv(timeout=self._idle_timeout)
+            data = connection.recv(timeout=timeout)
         except TimeoutError:
-            _close(connection, CloseCode.GOING_AWAY, f"idle for {self._idle_timeout:g} s")
+            _close(connection, CloseCode.GOING_AWAY, f"idle for {timeout:g} s")
             return False
         if isinstance(data, str):
             _close(connection, CloseCode.UNSUPPORTED_DATA, "binary msgpack messages only")
@@ -297,6 +303,11 @@ class _Session:
         self._peer = peer
         self._environment: dm_env.Environment | None = None
         self._held = 0
+
+    @property
+    def made(self) -> bool:
+        """Whether its environment is made."""
+        return self._environment is not None
 
     def handle(self, request: Any) -> _Reply:
         """The reply to `request`; errors in it are replies too."""

@@ -7,10 +7,9 @@ from typing import Any
 
 import jax
 
-from rlkit import builders, environment_loop
+from rlkit import builders, environment_loop, loggers
 from rlkit.layouts.distributed.common import (
     ACTOR_SEED_STRIDE,
-    BufferLogger,
     import_ray,
     spec_and_networks,
 )
@@ -37,7 +36,7 @@ class ActorWorker:
         self._replay = ReplayConnection(replay)
         self._counter_handle = counter
         self._counter = RemoteCounter(counter, "actor")
-        self._logger = BufferLogger()
+        self._logger = loggers.BufferLogger()
 
         def make_loop():
             self._adder, self._actor = builders.make_acting(

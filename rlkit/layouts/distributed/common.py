@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import threading
 from typing import Any
 
-from rlkit import errors, loggers
+from rlkit import errors
 from rlkit.layouts import base
 
 # Seeds of actor i's environment and PRNG: far apart from each other and from evaluation's
@@ -30,23 +29,3 @@ def spec_and_networks(config: base.ExperimentLike, seed: int):
     the networks."""
     environment, spec, num_envs = base.acting_environment(config, seed)
     return environment, spec, num_envs, config.network_factory(spec)
-
-
-class BufferLogger(loggers.Logger):
-    """Keeps rows until the driver drains them into the run's loggers (the newest
-    `max_rows` if it falls behind)."""
-
-    def __init__(self, max_rows: int = 10_000):
-        self._rows: list[dict[str, Any]] = []
-        self._lock = threading.Lock()
-        self._max_rows = max_rows
-
-    def write(self, data: loggers.LoggingData) -> None:
-        with self._lock:
-            self._rows.append(dict(data))
-            del self._rows[: -self._max_rows]
-
-    def drain(self) -> list[dict[str, Any]]:
-        with self._lock:
-            rows, self._rows = self._rows, []
-        return rows

@@ -15,9 +15,10 @@ from typing import Any
 
 import jax
 
-from rlkit.layouts.distributed.common import BufferLogger, import_ray, spec_and_networks
+from rlkit import loggers
+from rlkit.layouts.distributed.common import import_ray, spec_and_networks
 from rlkit.layouts.distributed.counter import RemoteCounter
-from rlkit.layouts.gradients import make_worker
+from rlkit.layouts.gradients import fetch_server_parameters, make_worker
 
 
 class ParameterServerWorker:
@@ -27,7 +28,7 @@ class ParameterServerWorker:
     def __init__(self, config: Any, counter: Any):
         environment, _, _, networks = spec_and_networks(config, config.seed)
         environment.close()
-        self._logger = BufferLogger()
+        self._logger = loggers.BufferLogger()
         # As in one process: the same seed, the same initial parameters.
         server_key = jax.random.split(jax.random.PRNGKey(config.seed))[0]
         self._server = config.builder.make_parameter_server(
@@ -40,8 +41,10 @@ class ParameterServerWorker:
         # Ray restarted this process after it died: the driver restores it.
         self._restarted = import_ray().get_runtime_context().was_current_actor_reconstructed
 
-    def apply(self, gradients: Any, version: int, worker: int) -> tuple[int, Any]:
-        return self._server.apply(gradients, version, worker)
+    def apply(
+        self, gradients: Any, version: int, worker: int, metrics: dict[str, Any] | None = None
+    ) -> tuple[int, Any]:
+        return self._server.apply(gradients, version, worker, metrics)
 
     def get_variables_after(self, names: list[str], version: int | None) -> tuple[int, Any]:
         return self._server.get_variables_after(names, version)
@@ -73,8 +76,10 @@ class RemoteGradientSink:
     def __init__(self, server: Any):
         self._server = server
 
-    def apply(self, gradients: Any, version: int, worker: int) -> tuple[int, Any]:
-        return import_ray().get(self._server.apply.remote(gradients, version, worker))
+    def apply(
+        self, gradients: Any, version: int, worker: int, metrics: dict[str, Any] | None = None
+    ) -> tuple[int, Any]:
+        return import_ray().get(self._server.apply.remote(gradients, version, worker, metrics))
 
     def get_variables_after(self, names: list[str], version: int | None) -> tuple[int, Any]:
         return import_ray().get(self._server.get_variables_after.remote(names, version))
@@ -86,7 +91,7 @@ class GradientWorker:
     def __init__(self, config: Any, index: int, server: Any, counter: Any):
         self._counter_handle = counter
         self._counter = RemoteCounter(counter, "actor")
-        self._logger = BufferLogger()
+        self._logger = loggers.BufferLogger()
         self._agent, self._loop, self._environment = make_worker(
             config, RemoteGradientSink(server), index, self._counter, self._logger
         )
@@ -98,6 +103,7 @@ class GradientWorker:
         ray = import_ray()
         claim = functools.partial(self._counter_handle.claim.remote, self._step_size)
         next_chunk = claim()
+        fetch_server_parameters(self._agent)
         while chunk := ray.get(next_chunk):
             next_chunk = claim()  # Answered while this chunk is acted.
             self._loop.run(num_steps=chunk)

@@ -7,8 +7,8 @@ from typing import Any
 
 import jax
 
-from rlkit import devices
-from rlkit.layouts.distributed.common import BufferLogger, import_ray, spec_and_networks
+from rlkit import devices, loggers
+from rlkit.layouts.distributed.common import import_ray, spec_and_networks
 from rlkit.layouts.distributed.counter import RemoteCounter
 from rlkit.layouts.distributed.replay_worker import ReplayConnection
 
@@ -20,7 +20,7 @@ class LearnerWorker:
         environment, spec, _, networks = spec_and_networks(config, config.seed)
         environment.close()
         self._replay = ReplayConnection(replay)
-        self._logger = BufferLogger()
+        self._logger = loggers.BufferLogger()
         learner_key = jax.random.split(jax.random.PRNGKey(config.seed), 3)[0]
 
         def make_learner():
