@@ -12,6 +12,8 @@ its table into BENCHMARKS.md.
     python bench/on_policy.py [--agents ppo a2c reinforce trpo impala acer] [--seeds 0 1 2]
         [--steps 100000]
     python bench/on_policy.py --env Pendulum-v1 --agents ppo --steps 150000 --eval-every 50000
+    python bench/on_policy.py --env LunarLander-v3 --agents ppo a2c acer --steps 300000
+        --eval-every 50000
 """
 
 from __future__ import annotations
@@ -46,6 +48,8 @@ REFERENCES = {
     ("impala", "CartPole-v1"): "no RL-Zoo entry",
     ("acer", "CartPole-v1"): "rl-baselines-zoo (SB2): 498.6 +- 23.9 after 500k",
     ("a3c", "CartPole-v1"): "no published CartPole figure (the paper: Atari, MuJoCo, Labyrinth)",
+    ("ppo", "LunarLander-v3"): "RL-Zoo (LunarLander-v2): 242.1 +- 31.8 after 1M",
+    ("a2c", "LunarLander-v3"): "RL-Zoo (LunarLander-v2): 155.8 +- 80.4 after 200k",
     ("acer", "LunarLander-v3"): "rl-baselines-zoo (SB2, LunarLander-v2): 185.2 +- 64.8 after 1M",
     ("ppo", "Pendulum-v1"): "RL-Zoo (gSDE): -172 at 100k; target >= -250 at 150k",
     ("ppo", "HalfCheetah-v5"): "RL-Zoo (HalfCheetah-v3): 5819 at 1M",

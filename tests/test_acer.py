@@ -398,21 +398,17 @@ def test_learns_cartpole():
     importlib.util.find_spec("ray") is None or importlib.util.find_spec("reverb") is None,
     reason="needs the distributed and reverb extras",
 )
-def test_on_ray_actors_fill_both_tables_the_learner_replays_and_the_run_resumes(tmp_path):
+def test_on_ray_actors_fill_both_tables_and_the_learner_replays(tmp_path):
     from rlkit import experiments
 
-    def experiment(steps):
-        return experiments.make_experiment_config(
-            "acer", "CartPole-v1", agent_config=small_config(replay_start_steps=200),
-            max_num_actor_steps=steps, eval_every=1_000, checkpoint_every=1_000,
-            num_eval_episodes=2, run_dir=str(tmp_path), loggers=("csv",),
-        )  # fmt: skip
-
-    result = experiments.run_distributed_experiment(experiment(2_000), num_actors=2)
+    experiment = experiments.make_experiment_config(
+        "acer", "CartPole-v1", agent_config=small_config(replay_start_steps=200),
+        max_num_actor_steps=2_000, eval_every=1_000, checkpoint_every=1_000,
+        num_eval_episodes=2, run_dir=str(tmp_path), loggers=("csv",),
+    )  # fmt: skip
+    result = experiments.run_distributed_experiment(experiment, num_actors=2)
     assert result.actor_steps >= 2_000 and len(result.evaluations) >= 2
+    assert os.path.exists(os.path.join(tmp_path, "manifests", f"{result.actor_steps}.json"))
     learner = pd.read_csv(os.path.join(tmp_path, "logs", "learner.csv"))
     # Updates on batches sampled from the replay table, besides one per fresh batch.
     assert learner["learner_sgd_steps"].iloc[-1] > learner["learner_steps"].iloc[-1], learner
-    again = experiments.run_distributed_experiment(experiment(3_000), num_actors=2)
-    assert again.resumed_from == result.actor_steps and again.actor_steps >= 3_000
-    assert again.learner_steps > result.learner_steps
