@@ -137,6 +137,7 @@ def environment_key(env_id: str) -> str:
 ENTRY_POINT_GROUP = "rlkit.agents"
 _AGENTS: dict[str, AgentEntry] = {}
 _discovered = False
+_PACKAGES: list[str] = []  # rlkit's agent packages, in the order they are discovered.
 
 
 def register(entry: AgentEntry, replace: bool = False) -> AgentEntry:
@@ -158,30 +159,37 @@ def _discover() -> None:
     _discovered = True
     import rlkit.agents
 
-    for module in pkgutil.iter_modules(rlkit.agents.__path__):
-        if module.ispkg:
-            importlib.import_module(f"rlkit.agents.{module.name}")
+    packages = [m.name for m in pkgutil.iter_modules(rlkit.agents.__path__) if m.ispkg]
+    _PACKAGES[:] = [f"rlkit.agents.{name}" for name in packages]
+    for package in _PACKAGES:
+        importlib.import_module(package)
     for entry_point in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP):
         entry_point.load()
 
 
-def agent_names() -> list[str]:
-    """The registered agents' names, in registration order."""
+def _entries() -> list[AgentEntry]:
+    """Every registered agent: rlkit's own by package (in discovery order, whichever was
+    imported first) and in each package as registered, then the others as registered."""
     _discover()
-    return list(_AGENTS)
+    rank = {package: index for index, package in enumerate(_PACKAGES)}
+    entries = list(_AGENTS.values())
+    return sorted(entries, key=lambda entry: rank.get(entry.package, len(rank)))
+
+
+def agent_names() -> list[str]:
+    """The registered agents' names, rlkit's families first (see `_entries`)."""
+    return [entry.name for entry in _entries()]
 
 
 def agents_summary() -> str:
     """`dqn (discrete actions), ...`: every agent and what it can act in, for messages."""
-    _discover()
-    return ", ".join(f"{e.name} ({e.action_spaces} actions)" for e in _AGENTS.values())
+    return ", ".join(f"{e.name} ({e.action_spaces} actions)" for e in _entries())
 
 
 def agents_for(action_space: str) -> list[str]:
     """The registered agents that can act in `action_space` ("discrete" or "continuous"):
     what an error about an agent that cannot act there suggests instead."""
-    _discover()
-    return [entry.name for entry in _AGENTS.values() if entry.supports(action_space)]
+    return [entry.name for entry in _entries() if entry.supports(action_space)]
 
 
 def get_agent(name: str) -> AgentEntry:

@@ -118,7 +118,7 @@ class TrainingRun:
         config: ExperimentConfig,
         evaluations: list[dict[str, Any]],
         counter: Any,
-        logger: loggers_lib.Logger | None = None,
+        make_logger: Callable[[], loggers_lib.Logger] | None = None,
     ):
         self.config = config
         self.evaluations = evaluations
@@ -126,7 +126,9 @@ class TrainingRun:
         self.max_num_actor_steps = config.max_num_actor_steps
         self.stop_reason: str | None = None
         self._counter = counter
-        self._logger = logger or loggers_lib.NoOpLogger()
+        # Made at the first row: a run whose callbacks log nothing has no "callbacks" logs.
+        self._make_logger = make_logger or loggers_lib.NoOpLogger
+        self._logger: loggers_lib.Logger | None = None
         self._steps_in_stretch: Callable[[], int] | None = None
         self._stretch_start = 0
         self.agent: Any = None  # The layout's agent, once it is built.
@@ -183,6 +185,8 @@ class TrainingRun:
     def log(self, row: Mapping[str, Any]) -> None:
         """Writes `row` (with `actor_steps`) to the run's "callbacks" logs (CSV, TensorBoard,
         W&B, as the run logs)."""
+        if self._logger is None:
+            self._logger = self._make_logger()
         self._logger.write({"actor_steps": self.actor_steps, **row})
 
     def export_policy(

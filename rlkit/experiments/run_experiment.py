@@ -350,13 +350,24 @@ def _train(training: _Training, stack: contextlib.ExitStack) -> ExperimentResult
         wandb_config=config.description,
         purge_step=None if directory.resumed_from is None else directory.resumed_from + 1,
         resumed_from=directory.resumed_from,
-        labels=experiment_logging.LABELS + (("callbacks",) if callbacks else ()),
     )
     for logger in loggers.values():
         stack.callback(logger.close)
-    facade = callbacks_lib.TrainingRun(
-        config, evaluations, directory.counter, loggers.get("callbacks")
-    )
+
+    def callbacks_logger() -> loggers_lib.Logger:  # At a callback's first `run.log`.
+        logger = experiment_logging.make_experiment_loggers(
+            tuple(kind for kind in config.loggers if kind in ("csv", "tensorboard", "wandb")),
+            config.run_dir,
+            config.max_num_actor_steps,
+            wandb_config=config.description,
+            purge_step=None if directory.resumed_from is None else directory.resumed_from + 1,
+            labels=("callbacks",),
+        )["callbacks"]
+        stack.callback(logger.close)
+        run.loggers["callbacks"] = logger  # Flushed with the others before each checkpoint.
+        return logger
+
+    facade = callbacks_lib.TrainingRun(config, evaluations, directory.counter, callbacks_logger)
     if callbacks.watches_episodes:  # Every layout logs its training episodes here.
         loggers = {
             **loggers,
