@@ -142,13 +142,22 @@ def online_lambda_return_weights(features, rewards, w0, alpha, gamma, lambda_):
     return diagonal[1:]
 
 
+def float64():
+    """JAX's float64 switch: `jax.enable_x64` in current JAX, `jax.experimental.enable_x64`
+    in the Reverb stack's (0.4)."""
+    switch = getattr(jax, "enable_x64", None)
+    if switch is None:
+        from jax.experimental import enable_x64 as switch
+    return switch(True)
+
+
 def test_true_online_td_lambda_is_the_online_lambda_return_algorithm():
     rng = np.random.default_rng(1)
     features, rewards = random_episode(rng, 8)
     w0 = rng.normal(size=6)
     alpha, gamma, lambda_ = 0.2, 0.95, 0.8
     expected = online_lambda_return_weights(features, rewards, w0, alpha, gamma, lambda_)
-    with jax.enable_x64(True):  # Equal to machine precision: compare in float64.
+    with float64():  # Equal to machine precision: compare in float64.
         state = TraceState(
             jnp.asarray(w0), jnp.zeros(6), jnp.float64(0), jnp.float64(0), jnp.int32(0)
         )
