@@ -596,7 +596,7 @@ class _Run:
         """Evaluates, shows the evaluation to the callbacks, and exports the policy with its
         return (so that `rlkit play` works while training goes on)."""
         self.evaluations.append(self.evaluator.evaluate())
-        self.facade.evaluated_params = getattr(self.evaluator, "evaluated_params", None)
+        self.facade.evaluated_params = self.evaluator.evaluated_params
         self.callbacks.call("on_evaluation", self.facade, self.evaluations[-1])
         if self.checkpointer is not None:
             with self.guard.protect():  # A signal held here stops the run after it.

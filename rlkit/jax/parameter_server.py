@@ -142,7 +142,6 @@ class GradientLearner(core.Learner, core.VariableSource):
     def step(self) -> None:
         batch = next(self._iterator)
         gradients, metrics = self._gradients(self._variables, batch.data)
-        gradients, metrics = jax.device_get((gradients, metrics))
         self._version, self._variables = self._server.apply(
             gradients, self._version, self._worker, metrics
         )

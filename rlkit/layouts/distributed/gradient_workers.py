@@ -79,6 +79,8 @@ class RemoteGradientSink:
     def apply(
         self, gradients: Any, version: int, worker: int, metrics: dict[str, Any] | None = None
     ) -> tuple[int, Any]:
+        # Host arrays across processes (in one process the server takes them as they are).
+        gradients, metrics = jax.device_get((gradients, metrics))
         return import_ray().get(self._server.apply.remote(gradients, version, worker, metrics))
 
     def get_variables_after(self, names: list[str], version: int | None) -> tuple[int, Any]:
