@@ -49,9 +49,6 @@ class ParameterServerWorker:
     def get_variables_after(self, names: list[str], version: int | None) -> tuple[int, Any]:
         return self._server.get_variables_after(names, version)
 
-    def applied_by_worker(self) -> dict[int, int]:
-        return dict(self._server.applied_by_worker)
-
     def start(self) -> None:
         """Nothing to start: it applies gradients when they come."""
 
