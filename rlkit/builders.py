@@ -11,10 +11,11 @@ from __future__ import annotations
 
 import abc
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, NamedTuple
 
 from rlkit import core, errors, loggers, replay, specs, types
 from rlkit.jax import actors, parameter_server
+from rlkit.jax import learning as jax_learning
 from rlkit.replay import adders
 from rlkit.utils import counting
 
@@ -71,6 +72,32 @@ class LearningSchedule:
         at the usual ratio, as if the steps in between had been taken."""
         position = int(num_observations // self.observations_per_learner_step)
         return max(learner_steps_done, position)
+
+
+class Rollouts(NamedTuple):
+    """How an on-policy learner is fed without replay tables (the Anakin layout): one
+    learner step on each rollout of `length` steps from every sub-environment, as
+    `replay.Step`s [num_envs, length + 1] of which consecutive rollouts share a step (the
+    items of `SequenceAdder(sequence_length=length + 1, period=length)`)."""
+
+    length: int
+
+
+class DeviceReplay(NamedTuple):
+    """How an off-policy learner is fed without replay tables (the Anakin layout): an
+    on-device buffer (`rlkit.replay.device`) with the semantics of the builder's table and
+    adder: items of `transitions_per_item` n-step transitions (`n_step`, `discount`), at most
+    `capacity` items (FIFO), each learner step sampling `items_per_sample` of them, uniformly
+    or, with a `priority_exponent`, in proportion to priority ** exponent (new items at the
+    largest priority so far; the update's priorities written back). When to learn is the
+    builder's `learning_schedule()`."""
+
+    n_step: int
+    discount: float
+    transitions_per_item: int
+    capacity: int
+    items_per_sample: int
+    priority_exponent: float | None = None
 
 
 class ActorLearnerBuilder(abc.ABC):
@@ -159,6 +186,27 @@ class ActorLearnerBuilder(abc.ABC):
     @abc.abstractmethod
     def learning_schedule(self) -> LearningSchedule:
         """When a single-process agent runs its learner (see `LearningSchedule`)."""
+
+    def make_learner_parts(
+        self, networks: Any, environment_spec: specs.EnvironmentSpec
+    ) -> jax_learning.LearnerParts:
+        """The learner's pure pieces (initial state, update, variables), which the Anakin
+        layout runs inside its jitted scan; raises `ConfigError` for an agent whose learner
+        is not one pure update."""
+        del networks, environment_spec
+        raise errors.ConfigError(self._not_jitted())
+
+    def device_experience(self) -> Rollouts | DeviceReplay:
+        """How the Anakin layout feeds `make_learner_parts`'s update (`Rollouts` or
+        `DeviceReplay`); raises `ConfigError` for an agent that layout cannot run."""
+        raise errors.ConfigError(self._not_jitted())
+
+    def _not_jitted(self) -> str:
+        return (
+            f"{type(self).__name__} cannot run in the Anakin layout (environment and agent "
+            "jitted together): train it in the local layout (--layout local) on a gymnasium "
+            "environment."
+        )
 
     def check_distributed(self) -> None:
         """Raises `ConfigError` if this agent cannot be laid out over processes (e.g. one

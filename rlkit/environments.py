@@ -24,15 +24,22 @@ import gymnasium
 from gymnasium.envs.registration import load_env_creator
 from gymnasium.vector import AutoresetMode
 
-from rlkit import errors, wrappers
+from rlkit import (
+    errors,
+    jax_environments,  # Its exports load on first use: JAX only for JAX ids.
+    wrappers,
+)
+from rlkit.jax_environments.ids import is_jax_environment_id
 from rlkit.recipes import RECIPES, resolve_recipe
 from rlkit.remote import client as remote_client
 from rlkit.remote import protocol as remote_protocol
 from rlkit.remote.address import is_remote_environment_id
+from rlkit.wrappers import envpool_wrapper
 from rlkit.wrappers.ids import check_environment_id
 
 __all__ = [
     "RECIPES",
+    "VECTOR_BACKENDS",
     "check_environment_id",
     "check_environment_kwargs",
     "make_environment",
@@ -44,6 +51,8 @@ __all__ = [
 # Keywords `gymnasium.make` takes itself rather than passing on to the environment.
 _MAKE_KEYWORDS = {"max_episode_steps": (int,), "disable_env_checker": (bool,)}
 _SIMPLE_TYPES = {"bool": bool, "int": int, "float": float, "str": str, "None": type(None)}
+# What steps `make_vector_environment`'s copies: gymnasium's vector environments, or envpool.
+VECTOR_BACKENDS = ("gymnasium", "envpool")
 
 
 def _annotation_types(annotation: Any) -> tuple[type, ...] | None:
@@ -196,6 +205,8 @@ def make_environment(
       RemoteEnvironmentError: a served environment's server cannot be reached, or refuses.
     """
     recipe = resolve_recipe(env_id, recipe)
+    if is_jax_environment_id(env_id):
+        return _make_jax_host_environment(env_id, seed, recipe, kwargs)
     if is_remote_environment_id(env_id):
         check_environment_kwargs(env_id, kwargs)  # Not the client's own (token, timeout).
         return remote_client.RemoteEnvironment(
@@ -211,6 +222,33 @@ def make_environment(
     return _wrap(environment, wrappers.GymWrapper(environment, seed=seed), recipe)
 
 
+def _make_jax_host_environment(
+    env_id: str, seed: int | None, recipe: str, kwargs: dict[str, Any]
+) -> dm_env.Environment:
+    """A JAX environment ("gymnax:CartPole-v1") stepped from Python, one jitted call per
+    step: for evaluation, `rlkit eval`/`play` and the local layout."""
+    environment = make_jax_environment(env_id, recipe, **kwargs)
+    return jax_environments.JaxEnvironmentWrapper(environment, seed=seed)
+
+
+def make_jax_environment(env_id: str, recipe: str = "auto", **kwargs) -> Any:
+    """The JAX environment `env_id` ("gymnax:CartPole-v1") built by `recipe` ("auto",
+    "gymnasium", or "continuous": bounded continuous actions in [-1, 1]), as the Anakin
+    layout steps it (`rlkit.jax_environments.JaxEnvironment`)."""
+    recipe = resolve_recipe(env_id, recipe)
+    environment = jax_environments.make_jax_environment(env_id, **kwargs)
+    if recipe == "atari":
+        raise errors.ConfigError(f"The Atari recipe is for ale-py ids, not {env_id!r}.")
+    if recipe == "continuous" and not isinstance(
+        environment.action_spec(), dm_env.specs.DiscreteArray
+    ):
+        raise errors.ConfigError(
+            f"Continuous actions of JAX environments ({env_id!r}) are not rescaled to [-1, 1] "
+            "yet: the continuous-control agents cannot train on them."
+        )
+    return environment
+
+
 def make_vector_environment(
     env_id: str,
     num_envs: int,
@@ -218,6 +256,7 @@ def make_vector_environment(
     seed: int | None = None,
     recipe: str = "auto",
     asynchronous: bool = False,
+    backend: str = "gymnasium",
     **kwargs,
 ) -> dm_env.Environment:
     """`num_envs` copies of `env_id` stepped together, as one batched dm_env environment.
@@ -231,20 +270,37 @@ def make_vector_environment(
     in this process, one after another. Sub-environment i is seeded with `seed + i`. A served
     id (`remote://HOST:PORT/ENV_ID`) is one batch built and stepped by the server.
 
+    `backend="envpool"` steps the copies in envpool's C++ threads instead (`pip install
+    'rlkit-jax[envpool]'`), for the gymnasium ids envpool also has (classic control, MuJoCo)
+    and Atari games, which get the Atari recipe from envpool's own preprocessing; same
+    batched contract and specs, envpool's own random streams. Its keywords are envpool's
+    options (`max_episode_steps`, `num_threads`; Atari: `make_atari_environment`'s), and
+    `rlkit.wrappers.envpool_wrapper` says where it differs.
+
     Raises:
-      ConfigError: `num_envs` < 1, an unknown recipe, or a keyword the environment lacks.
-      UnknownEnvironmentError: `env_id` is not registered.
+      ConfigError: `num_envs` < 1, an unknown recipe or backend, a keyword the environment
+        lacks, or envpool is not installed.
+      UnknownEnvironmentError: `env_id` is not registered (or envpool does not have it).
     """
     if isinstance(num_envs, bool) or not isinstance(num_envs, int) or num_envs < 1:
         raise errors.ConfigError(
             f"num_envs must be a positive integer (the number of environment copies), got "
             f"{num_envs!r}; use num_envs=1 for a single environment."
         )
+    if backend not in VECTOR_BACKENDS:
+        raise errors.ConfigError(
+            f"Unknown vector backend {backend!r}; choose one of: {', '.join(VECTOR_BACKENDS)}."
+        )
     recipe = resolve_recipe(env_id, recipe)
+    if backend == "envpool":
+        environment = envpool_wrapper.make_envpool_environment(
+            env_id, num_envs, seed=seed, recipe=recipe, asynchronous=asynchronous, **kwargs
+        )
+        return _wrap(environment, environment, recipe)
     if recipe == "atari":
         raise errors.ConfigError(
-            f"The Atari recipe has no vectorised build yet; make {env_id!r} with "
-            "make_environment (one environment) instead."
+            f"The Atari recipe has no vectorised build through gymnasium; make {env_id!r} "
+            "with backend='envpool', or with make_environment (one environment)."
         )
     if is_remote_environment_id(env_id):
         if asynchronous:

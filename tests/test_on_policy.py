@@ -598,3 +598,27 @@ def test_run_experiment_trains_ppo_in_a_batched_environment_and_resumes(tmp_path
     env = policy.make_environment(seed=0)
     actor.observe_first(env.reset())
     assert int(actor.select_action(env.reset().observation)) in (0, 1)
+
+
+def test_ppo2_value_clipping_takes_the_larger_of_the_clipped_and_unclipped_errors():
+    batch = learning.Minibatch(
+        observation=jnp.zeros((2, 1)),
+        action=jnp.array([0, 1]),
+        log_prob=jnp.log(jnp.array([0.5, 0.5])),
+        advantage=jnp.zeros(2),
+        value_target=jnp.array([3.0, 3.0]),
+        value=jnp.array([1.0, 1.0]),
+        mask=jnp.ones(2),
+    )
+    networks = fixed_networks(jnp.zeros((2, 2)), jnp.array([2.0, 4.0]))
+    config = PPOConfig(value_clip_epsilon=0.5, value_clip_form="ppo2")
+    _, metrics = learning.ppo_loss(networks, config, {}, batch, jnp.asarray(1.0))
+    # Step 0: 2.0 -> clipped 1.5: max((3-1.5)^2, (3-2)^2); step 1: 4.0 -> clipped 1.5:
+    # max((3-1.5)^2, (3-4)^2). SB3's form would give (1.5^2 + 1.5^2) / 2 too; tell them apart:
+    np.testing.assert_allclose(metrics["value_loss"], (1.5**2 + 1.5**2) / 2, rtol=1e-6)
+    networks = fixed_networks(jnp.zeros((2, 2)), jnp.array([6.0, 0.0]))
+    _, metrics = learning.ppo_loss(networks, config, {}, batch, jnp.asarray(1.0))
+    # Step 0: 6.0 -> clipped 1.5: max(1.5^2, 3^2) = 9; step 1: 0.0 -> 0.5: max(2.5^2, 3^2) = 9.
+    np.testing.assert_allclose(metrics["value_loss"], 9.0, rtol=1e-6)
+    with pytest.raises(errors.ConfigError, match="value_clip_form"):
+        PPOConfig(value_clip_form="max")

@@ -24,7 +24,16 @@ LAYERS: list[tuple[str, ...]] = [
     # rlkit.remote: the package reads remote ids (address) for recipes; its protocol and
     # client sit with the wrappers; its server builds environments with rlkit.environments.
     ("rlkit.loggers", "rlkit.devices", "rlkit.recipes", "rlkit.remote"),
-    ("rlkit.wrappers", "rlkit.replay", "rlkit.jax", "rlkit.remote.protocol", "rlkit.remote.client"),
+    # rlkit.jax_environments: JAX environments, whose host adapter checks actions as the
+    # wrappers do.
+    (
+        "rlkit.wrappers",
+        "rlkit.replay",
+        "rlkit.jax",
+        "rlkit.jax_environments",
+        "rlkit.remote.protocol",
+        "rlkit.remote.client",
+    ),
     ("rlkit.environments", "rlkit.environment_loop", "rlkit.builders", "rlkit.remote.server"),
     ("rlkit.agent",),
     ("rlkit.layouts",),

@@ -105,9 +105,13 @@ class AgentEntry:
         its recipe (`atari.yaml` for any `ALE/` game), if there is one."""
         from rlkit.recipes import resolve_recipe
 
-        return self._config_file(f"{environment_key(env_id)}.yaml") or self._config_file(
-            f"{resolve_recipe(env_id)}.yaml"
-        )
+        keys = [environment_key(env_id)]
+        if ":" in env_id:  # "gymnax:CartPole-v1": its own file, else the gymnasium game's.
+            keys.append(environment_key(env_id.split(":", 1)[1]))
+        for key in keys:
+            if path := self._config_file(f"{key}.yaml"):
+                return path
+        return self._config_file(f"{resolve_recipe(env_id)}.yaml")
 
     def load_config(
         self, env_id: str, files: Sequence[str] = (), overrides: Sequence[str] = ()
@@ -127,8 +131,10 @@ class AgentEntry:
 
 
 def environment_key(env_id: str) -> str:
-    """`CartPole-v1` -> `cartpole`, `ALE/Pong-v5` -> `pong`: default config file names."""
-    return re.sub(r"-v\d+$", "", env_id.split("/")[-1]).lower().replace("-", "_")
+    """`CartPole-v1` -> `cartpole`, `ALE/Pong-v5` -> `pong`, `gymnax:CartPole-v1` ->
+    `gymnax_cartpole`: default config file names."""
+    name = re.sub(r"-v\d+$", "", env_id.split("/")[-1]).lower()
+    return name.replace("-", "_").replace(":", "_")
 
 
 # Agents register themselves: each package under `rlkit.agents` calls `register` when

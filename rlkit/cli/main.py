@@ -297,6 +297,7 @@ def _add_train_schedule_options(train: argparse.ArgumentParser) -> None:
 def _add_train_backend_options(train: argparse.ArgumentParser) -> None:
     """Where a training run keeps its replay, how it builds its env, where it learns."""
     from rlkit.devices import DEVICES  # Names only: no JAX.
+    from rlkit.layouts import LAYOUTS
     from rlkit.recipes import RECIPES
     from rlkit.replay import base as replay_base  # Names only: no JAX, no Reverb.
 
@@ -314,6 +315,13 @@ def _add_train_backend_options(train: argparse.ArgumentParser) -> None:
         help="how the environment is built: auto = the Atari preprocessing for ALE/ ids, "
         "else the agent's own (continuous-control agents: continuous = actions rescaled to "
         "[-1, 1]; the others: gymnasium = gymnasium.make)",
+    )
+    train.add_argument(
+        "--layout",
+        choices=LAYOUTS,
+        default="auto",
+        help="auto: anakin for a JAX environment (gymnax:...), else local; local: Python "
+        "steps the environment; anakin: environment and agent jitted together",
     )
     train.add_argument(
         "--device",
@@ -588,6 +596,7 @@ def _prepare_train(args: argparse.Namespace):
     """Checks the command line before anything heavy loads: (agent entry, its config, env
     kwargs, env recipe, loggers). A mistake raises at once."""
     from rlkit import environments, errors
+    from rlkit.jax_environments.ids import is_jax_environment_id
 
     if not args.distributed and (args.num_actors is not None or args.ray_address is not None):
         raise CommandError("--num-actors and --ray-address are for --distributed runs.")
@@ -608,7 +617,10 @@ def _prepare_train(args: argparse.Namespace):
             f"unknown logger {unknown[0]!r}; choose from csv, tensorboard, wandb, none."
         )
     env_recipe = entry.resolve_recipe(args.env, args.env_recipe)
-    if env_recipe != "atari":  # Atari ids are checked by ale-py when the run starts.
+    _check_layout(args)
+    if is_jax_environment_id(args.env):
+        pass  # Its package loads JAX: the id and keywords are checked when the run starts.
+    elif env_recipe != "atari":  # Atari ids are checked by ale-py when the run starts.
         try:
             environments.check_environment_id(args.env)
         except errors.UnknownEnvironmentError as error:
@@ -616,6 +628,23 @@ def _prepare_train(args: argparse.Namespace):
         environments.check_environment_kwargs(args.env, env_kwargs)
     loggers = ("terminal", "history", *(kind for kind in kinds if kind != "none"))
     return entry, agent_config, env_kwargs, env_recipe, loggers
+
+
+def _check_layout(args: argparse.Namespace) -> None:
+    """--layout against --distributed and the kind of environment."""
+    from rlkit.jax_environments.ids import is_jax_environment_id
+
+    jax_environment = is_jax_environment_id(args.env)
+    if args.distributed and (jax_environment or args.layout != "auto"):
+        raise CommandError(
+            "--distributed runs gymnasium environments in Ray actors; environments written in "
+            "JAX (gymnax:...) train in one process, compiled with the agent (--layout anakin)."
+        )
+    if args.layout == "anakin" and not jax_environment:
+        raise CommandError(
+            f"--layout anakin needs an environment written in JAX (e.g. gymnax:CartPole-v1), "
+            f"not {args.env!r}; use --layout local (the default for gymnasium ids)."
+        )
 
 
 def _experiment_summary(args, entry, agent_config, env_kwargs, env_recipe, seed) -> dict:
@@ -631,11 +660,21 @@ def _experiment_summary(args, entry, agent_config, env_kwargs, env_recipe, seed)
         "steps": args.steps,
         "target_return": args.target_return,
         "agent_config": configs.config_to_dict(agent_config),
-        "layout": "distributed" if args.distributed else "one-process",
+        "layout": _layout_name(args),
     }
     if args.env_module:  # `rlkit eval` and `play` import them again.
         summary["env_modules"] = list(dict.fromkeys(args.env_module))
     return summary
+
+
+def _layout_name(args: argparse.Namespace) -> str:
+    """The layout a run is trained in, as its experiment.yaml records it."""
+    from rlkit.jax_environments.ids import is_jax_environment_id
+
+    if args.distributed:
+        return "distributed"
+    jitted = args.layout == "auto" and is_jax_environment_id(args.env)
+    return "anakin" if jitted or args.layout == "anakin" else "one-process"
 
 
 def _train(args: argparse.Namespace) -> int:
@@ -671,6 +710,7 @@ def _train(args: argparse.Namespace) -> int:
         loggers=loggers,
         replay_backend=args.replay_backend,
         device=args.device,
+        layout=args.layout,
         # Written once the run holds the directory (a busy one is refused first).
         run_dir_files={
             EXPERIMENT_FILE: summary,

@@ -9,6 +9,7 @@ from typing import Any
 import dm_env
 
 from rlkit import builders, devices, errors, specs
+from rlkit.layouts import LAYOUTS
 from rlkit.replay import servers
 
 LOGGER_KINDS = ("terminal", "csv", "tensorboard", "history", "wandb")
@@ -68,6 +69,12 @@ class ExperimentConfig:
         it, e.g. the command line's record of what was run.
       evaluation_callback: called as `callback(actor_steps, evaluation)` after every
         evaluation (e.g. to report to an optuna trial and prune it by raising).
+      jax_environment_factory: `() -> rlkit.jax_environments.JaxEnvironment`, for an
+        environment written in JAX (e.g. "gymnax:CartPole-v1"); the Anakin layout trains on
+        it, compiled together with the agent. `make_experiment_config` sets it for such ids.
+      layout: how the agent is laid out in this process: "auto" (the Anakin layout when there
+        is a `jax_environment_factory`, else the local one), "local" (Python steps the
+        environment, also a JAX one) or "anakin".
     """
 
     builder: builders.ActorLearnerBuilder
@@ -90,6 +97,8 @@ class ExperimentConfig:
     evaluation_environment_factory: Callable[[int], dm_env.Environment] | None = None
     run_dir_files: dict[str, dict[str, Any]] = dataclasses.field(default_factory=dict)
     evaluation_callback: Callable[[int, dict[str, Any]], None] | None = None
+    jax_environment_factory: Callable[[], Any] | None = None
+    layout: str = "auto"
 
     def __post_init__(self):
         if self.eval_every is None and isinstance(self.max_num_actor_steps, int):
@@ -114,6 +123,15 @@ class ExperimentConfig:
         ):
             raise errors.ConfigError(
                 f"checkpoint_minutes must be a positive number of minutes, got {minutes!r}."
+            )
+        if self.layout not in LAYOUTS:
+            raise errors.ConfigError(
+                f"Unknown layout {self.layout!r}; choose from: {', '.join(LAYOUTS)}."
+            )
+        if self.layout == "anakin" and self.jax_environment_factory is None:
+            raise errors.ConfigError(
+                "The Anakin layout needs an environment written in JAX (a gymnax id such as "
+                "'gymnax:CartPole-v1'); use layout='local' for a gymnasium environment."
             )
         servers.resolve_backend(self.replay_backend)  # An unknown name fails here.
         devices.check_device_name(self.device)

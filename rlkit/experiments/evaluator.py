@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import dm_env
@@ -72,18 +72,7 @@ class Evaluator:
         self.evaluated_params = getattr(self._actor, "params", None)
         returns, lengths = self._run_episodes()
         self.seconds += time.monotonic() - started
-        counts = self._counter.get_counts()
-        row = {
-            "actor_steps": int(counts.get("actor_steps", 0)),
-            "return_mean": float(returns.mean()),
-            "return_std": float(returns.std()),
-            "return_min": float(returns.min()),
-            "return_max": float(returns.max()),
-            "episode_length_mean": float(lengths.mean()),
-            "episodes": len(returns),
-        }
-        self._logger.write(row)
-        return row
+        return _log_row(self._logger, self._counter, returns, lengths)
 
     def _run_episodes(self) -> tuple[np.ndarray, np.ndarray]:
         """Every environment's episodes for one evaluation: (returns, lengths)."""
@@ -140,3 +129,48 @@ class Evaluator:
         with contextlib.ExitStack() as closing:
             for environment in self._environments:
                 closing.callback(environment.close)
+
+
+def _log_row(
+    logger: loggers.Logger, counter: counting.Counter, returns: np.ndarray, lengths: np.ndarray
+) -> dict[str, Any]:
+    """An evaluation's summary row, logged."""
+    row = {
+        "actor_steps": int(counter.get_counts().get("actor_steps", 0)),
+        "return_mean": float(returns.mean()),
+        "return_std": float(returns.std()),
+        "return_min": float(returns.min()),
+        "return_max": float(returns.max()),
+        "episode_length_mean": float(lengths.mean()),
+        "episodes": len(returns),
+    }
+    logger.write(row)
+    return row
+
+
+class EpisodesEvaluator:
+    """An evaluator whose episodes a layout runs itself: `run_episodes()` returns the
+    parameters it acted with and the episodes' returns and lengths (e.g. the Anakin layout's,
+    all episodes in one jitted call on the JAX environment). Logs the same row as
+    `Evaluator`."""
+
+    def __init__(
+        self,
+        run_episodes: Callable[[], tuple[Any, np.ndarray, np.ndarray]],
+        counter: counting.Counter,
+        logger: loggers.Logger | None = None,
+    ):
+        self._run_episodes = run_episodes
+        self._counter = counter
+        self._logger = logger or loggers.NoOpLogger()
+        self.seconds = 0.0
+        self.evaluated_params: Any = None
+
+    def evaluate(self) -> dict[str, Any]:
+        started = time.monotonic()
+        self.evaluated_params, returns, lengths = self._run_episodes()
+        self.seconds += time.monotonic() - started
+        return _log_row(self._logger, self._counter, np.asarray(returns), np.asarray(lengths))
+
+    def close(self) -> None:
+        pass

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 from rlkit import environments, specs
 from rlkit.agents import registry
 from rlkit.experiments import policy
 from rlkit.experiments.config import ExperimentConfig
+from rlkit.jax_environments.ids import is_jax_environment_id
 
 
 def make_experiment_config(
@@ -60,8 +62,14 @@ def make_experiment_config(
             env_id, num_envs, seed=seed, recipe=env_recipe, **env_kwargs
         )
 
+    jax_environment_factory = None
+    if is_jax_environment_id(env_id):  # The Anakin layout steps it inside its jitted chunks.
+        jax_environment_factory = functools.partial(
+            environments.make_jax_environment, env_id, env_recipe, **env_kwargs
+        )
     return ExperimentConfig(
         builder=builder,
+        jax_environment_factory=jax_environment_factory,
         environment_factory=environment_factory,
         evaluation_environment_factory=lambda seed: environments.make_environment(
             env_id, seed=seed, recipe=env_recipe, evaluation=True, **env_kwargs

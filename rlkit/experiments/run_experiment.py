@@ -26,7 +26,12 @@ from rlkit.experiments.config import (
     EVALUATION_SEED_STRIDE,
     ExperimentConfig,
 )
-from rlkit.experiments.evaluator import MAX_PARALLEL_EVALUATION_EPISODES, Evaluator
+from rlkit.experiments.evaluator import (
+    MAX_PARALLEL_EVALUATION_EPISODES,
+    EpisodesEvaluator,
+    Evaluator,
+)
+from rlkit.layouts import anakin as anakin_layout
 from rlkit.layouts import gradients as gradient_layout
 from rlkit.layouts import local as local_layout
 from rlkit.layouts.base import LayoutContext, LayoutFactory, TrainingLayout
@@ -172,9 +177,14 @@ def _next_multiple(steps: int, every: int, limit: int) -> int:
     return limit if every <= 0 else min((steps // every + 1) * every, limit)
 
 
-def _make_evaluator(config: ExperimentConfig, agent: Any, counter, logger) -> Evaluator:
+def _make_evaluator(
+    config: ExperimentConfig, agent: Any, counter, logger
+) -> Evaluator | EpisodesEvaluator:
     """The evaluator: its episodes side by side, in up to `MAX_PARALLEL_EVALUATION_EPISODES`
     environments of their own (each seeded apart from training's and from each other)."""
+    if hasattr(agent, "evaluation_episodes"):  # A layout that runs its episodes itself.
+        run_episodes = agent.evaluation_episodes(config.num_eval_episodes)
+        return EpisodesEvaluator(run_episodes, counter, logger)
     count = min(config.num_eval_episodes, MAX_PARALLEL_EVALUATION_EPISODES)
     factory = config.evaluation_environment_factory or config.environment_factory
     seeds = [
@@ -235,7 +245,12 @@ def run_experiment(
     `continue_stopped`, which trains on towards the budget.
     """
     make_layout = local_layout.make_local_layout
-    if isinstance(config.builder, builders.AsynchronousGradientBuilder):  # A3C: worker threads.
+    jitted = config.layout == "anakin" or (
+        config.layout == "auto" and config.jax_environment_factory is not None
+    )
+    if jitted:
+        make_layout = anakin_layout.make_anakin_layout
+    elif isinstance(config.builder, builders.AsynchronousGradientBuilder):  # A3C: threads.
         make_layout = gradient_layout.make_gradient_layout
     return run_with_layout(config, make_layout, callbacks, continue_stopped=continue_stopped)
 

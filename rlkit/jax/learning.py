@@ -133,6 +133,23 @@ def scanned_update(
     return update
 
 
+class LearnerParts(NamedTuple):
+    """A learner's pure pieces, which every layout runs unchanged: `BatchLearner` around a
+    dataset in one process or on Ray, and the Anakin layout inside its jitted scan.
+
+    Attributes:
+      initial_state: `key -> training state` (a pytree).
+      update: one learner step (see `Update`).
+      variables: `state -> {name: params}`; "policy" is what actors act with.
+      sgd_steps_per_step: the SGD steps one learner step takes (None: not counted).
+    """
+
+    initial_state: Callable[[types.PRNGKey], Any]
+    update: Update
+    variables: Callable[[Any], dict[str, types.Params]]
+    sgd_steps_per_step: int | None = None
+
+
 class BatchLearner(core.Learner):
     """The learner base of every family: pulls a batch, runs the jitted update, writes
     priorities, counts, logs and serves the parameters.
@@ -189,6 +206,24 @@ class BatchLearner(core.Learner):
         self._last_log = time.monotonic()
         self._unlogged: dict[str, Any] | None = None  # The latest step's row, if not written.
         self._served: tuple[Any, dict[str, types.Params]] | None = None  # (state, variables)
+
+    @classmethod
+    def from_parts(
+        cls,
+        parts: LearnerParts,
+        random_key: types.PRNGKey,
+        iterator: Iterator[types.Batch],
+        **kwargs: Any,
+    ) -> BatchLearner:
+        """The learner of `parts`, its state from `random_key`; `kwargs` as `__init__`'s."""
+        return cls(
+            parts.update,
+            parts.initial_state(random_key),
+            parts.variables,
+            iterator,
+            sgd_steps_per_step=parts.sgd_steps_per_step,
+            **kwargs,
+        )
 
     def step(self) -> None:
         metrics = self._learn(next(self._iterator))

@@ -20,7 +20,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from typing import Any, NamedTuple
 
-from rlkit import builders, core, loggers, replay, specs, types
+from rlkit import builders, core, errors, loggers, replay, specs, types
 from rlkit.agents import variants
 from rlkit.agents.on_policy import acer, acting, learning
 from rlkit.agents.on_policy import networks as networks_lib
@@ -272,19 +272,41 @@ class OnPolicyBuilder(builders.ActorLearnerBuilder):
                 self._config, networks, random_key, dataset, optimizer,
                 counter=counter, logger=logger, device=device,
             )  # fmt: skip
-        return learning.OnPolicyLearner(
-            self._config,
-            networks,
-            random_key,
-            dataset,
-            variant.loss,
-            optimizer,
-            variant.advantages,
+        parts = learning.make_learner_parts(
+            networks, optimizer, self._config, variant.loss, variant.advantages,
             variant.policy_step,
-            counter=counter,
-            logger=logger,
-            device=device,
+        )  # fmt: skip
+        return jax_learning.BatchLearner.from_parts(
+            parts, random_key, dataset, counter=counter, logger=logger, device=device
         )
+
+    def make_learner_parts(
+        self, networks: PolicyValueNetworks, environment_spec: specs.EnvironmentSpec
+    ) -> jax_learning.LearnerParts:
+        del environment_spec
+        self.device_experience()  # Refuses an agent the jitted layout cannot run.
+        variant = self._variant
+        optimizer = learning.make_optimizer(self._config, variant.optimizer)
+        return learning.make_learner_parts(
+            networks, optimizer, self._config, variant.loss, variant.advantages,
+            variant.policy_step,
+        )  # fmt: skip
+
+    def device_experience(self) -> builders.Rollouts:
+        variant, name = self._variant, type(self._config).__name__
+        why = None
+        if variant.learner is not None or variant.replayed:
+            why = "its learner replays rollouts from a table"
+        elif variant.whole_episodes:
+            why = "it learns from whole episodes, not fixed-length rollouts"
+        elif variant.advantages == "vtrace":
+            why = "its actors lag the learner by design (V-trace corrects for it)"
+        if why is not None:
+            raise errors.ConfigError(
+                f"{name}'s agent cannot run in the Anakin layout: {why}. Train it in the "
+                "local layout (--layout local) on a gymnasium environment, or use ppo or a2c."
+            )
+        return builders.Rollouts(self._config.rollout_length)
 
     def learning_schedule(self) -> RolloutSchedule:
         cfg = self._config

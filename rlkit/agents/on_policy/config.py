@@ -18,6 +18,10 @@ from rlkit import configs
 ACTIVATIONS = ("tanh", "relu")
 
 
+# How PPO clips its value loss: SB3's clipped prediction, or PPO2's larger of two errors.
+VALUE_CLIP_FORMS = ("sb3", "ppo2")
+
+
 @dataclasses.dataclass
 class OnPolicyConfig:
     """Hyperparameters every on-policy agent here shares.
@@ -122,17 +126,24 @@ class OnPolicyConfig:
 class PPOConfig(OnPolicyConfig):
     """PPO (Schulman et al. 2017): the clipped surrogate objective, `num_epochs` passes of
     minibatch SGD per rollout, an entropy bonus, and optionally a clipped value loss
-    (`value_clip_epsilon` > 0, SB3's `clip_range_vf`) and a clip range annealed with the
-    learning rate (`anneal_clip_epsilon`). Defaults are SB3's PPO."""
+    (`value_clip_epsilon` > 0, SB3's `clip_range_vf`; `value_clip_form` "ppo2" for the
+    pessimistic form of Baselines' PPO2, CleanRL and PureJaxRL) and a clip range annealed with
+    the learning rate (`anneal_clip_epsilon`). Defaults are SB3's PPO."""
 
     clip_epsilon: float = 0.2
     value_clip_epsilon: float = 0.0  # 0: the value loss is not clipped.
+    value_clip_form: str = "sb3"  # "sb3" or "ppo2" (see `learning._value_loss`).
     anneal_clip_epsilon: bool = False
 
     def __post_init__(self):
         super().__post_init__()
         configs.check_positive(self, ("clip_epsilon",))
         configs.require(self.value_clip_epsilon >= 0, self, "value_clip_epsilon must be >= 0.")
+        configs.require(
+            self.value_clip_form in VALUE_CLIP_FORMS,
+            self,
+            f"value_clip_form must be one of {VALUE_CLIP_FORMS}, got {self.value_clip_form!r}.",
+        )
         configs.require(
             not self.anneal_clip_epsilon or self.anneal_env_steps > 0,
             self,

@@ -178,14 +178,22 @@ def _value_loss(
     params: types.Params,
     batch: Minibatch,
     value_clip_epsilon: float = 0.0,
+    value_clip_form: str = "sb3",
 ) -> jax.Array:
     """The value regression on the steps taken, optionally clipped around the values before
-    the update (PPO's `value_clip_epsilon`; 0: not clipped)."""
+    the update (PPO's `value_clip_epsilon`; 0: not clipped): "sb3" regresses the clipped
+    prediction (SB3's `clip_range_vf`, no gradient once outside the range); "ppo2" takes
+    the larger of the clipped and unclipped errors (OpenAI Baselines' PPO2, CleanRL,
+    PureJaxRL), which still pulls a value that moved too far back towards its target."""
     value = networks.value_apply(params, batch.observation)
-    if value_clip_epsilon > 0:
-        eps = value_clip_epsilon
-        value = batch.value + jnp.clip(value - batch.value, -eps, eps)
-    return _masked_mean((batch.value_target - value) ** 2, batch.mask)
+    if value_clip_epsilon <= 0:
+        return _masked_mean((batch.value_target - value) ** 2, batch.mask)
+    eps = value_clip_epsilon
+    clipped = batch.value + jnp.clip(value - batch.value, -eps, eps)
+    loss = (batch.value_target - clipped) ** 2
+    if value_clip_form == "ppo2":
+        loss = jnp.maximum(loss, (batch.value_target - value) ** 2)
+    return _masked_mean(loss, batch.mask)
 
 
 def _loss(
@@ -195,6 +203,7 @@ def _loss(
     batch: Minibatch,
     policy_term: Any,
     value_clip_epsilon: float = 0.0,
+    value_clip_form: str = "sb3",
 ) -> tuple[jax.Array, dict[str, jax.Array]]:
     """`policy_term(log_prob, advantage) -> (policy loss, metrics)` plus what every
     on-policy loss shares: the value regression and the entropy bonus, each a mean over the
@@ -206,7 +215,7 @@ def _loss(
     if config.normalize_advantages:
         advantage = _normalized(advantage, mask)
     policy_loss, metrics = policy_term(log_prob, advantage * mask)
-    value_loss = _value_loss(networks, params, batch, value_clip_epsilon)
+    value_loss = _value_loss(networks, params, batch, value_clip_epsilon, value_clip_form)
     entropy = _masked_mean(distributions.entropy(networks.policy_kind, output), mask)
     loss = (
         policy_loss + config.value_coefficient * value_loss - config.entropy_coefficient * entropy
@@ -244,7 +253,10 @@ def ppo_loss(
         clipped = (jnp.abs(ratio - 1) > clip_epsilon).astype(jnp.float32)
         return loss, {"clip_fraction": _masked_mean(clipped, mask)}
 
-    return _loss(networks, config, params, batch, clipped_surrogate, config.value_clip_epsilon)
+    return _loss(
+        networks, config, params, batch, clipped_surrogate,
+        config.value_clip_epsilon, config.value_clip_form,
+    )  # fmt: skip
 
 
 def a2c_loss(
@@ -486,6 +498,28 @@ def make_update(
     return update
 
 
+def make_learner_parts(
+    networks: PolicyValueNetworks,
+    optimizer: optax.GradientTransformation,
+    config: OnPolicyConfig,
+    loss_fn: LossFn,
+    advantages: str,
+    policy_step: PolicyStep | None,
+) -> jax_learning.LearnerParts:
+    """An on-policy learner's pure pieces: `make_update` on the agent's loss, its initial
+    state, and "policy" served as `PolicyParams` (the parameters and the observation
+    statistics)."""
+    return jax_learning.LearnerParts(
+        initial_state=lambda key: initial_state(networks, optimizer, key, config),
+        update=make_update(networks, optimizer, config, loss_fn, advantages, policy_step),
+        variables=lambda state: {
+            "policy": networks_lib.PolicyParams(state.params, state.observation_statistics)
+        },
+        # Minibatch SGD steps (TRPO's policy step, one more update, is not among them).
+        sgd_steps_per_step=config.num_epochs * config.num_minibatches,
+    )
+
+
 class OnPolicyLearner(jax_learning.BatchLearner):
     """Learns from each batch of rollouts once (`make_update`, on the agent's loss and
     optimizer), serving "policy" (`PolicyParams`: the parameters and the observation
@@ -505,16 +539,14 @@ class OnPolicyLearner(jax_learning.BatchLearner):
         logger: loggers.Logger | None = None,
         device: jax.Device | None = None,
     ):
+        parts = make_learner_parts(networks, optimizer, config, loss_fn, advantages, policy_step)
         super().__init__(
-            make_update(networks, optimizer, config, loss_fn, advantages, policy_step),
-            initial_state(networks, optimizer, random_key, config),
-            lambda state: {
-                "policy": networks_lib.PolicyParams(state.params, state.observation_statistics)
-            },
+            parts.update,
+            parts.initial_state(random_key),
+            parts.variables,
             iterator,
             counter=counter,
             logger=logger,
             device=device,
-            # Minibatch SGD steps (TRPO's policy step, one more update, is not among them).
-            sgd_steps_per_step=config.num_epochs * config.num_minibatches,
+            sgd_steps_per_step=parts.sgd_steps_per_step,
         )

@@ -1,0 +1,241 @@
+"""The Anakin layout: environment, acting and learning in one jitted chunk."""
+
+import os
+
+import dm_env
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pandas as pd
+import pytest
+import tree
+from dm_env import specs as dm_specs
+
+from rlkit import errors, experiments, replay, specs
+from rlkit.agents.on_policy.config import PPOConfig
+from rlkit.jax import actors
+from rlkit.jax import learning as jax_learning
+from rlkit.jax_environments import base as jax_environments
+from rlkit.jax_environments.host import JaxEnvironmentWrapper
+from rlkit.layouts import anakin
+
+pytest.importorskip("gymnax")
+
+
+class CountingEnvironment(jax_environments.AutoResetEnvironment):
+    """Deterministic whatever the key: observation (t, sum of actions so far); reward
+    t + action / 2; terminates once three actions of 1 were taken, truncated at t = 5."""
+
+    def _reset_env(self, key):
+        del key
+        return jnp.zeros(2, jnp.float32), jnp.zeros(2, jnp.float32)
+
+    def _step_env(self, state, action, key):
+        del key
+        state = state + jnp.array([1.0, 0.0]) + jnp.array([0.0, 1.0]) * action
+        reward = state[0] + action / 2.0
+        return state, state, reward, state[1] >= 3, state[0] >= 5
+
+    def observation_spec(self):
+        return dm_specs.BoundedArray((2,), np.float32, 0.0, 10.0, name="observation")
+
+    def action_spec(self):
+        return dm_specs.DiscreteArray(2, np.int32, name="action")
+
+
+def random_policy() -> actors.ActorCore:
+    """Uniform actions from its own key; extras tell each step's action apart."""
+
+    def select(params, observation, key):
+        del params, observation
+        key, sample_key = jax.random.split(key)
+        return jax.random.bernoulli(sample_key).astype(jnp.int32), key
+
+    return actors.ActorCore(
+        init=lambda key: key,
+        select_action=select,
+        get_extras=lambda key: {"tag": jax.random.uniform(key)},
+    )
+
+
+def recording_parts() -> jax_learning.LearnerParts:
+    """A learner whose "metrics" are the items it was given."""
+    return jax_learning.LearnerParts(
+        initial_state=lambda key: jnp.zeros((), jnp.int32),
+        update=lambda state, data, probabilities: (state + 1, {"items": data}, None),
+        variables=lambda state: {"policy": state},
+    )
+
+
+def host_items(rollouts, num_envs, length):
+    """What rlkit's host side writes for the same actions: the batched adder fed the host
+    environment's timesteps, auto-reset a step after LAST as a vector environment does."""
+    environment = CountingEnvironment()
+    spec = specs.make_environment_spec(environment)
+    extras_spec = {"tag": dm_specs.Array((), np.float32)}
+    signature = replay.step_signature(spec, length + 1, extras_spec)
+    server = replay.make_server([replay.queue_table("queue", 1000, signature)], "local")
+    client = server.client()
+    adder = replay.BatchedSequenceAdder(
+        client, "queue", spec, num_envs, length + 1, length, extras_spec=extras_spec
+    )
+    hosts = [JaxEnvironmentWrapper(environment, seed=i) for i in range(num_envs)]
+    timesteps = [host.reset() for host in hosts]
+    adder.add_first(batch(timesteps))
+    # Every step's entry: the first rollout's, then each next one's after the shared one.
+    entries = [tree.map_structure(lambda x: x[:, 0], rollouts[0])]
+    for item in rollouts:
+        entries += [tree.map_structure(lambda x, t=t: x[:, t], item) for t in range(1, length + 1)]
+    for entry in entries:
+        for i, host in enumerate(hosts):
+            last = timesteps[i].last()
+            timesteps[i] = host.reset() if last else host.step(entry.action[i])
+        adder.add(entry.action, batch(timesteps), entry.extras)
+    adder.flush()
+    count = client.table_size("queue")
+    data = next(client.dataset("queue", count, flatten_blocks=False, check_finite=False)).data
+    server.stop()
+    return data
+
+
+def batch(timesteps):
+    return dm_env.TimeStep(
+        np.array([t.step_type for t in timesteps], np.int8),
+        np.array([0.0 if t.reward is None else t.reward for t in timesteps], np.float32),
+        np.array([1.0 if t.discount is None else t.discount for t in timesteps], np.float32),
+        np.stack([t.observation for t in timesteps]),
+    )
+
+
+def run_recording(active_rounds, num_envs=3, length=4):
+    program = anakin.make_rollout_program(
+        CountingEnvironment(), random_policy(), recording_parts(), num_envs, length
+    )
+    carry = jax.jit(program.start)(jax.random.PRNGKey(7))
+    chunk = jax.jit(program.chunk)
+    outputs = []
+    for active in active_rounds:
+        carry, (metrics, episodes) = chunk(carry, jnp.asarray(active))
+        outputs.append((metrics, episodes))
+    return carry, outputs
+
+
+def test_rollouts_are_the_items_the_host_adder_writes():
+    num_envs, length, rounds = 3, 4, 6
+    _, [(metrics, episodes)] = run_recording([np.ones(rounds, bool)], num_envs, length)
+    items = jax.device_get(metrics["items"])  # [rounds, num_envs, length + 1, ...]
+    ended = np.asarray(episodes.ended)
+    steps = rounds * length * num_envs
+    assert 0 < ended.sum() < steps
+    rollouts = [tree.map_structure(lambda x, r=r: x[r], items) for r in range(rounds)]
+    # Terminations (discount 0) and truncations (LAST with discount 1) both occur.
+    discounts = items.discount[..., 1:][items.start_of_episode[..., 1:] == 0]
+    assert (discounts == 0).any()
+    expected = host_items(rollouts, num_envs, length)
+    flat = tree.map_structure(lambda x: x.reshape((-1,) + x.shape[2:]), items)
+    assert flat.observation.shape == (rounds * num_envs, length + 1, 2)
+    tree.map_structure(np.testing.assert_allclose, flat, expected)
+
+
+def test_a_masked_learner_step_takes_no_environment_step():
+    full, _ = run_recording([np.ones(5, bool)])
+    masked, _ = run_recording([np.array([1, 1, 0, 0, 0], bool), np.array([1, 1, 1, 0, 0], bool)])
+    assert int(full.learner_state) == int(masked.learner_state) == 5
+    jax.tree.map(np.testing.assert_array_equal, full, masked)
+
+
+# Through the experiment runner and the command line.
+
+TINY_PPO = PPOConfig(num_envs=2, rollout_length=16, minibatch_size=16, num_epochs=2)
+
+
+def anakin_experiment(steps, run_dir, agent_config=TINY_PPO, **kwargs):
+    settings = dict(eval_every=0, num_eval_episodes=2, loggers=("csv",), checkpoint_every=320)
+    return experiments.make_experiment_config(
+        "ppo",
+        "gymnax:CartPole-v1",
+        agent_config,
+        max_num_actor_steps=steps,
+        run_dir=str(run_dir),
+        **{**settings, **kwargs},
+    )
+
+
+def test_a_jax_environment_picks_the_anakin_layout_and_a_resumed_run_goes_on_exactly(tmp_path):
+    first = experiments.run_experiment(anakin_experiment(640, tmp_path / "resumed"))
+    # The step that opens the first rollout, then whole rollouts of 2 x 16 steps.
+    assert first.actor_steps == 2 + 20 * 32 and first.learner_steps == 20
+    resumed = experiments.run_experiment(anakin_experiment(1280, tmp_path / "resumed"))
+    assert resumed.resumed_from == first.actor_steps and resumed.learner_steps == 40
+    whole = experiments.run_experiment(anakin_experiment(1280, tmp_path / "whole"))
+    assert whole.actor_steps == resumed.actor_steps
+    jax.tree.map(
+        np.testing.assert_array_equal,
+        experiments.load_policy(str(tmp_path / "resumed")).params,
+        experiments.load_policy(str(tmp_path / "whole")).params,
+    )
+    actor = pd.read_csv(os.path.join(tmp_path, "whole", "logs", "actor.csv"))
+    assert {"episode_return", "episode_length", "actor_steps"} <= set(actor.columns)
+    assert (actor["episode_length"] >= 8).all()  # CartPole cannot fall sooner.
+    learner = pd.read_csv(os.path.join(tmp_path, "whole", "logs", "learner.csv"))
+    assert learner["learner_steps"].iloc[-1] == 40 and "policy_loss" in learner
+
+
+def test_agents_the_layout_cannot_run_are_refused_with_the_reason():
+    for agent in ("acer", "reinforce", "impala"):
+        with pytest.raises(errors.ConfigError, match="cannot run in the Anakin layout"):
+            experiments.run_experiment(
+                experiments.make_experiment_config(
+                    agent, "gymnax:CartPole-v1", max_num_actor_steps=100, loggers=()
+                )
+            )
+    with pytest.raises(errors.ConfigError, match="needs an environment written in JAX"):
+        experiments.make_experiment_config(
+            "ppo", "CartPole-v1", max_num_actor_steps=100, layout="anakin"
+        )
+
+
+def test_the_local_layout_steps_a_jax_environment_from_python(tmp_path):
+    result = experiments.run_experiment(
+        experiments.make_experiment_config(
+            "dqn", "gymnax:CartPole-v1", max_num_actor_steps=300, layout="local", loggers=(),
+            eval_every=0, num_eval_episodes=1,
+        )
+    )  # fmt: skip
+    assert result.actor_steps == 300 and result.evaluations
+
+
+@pytest.mark.slow
+def test_ppo_learns_gymnax_cartpole_in_the_anakin_layout(tmp_path):
+    from rlkit.agents import registry
+
+    config = registry.get_agent("ppo").load_config("gymnax:CartPole-v1")
+    config.anneal_env_steps = 150_000
+    result = experiments.run_experiment(
+        anakin_experiment(150_000, tmp_path, config, eval_every=50_000, num_eval_episodes=5)
+    )
+    returns = [evaluation["return_mean"] for evaluation in result.evaluations]
+    assert max(returns) >= 300, returns  # Random play lasts about 22 steps.
+
+
+def test_the_cli_trains_in_the_anakin_layout_and_refuses_what_it_cannot(tmp_path, capsys):
+    from rlkit.cli import main as cli
+
+    run_dir = tmp_path / "run"
+    argv = ["train", "ppo", "--env", "gymnax:CartPole-v1", "--steps", "600", "--run-dir"]
+    argv += [str(run_dir), "--set", "rollout_length=16", "--set", "minibatch_size=64"]
+    assert cli.main([*argv, "--eval-episodes", "1"]) == 0
+    out = capsys.readouterr().out
+    assert "evaluation return" in out
+    assert "layout: anakin" in (run_dir / "experiment.yaml").read_text()
+    assert cli.main(["eval", str(run_dir), "--episodes", "2"]) == 0
+    for bad in (
+        ["train", "acer", "--env", "gymnax:CartPole-v1", "--steps", "100"],
+        ["train", "ppo", "--env", "CartPole-v1", "--layout", "anakin"],
+        ["train", "ppo", "--env", "gymnax:CartPole-v1", "--distributed"],
+        ["train", "ppo", "--env", "gymnax:NoSuchGame-v0", "--steps", "100"],
+    ):
+        code = cli.main([*bad, "--run-dir", str(tmp_path / "bad")])
+        captured = capsys.readouterr()
+        assert code != 0 and "Traceback" not in captured.err, bad
+        assert len(captured.err.strip().splitlines()) == 1, captured.err
