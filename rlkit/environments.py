@@ -249,6 +249,31 @@ def make_jax_environment(env_id: str, recipe: str = "auto", **kwargs) -> Any:
     return environment
 
 
+def _make_vector_elsewhere(
+    env_id: str,
+    num_envs: int,
+    seed: int | None,
+    recipe: str,
+    asynchronous: bool,
+    backend: str,
+    kwargs: dict[str, Any],
+) -> dm_env.Environment:
+    """A batch stepped outside gymnasium: a JAX environment's copies in one vmapped call, or
+    envpool's C++ threads."""
+    if is_jax_environment_id(env_id):
+        if backend != "gymnasium" or asynchronous:
+            raise errors.ConfigError(
+                f"{env_id} is written in JAX: its copies step in one vmapped call, with no "
+                "other backend and no subprocesses (leave backend and asynchronous alone)."
+            )
+        environment = make_jax_environment(env_id, recipe, **kwargs)
+        return jax_environments.JaxVectorEnvironmentWrapper(environment, num_envs, seed=seed)
+    environment = envpool_wrapper.make_envpool_environment(
+        env_id, num_envs, seed=seed, recipe=recipe, asynchronous=asynchronous, **kwargs
+    )
+    return _wrap(environment, environment, recipe)
+
+
 def make_vector_environment(
     env_id: str,
     num_envs: int,
@@ -292,11 +317,8 @@ def make_vector_environment(
             f"Unknown vector backend {backend!r}; choose one of: {', '.join(VECTOR_BACKENDS)}."
         )
     recipe = resolve_recipe(env_id, recipe)
-    if backend == "envpool":
-        environment = envpool_wrapper.make_envpool_environment(
-            env_id, num_envs, seed=seed, recipe=recipe, asynchronous=asynchronous, **kwargs
-        )
-        return _wrap(environment, environment, recipe)
+    if is_jax_environment_id(env_id) or backend == "envpool":
+        return _make_vector_elsewhere(env_id, num_envs, seed, recipe, asynchronous, backend, kwargs)
     if recipe == "atari":
         raise errors.ConfigError(
             f"The Atari recipe has no vectorised build through gymnasium; make {env_id!r} "

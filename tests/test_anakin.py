@@ -21,6 +21,8 @@ from rlkit.layouts import anakin
 
 pytest.importorskip("gymnax")
 
+FIRST, LAST = dm_env.StepType.FIRST, dm_env.StepType.LAST
+
 
 class CountingEnvironment(jax_environments.AutoResetEnvironment):
     """Deterministic whatever the key: observation (t, sum of actions so far); reward
@@ -203,6 +205,10 @@ def test_the_local_layout_steps_a_jax_environment_from_python(tmp_path):
         )
     )  # fmt: skip
     assert result.actor_steps == 300 and result.evaluations
+    batched = experiments.run_experiment(  # PPO acts in a batch: vmapped copies.
+        anakin_experiment(300, tmp_path / "local_ppo", layout="local", checkpoint_every=0)
+    )
+    assert batched.actor_steps >= 300 and batched.learner_steps >= 9
 
 
 @pytest.mark.slow
@@ -239,3 +245,34 @@ def test_the_cli_trains_in_the_anakin_layout_and_refuses_what_it_cannot(tmp_path
         captured = capsys.readouterr()
         assert code != 0 and "Traceback" not in captured.err, bad
         assert len(captured.err.strip().splitlines()) == 1, captured.err
+
+
+def test_a_batch_of_a_jax_environment_on_the_host_keeps_the_vector_contract():
+    from rlkit.jax_environments import JaxVectorEnvironmentWrapper
+
+    num_envs = 3
+    batched = JaxVectorEnvironmentWrapper(CountingEnvironment(), num_envs, seed=0)
+    assert batched.num_envs == num_envs
+    singles = [JaxEnvironmentWrapper(CountingEnvironment(), seed=i) for i in range(num_envs)]
+    fresh = batched.step(np.ones(num_envs, np.int32))  # dm_env: a fresh one resets.
+    assert list(fresh.step_type) == [FIRST] * num_envs and fresh.observation.sum() == 0
+    expected = [single.reset() for single in singles]
+    rng = np.random.default_rng(0)
+    ended = 0
+    for _ in range(40):
+        actions = rng.integers(0, 2, num_envs).astype(np.int32)
+        batch = batched.step(actions)
+        expected = [
+            single.reset() if previous.last() else single.step(action)
+            for single, previous, action in zip(singles, expected, actions, strict=True)
+        ]
+        for i, single_step in enumerate(expected):
+            assert batch.step_type[i] == single_step.step_type
+            np.testing.assert_array_equal(batch.observation[i], single_step.observation)
+            reward = 0.0 if single_step.first() else single_step.reward
+            discount = 1.0 if single_step.first() else single_step.discount
+            assert (batch.reward[i], batch.discount[i]) == (reward, discount)
+        ended += int(np.sum(batch.step_type == LAST))
+    assert ended >= 5
+    with pytest.raises(errors.InvalidActionError):
+        batched.step(np.array([0, 1, 2], np.int32))

@@ -596,7 +596,7 @@ def _prepare_train(args: argparse.Namespace):
     """Checks the command line before anything heavy loads: (agent entry, its config, env
     kwargs, env recipe, loggers). A mistake raises at once."""
     from rlkit import environments, errors
-    from rlkit.jax_environments.ids import is_jax_environment_id
+    from rlkit.jax_environments.ids import check_jax_environment_id, is_jax_environment_id
 
     if not args.distributed and (args.num_actors is not None or args.ray_address is not None):
         raise CommandError("--num-actors and --ray-address are for --distributed runs.")
@@ -619,7 +619,7 @@ def _prepare_train(args: argparse.Namespace):
     env_recipe = entry.resolve_recipe(args.env, args.env_recipe)
     _check_layout(args)
     if is_jax_environment_id(args.env):
-        pass  # Its package loads JAX: the id and keywords are checked when the run starts.
+        check_jax_environment_id(args.env)  # Its keywords: when the run starts (JAX loaded).
     elif env_recipe != "atari":  # Atari ids are checked by ale-py when the run starts.
         try:
             environments.check_environment_id(args.env)

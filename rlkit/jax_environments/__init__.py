@@ -17,9 +17,11 @@ _EXPORTS = {
     "EnvState": "rlkit.jax_environments.base",
     "JaxEnvironment": "rlkit.jax_environments.base",
     "JaxEnvironmentState": "rlkit.jax_environments.base",
-    "GYMNAX_ENVIRONMENTS": "rlkit.jax_environments.gymnax_environments",
+    "GYMNAX_ENVIRONMENTS": "rlkit.jax_environments.ids",
+    "check_jax_environment_id": "rlkit.jax_environments.ids",
     "GymnaxEnvironment": "rlkit.jax_environments.gymnax_environments",
     "JaxEnvironmentWrapper": "rlkit.jax_environments.host",
+    "JaxVectorEnvironmentWrapper": "rlkit.jax_environments.host",
     "is_jax_environment_id": "rlkit.jax_environments.ids",
     "make_jax_environment": "rlkit.jax_environments.registry",
 }
@@ -33,6 +35,8 @@ __all__ = [
     "JaxEnvironment",
     "JaxEnvironmentState",
     "JaxEnvironmentWrapper",
+    "JaxVectorEnvironmentWrapper",
+    "check_jax_environment_id",
     "is_jax_environment_id",
     "make_jax_environment",
 ]
@@ -44,7 +48,11 @@ if TYPE_CHECKING:
         JaxEnvironment,
         JaxEnvironmentState,
     )
-    from rlkit.jax_environments.gymnax_environments import GYMNAX_ENVIRONMENTS, GymnaxEnvironment
-    from rlkit.jax_environments.host import JaxEnvironmentWrapper
-    from rlkit.jax_environments.ids import is_jax_environment_id
+    from rlkit.jax_environments.gymnax_environments import GymnaxEnvironment
+    from rlkit.jax_environments.host import JaxEnvironmentWrapper, JaxVectorEnvironmentWrapper
+    from rlkit.jax_environments.ids import (
+        GYMNAX_ENVIRONMENTS,
+        check_jax_environment_id,
+        is_jax_environment_id,
+    )
     from rlkit.jax_environments.registry import make_jax_environment

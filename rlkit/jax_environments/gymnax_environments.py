@@ -14,7 +14,6 @@ agent's networks and configs apply unchanged.
 from __future__ import annotations
 
 import dataclasses
-import difflib
 from typing import Any
 
 import jax
@@ -25,20 +24,7 @@ from dm_env import specs
 from rlkit import errors, types
 from rlkit.jax_environments.base import AutoResetEnvironment, EnvState
 from rlkit.jax_environments.ids import GYMNAX_PREFIX as PREFIX
-
-# The gymnax environments whose spaces, termination and time limit rlkit has checked.
-# MinAtar's Freeway ends only at its time limit, so there it is a truncation (discount 1).
-GYMNAX_ENVIRONMENTS = (
-    "CartPole-v1",
-    "Acrobot-v1",
-    "MountainCar-v0",
-    "MountainCarContinuous-v0",
-    "Pendulum-v1",
-    "Asterix-MinAtar",
-    "Breakout-MinAtar",
-    "Freeway-MinAtar",
-    "SpaceInvaders-MinAtar",
-)
+from rlkit.jax_environments.ids import check_jax_environment_id
 
 # gymnax's own time limit, switched off: `time` never reaches it.
 _NO_LIMIT = int(np.iinfo(np.int32).max)
@@ -160,17 +146,6 @@ def _import_gymnax() -> Any:
     return gymnax
 
 
-def _check_name(name: str) -> None:
-    if name in GYMNAX_ENVIRONMENTS:
-        return
-    close = difflib.get_close_matches(name, GYMNAX_ENVIRONMENTS, n=3, cutoff=0.5)
-    hint = f" Did you mean: {', '.join(PREFIX + c for c in close)}?" if close else ""
-    raise errors.UnknownEnvironmentError(
-        f"Unknown JAX environment id {PREFIX + name!r}.{hint} The gymnax environments rlkit "
-        f"supports: {', '.join(PREFIX + n for n in GYMNAX_ENVIRONMENTS)}."
-    )
-
-
 def make_gymnax_environment(
     name: str, *, max_episode_steps: int | None = None, **kwargs
 ) -> GymnaxEnvironment:
@@ -187,7 +162,7 @@ def make_gymnax_environment(
       UnknownEnvironmentError: `name` is not one of `GYMNAX_ENVIRONMENTS`.
       ConfigError: gymnax is not installed, or a keyword the environment does not take.
     """
-    _check_name(name)
+    check_jax_environment_id(PREFIX + name)
     _check_max_episode_steps(max_episode_steps)
     gymnax = _import_gymnax()
     _, default_params = gymnax.make(name)

@@ -97,3 +97,73 @@ class JaxEnvironmentWrapper(dm_env.Environment):
 
     def discount_spec(self) -> types.NestedSpec:
         return self._environment.discount_spec()
+
+
+class JaxVectorEnvironmentWrapper(dm_env.Environment):
+    """`num_envs` copies of a `JaxEnvironment` as one batched `dm_env.Environment`, stepped
+    by one jitted, vmapped call: the contract of `rlkit.wrappers.VectorGymWrapper` (leading
+    axis N on every field; the step after a sub-environment's `LAST` is its `FIRST`, reward 0
+    and discount 1, its action ignored), which a JAX environment keeps by itself. For the
+    local layout of agents that act in batches (PPO's `num_envs`) on a JAX environment.
+
+    Args:
+      environment: the JAX environment.
+      num_envs: how many copies.
+      seed: seeds the copies' PRNG keys; the same seed reproduces the same episodes.
+    """
+
+    def __init__(self, environment: JaxEnvironment, num_envs: int, seed: int | None = None):
+        self._environment = environment
+        self.num_envs = num_envs
+        self._key = _make_key(seed)
+        self._action_dtypes = jax.tree.map(lambda spec: spec.dtype, environment.action_spec())
+        self._validate_actions = make_action_validator(
+            environment.action_spec(), "actions", (num_envs,)
+        )
+        self._reset = jax.jit(self._reset_all)
+        self._step = jax.jit(self._step_all)
+        self._state: Any = None
+
+    def _reset_all(self, key: jax.Array):
+        key, reset_key = jax.random.split(key)
+        keys = jax.random.split(reset_key, self.num_envs)
+        state, timestep = jax.vmap(self._environment.reset)(keys)
+        return state, timestep, key
+
+    def _step_all(self, state: Any, actions: types.NestedArray, key: jax.Array):
+        key, step_key = jax.random.split(key)
+        keys = jax.random.split(step_key, self.num_envs)
+        state, timestep = jax.vmap(self._environment.step)(state, actions, keys)
+        return state, timestep, key
+
+    @property
+    def environment(self) -> JaxEnvironment:
+        """The wrapped JAX environment."""
+        return self._environment
+
+    def reset(self, seed: int | None = None) -> dm_env.TimeStep:
+        """Starts new episodes in every copy; `seed` reseeds the key first."""
+        if seed is not None:
+            self._key = _make_key(seed)
+        self._state, timestep, self._key = self._reset(self._key)
+        return jax.device_get(timestep)
+
+    def step(self, actions: types.NestedArray) -> dm_env.TimeStep:
+        if self._state is None:  # dm_env: a fresh environment resets, ignoring the actions.
+            return self.reset()
+        self._validate_actions(actions)
+        actions = jax.tree.map(np.asarray, actions, self._action_dtypes)
+        self._state, timestep, self._key = self._step(self._state, actions, self._key)
+        return jax.device_get(timestep)
+
+    def observation_spec(self) -> types.NestedSpec:
+        return self._environment.observation_spec()
+
+    def action_spec(self) -> types.NestedSpec:
+        return self._environment.action_spec()
+
+    def reward_spec(self) -> types.NestedSpec:
+        return self._environment.reward_spec()
+
+    def discount_spec(self) -> types.NestedSpec:
+        return self._environment.discount_spec()
