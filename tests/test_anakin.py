@@ -281,3 +281,32 @@ def test_a_batch_of_a_jax_environment_on_the_host_keeps_the_vector_contract():
     assert ended >= 5
     with pytest.raises(errors.InvalidActionError):
         batched.step(np.array([0, 1, 2], np.int32))
+
+
+def test_seeds_vmapped_together_are_each_the_run_of_that_seed_alone(tmp_path):
+    config = anakin_experiment(640, tmp_path / "together", seeds=[3, 5], eval_every=320)
+    together = experiments.run_seeds(config)
+    assert [result.run_dir for result in together] == [
+        str(tmp_path / "together_seed3"),
+        str(tmp_path / "together_seed5"),
+    ]
+    for seed, result in zip([3, 5], together, strict=True):
+        alone = experiments.run_experiment(
+            anakin_experiment(640, tmp_path / f"alone{seed}", seed=seed, eval_every=320)
+        )
+        assert (result.actor_steps, result.learner_steps) == (alone.actor_steps, alone.learner_steps)
+        assert [e["return_mean"] for e in result.evaluations] == pytest.approx(
+            [e["return_mean"] for e in alone.evaluations]
+        )
+        jax.tree.map(
+            lambda a, b: np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-6),
+            experiments.load_policy(result.run_dir).params,
+            experiments.load_policy(alone.run_dir).params,
+        )
+        episodes = pd.read_csv(os.path.join(result.run_dir, "logs", "actor.csv"))
+        assert episodes["actor_steps"].iloc[-1] <= result.actor_steps
+    # Rerun: each seed resumes from its own checkpoint, already at its budget.
+    again = experiments.run_seeds(config)
+    assert [result.stop_reason for result in again] == ["already_finished"] * 2
+    with pytest.raises(errors.ConfigError, match="run_seeds"):
+        experiments.run_experiment(config)

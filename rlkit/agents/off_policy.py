@@ -5,7 +5,8 @@ transition adder, the dataset iterator a learner step pulls from, the single-pro
 learning schedule and the actor depend only on the replay fields (and the agent's n and
 discount): `OffPolicyBuilder` makes them, and a family's builder adds its networks,
 learner and policies, and may change the item signature (e.g. shared frame storage) and
-the adder.
+the adder. The same fields set up the Anakin layout's on-device replay (`device_replay`),
+for a config that needs nothing of the host's (`OffPolicyBuilder.device_refusal`).
 """
 
 from __future__ import annotations
@@ -29,13 +30,33 @@ def replay_tables(config: ReplayConfig, signature: Any) -> list[replay.TableConf
         min_size_to_sample=config.min_replay_items,
         error_buffer=2 * config.items_per_learner_step + 2 * config.samples_per_insert,
     )
-    max_items = max(config.max_replay_size // config.transitions_per_item, config.min_replay_items)
+    max_items = table_capacity(config)
     name = config.replay_table_name
     if config.prioritized:
         return [
             replay.prioritized_table(name, max_items, limiter, config.priority_exponent, signature)
         ]
     return [replay.uniform_table(name, max_items, limiter, signature)]
+
+
+def table_capacity(config: ReplayConfig) -> int:
+    """The table's size in items: `max_replay_size` transitions, never fewer items than
+    the warm-up needs (`min_replay_items`)."""
+    return max(config.max_replay_size // config.transitions_per_item, config.min_replay_items)
+
+
+def device_replay(config: Any) -> builders.DeviceReplay:
+    """The on-device replay (the Anakin layout's) of a config with the `ReplayConfig`
+    fields, `n_step` and `discount`: what `replay_tables`, `OffPolicyBuilder.make_adder`
+    and its dataset iterator set up on the host."""
+    return builders.DeviceReplay(
+        n_step=config.n_step,
+        discount=config.discount,
+        transitions_per_item=config.transitions_per_item,
+        capacity=table_capacity(config),
+        items_per_sample=config.items_per_learner_step,
+        priority_exponent=config.priority_exponent if config.prioritized else None,
+    )
 
 
 def importance_weight_exponent(config: ReplayConfig) -> optax.Schedule | None:
@@ -142,6 +163,36 @@ class OffPolicyBuilder(builders.ActorLearnerBuilder):
 
     def learning_schedule(self) -> builders.LearningSchedule:
         return learning_schedule(self._config, self._config.n_step, self.num_envs or 1)
+
+    def device_experience(self) -> builders.DeviceReplay:
+        """The host replay's settings for the device buffer (`device_replay`); raises
+        `ConfigError` with `device_refusal`'s reason for a config it cannot hold."""
+        why = self.device_refusal()
+        if why is not None:
+            raise errors.ConfigError(
+                f"{type(self._config).__name__} cannot run in the Anakin layout: {why}. Train "
+                "it in the local layout (--layout local) on a gymnasium environment."
+            )
+        return device_replay(self._config)
+
+    def device_refusal(self) -> str | None:
+        """Why the Anakin layout cannot run this config (None: it can). A subclass adds its
+        own reasons and then asks this one."""
+        cfg = self._config
+        if self.adder_class is not replay.NStepTransitionAdder:
+            return (
+                f"its adder ({self.adder_class.__name__}) writes items the device replay's "
+                "n-step writer does not"
+            )
+        if cfg.variable_update_period != 1:
+            # The jitted layout acts on the learner's current parameters at every step; the
+            # host's actors would act on ones up to this many learner steps old.
+            return (
+                f"its actors fetch parameters every {cfg.variable_update_period} learner steps "
+                "(variable_update_period), where that layout acts on the learner's current "
+                "ones (set variable_update_period: 1 to run it there)"
+            )
+        return None
 
     def make_actor(
         self,

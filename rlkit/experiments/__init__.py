@@ -26,6 +26,7 @@ _EXPORTS = {
     "make_experiment_config": "rlkit.experiments.make",
     "policy_description": "rlkit.experiments.policy",
     "run_experiment": "rlkit.experiments.run_experiment",
+    "run_seeds": "rlkit.experiments.run_experiment",
 }
 _lazy.attach(__name__, _EXPORTS)
 
@@ -56,6 +57,7 @@ if TYPE_CHECKING:
         ExperimentInterrupted,
         ExperimentResult,
         run_experiment,
+        run_seeds,
     )
 
 __all__ = [
@@ -79,4 +81,5 @@ __all__ = [
     "policy_description",
     "run_distributed_experiment",
     "run_experiment",
+    "run_seeds",
 ]

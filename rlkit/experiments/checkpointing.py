@@ -32,6 +32,7 @@ import jax
 import orbax.checkpoint as ocp
 
 from rlkit import errors
+from rlkit.utils import locks
 
 
 def _abstract(tree: Any) -> Any:
@@ -219,14 +220,15 @@ class Checkpointer:
             shutil.rmtree(committed, ignore_errors=True)
             os.replace(replay, committed)
             metadata = {**metadata, "replay": str(step)}
-        self._manager.save(
-            step,
-            args=ocp.args.Composite(
-                state=ocp.args.StandardSave(agent_state), meta=ocp.args.JsonSave(metadata)
-            ),
-            force=True,
-        )
-        self._manager.wait_until_finished()
+        with locks.ORBAX:
+            self._manager.save(
+                step,
+                args=ocp.args.Composite(
+                    state=ocp.args.StandardSave(agent_state), meta=ocp.args.JsonSave(metadata)
+                ),
+                force=True,
+            )
+            self._manager.wait_until_finished()
         files = _files(self.run_dir, os.path.join("checkpoints", str(step)))
         if replay is not None:
             files.update(_files(self.run_dir, os.path.join("replay", str(step))))
@@ -235,15 +237,19 @@ class Checkpointer:
         self._delete_unreferenced_replay()
 
     def read_metadata(self, step: int) -> dict[str, Any]:
-        restored = self._manager.restore(step, args=ocp.args.Composite(meta=ocp.args.JsonRestore()))
+        with locks.ORBAX:
+            restored = self._manager.restore(
+                step, args=ocp.args.Composite(meta=ocp.args.JsonRestore())
+            )
         return dict(restored.meta)
 
     def restore_state(self, step: int, like: Any) -> Any:
         """The agent state of step `step`, in the structure (and dtypes) of `like`."""
         try:
-            restored = self._manager.restore(
-                step, args=ocp.args.Composite(state=ocp.args.StandardRestore(_abstract(like)))
-            )
+            with locks.ORBAX:
+                restored = self._manager.restore(
+                    step, args=ocp.args.Composite(state=ocp.args.StandardRestore(_abstract(like)))
+                )
         except (ValueError, KeyError) as error:
             raise errors.CheckpointError(
                 f"Checkpoint {self.directory}/{step} does not match this agent ({error}); "

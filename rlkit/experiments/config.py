@@ -75,6 +75,9 @@ class ExperimentConfig:
       layout: how the agent is laid out in this process: "auto" (the Anakin layout when there
         is a `jax_environment_factory`, else the local one), "local" (Python steps the
         environment, also a JAX one) or "anakin".
+      seeds: several runs of this experiment, one per seed, for
+        `rlkit.experiments.run_seeds` (in the Anakin layout all at once, vmapped); `seed`
+        is then unused.
     """
 
     builder: builders.ActorLearnerBuilder
@@ -99,6 +102,7 @@ class ExperimentConfig:
     evaluation_callback: Callable[[int, dict[str, Any]], None] | None = None
     jax_environment_factory: Callable[[], Any] | None = None
     layout: str = "auto"
+    seeds: Sequence[int] | None = None
 
     def __post_init__(self):
         if self.eval_every is None and isinstance(self.max_num_actor_steps, int):
@@ -124,6 +128,10 @@ class ExperimentConfig:
             raise errors.ConfigError(
                 f"checkpoint_minutes must be a positive number of minutes, got {minutes!r}."
             )
+        if self.seeds is not None:
+            self.seeds = [int(seed) for seed in self.seeds]
+            if not self.seeds or len(set(self.seeds)) != len(self.seeds):
+                raise errors.ConfigError(f"seeds must be distinct and at least one: {self.seeds}")
         if self.layout not in LAYOUTS:
             raise errors.ConfigError(
                 f"Unknown layout {self.layout!r}; choose from: {', '.join(LAYOUTS)}."

@@ -25,6 +25,7 @@ import tree
 from dm_env import specs as dm_specs
 
 from rlkit import configs, core, environments, errors, specs, types, wrappers
+from rlkit.utils import locks
 
 if TYPE_CHECKING:
     import dm_env
@@ -71,7 +72,7 @@ def export_policy(
     staging = f"{target}.tmp"
     shutil.rmtree(staging, ignore_errors=True)
     os.makedirs(staging)
-    with ocp.StandardCheckpointer() as checkpointer:
+    with locks.ORBAX, ocp.StandardCheckpointer() as checkpointer:
         checkpointer.save(os.path.join(staging, "params"), jax.device_get(params))
     with open(os.path.join(staging, "policy.json"), "w") as file:
         json.dump(description, file, indent=2)

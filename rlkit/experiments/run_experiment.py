@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import fcntl
+import functools
 import inspect
 import json
 import logging
@@ -12,7 +13,7 @@ import os
 import signal
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, NamedTuple
 
 from rlkit import builders, configs, errors, replay
@@ -244,15 +245,81 @@ def run_experiment(
     that reached `target_return`) counts as finished when run again, unless
     `continue_stopped`, which trains on towards the budget.
     """
+    if config.seeds is not None:
+        raise errors.ConfigError(
+            "This experiment has several seeds (seeds=...): train them with "
+            "rlkit.experiments.run_seeds(config)."
+        )
     make_layout = local_layout.make_local_layout
-    jitted = config.layout == "anakin" or (
-        config.layout == "auto" and config.jax_environment_factory is not None
-    )
-    if jitted:
+    if _jitted(config):
         make_layout = anakin_layout.make_anakin_layout
     elif isinstance(config.builder, builders.AsynchronousGradientBuilder):  # A3C: threads.
         make_layout = gradient_layout.make_gradient_layout
     return run_with_layout(config, make_layout, callbacks, continue_stopped=continue_stopped)
+
+
+def _jitted(config: ExperimentConfig) -> bool:
+    """Whether `config` trains in the Anakin layout."""
+    automatic = config.layout == "auto" and config.jax_environment_factory is not None
+    return config.layout == "anakin" or automatic
+
+
+def run_seeds(
+    config: ExperimentConfig,
+    seeds: Sequence[int] | None = None,
+    *,
+    run_dirs: Sequence[str | None] | None = None,
+    make_callbacks: Callable[[int], Sequence[callbacks_lib.Callback]] | None = None,
+    continue_stopped: bool = False,
+) -> list[ExperimentResult]:
+    """`config` trained once per seed (`seeds`, else `config.seeds`), each run as
+    `run_experiment` trains one: its own run directory (`run_dirs`, else `config.run_dir`
+    + "_seedS", or none), logs, evaluations, checkpoints (rerun to resume) and exported
+    policy; `make_callbacks(seed)` gives each run its callbacks. In the Anakin layout the
+    seeds train together, one program vmapped over them; in the others one after another.
+    Returns the runs' results in the order of `seeds`."""
+    seeds = list(config.seeds if seeds is None else seeds)
+    if run_dirs is None:
+        run_dirs = [config.run_dir and f"{config.run_dir}_seed{seed}" for seed in seeds]
+    configs = [
+        dataclasses.replace(config, seed=seed, run_dir=run_dir, seeds=None)
+        for seed, run_dir in zip(seeds, run_dirs, strict=True)
+    ]
+    callbacks = [() if make_callbacks is None else make_callbacks(seed) for seed in seeds]
+    if not _jitted(configs[0]):
+        return [
+            run_experiment(one, hooks, continue_stopped=continue_stopped)
+            for one, hooks in zip(configs, callbacks, strict=True)
+        ]
+    shared = anakin_layout.VmappedSeeds(configs[0], seeds)
+    outcomes: list[Any] = [None] * len(seeds)
+
+    def train(index: int) -> None:
+        try:
+            factory = functools.partial(shared.view, index)
+            outcomes[index] = run_with_layout(
+                configs[index], factory, callbacks[index], continue_stopped=continue_stopped
+            )
+        except BaseException as error:  # Raised in the caller's thread, below.
+            outcomes[index] = error
+        finally:
+            shared.leave(index)
+
+    threads = [threading.Thread(target=train, args=(i,), daemon=True) for i in range(len(seeds))]
+    for thread in threads:
+        thread.start()
+    try:
+        for thread in threads:
+            while thread.is_alive():
+                thread.join(0.2)
+    except KeyboardInterrupt:
+        shared.interrupt()  # Each run checkpoints, then ends with ExperimentInterrupted.
+        for thread in threads:
+            thread.join()
+    for outcome in outcomes:
+        if isinstance(outcome, BaseException):
+            raise outcome
+    return outcomes
 
 
 def run_with_layout(

@@ -16,9 +16,10 @@ from __future__ import annotations
 
 import math
 import os
+import threading
 import time
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Callable, Sequence
+from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -177,28 +178,45 @@ class AnakinTraining:
         started = time.monotonic()
         self._carry, output = self._chunk(self._carry, jnp.asarray(active))
         output = jax.device_get(output)
-        elapsed = time.monotonic() - started
         if not self._compiled:
             self._compiled = True
-            self.compile_seconds += elapsed  # Most of the first chunk's time is its compile.
-        steps = int(np.sum(output.steps)) + self._uncounted
+            self.compile_seconds += time.monotonic() - started  # Mostly the compile.
+        steps = _record_chunk(
+            output, self._uncounted, self._actor_counter, self._learner_counter,
+            self._loggers, self._parts.sgd_steps_per_step, time.monotonic() - started,
+        )  # fmt: skip
         self._uncounted = 0
-        rows = _episode_rows(output.episodes)
-        counts = self._actor_counter.increment(steps=steps, episodes=len(rows))
-        rate = steps / max(elapsed, 1e-9)
-        for row in rows:
-            self._loggers["actor"].write({**row, "steps_per_second": rate, **counts})
-        learned = int(np.sum(output.learner_steps))
-        if learned:
-            sgd_steps = (self._parts.sgd_steps_per_step or 0) * learned
-            counts = self._learner_counter.increment(steps=learned, sgd_steps=sgd_steps)
-            means = {
-                name: float(np.sum(total) / np.sum(output.metric_counts[name]))
-                for name, total in output.metric_sums.items()
-                if np.sum(output.metric_counts[name])
-            }
-            self._loggers["learner"].write({**counts, **means})
         return steps
+
+
+def _record_chunk(
+    output: programs.ChunkOutput,
+    uncounted: int,
+    actor_counter: counting.Counter,
+    learner_counter: counting.Counter,
+    loggers: dict[str, Any],
+    sgd_steps_per_step: int | None,
+    elapsed: float | None = None,
+) -> int:
+    """Counts a chunk's steps (and `uncounted` ones before it) and learner steps, logs its
+    episodes and the learner's mean metrics; returns the steps counted."""
+    steps = int(np.sum(output.steps)) + uncounted
+    rows = _episode_rows(output.episodes)
+    counts = actor_counter.increment(steps=steps, episodes=len(rows))
+    rate = {} if elapsed is None else {"steps_per_second": steps / max(elapsed, 1e-9)}
+    for row in rows:
+        loggers["actor"].write({**row, **rate, **counts})
+    learned = int(np.sum(output.learner_steps))
+    if learned:
+        sgd_steps = (sgd_steps_per_step or 0) * learned
+        counts = learner_counter.increment(steps=learned, sgd_steps=sgd_steps)
+        means = {
+            name: float(np.sum(total) / np.sum(output.metric_counts[name]))
+            for name, total in output.metric_sums.items()
+            if np.sum(output.metric_counts[name])
+        }
+        loggers["learner"].write({**counts, **means})
+    return steps
 
 
 def _chunk_length(config: Any, steps_per_iteration: int) -> int:
@@ -219,3 +237,199 @@ def make_anakin_layout(config: Any, context: base.LayoutContext) -> base.Trainin
         )
     training = AnakinTraining(config, context)
     return base.TrainingLayout(training, training, context.counter)
+
+
+class _Request(NamedTuple):
+    """A seed's runner waiting for its stretch: the count to reach, and its stop check."""
+
+    target: int
+    check: environment_loop.StopCheck | None
+
+
+class VmappedSeeds:
+    """Several seeds of one experiment trained together: one program `jax.vmap`ped over the
+    seeds, so a chunk of all of them is one compiled call. Each seed keeps a runner of its
+    own (on a thread of `rlkit.experiments.run_seeds`: its run directory, logs, evaluations,
+    checkpoints and exported policy), whose layout is a `SeedView` of this. The runners meet
+    at each stretch: once every seed still training has asked for its stretch, the last to
+    ask runs chunks until each has counted its steps; a seed that has its steps (or whose
+    callbacks stop it) sits the rest out, masked, so its state stays where it was counted.
+
+    Args:
+      config: the experiment of the first seed (all seeds' must match but for `seed`).
+      seeds: the seeds, one run each.
+    """
+
+    def __init__(self, config: Any, seeds: Sequence[int]):
+        use_compilation_cache()
+        self._environment = environment = config.jax_environment_factory()
+        self.builder, self.spec = config.builder, specs.make_environment_spec(environment)
+        self.networks = config.network_factory(self.spec)
+        program, self.parts = make_program(self.builder, environment, self.networks)
+        self._steps_per_iteration = program.steps_per_iteration
+        self.chunk_length = _chunk_length(config, program.steps_per_iteration)
+        self._chunk = jax.jit(jax.vmap(program.chunk, in_axes=(0, 0, None)), donate_argnums=0)
+        keys = jnp.stack([jax.random.PRNGKey(seed) for seed in seeds])
+        self.carry = jax.jit(jax.vmap(program.start))(keys)
+        self._uncounted = [int(n) for n in jax.device_get(self.carry.observations)]
+        self._views: dict[int, SeedView] = {}
+        self._requests: dict[int, _Request] = {}
+        self._left: set[int] = set()
+        self._num_seeds = len(seeds)
+        self._round = 0
+        self._interrupted = False
+        self._lock = threading.Condition()
+        self._evaluate: dict[int, Callable] = {}
+
+    def view(self, index: int, config: Any, context: base.LayoutContext) -> base.TrainingLayout:
+        """Seed `index`'s layout (its runner's layout factory calls this)."""
+        view = SeedView(self, index, config, context)
+        self._views[index] = view
+        return base.TrainingLayout(view, view, context.counter)
+
+    def leave(self, index: int) -> None:
+        """Seed `index`'s runner has ended (or never started): the others go on without it."""
+        with self._lock:
+            self._left.add(index)
+            self._requests.pop(index, None)
+            self._run_if_all_asked()
+
+    def interrupt(self) -> None:
+        """Ctrl-C in the main thread: every runner's next (or current) wait raises
+        KeyboardInterrupt, and its runner checkpoints as on any interruption."""
+        with self._lock:
+            self._interrupted = True
+            self._lock.notify_all()
+
+    def set_slice(self, index: int, state: Any) -> None:
+        self.carry = jax.tree.map(lambda all_, one: all_.at[index].set(one), self.carry, state)
+        self._uncounted[index] = 0
+
+    def get_slice(self, index: int) -> Any:
+        return jax.tree.map(lambda leaf: leaf[index], self.carry)
+
+    def evaluation_program(self, num_episodes: int) -> Callable:
+        if num_episodes not in self._evaluate:
+            policy = self.builder.make_policy(self.networks, self.spec, evaluation=True)
+            run = programs.make_evaluation_program(self._environment, policy, num_episodes)
+            self._evaluate[num_episodes] = jax.jit(run)
+        return self._evaluate[num_episodes]
+
+    def advance(self, index: int, num_steps: int, check: environment_loop.StopCheck | None):
+        """Seed `index`'s stretch of `num_steps` steps, taken with the others'."""
+        with self._lock:
+            if self._interrupted:
+                raise KeyboardInterrupt()
+            counted = self._views[index].counted()
+            self._requests[index] = _Request(counted + num_steps, check)
+            round_ = self._round
+            self._run_if_all_asked()
+            while self._round == round_:
+                self._lock.wait()
+                if self._interrupted:
+                    raise KeyboardInterrupt()
+
+    def _run_if_all_asked(self) -> None:
+        training = [i for i in range(self._num_seeds) if i not in self._left]
+        if not self._requests or any(i not in self._requests for i in training):
+            return
+        try:
+            self._run_requests()
+        finally:
+            self._requests.clear()
+            self._round += 1
+            self._lock.notify_all()
+
+    def _run_requests(self) -> None:
+        """Chunks until every request is met; each seed's steps from its stretch's start."""
+        start = {i: self._views[i].counted() for i in self._requests}
+        waiting = dict(self._requests)
+        while waiting:
+            active = np.zeros((self._num_seeds, self.chunk_length), bool)
+            for i, request in waiting.items():
+                left = request.target - self._views[i].counted() - self._uncounted[i]
+                active[i] = np.arange(self.chunk_length) < math.ceil(
+                    left / self._steps_per_iteration
+                )
+            self.carry, output = self._chunk(
+                self.carry, jnp.asarray(active), jnp.asarray(active.any(axis=0))
+            )
+            output = jax.device_get(output)
+            for i in list(waiting):
+                view = self._views[i]
+                view.record(jax.tree.map(lambda x, i=i: x[i], output), self._uncounted[i])
+                self._uncounted[i] = 0
+                taken = view.counted() - start[i]
+                check = waiting[i].check
+                if view.counted() >= waiting[i].target:
+                    del waiting[i]
+                elif check is not None and check.due(taken) and check.stop(taken):
+                    del waiting[i]
+
+
+class SeedView:
+    """One seed of `VmappedSeeds` as its runner sees it: the agent (its slice of the carry)
+    and the training loop (a stretch taken with the other seeds)."""
+
+    def __init__(self, seeds: VmappedSeeds, index: int, config: Any, context: base.LayoutContext):
+        self._seeds, self._index = seeds, index
+        self.counter = context.counter
+        self._actor_counter = counting.Counter(context.counter, "actor")
+        self._learner_counter = counting.Counter(context.counter, "learner")
+        self._loggers = context.loggers
+        self._evaluation_key = jax.random.PRNGKey(context.evaluation_seed)
+        del config
+
+    def counted(self) -> int:
+        return int(self.counter.get_counts().get("actor_steps", 0))
+
+    def record(self, output: programs.ChunkOutput, uncounted: int) -> None:
+        _record_chunk(
+            output, uncounted, self._actor_counter, self._learner_counter, self._loggers,
+            self._seeds.parts.sgd_steps_per_step,
+        )  # fmt: skip
+
+    # The agent's side.
+    def save(self) -> dict[str, Any]:
+        return {"carry": self._seeds.get_slice(self._index)}
+
+    def restore(self, state: dict[str, Any]) -> None:
+        self._seeds.set_slice(self._index, state["carry"])
+
+    def restart_warm_up(self) -> None:
+        pass
+
+    def checkpoint_replay(self) -> None:
+        return None
+
+    def get_variables(self, names):
+        learner_state = self._seeds.get_slice(self._index).learner_state
+        variables = jax.device_get(self._seeds.parts.variables(learner_state))
+        return [variables[name] for name in names]
+
+    def evaluation_episodes(
+        self, num_episodes: int
+    ) -> Callable[[], tuple[Any, np.ndarray, np.ndarray]]:
+        evaluate = self._seeds.evaluation_program(num_episodes)
+
+        def run_episodes() -> tuple[Any, np.ndarray, np.ndarray]:
+            (params,) = self.get_variables(["policy"])
+            key = jax.random.fold_in(self._evaluation_key, self.counted())
+            returns, lengths = evaluate(params, key)
+            return params, np.asarray(returns), np.asarray(lengths)
+
+        return run_episodes
+
+    # The training loop's side.
+    def run(
+        self,
+        num_steps: int,
+        *,
+        should_stop: Callable[[int], bool] | None = None,
+        check_every: int = 1_000,
+        first_check: int | None = None,
+    ) -> None:
+        check = None
+        if should_stop is not None:
+            check = environment_loop.StopCheck(should_stop, check_every, first_check or check_every)
+        self._seeds.advance(self._index, num_steps, check)

@@ -6,7 +6,8 @@ A program is `start(key) -> carry` and `chunk(carry, xs) -> (carry, ChunkOutput)
 `jax.vmap`ped over them) or a whole rollout, writing what the host's adder would write, and
 running the agent's own update (`builders.LearnerParts`) on the builder's schedule. `xs`
 says which iterations run: a chunk has one length, so it compiles once, and the last one of a
-stretch masks what it does not need (`lax.cond` on an unbatched flag stays a branch).
+stretch masks what it does not need (`lax.cond` on an unbatched flag stays a branch, also
+when runs of several seeds are vmapped together).
 
 - Rollouts (on-policy, `builders.Rollouts`): an iteration is a rollout of `length` steps of
   every environment and one learner step on it, as `replay.Step`s [num_envs, length + 1]
@@ -93,11 +94,11 @@ class ChunkOutput(NamedTuple):
 
 
 class Program(NamedTuple):
-    """A layout program: `start(key) -> carry`, `chunk(carry, xs) -> (carry, ChunkOutput)`,
-    and `steps_per_iteration`, the most steps one iteration takes."""
+    """A layout program: `start(key) -> carry`, `chunk(carry, active [C], anyone [C] or None)
+    -> (carry, ChunkOutput)`, and `steps_per_iteration`, the most steps one iteration takes."""
 
     start: Callable[[jax.Array], AnakinCarry]
-    chunk: Callable[[AnakinCarry, jax.Array], tuple[AnakinCarry, ChunkOutput]]
+    chunk: Callable[..., tuple[AnakinCarry, ChunkOutput]]
     steps_per_iteration: int
 
 
@@ -198,14 +199,28 @@ def _finite_sums(metrics: dict[str, jax.Array]) -> tuple[dict, dict]:
     return sums, counts
 
 
-def _masked(run: Callable, carry: AnakinCarry, xs: Any) -> tuple[AnakinCarry, ChunkOutput]:
-    """`run(carry, xs)` where `xs[0]` (active) holds, else nothing, with outputs of zeros."""
-    outputs = jax.eval_shape(run, carry, xs)[1]
+def _masked(run: Callable, carry: AnakinCarry, flags: Any) -> tuple[AnakinCarry, ChunkOutput]:
+    """`run(carry)` where `flags` = (active, anyone) says this run's iteration is active,
+    else nothing, with outputs of zeros. `anyone` (whether any of the runs vmapped together
+    is active; unbatched) keeps a skipped iteration a branch not taken: under `jax.vmap` a
+    condition on batched `active` alone becomes a select, which computes both sides."""
+    active, anyone = flags
+    outputs = jax.eval_shape(run, carry)[1]
 
-    def skip(carry: AnakinCarry, xs: Any) -> tuple[AnakinCarry, ChunkOutput]:
+    def skip(carry: AnakinCarry) -> tuple[AnakinCarry, ChunkOutput]:
         return carry, jax.tree.map(lambda s: jnp.zeros(s.shape, s.dtype), outputs)
 
-    return jax.lax.cond(xs[0], run, skip, carry, xs)
+    def maybe(carry: AnakinCarry) -> tuple[AnakinCarry, ChunkOutput]:
+        return jax.lax.cond(active, run, skip, carry)
+
+    return jax.lax.cond(anyone, maybe, skip, carry)
+
+
+def _scan_chunk(run: Callable, carry: AnakinCarry, active: jax.Array, anyone: Any):
+    """A chunk: `run` over the iterations `active` [C] marks (`anyone` [C], unbatched:
+    whether any run vmapped with this one is active; None: `active`)."""
+    anyone = active if anyone is None else anyone
+    return jax.lax.scan(lambda c, flags: _masked(run, c, flags), carry, (active, anyone))
 
 
 # On-policy: rollouts.
@@ -264,9 +279,8 @@ def make_rollout_program(
         carry, (entry, _) = act(carry, None)  # Opens the first rollout.
         return carry._replace(experience=carry.experience._replace(entry=entry))
 
-    def learn(carry: AnakinCarry, xs: Any) -> tuple[AnakinCarry, ChunkOutput]:
+    def learn(carry: AnakinCarry) -> tuple[AnakinCarry, ChunkOutput]:
         """A rollout of every environment, then one learner step on it."""
-        del xs
         opening, observations = carry.experience.entry, carry.observations
         carry, (entries, episodes) = jax.lax.scan(act, carry, None, length=rollout_length)
         items = jax.tree.map(
@@ -282,8 +296,8 @@ def make_rollout_program(
         steps = carry.observations - observations
         return carry, ChunkOutput(episodes, steps, jnp.ones((), jnp.int32), *_finite_sums(metrics))
 
-    def chunk(carry: AnakinCarry, active: jax.Array) -> tuple[AnakinCarry, ChunkOutput]:
-        return jax.lax.scan(lambda c, a: _masked(learn, c, (a,)), carry, active)
+    def chunk(carry: AnakinCarry, active: jax.Array, anyone: Any = None):
+        return _scan_chunk(learn, carry, active, anyone)
 
     return Program(start, chunk, num_envs * rollout_length)
 
@@ -371,8 +385,7 @@ def make_replay_program(
         sums = {name: jnp.zeros(s.shape, s.dtype) for name, s in metrics.items()}
         return sums, {name: jnp.zeros(s.shape, jnp.int32) for name, s in metrics.items()}
 
-    def iteration(carry: AnakinCarry, xs: Any) -> tuple[AnakinCarry, ChunkOutput]:
-        del xs
+    def iteration(carry: AnakinCarry) -> tuple[AnakinCarry, ChunkOutput]:
         observations = carry.observations
         carry, stepped, episodes = _step(acting, carry)
         experience = carry.experience
@@ -390,8 +403,8 @@ def make_replay_program(
         steps = carry.observations - observations
         return carry, ChunkOutput(episodes, steps, due, learning.sums, learning.counts)
 
-    def chunk(carry: AnakinCarry, active: jax.Array) -> tuple[AnakinCarry, ChunkOutput]:
-        return jax.lax.scan(lambda c, a: _masked(iteration, c, (a,)), carry, active)
+    def chunk(carry: AnakinCarry, active: jax.Array, anyone: Any = None):
+        return _scan_chunk(iteration, carry, active, anyone)
 
     return Program(start, chunk, num_envs)
 

@@ -125,19 +125,33 @@ class ActorCriticBuilder(off_policy.OffPolicyBuilder):
         del environment_spec
         cfg = self._config
         off_policy.check_prioritized_table(cfg, replay_client)
-        optimizers = self.make_optimizers()
-        return learning.ActorCriticLearner(
-            cfg,
-            networks,
+        return learning.ActorCriticLearner.from_parts(
+            self._learner_parts(networks),
             random_key,
             dataset,
-            self.make_sgd_step(networks, optimizers),
-            optimizers,
-            self.initial_temperature,
             replay_client=replay_client,
+            priority_table=learning.priority_table(cfg),
             counter=counter,
             logger=logger,
             device=device,
+        )
+
+    def make_learner_parts(
+        self, networks: ActorCriticNetworks, environment_spec: specs.EnvironmentSpec
+    ) -> jax_learning.LearnerParts:
+        del environment_spec
+        self.device_experience()  # Refuses a config the jitted layout cannot run.
+        return self._learner_parts(networks)
+
+    def _learner_parts(self, networks: ActorCriticNetworks) -> jax_learning.LearnerParts:
+        """The parts every layout's learner runs (`learning.make_learner_parts`)."""
+        optimizers = self.make_optimizers()
+        return learning.make_learner_parts(
+            self._config,
+            networks,
+            self.make_sgd_step(networks, optimizers),
+            optimizers,
+            self.initial_temperature,
         )
 
     def make_optimizers(self) -> learning.Optimizers:

@@ -6,6 +6,8 @@ networks by Polyak averaging, all in one function that `rlkit.jax.learning.scan_
 runs `num_sgd_steps_per_step` times per jitted learner call. The losses are pure functions
 of arrays, tested against hand-computed values. `batch.transitions` are n-step transitions
 whose `discount` is the whole bootstrap factor (gamma^n times the environment's discounts).
+`make_learner_parts` gives the learner as pure pieces (initial state, update, variables), the
+very ones `ActorCriticLearner` runs and the Anakin layout runs inside its jitted scan.
 """
 
 from __future__ import annotations
@@ -390,8 +392,35 @@ def make_update(sgd_step: jax_learning.SGDStep, batch_size: int) -> jax_learning
     return jax_learning.scanned_update(sgd_step, batch_size)
 
 
+def make_learner_parts(
+    config: ActorCriticConfig,
+    networks: ActorCriticNetworks,
+    sgd_step: jax_learning.SGDStep,
+    optimizers: Optimizers,
+    initial_temperature: float = 1.0,
+) -> jax_learning.LearnerParts:
+    """An actor-critic learner as pure pieces, which every layout runs: `sgd_step` (the
+    agent's, on `optimizers`) over each sample in batches of `config.batch_size`
+    (`make_update`), the initial `ActorCriticState` with SAC's temperature at
+    `initial_temperature`, and "policy" (the policy's parameters) and "params" (`{"policy":
+    ..., "critic": ...}`) served."""
+    return jax_learning.LearnerParts(
+        initial_state=lambda key: initial_state(networks, optimizers, key, initial_temperature),
+        update=make_update(sgd_step, config.batch_size),
+        variables=_variables,
+        sgd_steps_per_step=config.num_sgd_steps_per_step,
+    )
+
+
+def _variables(state: ActorCriticState) -> dict[str, types.Params]:
+    return {
+        "policy": state.policy_params,
+        "params": {"policy": state.policy_params, "critic": state.critic_params},
+    }
+
+
 class ActorCriticLearner(jax_learning.BatchLearner):
-    """The actor-critic agents' learner: an agent's SGD step on an `BatchLearner`.
+    """The actor-critic agents' learner: `make_learner_parts` on a `BatchLearner`.
 
     `sgd_step` is the agent's (e.g. `sac_sgd_step(networks, optimizers, config, ...)`) on
     `optimizers`; the state starts with SAC's temperature at `initial_temperature`. Serves
@@ -413,20 +442,46 @@ class ActorCriticLearner(jax_learning.BatchLearner):
         logger: loggers.Logger | None = None,
         device: jax.Device | None = None,
     ):
-        state = initial_state(networks, optimizers, random_key, initial_temperature)
-        update = make_update(sgd_step, config.batch_size)
+        parts = make_learner_parts(config, networks, sgd_step, optimizers, initial_temperature)
         super().__init__(
-            update,
-            state,
-            lambda state: {
-                "policy": state.policy_params,
-                "params": {"policy": state.policy_params, "critic": state.critic_params},
-            },
+            parts.update,
+            parts.initial_state(random_key),
+            parts.variables,
             iterator,
             replay_client=replay_client,
-            priority_table=config.replay_table_name if config.prioritized else None,
+            priority_table=priority_table(config),
             counter=counter,
             logger=logger,
             device=device,
-            sgd_steps_per_step=config.num_sgd_steps_per_step,
+            sgd_steps_per_step=parts.sgd_steps_per_step,
         )
+
+    @classmethod
+    def from_parts(
+        cls,
+        parts: jax_learning.LearnerParts,
+        random_key: types.PRNGKey,
+        iterator: Iterator[types.Batch],
+        **kwargs: Any,
+    ) -> ActorCriticLearner:
+        """An `ActorCriticLearner` of `parts` (`make_learner_parts`), its state from
+        `random_key`; `kwargs` as `BatchLearner.__init__`'s (replay_client, priority_table,
+        counter, ...)."""
+        # `BatchLearner.from_parts` calls `cls(update, state, ...)`, which this class's own
+        # arguments do not take: the instance is made here and set up as a `BatchLearner`.
+        learner = cls.__new__(cls)
+        jax_learning.BatchLearner.__init__(
+            learner,
+            parts.update,
+            parts.initial_state(random_key),
+            parts.variables,
+            iterator,
+            sgd_steps_per_step=parts.sgd_steps_per_step,
+            **kwargs,
+        )
+        return learner
+
+
+def priority_table(config: ActorCriticConfig) -> str | None:
+    """The table the learner writes priorities to: the agent's, when prioritised."""
+    return config.replay_table_name if config.prioritized else None

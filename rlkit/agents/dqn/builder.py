@@ -17,6 +17,7 @@ from rlkit.agents.dqn import networks as dqn_networks
 from rlkit.agents.dqn.config import C51Config, DQNConfig, IQNConfig, MDQNConfig, QRDQNConfig
 from rlkit.agents.dqn.networks import HeadConfig
 from rlkit.jax import actors, optimizers
+from rlkit.jax import learning as jax_learning
 from rlkit.replay import frames
 from rlkit.utils import counting
 
@@ -148,34 +149,56 @@ class DQNBuilder(off_policy.OffPolicyBuilder):
         del environment_spec
         cfg = self._config
         off_policy.check_prioritized_table(cfg, replay_client)
+        return learning.DQNLearner.from_parts(
+            self._learner_parts(networks),
+            random_key,
+            dataset,
+            replay_client=replay_client,
+            priority_table=cfg.replay_table_name if cfg.prioritized else None,
+            counter=counter,
+            logger=logger,
+            device=device,
+        )
+
+    def make_learner_parts(
+        self, networks: dqn_networks.ValueNetworks, environment_spec: specs.EnvironmentSpec
+    ) -> jax_learning.LearnerParts:
+        del environment_spec
+        self.device_experience()  # Refuses a config the jitted layout cannot run.
+        return self._learner_parts(networks)
+
+    def _learner_parts(self, networks: dqn_networks.ValueNetworks) -> jax_learning.LearnerParts:
+        """The parts every layout's learner runs (`learning.make_learner_parts`)."""
+        cfg = self._config
         learning_rate = cfg.learning_rate
         if cfg.learning_rate_decay_steps:
             learning_rate = optax.linear_schedule(
                 cfg.learning_rate, 0.0, cfg.learning_rate_decay_steps
             )
         variant = self._variant
-        return learning.DQNLearner(
-            networks=networks,
-            loss_fn=variant.loss(cfg),
-            optimizer=optimizers.make_optimizer(
-                learning_rate, "adam", cfg.adam_eps, cfg.max_gradient_norm
-            ),
-            random_key=random_key,
-            iterator=dataset,
+        return learning.make_learner_parts(
+            networks,
+            variant.loss(cfg),
+            optimizers.make_optimizer(learning_rate, "adam", cfg.adam_eps, cfg.max_gradient_norm),
             batch_size=cfg.batch_size,
             target_update_period=cfg.target_update_period,
-            target_update_rate=cfg.target_update_rate,
-            target_options=variant.target_options(cfg),
             importance_sampling_exponent=off_policy.importance_weight_exponent(cfg),
-            replay_client=replay_client,
-            priority_table=cfg.replay_table_name if cfg.prioritized else None,
-            counter=counter,
-            logger=logger,
             decode=frames.decode_frame_blocks if cfg.frame_storage == "shared" else None,
             unroll=cfg.torso != "mlp",
-            device=device,
+            target_update_rate=cfg.target_update_rate,
+            target_options=variant.target_options(cfg),
             sgd_steps_per_step=cfg.num_sgd_steps_per_step,
         )
+
+    def device_refusal(self) -> str | None:
+        if self._config.frame_storage == "shared":
+            return (
+                "frame_storage='shared' stores each frame once per replay item, as frame blocks "
+                "that the host's FrameStackTransitionAdder writes and the learner decodes, where "
+                "the device replay holds whole observations (set frame_storage: stacked to run "
+                "it on the device)"
+            )
+        return super().device_refusal()
 
     def make_policy(
         self,

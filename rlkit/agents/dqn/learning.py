@@ -4,6 +4,8 @@ A loss is `loss_fn(networks, params, target_params, batch, key) -> (loss, LossEx
 learner owns everything else: the training state, the target network and importance weights
 for prioritised replay. The shuffled multi-step `lax.scan`, priorities written back for the
 exact items sampled, and logging are every off-policy learner's (`rlkit.jax.learning`).
+`make_learner_parts` gives the learner as pure pieces (initial state, update, variables), the
+very ones `DQNLearner` runs and the Anakin layout runs inside its jitted scan.
 """
 
 from __future__ import annotations
@@ -28,6 +30,8 @@ __all__ = [
     "DQNLearner",
     "TrainingState",
     "importance_weights",
+    "make_initial_state",
+    "make_learner_parts",
     "make_sgd_step",
     "make_update",
 ]
@@ -168,8 +172,69 @@ def make_update(
     )
 
 
+def make_initial_state(
+    networks: Any, optimizer: optax.GradientTransformation
+) -> Callable[[types.PRNGKey], TrainingState]:
+    """`key -> TrainingState`: fresh parameters, the target network a copy of them."""
+
+    # One compiled call: eagerly, every small op of the initialisers compiles on its own.
+    @jax.jit
+    def initial_state(key: types.PRNGKey) -> TrainingState:
+        init_key, state_key = jax.random.split(key)
+        params = networks.init(init_key)
+        return TrainingState(
+            params=params,
+            target_params=params,
+            opt_state=optimizer.init(params),
+            key=state_key,
+            steps=jnp.zeros((), jnp.int32),
+        )
+
+    return initial_state
+
+
+def make_learner_parts(
+    networks: Any,
+    loss_fn: LossFn,
+    optimizer: optax.GradientTransformation,
+    batch_size: int,
+    target_update_period: int,
+    importance_sampling_exponent: optax.Schedule | None = None,
+    decode: Callable[[Any, int], types.Transition] | None = None,
+    unroll: bool = False,
+    target_update_rate: float = 1.0,
+    target_options: dict[str, Any] | None = None,
+    sgd_steps_per_step: int | None = None,
+) -> jax_learning.LearnerParts:
+    """The DQN family's learner as pure pieces, which every layout runs: `make_update` on
+    `loss_fn` (arguments as `make_update`'s), the initial `TrainingState`, and the online
+    parameters served as "policy" and "params". `sgd_steps_per_step` only counts (see
+    `BatchLearner`)."""
+    return jax_learning.LearnerParts(
+        initial_state=make_initial_state(networks, optimizer),
+        update=make_update(
+            loss_fn,
+            networks,
+            optimizer,
+            batch_size,
+            target_update_period,
+            importance_sampling_exponent,
+            decode,
+            unroll,
+            target_update_rate,
+            target_options,
+        ),
+        variables=_variables,
+        sgd_steps_per_step=sgd_steps_per_step,
+    )
+
+
+def _variables(state: TrainingState) -> dict[str, types.Params]:
+    return {"policy": state.params, "params": state.params}
+
+
 class DQNLearner(jax_learning.BatchLearner):
-    """The DQN family's learner: `make_update` on an `BatchLearner`.
+    """The DQN family's learner: `make_learner_parts` on a `BatchLearner`.
 
     Args:
       networks: the agent's networks, passed to the loss.
@@ -216,9 +281,9 @@ class DQNLearner(jax_learning.BatchLearner):
         target_options: dict[str, Any] | None = None,
         sgd_steps_per_step: int | None = None,
     ):
-        update = make_update(
-            loss_fn,
+        parts = make_learner_parts(
             networks,
+            loss_fn,
             optimizer,
             batch_size,
             target_update_period,
@@ -227,26 +292,12 @@ class DQNLearner(jax_learning.BatchLearner):
             unroll,
             target_update_rate,
             target_options,
+            sgd_steps_per_step,
         )
-
-        # One compiled call: eagerly, every small op of the initialisers compiles on its own.
-        @jax.jit
-        def initial_state(key: types.PRNGKey) -> TrainingState:
-            init_key, state_key = jax.random.split(key)
-            params = networks.init(init_key)
-            return TrainingState(
-                params=params,
-                target_params=params,
-                opt_state=optimizer.init(params),
-                key=state_key,
-                steps=jnp.zeros((), jnp.int32),
-            )
-
-        state = initial_state(random_key)
         super().__init__(
-            update,
-            state,
-            lambda state: {"policy": state.params, "params": state.params},
+            parts.update,
+            parts.initial_state(random_key),
+            parts.variables,
             iterator,
             replay_client=replay_client,
             priority_table=priority_table,
@@ -254,5 +305,29 @@ class DQNLearner(jax_learning.BatchLearner):
             logger=logger,
             log_every=log_every,
             device=device,
-            sgd_steps_per_step=sgd_steps_per_step,
+            sgd_steps_per_step=parts.sgd_steps_per_step,
         )
+
+    @classmethod
+    def from_parts(
+        cls,
+        parts: jax_learning.LearnerParts,
+        random_key: types.PRNGKey,
+        iterator: Iterator[types.Batch],
+        **kwargs: Any,
+    ) -> DQNLearner:
+        """A `DQNLearner` of `parts` (`make_learner_parts`), its state from `random_key`;
+        `kwargs` as `BatchLearner.__init__`'s (replay_client, priority_table, counter, ...)."""
+        # `BatchLearner.from_parts` calls `cls(update, state, ...)`, which this class's own
+        # arguments do not take: the instance is made here and set up as a `BatchLearner`.
+        learner = cls.__new__(cls)
+        jax_learning.BatchLearner.__init__(
+            learner,
+            parts.update,
+            parts.initial_state(random_key),
+            parts.variables,
+            iterator,
+            sgd_steps_per_step=parts.sgd_steps_per_step,
+            **kwargs,
+        )
+        return learner
