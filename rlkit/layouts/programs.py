@@ -385,26 +385,43 @@ def make_replay_program(
         sums = {name: jnp.zeros(s.shape, s.dtype) for name, s in metrics.items()}
         return sums, {name: jnp.zeros(s.shape, jnp.int32) for name, s in metrics.items()}
 
-    def iteration(carry: AnakinCarry) -> tuple[AnakinCarry, ChunkOutput]:
-        observations = carry.observations
+    def iteration(carry: AnakinCarry, flags: Any) -> tuple[AnakinCarry, ChunkOutput]:
+        # Masked by data, not by `lax.cond`: a branch would copy the whole buffer each step.
+        active = flags[0]
+        before = carry
         carry, stepped, episodes = _step(acting, carry)
-        experience = carry.experience
+        # `_step` leaves experience and learner alone: only the small fields are selected.
+        small = lambda c: c._replace(experience=(), learner_state=())  # noqa: E731
+        kept = jax.tree.map(
+            lambda new, old: jnp.where(active, new, old), small(carry), small(before)
+        )
+        carry = kept._replace(experience=before.experience, learner_state=before.learner_state)
+        experience = before.experience
         writer, written = device.write(
             writing, experience.writer, stepped.observation, stepped.action, stepped.timestep,
             stepped.extras,
         )  # fmt: skip
-        buffer = device.insert(experience.buffer, written.items, written.valid)
+        writer = jax.tree.map(
+            lambda new, old: jnp.where(active, new, old), writer, experience.writer
+        )
+        buffer = device.insert(experience.buffer, written.items, written.valid & active)
         due = learner_steps_due(schedule, carry.observations, experience.learner_steps)
+        due = jnp.where(active, due, 0)
         key, learn_key = jax.random.split(carry.key)
         learning = _Learning(carry.learner_state, buffer, learn_key, *zero_metrics(carry))
         learning = jax.lax.fori_loop(0, due, learner_step, learning)
         experience = ReplayExperience(writer, learning.buffer, experience.learner_steps + due)
-        carry = carry._replace(learner_state=learning.learner_state, experience=experience, key=key)
-        steps = carry.observations - observations
+        carry = carry._replace(
+            learner_state=learning.learner_state, experience=experience,
+            key=jnp.where(active, key, carry.key),
+        )  # fmt: skip
+        episodes = episodes._replace(ended=episodes.ended & active)
+        steps = carry.observations - before.observations
         return carry, ChunkOutput(episodes, steps, due, learning.sums, learning.counts)
 
     def chunk(carry: AnakinCarry, active: jax.Array, anyone: Any = None):
-        return _scan_chunk(iteration, carry, active, anyone)
+        anyone = active if anyone is None else anyone
+        return jax.lax.scan(iteration, carry, (active, anyone))
 
     return Program(start, chunk, num_envs)
 
