@@ -310,3 +310,23 @@ def test_seeds_vmapped_together_are_each_the_run_of_that_seed_alone(tmp_path):
     assert [result.stop_reason for result in again] == ["already_finished"] * 2
     with pytest.raises(errors.ConfigError, match="run_seeds"):
         experiments.run_experiment(config)
+
+
+def test_the_cli_trains_seeds_together_and_plot_aggregates_them(tmp_path, capsys):
+    from rlkit.cli import main as cli
+
+    base = tmp_path / "sweep"
+    argv = ["train", "ppo", "--env", "gymnax:CartPole-v1", "--steps", "400", "--seeds", "0-1"]
+    argv += ["--run-dir", str(base), "--set", "rollout_length=16", "--set", "minibatch_size=64"]
+    assert cli.main([*argv, "--eval-episodes", "1"]) == 0
+    out = capsys.readouterr().out
+    assert "over 2 of 2 seeds: evaluation return mean" in out
+    for seed in (0, 1):
+        run_dir = tmp_path / f"sweep_seed{seed}"
+        assert f"seed: {seed}" in (run_dir / "experiment.yaml").read_text()
+        assert (run_dir / "logs" / "evaluator.csv").exists()
+        assert (run_dir / "policy_best").exists()
+    runs = [str(tmp_path / f"sweep_seed{seed}") for seed in (0, 1)]
+    assert cli.main(["plot", *runs, "--aggregate", "--out", str(tmp_path / "c.png")]) == 0
+    assert (tmp_path / "c.png").exists()
+    assert cli.main([*argv, "--jobs", "2"]) != 0  # In one process: no subprocesses to run.

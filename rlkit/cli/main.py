@@ -821,22 +821,14 @@ def _train_seeds(args: argparse.Namespace) -> int:
     import threading
     from concurrent import futures
 
-    from rlkit import configs
-
     if args.seed is not None:
         raise CommandError("give --seed S (one run) or --seeds 0-2 (one run each), not both.")
-    entry, agent_config, env_kwargs, env_recipe, _ = _prepare_train(args)
-    run_dirs = {}
-    for seed in args.seeds:
-        run_dirs[seed] = (
-            f"{args.run_dir.rstrip('/' + os.sep)}_seed{seed}"
-            if args.run_dir
-            else _default_run_dir(entry.name, args.env, seed, args.distributed)
-        )
-        summary = _experiment_summary(args, entry, agent_config, env_kwargs, env_recipe, seed)
-        defaults = configs.config_to_dict(type(agent_config)())
-        _check_run_dir_matches(os.path.join(run_dirs[seed], EXPERIMENT_FILE), summary, defaults)
+    prepared = _prepare_train(args)
+    entry = prepared[0]
+    run_dirs = _seed_run_dirs(args, prepared)
 
+    if _layout_name(args) == "anakin":
+        return _train_seeds_together(args, prepared, run_dirs)
     lock = threading.Lock()  # One whole line at a time from each run.
     running: dict[int, subprocess.Popen] = {}
     stopping: list[int] = []  # The signal that stops the sweep, once one came.
@@ -893,6 +885,84 @@ def _train_seeds(args: argparse.Namespace) -> int:
             signal.signal(sig, handler)
 
     return _report_seed_runs(entry.name, args, run_dirs, outcomes, stopping)
+
+
+def _seed_run_dirs(args: argparse.Namespace, prepared: tuple) -> dict[int, str]:
+    """Each seed's run directory, checked against what it holds (if anything)."""
+    from rlkit import configs
+
+    entry, agent_config, env_kwargs, env_recipe, _ = prepared
+    run_dirs = {}
+    for seed in args.seeds:
+        run_dirs[seed] = (
+            f"{args.run_dir.rstrip('/' + os.sep)}_seed{seed}"
+            if args.run_dir
+            else _default_run_dir(entry.name, args.env, seed, args.distributed)
+        )
+        summary = _experiment_summary(args, entry, agent_config, env_kwargs, env_recipe, seed)
+        defaults = configs.config_to_dict(type(agent_config)())
+        _check_run_dir_matches(os.path.join(run_dirs[seed], EXPERIMENT_FILE), summary, defaults)
+    return run_dirs
+
+
+def _train_seeds_together(
+    args: argparse.Namespace, prepared: tuple, run_dirs: dict[int, str]
+) -> int:
+    """`--seeds` in the Anakin layout: every seed in this process, one program vmapped over
+    them (`rlkit.experiments.run_seeds`), each with its run directory as a run of its own."""
+    import dataclasses
+
+    from rlkit import configs, experiments
+
+    if args.jobs != 1:
+        raise CommandError(
+            "--jobs runs seeds in subprocesses; in the Anakin layout they train together in "
+            "one process, vmapped: leave --jobs out."
+        )
+    entry, agent_config, env_kwargs, env_recipe, loggers = prepared
+    experiment = experiments.make_experiment_config(
+        entry.name,
+        args.env,
+        agent_config,
+        env_kwargs=env_kwargs,
+        env_recipe=env_recipe,
+        max_num_actor_steps=args.steps,
+        seeds=list(args.seeds),
+        run_dir=run_dirs[args.seeds[0]],  # Keeps the file loggers; each seed has its own.
+        eval_every=args.eval_every,
+        num_eval_episodes=args.eval_episodes,
+        target_return=args.target_return,
+        checkpoint_every=args.checkpoint_every,
+        checkpoint_minutes=args.checkpoint_minutes,
+        loggers=loggers,
+        device=args.device,
+        layout=args.layout,
+    )
+
+    def files(config: Any) -> Any:  # Each run's own record of what was run.
+        summary = _experiment_summary(
+            args, entry, agent_config, env_kwargs, env_recipe, config.seed
+        )
+        record = {EXPERIMENT_FILE: summary, "config.yaml": configs.config_to_dict(agent_config)}
+        return dataclasses.replace(config, run_dir_files=record)
+
+    def callbacks(seed: int) -> list[Any]:
+        made = []
+        if args.patience is not None:
+            made.append(experiments.EarlyStopping(patience=args.patience))
+        if args.keep_best:
+            made.append(experiments.BestPolicy())
+        return made
+
+    experiments.run_seeds(
+        experiment,
+        run_dirs=[run_dirs[seed] for seed in args.seeds],
+        configure=files,
+        make_callbacks=callbacks,
+        continue_stopped=args.continue_stopped,
+    )
+    outcomes = {seed: (0, [], []) for seed in args.seeds}
+    return _report_seed_runs(entry.name, args, run_dirs, outcomes, [])
 
 
 def _report_seed_runs(

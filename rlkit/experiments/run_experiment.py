@@ -270,35 +270,40 @@ def run_seeds(
     *,
     run_dirs: Sequence[str | None] | None = None,
     make_callbacks: Callable[[int], Sequence[callbacks_lib.Callback]] | None = None,
+    configure: Callable[[ExperimentConfig], ExperimentConfig] | None = None,
     continue_stopped: bool = False,
 ) -> list[ExperimentResult]:
     """`config` trained once per seed (`seeds`, else `config.seeds`), each run as
     `run_experiment` trains one: its own run directory (`run_dirs`, else `config.run_dir`
     + "_seedS", or none), logs, evaluations, checkpoints (rerun to resume) and exported
-    policy; `make_callbacks(seed)` gives each run its callbacks. In the Anakin layout the
+    policy; `make_callbacks(seed)` gives each run its callbacks, and `configure(config)`
+    may change each seed's config (e.g. the files written into its run directory). In the
+    Anakin layout the
     seeds train together, one program vmapped over them; in the others one after another.
     Returns the runs' results in the order of `seeds`."""
     seeds = list(config.seeds if seeds is None else seeds)
     if run_dirs is None:
         run_dirs = [config.run_dir and f"{config.run_dir}_seed{seed}" for seed in seeds]
-    configs = [
+    runs = [
         dataclasses.replace(config, seed=seed, run_dir=run_dir, seeds=None)
         for seed, run_dir in zip(seeds, run_dirs, strict=True)
     ]
+    if configure is not None:
+        runs = [configure(one) for one in runs]
     callbacks = [() if make_callbacks is None else make_callbacks(seed) for seed in seeds]
-    if not _jitted(configs[0]):
+    if not _jitted(runs[0]):
         return [
             run_experiment(one, hooks, continue_stopped=continue_stopped)
-            for one, hooks in zip(configs, callbacks, strict=True)
+            for one, hooks in zip(runs, callbacks, strict=True)
         ]
-    shared = anakin_layout.VmappedSeeds(configs[0], seeds)
+    shared = anakin_layout.VmappedSeeds(runs[0], seeds)
     outcomes: list[Any] = [None] * len(seeds)
 
     def train(index: int) -> None:
         try:
             factory = functools.partial(shared.view, index)
             outcomes[index] = run_with_layout(
-                configs[index], factory, callbacks[index], continue_stopped=continue_stopped
+                runs[index], factory, callbacks[index], continue_stopped=continue_stopped
             )
         except BaseException as error:  # Raised in the caller's thread, below.
             outcomes[index] = error

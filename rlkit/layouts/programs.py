@@ -24,6 +24,7 @@ Steps are counted as the host's loop counts them: a restart (`FIRST`) is not a s
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from typing import Any, NamedTuple
 
@@ -329,6 +330,37 @@ class _Learning(NamedTuple):
     counts: dict[str, jax.Array]
 
 
+def _sample(
+    replay_config: builders.DeviceReplay, buffer: device.ReplayBufferState, key: jax.Array
+) -> types.Batch:
+    """A learner step's sample, uniform or prioritised as the builder's table."""
+    exponent, count = replay_config.priority_exponent, replay_config.items_per_sample
+    if exponent is None:
+        return device.sample_uniform(buffer, key, count)
+    return device.sample_prioritized(buffer, key, count, exponent)
+
+
+def _learner_step(
+    parts: jax_learning.LearnerParts,
+    replay_config: builders.DeviceReplay,
+    _,
+    learning: _Learning,
+) -> _Learning:
+    """One learner step on a sample; new priorities written back when prioritised."""
+    key, sample_key = jax.random.split(learning.key)
+    batch = _sample(replay_config, learning.buffer, sample_key)
+    learner_state, metrics, priorities = parts.update(
+        learning.learner_state, batch.data, batch.probabilities
+    )
+    buffer = learning.buffer
+    if replay_config.priority_exponent is not None and priorities is not None:
+        buffer = device.set_priorities(buffer, batch.keys, priorities)
+    sums, counts = _finite_sums(metrics)
+    sums = jax.tree.map(jnp.add, learning.sums, sums)
+    counts = jax.tree.map(jnp.add, learning.counts, counts)
+    return _Learning(learner_state, buffer, key, sums, counts)
+
+
 def make_replay_program(
     environment: jax_environments.JaxEnvironment,
     policy: actors.ActorCore,
@@ -346,26 +378,9 @@ def make_replay_program(
         replay_config.n_step, replay_config.discount, replay_config.transitions_per_item
     )
     acting = _Acting(environment, policy, parts.variables, num_envs)
-    exponent = replay_config.priority_exponent
 
-    def sample(buffer: device.ReplayBufferState, key: jax.Array) -> types.Batch:
-        if exponent is None:
-            return device.sample_uniform(buffer, key, replay_config.items_per_sample)
-        return device.sample_prioritized(buffer, key, replay_config.items_per_sample, exponent)
-
-    def learner_step(_, learning: _Learning) -> _Learning:
-        key, sample_key = jax.random.split(learning.key)
-        batch = sample(learning.buffer, sample_key)
-        learner_state, metrics, priorities = parts.update(
-            learning.learner_state, batch.data, batch.probabilities
-        )
-        buffer = learning.buffer
-        if exponent is not None and priorities is not None:
-            buffer = device.set_priorities(buffer, batch.keys, priorities)
-        sums, counts = _finite_sums(metrics)
-        sums = jax.tree.map(jnp.add, learning.sums, sums)
-        counts = jax.tree.map(jnp.add, learning.counts, counts)
-        return _Learning(learner_state, buffer, key, sums, counts)
+    sample = functools.partial(_sample, replay_config)
+    learner_step = functools.partial(_learner_step, parts, replay_config)
 
     def start(key: jax.Array) -> AnakinCarry:
         learner_key, key = jax.random.split(key)
