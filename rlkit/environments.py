@@ -239,13 +239,8 @@ def make_jax_environment(env_id: str, recipe: str = "auto", **kwargs) -> Any:
     environment = jax_environments.make_jax_environment(env_id, **kwargs)
     if recipe == "atari":
         raise errors.ConfigError(f"The Atari recipe is for ale-py ids, not {env_id!r}.")
-    if recipe == "continuous" and not isinstance(
-        environment.action_spec(), dm_env.specs.DiscreteArray
-    ):
-        raise errors.ConfigError(
-            f"Continuous actions of JAX environments ({env_id!r}) are not rescaled to [-1, 1] "
-            "yet: the continuous-control agents cannot train on them."
-        )
+    if recipe == "continuous":
+        environment = jax_environments.CanonicalActions(environment)
     return environment
 
 

@@ -294,7 +294,10 @@ def test_seeds_vmapped_together_are_each_the_run_of_that_seed_alone(tmp_path):
         alone = experiments.run_experiment(
             anakin_experiment(640, tmp_path / f"alone{seed}", seed=seed, eval_every=320)
         )
-        assert (result.actor_steps, result.learner_steps) == (alone.actor_steps, alone.learner_steps)
+        assert (result.actor_steps, result.learner_steps) == (
+            alone.actor_steps,
+            alone.learner_steps,
+        )
         assert [e["return_mean"] for e in result.evaluations] == pytest.approx(
             [e["return_mean"] for e in alone.evaluations]
         )
@@ -330,3 +333,38 @@ def test_the_cli_trains_seeds_together_and_plot_aggregates_them(tmp_path, capsys
     assert cli.main(["plot", *runs, "--aggregate", "--out", str(tmp_path / "c.png")]) == 0
     assert (tmp_path / "c.png").exists()
     assert cli.main([*argv, "--jobs", "2"]) != 0  # In one process: no subprocesses to run.
+
+
+def test_off_policy_agents_learn_on_the_schedule_the_host_follows(tmp_path):
+    from rlkit.agents import registry
+
+    for agent, env_id, steps in (
+        ("dqn", "gymnax:CartPole-v1", 1500),
+        ("td3", "gymnax:Pendulum-v1", 600),
+    ):
+        entry = registry.get_agent(agent)
+        config = entry.load_config(env_id)
+        config.min_replay_size = min(config.min_replay_size, 200)
+        result = experiments.run_experiment(
+            experiments.make_experiment_config(
+                agent, env_id, config, max_num_actor_steps=steps, loggers=("csv",),
+                run_dir=str(tmp_path / agent), eval_every=0, num_eval_episodes=2,
+            )
+        )  # fmt: skip
+        # What the host's Agent starts after `actor_steps` observations (restarts excluded).
+        schedule = entry.make_builder(config).learning_schedule()
+        expected = schedule.learner_steps_due(result.actor_steps, 0)
+        assert result.learner_steps == expected > 0, agent
+        learner = pd.read_csv(os.path.join(tmp_path, agent, "logs", "learner.csv"))
+        assert np.isfinite(learner.drop(columns=["learner_steps"]).to_numpy(float)).all()
+
+
+def test_continuous_actions_are_rescaled_as_the_host_recipe_does():
+    from rlkit import environments
+
+    environment = environments.make_jax_environment("gymnax:Pendulum-v1", "continuous")
+    spec = environment.action_spec()
+    assert (spec.minimum, spec.maximum) == (-1.0, 1.0) and spec.shape == (1,)
+    np.testing.assert_allclose(environment.inner_action(jnp.array([-1.0, 0.0, 1.0])), [-2, 0, 2])
+    host = environments.make_environment("Pendulum-v1", recipe="continuous")
+    assert host.action_spec() == spec

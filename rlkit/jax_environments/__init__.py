@@ -14,6 +14,7 @@ from rlkit import _lazy
 # Imported on first use (see rlkit/_lazy.py): telling ids apart needs no JAX.
 _EXPORTS = {
     "AutoResetEnvironment": "rlkit.jax_environments.base",
+    "CanonicalActions": "rlkit.jax_environments.wrappers",
     "EnvState": "rlkit.jax_environments.base",
     "JaxEnvironment": "rlkit.jax_environments.base",
     "JaxEnvironmentState": "rlkit.jax_environments.base",
@@ -30,6 +31,7 @@ _lazy.attach(__name__, _EXPORTS)
 __all__ = [
     "GYMNAX_ENVIRONMENTS",
     "AutoResetEnvironment",
+    "CanonicalActions",
     "EnvState",
     "GymnaxEnvironment",
     "JaxEnvironment",
@@ -56,3 +58,4 @@ if TYPE_CHECKING:
         is_jax_environment_id,
     )
     from rlkit.jax_environments.registry import make_jax_environment
+    from rlkit.jax_environments.wrappers import CanonicalActions

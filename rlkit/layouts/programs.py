@@ -321,10 +321,13 @@ def learner_steps_due(
 
 
 class _Learning(NamedTuple):
-    """A learner step's loop state: learner, buffer, key, metric sums and counts."""
+    """A learner step's loop state: learner, the buffer's priorities (its items are only
+    read, so they stay outside the loop: carried, XLA would copy them every learner step),
+    key, metric sums and counts."""
 
     learner_state: Any
-    buffer: device.ReplayBufferState
+    priorities: jax.Array
+    max_priority: jax.Array
     key: jax.Array
     sums: dict[str, jax.Array]
     counts: dict[str, jax.Array]
@@ -343,22 +346,24 @@ def _sample(
 def _learner_step(
     parts: jax_learning.LearnerParts,
     replay_config: builders.DeviceReplay,
+    buffer: device.ReplayBufferState,
     _,
     learning: _Learning,
 ) -> _Learning:
-    """One learner step on a sample; new priorities written back when prioritised."""
+    """One learner step on a sample of `buffer` (with the loop's priorities); new
+    priorities written back when prioritised."""
+    buffer = buffer._replace(priorities=learning.priorities, max_priority=learning.max_priority)
     key, sample_key = jax.random.split(learning.key)
-    batch = _sample(replay_config, learning.buffer, sample_key)
+    batch = _sample(replay_config, buffer, sample_key)
     learner_state, metrics, priorities = parts.update(
         learning.learner_state, batch.data, batch.probabilities
     )
-    buffer = learning.buffer
     if replay_config.priority_exponent is not None and priorities is not None:
         buffer = device.set_priorities(buffer, batch.keys, priorities)
     sums, counts = _finite_sums(metrics)
     sums = jax.tree.map(jnp.add, learning.sums, sums)
     counts = jax.tree.map(jnp.add, learning.counts, counts)
-    return _Learning(learner_state, buffer, key, sums, counts)
+    return _Learning(learner_state, buffer.priorities, buffer.max_priority, key, sums, counts)
 
 
 def make_replay_program(
@@ -423,9 +428,13 @@ def make_replay_program(
         due = learner_steps_due(schedule, carry.observations, experience.learner_steps)
         due = jnp.where(active, due, 0)
         key, learn_key = jax.random.split(carry.key)
-        learning = _Learning(carry.learner_state, buffer, learn_key, *zero_metrics(carry))
-        learning = jax.lax.fori_loop(0, due, learner_step, learning)
-        experience = ReplayExperience(writer, learning.buffer, experience.learner_steps + due)
+        learning = _Learning(
+            carry.learner_state, buffer.priorities, buffer.max_priority, learn_key,
+            *zero_metrics(carry),
+        )  # fmt: skip
+        learning = jax.lax.fori_loop(0, due, functools.partial(learner_step, buffer), learning)
+        buffer = buffer._replace(priorities=learning.priorities, max_priority=learning.max_priority)
+        experience = ReplayExperience(writer, buffer, experience.learner_steps + due)
         carry = carry._replace(
             learner_state=learning.learner_state, experience=experience,
             key=jnp.where(active, key, carry.key),
