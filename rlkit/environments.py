@@ -29,13 +29,14 @@ from rlkit import (
     jax_environments,  # Its exports load on first use: JAX only for JAX ids.
     wrappers,
 )
+from rlkit.jax_environments import ids as jax_environment_ids
 from rlkit.jax_environments.ids import is_jax_environment_id
 from rlkit.recipes import RECIPES, resolve_recipe
 from rlkit.remote import client as remote_client
 from rlkit.remote import protocol as remote_protocol
 from rlkit.remote.address import is_remote_environment_id
 from rlkit.wrappers import envpool_wrapper
-from rlkit.wrappers.ids import check_environment_id
+from rlkit.wrappers import ids as gymnasium_ids
 
 __all__ = [
     "RECIPES",
@@ -111,6 +112,16 @@ def _constructor_parameters(env_id: str) -> tuple[dict[str, inspect.Parameter], 
     return parameters, takes_any
 
 
+def check_environment_id(env_id: str) -> None:
+    """Raises `UnknownEnvironmentError` (suggesting close ids) unless `env_id` names an
+    environment rlkit can make: a registered gymnasium id, a served one's form, or a JAX
+    environment's (`gymnax:CartPole-v1`)."""
+    if is_jax_environment_id(env_id):
+        jax_environment_ids.check_jax_environment_id(env_id)
+    else:
+        gymnasium_ids.check_environment_id(env_id)
+
+
 def check_environment_kwargs(env_id: str, kwargs: dict[str, Any]) -> None:
     """Raises `ConfigError` for a keyword `env_id`'s constructor does not take, or a value
     whose type does not fit the parameter's annotation or default (`is_slippery="maybe"`).
@@ -123,6 +134,8 @@ def check_environment_kwargs(env_id: str, kwargs: dict[str, Any]) -> None:
     if is_remote_environment_id(env_id):  # The few a server takes (it judges the values).
         remote_protocol.check_environment_kwargs(env_id, kwargs)
         return
+    if is_jax_environment_id(env_id):
+        return  # Judged when it is made (its parameters are gymnax's dataclass fields).
     if not kwargs:
         return
     found = _constructor_parameters(env_id)

@@ -575,7 +575,9 @@ def _import_env_modules(modules: Sequence[str]) -> None:
 
 
 def _unknown_environment_hint(error: Exception) -> CommandError:
-    """An unknown id may be one that a module of the user's registers."""
+    """An unknown id may be one that a module of the user's registers (not a JAX one)."""
+    if str(error).startswith("Unknown JAX environment id"):
+        return CommandError(str(error))
     return CommandError(f"{error} If a module of yours registers it: --env-module MODULE.")
 
 
@@ -596,7 +598,6 @@ def _prepare_train(args: argparse.Namespace):
     """Checks the command line before anything heavy loads: (agent entry, its config, env
     kwargs, env recipe, loggers). A mistake raises at once."""
     from rlkit import environments, errors
-    from rlkit.jax_environments.ids import check_jax_environment_id, is_jax_environment_id
 
     if not args.distributed and (args.num_actors is not None or args.ray_address is not None):
         raise CommandError("--num-actors and --ray-address are for --distributed runs.")
@@ -618,9 +619,7 @@ def _prepare_train(args: argparse.Namespace):
         )
     env_recipe = entry.resolve_recipe(args.env, args.env_recipe)
     _check_layout(args)
-    if is_jax_environment_id(args.env):
-        check_jax_environment_id(args.env)  # Its keywords: when the run starts (JAX loaded).
-    elif env_recipe != "atari":  # Atari ids are checked by ale-py when the run starts.
+    if env_recipe != "atari":  # Atari ids are checked by ale-py when the run starts.
         try:
             environments.check_environment_id(args.env)
         except errors.UnknownEnvironmentError as error:

@@ -366,6 +366,18 @@ def _learner_step(
     return _Learning(learner_state, buffer.priorities, buffer.max_priority, key, sums, counts)
 
 
+def _zero_metrics(
+    parts: jax_learning.LearnerParts, replay_config: builders.DeviceReplay, carry: AnakinCarry
+) -> tuple[dict, dict]:
+    """Zero sums and counts in the shape of a learner step's metrics."""
+    batch = jax.eval_shape(_sample, replay_config, carry.experience.buffer, carry.key)
+    _, metrics, _ = jax.eval_shape(
+        parts.update, carry.learner_state, batch.data, batch.probabilities
+    )
+    sums = {name: jnp.zeros(s.shape, s.dtype) for name, s in metrics.items()}
+    return sums, {name: jnp.zeros(s.shape, jnp.int32) for name, s in metrics.items()}
+
+
 def make_replay_program(
     environment: jax_environments.JaxEnvironment,
     policy: actors.ActorCore,
@@ -384,7 +396,6 @@ def make_replay_program(
     )
     acting = _Acting(environment, policy, parts.variables, num_envs)
 
-    sample = functools.partial(_sample, replay_config)
     learner_step = functools.partial(_learner_step, parts, replay_config)
 
     def start(key: jax.Array) -> AnakinCarry:
@@ -397,13 +408,7 @@ def make_replay_program(
         )
         return _start_acting(acting, key, experience, parts.initial_state(learner_key))
 
-    def zero_metrics(carry: AnakinCarry) -> tuple[dict, dict]:
-        batch = jax.eval_shape(sample, carry.experience.buffer, carry.key)
-        _, metrics, _ = jax.eval_shape(
-            parts.update, carry.learner_state, batch.data, batch.probabilities
-        )
-        sums = {name: jnp.zeros(s.shape, s.dtype) for name, s in metrics.items()}
-        return sums, {name: jnp.zeros(s.shape, jnp.int32) for name, s in metrics.items()}
+    zero_metrics = functools.partial(_zero_metrics, parts, replay_config)
 
     def iteration(carry: AnakinCarry, flags: Any) -> tuple[AnakinCarry, ChunkOutput]:
         # Masked by data, not by `lax.cond`: a branch would copy the whole buffer each step.
