@@ -370,7 +370,8 @@ def _zero_metrics(
     parts: jax_learning.LearnerParts, replay_config: builders.DeviceReplay, carry: AnakinCarry
 ) -> tuple[dict, dict]:
     """Zero sums and counts in the shape of a learner step's metrics."""
-    batch = jax.eval_shape(_sample, replay_config, carry.experience.buffer, carry.key)
+    sample = functools.partial(_sample, replay_config)
+    batch = jax.eval_shape(sample, carry.experience.buffer, carry.key)
     _, metrics, _ = jax.eval_shape(
         parts.update, carry.learner_state, batch.data, batch.probabilities
     )
