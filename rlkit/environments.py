@@ -31,7 +31,7 @@ from rlkit import (
 )
 from rlkit.jax_environments import ids as jax_environment_ids
 from rlkit.jax_environments.ids import is_jax_environment_id
-from rlkit.recipes import RECIPES, resolve_recipe
+from rlkit.recipes import RECIPES, VECTOR_BACKENDS, resolve_recipe
 from rlkit.remote import client as remote_client
 from rlkit.remote import protocol as remote_protocol
 from rlkit.remote.address import is_remote_environment_id
@@ -52,8 +52,6 @@ __all__ = [
 # Keywords `gymnasium.make` takes itself rather than passing on to the environment.
 _MAKE_KEYWORDS = {"max_episode_steps": (int,), "disable_env_checker": (bool,)}
 _SIMPLE_TYPES = {"bool": bool, "int": int, "float": float, "str": str, "None": type(None)}
-# What steps `make_vector_environment`'s copies: gymnasium's vector environments, or envpool.
-VECTOR_BACKENDS = ("gymnasium", "envpool")
 
 
 def _annotation_types(annotation: Any) -> tuple[type, ...] | None:
@@ -240,6 +238,12 @@ def _make_jax_host_environment(
 ) -> dm_env.Environment:
     """A JAX environment ("gymnax:CartPole-v1") stepped from Python, one jitted call per
     step: for evaluation, `rlkit eval`/`play` and the local layout."""
+    if kwargs.get("render_mode") is not None:
+        raise errors.ConfigError(
+            f"{env_id} has no renderer (gymnax draws no frames): play it without --video, "
+            "or record a video on the gymnasium environment of the same name."
+        )
+    kwargs.pop("render_mode", None)
     environment = make_jax_environment(env_id, recipe, **kwargs)
     return jax_environments.JaxEnvironmentWrapper(environment, seed=seed)
 

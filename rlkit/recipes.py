@@ -15,6 +15,8 @@ from rlkit import errors
 from rlkit.remote.address import served_environment_id
 
 RECIPES = ("auto", "gymnasium", "continuous", "atari")
+# What steps `make_vector_environment`'s copies: gymnasium's vector environments, or envpool.
+VECTOR_BACKENDS = ("gymnasium", "envpool")
 
 
 def resolve_recipe(env_id: str, recipe: str = "auto", default: str = "gymnasium") -> str:

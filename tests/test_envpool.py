@@ -279,3 +279,17 @@ def test_the_wrapper_is_a_vector_gym_wrapper():
     assert isinstance(env.environment, envpool_wrapper.EnvpoolWrapper)
     assert isinstance(env.environment, wrappers.VectorGymWrapper)
     env.close()
+
+
+def test_the_cli_trains_a_batched_agent_on_envpool(tmp_path, capsys):
+    from rlkit.cli import main as cli
+
+    run_dir = tmp_path / "run"
+    argv = ["train", "ppo", "--env", "CartPole-v1", "--vector-backend", "envpool"]
+    argv += ["--steps", "600", "--eval-episodes", "1", "--run-dir", str(run_dir)]
+    assert cli.main(argv) == 0
+    assert "vector_backend: envpool" in (run_dir / "experiment.yaml").read_text()
+    capsys.readouterr()
+    bad = ["train", "dqn", "--env", "CartPole-v1", "--vector-backend", "envpool"]
+    assert cli.main([*bad, "--run-dir", str(tmp_path / "bad")]) == 2
+    assert "num_envs" in capsys.readouterr().err

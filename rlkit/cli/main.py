@@ -298,7 +298,7 @@ def _add_train_backend_options(train: argparse.ArgumentParser) -> None:
     """Where a training run keeps its replay, how it builds its env, where it learns."""
     from rlkit.devices import DEVICES  # Names only: no JAX.
     from rlkit.layouts import LAYOUTS
-    from rlkit.recipes import RECIPES
+    from rlkit.recipes import RECIPES, VECTOR_BACKENDS
     from rlkit.replay import base as replay_base  # Names only: no JAX, no Reverb.
 
     train.add_argument(
@@ -315,6 +315,13 @@ def _add_train_backend_options(train: argparse.ArgumentParser) -> None:
         help="how the environment is built: auto = the Atari preprocessing for ALE/ ids, "
         "else the agent's own (continuous-control agents: continuous = actions rescaled to "
         "[-1, 1]; the others: gymnasium = gymnasium.make)",
+    )
+    train.add_argument(
+        "--vector-backend",
+        choices=VECTOR_BACKENDS,
+        default="gymnasium",
+        help="what steps a batched agent's environments (num_envs): gymnasium's vector envs, "
+        "or envpool's C++ threads (rlkit-jax[envpool]; classic control, MuJoCo, Atari)",
     )
     train.add_argument(
         "--layout",
@@ -661,6 +668,8 @@ def _experiment_summary(args, entry, agent_config, env_kwargs, env_recipe, seed)
         "agent_config": configs.config_to_dict(agent_config),
         "layout": _layout_name(args),
     }
+    if getattr(args, "vector_backend", "gymnasium") != "gymnasium":  # A resume keeps it.
+        summary["vector_backend"] = args.vector_backend
     if args.env_module:  # `rlkit eval` and `play` import them again.
         summary["env_modules"] = list(dict.fromkeys(args.env_module))
     return summary
@@ -710,6 +719,7 @@ def _train(args: argparse.Namespace) -> int:
         replay_backend=args.replay_backend,
         device=args.device,
         layout=args.layout,
+        vector_backend=args.vector_backend,
         # Written once the run holds the directory (a busy one is refused first).
         run_dir_files={
             EXPERIMENT_FILE: summary,
@@ -936,6 +946,7 @@ def _train_seeds_together(
         loggers=loggers,
         device=args.device,
         layout=args.layout,
+        vector_backend=args.vector_backend,
     )
 
     def files(config: Any) -> Any:  # Each run's own record of what was run.

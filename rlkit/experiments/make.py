@@ -5,7 +5,7 @@ from __future__ import annotations
 import functools
 from typing import Any
 
-from rlkit import environments, specs
+from rlkit import environments, errors, specs
 from rlkit.agents import registry
 from rlkit.experiments import policy
 from rlkit.experiments.config import ExperimentConfig
@@ -18,6 +18,7 @@ def make_experiment_config(
     agent_config: Any | None = None,
     env_kwargs: dict[str, Any] | None = None,
     env_recipe: str = "auto",
+    vector_backend: str = "gymnasium",
     **experiment_kwargs,
 ) -> ExperimentConfig:
     """The experiment of agent `agent` (e.g. "dqn") on gymnasium's `env_id`.
@@ -27,6 +28,8 @@ def make_experiment_config(
     described by name, so its exported policy can be loaded with `load_policy`. `env_recipe`
     says how the environment is built ("auto": the Atari preprocessing for `ALE/` ids; see
     `rlkit.environments`); evaluation builds it for evaluation (true, unclipped returns).
+    `vector_backend` ("gymnasium" or "envpool") steps a batched agent's environments
+    (`make_vector_environment`'s `backend`); evaluation and the spec probe use gymnasium.
 
     Raises:
       UnknownAgentError, UnknownEnvironmentError, ConfigError: for bad names or values; an
@@ -54,12 +57,17 @@ def make_experiment_config(
     )
     builder = entry.make_builder(agent_config)
     num_envs = builder.num_envs  # Agents that act in batches: the config says how many.
+    if vector_backend != "gymnasium" and num_envs is None:
+        raise errors.ConfigError(
+            f"vector_backend={vector_backend!r} steps batched environments, but {entry.name}'s "
+            "config acts in one plain environment (set its num_envs to use a batch)."
+        )
 
     def environment_factory(seed: int):
         if num_envs is None:
             return environments.make_environment(env_id, seed=seed, recipe=env_recipe, **env_kwargs)
         return environments.make_vector_environment(
-            env_id, num_envs, seed=seed, recipe=env_recipe, **env_kwargs
+            env_id, num_envs, seed=seed, recipe=env_recipe, backend=vector_backend, **env_kwargs
         )
 
     jax_environment_factory = None
