@@ -1,5 +1,6 @@
 """The Anakin layout: environment, acting and learning in one jitted chunk."""
 
+import dataclasses
 import os
 
 import dm_env
@@ -189,7 +190,7 @@ def test_a_jax_environment_picks_the_anakin_layout_and_a_resumed_run_goes_on_exa
 
 
 def test_agents_the_layout_cannot_run_are_refused_with_the_reason():
-    for agent in ("acer", "reinforce", "impala"):
+    for agent in ("acer", "reinforce", "impala", "a3c", "sarsa_lambda"):
         with pytest.raises(errors.ConfigError, match="cannot run in the Anakin layout"):
             experiments.run_experiment(
                 experiments.make_experiment_config(
@@ -338,24 +339,26 @@ def test_the_cli_trains_seeds_together_and_plot_aggregates_them(tmp_path, capsys
 def test_off_policy_agents_learn_on_the_schedule_the_host_follows(tmp_path):
     from rlkit.agents import registry
 
-    for agent, env_id, steps in (
-        ("dqn", "gymnax:CartPole-v1", 1500),
-        ("td3", "gymnax:Pendulum-v1", 600),
-    ):
+    runs = (
+        ("dqn", "gymnax:CartPole-v1", 1500, {}),
+        ("dqn", "gymnax:CartPole-v1", 600, {"prioritized": True}),  # Priorities written back.
+        ("td3", "gymnax:Pendulum-v1", 600, {}),
+    )
+    for agent, env_id, steps, changes in runs:
         entry = registry.get_agent(agent)
-        config = entry.load_config(env_id)
+        config = dataclasses.replace(entry.load_config(env_id), **changes)
         config.min_replay_size = min(config.min_replay_size, 200)
         result = experiments.run_experiment(
             experiments.make_experiment_config(
                 agent, env_id, config, max_num_actor_steps=steps, loggers=("csv",),
-                run_dir=str(tmp_path / agent), eval_every=0, num_eval_episodes=2,
+                run_dir=str(tmp_path / f"{agent}{steps}"), eval_every=0, num_eval_episodes=2,
             )
         )  # fmt: skip
         # What the host's Agent starts after `actor_steps` observations (restarts excluded).
         schedule = entry.make_builder(config).learning_schedule()
         expected = schedule.learner_steps_due(result.actor_steps, 0)
         assert result.learner_steps == expected > 0, agent
-        learner = pd.read_csv(os.path.join(tmp_path, agent, "logs", "learner.csv"))
+        learner = pd.read_csv(os.path.join(tmp_path, f"{agent}{steps}", "logs", "learner.csv"))
         assert np.isfinite(learner.drop(columns=["learner_steps"]).to_numpy(float)).all()
 
 

@@ -17,7 +17,7 @@ import jax
 import jax.numpy as jnp
 import optax
 
-from rlkit import builders, core, loggers, replay, specs, types
+from rlkit import builders, core, errors, loggers, replay, specs, types
 from rlkit.agents.on_policy import learning
 from rlkit.agents.on_policy import networks as networks_lib
 from rlkit.agents.on_policy.builder import OnPolicyBuilder
@@ -85,6 +85,13 @@ class A3CBuilder(OnPolicyBuilder, builders.AsynchronousGradientBuilder):
     @property
     def num_workers(self) -> int:
         return self._config.num_workers
+
+    def device_experience(self) -> builders.Rollouts:
+        raise errors.ConfigError(
+            "A3C cannot run in the Anakin layout: its workers send gradients asynchronously "
+            "from threads or Ray actors, which one jitted program does not have: train a2c (its "
+            "synchronous counterpart), or a3c with --layout local on a gymnasium environment."
+        )
 
     def bind(self, server: parameter_server.GradientSink, worker: int) -> A3CBuilder:
         return A3CBuilder(self._config, server, worker)
