@@ -215,8 +215,13 @@ class BatchLearner(core.Learner):
         iterator: Iterator[types.Batch],
         **kwargs: Any,
     ) -> BatchLearner:
-        """The learner of `parts`, its state from `random_key`; `kwargs` as `__init__`'s."""
-        return cls(
+        """A `cls` learner of `parts`, its state from `random_key`; `kwargs` as
+        `BatchLearner.__init__`'s (replay_client, priority_table, counter, ...). Set up as a
+        `BatchLearner` whatever arguments the subclass's own constructor takes (a family's
+        learner class builds its parts from a config there)."""
+        learner = cls.__new__(cls)
+        BatchLearner.__init__(
+            learner,
             parts.update,
             parts.initial_state(random_key),
             parts.variables,
@@ -224,6 +229,7 @@ class BatchLearner(core.Learner):
             sgd_steps_per_step=parts.sgd_steps_per_step,
             **kwargs,
         )
+        return learner
 
     def step(self) -> None:
         metrics = self._learn(next(self._iterator))

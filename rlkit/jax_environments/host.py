@@ -23,7 +23,30 @@ def _make_key(seed: int | None) -> jax.Array:
     return jax.random.PRNGKey(seed)
 
 
-class JaxEnvironmentWrapper(dm_env.Environment):
+class _HostEnvironment(dm_env.Environment):
+    """What both host adapters share: the wrapped environment's specs (of one copy)."""
+
+    _environment: JaxEnvironment
+
+    @property
+    def environment(self) -> JaxEnvironment:
+        """The wrapped JAX environment."""
+        return self._environment
+
+    def observation_spec(self) -> types.NestedSpec:
+        return self._environment.observation_spec()
+
+    def action_spec(self) -> types.NestedSpec:
+        return self._environment.action_spec()
+
+    def reward_spec(self) -> types.NestedSpec:
+        return self._environment.reward_spec()
+
+    def discount_spec(self) -> types.NestedSpec:
+        return self._environment.discount_spec()
+
+
+class JaxEnvironmentWrapper(_HostEnvironment):
     """Presents a `JaxEnvironment` as a `dm_env.Environment` with numpy timesteps.
 
     Timesteps are what rlkit's host environments give: `step_type` a `dm_env.StepType`, the
@@ -58,11 +81,6 @@ class JaxEnvironmentWrapper(dm_env.Environment):
         return state, timestep, key
 
     @property
-    def environment(self) -> JaxEnvironment:
-        """The wrapped JAX environment."""
-        return self._environment
-
-    @property
     def id(self) -> str:
         """The JAX environment's id, e.g. "gymnax:CartPole-v1"."""
         return self._environment.id
@@ -86,20 +104,8 @@ class JaxEnvironmentWrapper(dm_env.Environment):
         self._needs_reset = step_type is dm_env.StepType.LAST
         return dm_env.TimeStep(step_type, reward, discount, observation)
 
-    def observation_spec(self) -> types.NestedSpec:
-        return self._environment.observation_spec()
 
-    def action_spec(self) -> types.NestedSpec:
-        return self._environment.action_spec()
-
-    def reward_spec(self) -> types.NestedSpec:
-        return self._environment.reward_spec()
-
-    def discount_spec(self) -> types.NestedSpec:
-        return self._environment.discount_spec()
-
-
-class JaxVectorEnvironmentWrapper(dm_env.Environment):
+class JaxVectorEnvironmentWrapper(_HostEnvironment):
     """`num_envs` copies of a `JaxEnvironment` as one batched `dm_env.Environment`, stepped
     by one jitted, vmapped call: the contract of `rlkit.wrappers.VectorGymWrapper` (leading
     axis N on every field; the step after a sub-environment's `LAST` is its `FIRST`, reward 0
@@ -136,11 +142,6 @@ class JaxVectorEnvironmentWrapper(dm_env.Environment):
         state, timestep = jax.vmap(self._environment.step)(state, actions, keys)
         return state, timestep, key
 
-    @property
-    def environment(self) -> JaxEnvironment:
-        """The wrapped JAX environment."""
-        return self._environment
-
     def reset(self, seed: int | None = None) -> dm_env.TimeStep:
         """Starts new episodes in every copy; `seed` reseeds the key first."""
         if seed is not None:
@@ -155,15 +156,3 @@ class JaxVectorEnvironmentWrapper(dm_env.Environment):
         actions = jax.tree.map(np.asarray, actions, self._action_dtypes)
         self._state, timestep, self._key = self._step(self._state, actions, self._key)
         return jax.device_get(timestep)
-
-    def observation_spec(self) -> types.NestedSpec:
-        return self._environment.observation_spec()
-
-    def action_spec(self) -> types.NestedSpec:
-        return self._environment.action_spec()
-
-    def reward_spec(self) -> types.NestedSpec:
-        return self._environment.reward_spec()
-
-    def discount_spec(self) -> types.NestedSpec:
-        return self._environment.discount_spec()

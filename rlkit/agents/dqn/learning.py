@@ -307,27 +307,3 @@ class DQNLearner(jax_learning.BatchLearner):
             device=device,
             sgd_steps_per_step=parts.sgd_steps_per_step,
         )
-
-    @classmethod
-    def from_parts(
-        cls,
-        parts: jax_learning.LearnerParts,
-        random_key: types.PRNGKey,
-        iterator: Iterator[types.Batch],
-        **kwargs: Any,
-    ) -> DQNLearner:
-        """A `DQNLearner` of `parts` (`make_learner_parts`), its state from `random_key`;
-        `kwargs` as `BatchLearner.__init__`'s (replay_client, priority_table, counter, ...)."""
-        # `BatchLearner.from_parts` calls `cls(update, state, ...)`, which this class's own
-        # arguments do not take: the instance is made here and set up as a `BatchLearner`.
-        learner = cls.__new__(cls)
-        jax_learning.BatchLearner.__init__(
-            learner,
-            parts.update,
-            parts.initial_state(random_key),
-            parts.variables,
-            iterator,
-            sgd_steps_per_step=parts.sgd_steps_per_step,
-            **kwargs,
-        )
-        return learner
