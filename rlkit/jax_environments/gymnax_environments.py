@@ -14,6 +14,9 @@ agent's networks and configs apply unchanged.
 from __future__ import annotations
 
 import dataclasses
+import importlib
+import sys
+from types import ModuleType
 from typing import Any
 
 import jax
@@ -135,7 +138,23 @@ def _check_max_episode_steps(value: Any) -> None:
         )
 
 
+class _Deferred(ModuleType):
+    """A module that imports the real one at its first attribute access."""
+
+    def __getattr__(self, attribute: str) -> Any:
+        if sys.modules.get(self.__name__) is self:
+            del sys.modules[self.__name__]
+        return getattr(importlib.import_module(self.__name__), attribute)
+
+
+# gymnax imports its renderers' libraries with every environment (about 2 s of a process's
+# start-up); rlkit never renders through them, so they load only if something touches them.
+_RENDERING_MODULES = ("matplotlib.pyplot", "seaborn")
+
+
 def _import_gymnax() -> Any:
+    deferred = {name: _Deferred(name) for name in _RENDERING_MODULES if name not in sys.modules}
+    sys.modules.update(deferred)
     try:
         import gymnax
     except ImportError as error:
@@ -143,6 +162,10 @@ def _import_gymnax() -> Any:
             f"gymnax environments need the gymnax package, which is not installed ({error}). "
             "Install the extra: pip install 'rlkit-jax[gymnax]'."
         ) from error
+    finally:
+        for name, module in deferred.items():
+            if sys.modules.get(name) is module:  # The real one, if imported meanwhile, stays.
+                del sys.modules[name]
     return gymnax
 
 
