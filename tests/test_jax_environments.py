@@ -418,3 +418,21 @@ def test_a_missing_gymnax_names_the_extra(monkeypatch):
     monkeypatch.setitem(sys.modules, "gymnax", None)  # `import gymnax` raises ImportError.
     with pytest.raises(errors.ConfigError, match=r"rlkit-jax\[gymnax\]"):
         make_jax_environment("gymnax:CartPole-v1")
+
+
+def test_gymnax_loads_without_its_renderers_which_still_load_when_touched():
+    import subprocess
+    import sys
+
+    script = (
+        "import sys\n"
+        "from rlkit.jax_environments import make_jax_environment\n"
+        "make_jax_environment('gymnax:CartPole-v1')\n"
+        "print('seaborn' in sys.modules, 'matplotlib.pyplot' in sys.modules)\n"
+        "import gymnax.environments.misc.pong as pong\n"
+        "print(callable(pong.sns.color_palette), 'seaborn' in sys.modules)\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, check=True
+    ).stdout.split("\n")
+    assert out[:2] == ["False False", "True True"]
