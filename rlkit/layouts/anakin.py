@@ -144,12 +144,6 @@ class AnakinTraining:
 
         return run_episodes
 
-    def make_evaluation_actor(self, num_envs: int | None = None) -> Any:
-        """A host-side evaluation actor (for a host environment) on the current parameters."""
-        builder, spec = self._builder, self._spec
-        policy = builder.make_policy(self._networks, spec, evaluation=True)
-        return builder.make_actor(self._evaluation_key, policy, spec, self, num_envs=num_envs)
-
     # The training loop's side.
     def run(
         self,
