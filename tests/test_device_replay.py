@@ -324,3 +324,23 @@ def test_vmap_over_seeds_equals_each_run_alone():
         alone = jax.jit(learn_step)(row(buffers, i), keys[i])
         chex.assert_trees_all_close(row(result, i), alone)
         assert isinstance(alone[1], types.Batch)
+
+
+LONG_EPISODES = (
+    ((30, "terminate"), (25, "truncate"), (3, "terminate"), (80, None)),
+    ((7, "truncate"), (40, "terminate"), (80, None)),
+)
+
+
+@pytest.mark.parametrize("n_step, per_item", [(5, 16), (3, 16), (5, 4)])
+def test_writer_matches_host_adders_on_long_episodes_and_blocks(n_step, per_item):
+    """DQN's shipped settings (5-step returns, items of 16 transitions) over episodes longer
+    than a block, blocks spanning episode ends."""
+    config = device.NStepConfig(n_step=n_step, discount=0.99, transitions_per_item=per_item)
+    timesteps, actions, extras = trajectory(seed=3, episodes=LONG_EPISODES, num_steps=110)
+    expected = host_items(config, timesteps, actions, extras)
+    _, buffer = jax.jit(functools.partial(run_device, config))(timesteps, actions, extras)
+    count = expected.action.shape[0]
+    assert int(device.size(buffer)) == count >= 6
+    got = jax.tree_util.tree_map(lambda column: column[:count], buffer.items)
+    chex.assert_trees_all_close(got, expected, rtol=1e-5, atol=1e-6)

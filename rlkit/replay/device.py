@@ -52,7 +52,7 @@ class NStepWriterState(NamedTuple):
     """Each sub-environment's steps still waiting for their n-step return, oldest first
     (leaves [N, n_step, ...]; row i holds `pending[i]` of them), and the transitions waiting
     to fill an item (`staged`, leaves [N, transitions_per_item - 1 + n_step, ...]; row i
-    holds `staged_count[i]`; no staging area when items hold one transition)."""
+    holds `staged_count[i]`; unused when items hold one transition)."""
 
     observations: types.NestedArray
     actions: types.NestedArray
@@ -99,7 +99,7 @@ def _zeros(spec_nest: Any, leading: tuple[int, ...]) -> Any:
 def _staging_size(config: NStepConfig) -> int:
     # A step emits at most n_step transitions onto at most transitions_per_item - 1 waiting.
     if config.transitions_per_item == 1:
-        return 0
+        return 1  # Unused, but not empty: checkpoints (orbax) cannot hold zero-size arrays.
     return config.transitions_per_item - 1 + config.n_step
 
 
