@@ -1,18 +1,42 @@
 """make_vector_environment(..., backend="envpool"): envpool behind the batched dm_env contract."""
 
+import os
+import subprocess
 import sys
 
 import dm_env
 import numpy as np
 import pytest
 
-pytest.importorskip("envpool", reason="envpool is not installed (pip install 'rlkit-jax[envpool]')")
+import rlkit
+from rlkit import errors, wrappers
+from rlkit.agents.on_policy import PPO, PPOConfig
+from rlkit.wrappers import envpool_wrapper
+from tests.dm_env_contract import random_action
 
-import rlkit  # noqa: E402
-from rlkit import errors, wrappers  # noqa: E402
-from rlkit.agents.on_policy import PPO, PPOConfig  # noqa: E402
-from rlkit.wrappers import envpool_wrapper  # noqa: E402
-from tests.dm_env_contract import random_action  # noqa: E402
+# Through rlkit's import, which keeps envpool from setting MPLBACKEND for this process (and
+# for the notebook kernel a later test starts from it).
+try:
+    envpool_wrapper.import_envpool()
+except errors.ConfigError:
+    pytest.skip(
+        "envpool is not installed (pip install 'rlkit-jax[envpool]')", allow_module_level=True
+    )
+
+
+def test_importing_envpool_leaves_the_matplotlib_backend_alone():
+    script = (
+        "import os\n"
+        "from rlkit.wrappers import envpool_wrapper\n"
+        "envpool_wrapper.import_envpool()\n"
+        "print(os.environ.get('MPLBACKEND'))\n"
+    )
+    environment = {k: v for k, v in os.environ.items() if k != "MPLBACKEND"}
+    out = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, check=True, env=environment
+    )
+    assert out.stdout.strip() == "None"
+
 
 FIRST, MID, LAST = (int(step_type) for step_type in dm_env.StepType)
 

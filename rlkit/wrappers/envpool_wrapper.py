@@ -41,6 +41,7 @@ from __future__ import annotations
 
 import difflib
 import inspect
+import os
 import warnings
 from typing import Any
 
@@ -75,6 +76,9 @@ _ATARI_PASSED_ON = ("mode", "difficulty", "num_threads")
 
 def import_envpool() -> Any:
     """Imports envpool; `ConfigError` naming the install command when it is missing."""
+    # envpool sets MPLBACKEND=Agg for its own renderer when imported, which every later
+    # matplotlib (a notebook kernel started from this process included) would then follow.
+    backend = os.environ.get("MPLBACKEND")
     try:
         import envpool
     except ImportError as error:
@@ -83,6 +87,11 @@ def import_envpool() -> Any:
             f"with {INSTALL_COMMAND} (wheels for Linux and Windows, Python 3.11-3.14), or use "
             "backend='gymnasium'."
         ) from None
+    finally:
+        if backend is None:
+            os.environ.pop("MPLBACKEND", None)
+        else:
+            os.environ["MPLBACKEND"] = backend
     return envpool
 
 
