@@ -72,6 +72,13 @@ def make_program(builder: builders.ActorLearnerBuilder, environment: Any, networ
     return program, parts
 
 
+def _owned(tree: Any) -> Any:
+    """`tree` as device arrays with buffers of their own: the chunk takes its carry over
+    (donated), and a restored checkpoint's arrays may share memory with numpy's (on the CPU,
+    `device_put` need not copy), which a donated buffer must not."""
+    return jax.tree.map(lambda leaf: jnp.array(leaf, copy=True), tree)
+
+
 def _episode_rows(episodes: programs.Episodes) -> list[dict[str, Any]]:
     """The chunk's ended episodes in the order they ended ([C, ..., N] -> rows)."""
     ended = np.asarray(episodes.ended)
@@ -113,7 +120,7 @@ class AnakinTraining:
         return {"carry": self._carry}
 
     def restore(self, state: dict[str, Any]) -> None:
-        self._carry = jax.device_put(state["carry"])
+        self._carry = _owned(state["carry"])
         self._uncounted = 0  # The checkpoint's counts hold what `start` stepped.
 
     def restart_warm_up(self) -> None:
@@ -296,7 +303,9 @@ class VmappedSeeds:
             self._lock.notify_all()
 
     def set_slice(self, index: int, state: Any) -> None:
-        self.carry = jax.tree.map(lambda all_, one: all_.at[index].set(one), self.carry, state)
+        self.carry = jax.tree.map(
+            lambda all_, one: all_.at[index].set(one), self.carry, _owned(state)
+        )
         self._uncounted[index] = 0
 
     def get_slice(self, index: int) -> Any:
