@@ -371,3 +371,20 @@ def test_continuous_actions_are_rescaled_as_the_host_recipe_does():
     np.testing.assert_allclose(environment.inner_action(jnp.array([-1.0, 0.0, 1.0])), [-2, 0, 2])
     host = environments.make_environment("Pendulum-v1", recipe="continuous")
     assert host.action_spec() == spec
+
+
+def test_evaluation_runs_one_whole_episode_in_each_environment():
+    from rlkit.jax_environments import make_jax_environment
+
+    def push(params, observation, key):  # Always the same side: CartPole falls in ~10 steps.
+        return jnp.asarray(params, jnp.int32), key
+
+    policy = actors.ActorCore(init=lambda key: key, select_action=push, get_extras=lambda k: ())
+    for limit, expected in ((500, None), (5, 5)):
+        environment = make_jax_environment("gymnax:CartPole-v1", max_episode_steps=limit)
+        run = jax.jit(programs.make_evaluation_program(environment, policy, 4))
+        returns, lengths = jax.device_get(run(1, jax.random.PRNGKey(0)))
+        np.testing.assert_array_equal(returns, lengths)  # Reward 1 per step, first episode only.
+        assert (lengths >= 5).all() and (lengths < 20).all()
+        if expected is not None:
+            assert (lengths == expected).all()  # Truncated at the limit.

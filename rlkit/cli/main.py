@@ -675,6 +675,34 @@ def _experiment_summary(args, entry, agent_config, env_kwargs, env_recipe, seed)
     return summary
 
 
+def _run_options(args: argparse.Namespace) -> dict[str, Any]:
+    """The `make_experiment_config` options `rlkit train` takes from its command line alike
+    for one run and for --seeds."""
+    return dict(
+        max_num_actor_steps=args.steps,
+        eval_every=args.eval_every,
+        num_eval_episodes=args.eval_episodes,
+        target_return=args.target_return,
+        checkpoint_every=args.checkpoint_every,
+        checkpoint_minutes=args.checkpoint_minutes,
+        device=args.device,
+        layout=args.layout,
+        vector_backend=args.vector_backend,
+    )
+
+
+def _train_callbacks(args: argparse.Namespace) -> list[Any]:
+    """A run's callbacks from the command line (each run of --seeds gets its own)."""
+    from rlkit import experiments
+
+    made = []
+    if args.patience is not None:
+        made.append(experiments.EarlyStopping(patience=args.patience))
+    if args.keep_best:
+        made.append(experiments.BestPolicy())
+    return made
+
+
 def _layout_name(args: argparse.Namespace) -> str:
     """The layout a run is trained in, as its experiment.yaml records it."""
     from rlkit.jax_environments.ids import is_jax_environment_id
@@ -707,19 +735,11 @@ def _train(args: argparse.Namespace) -> int:
         agent_config,
         env_kwargs=env_kwargs,
         env_recipe=env_recipe,
-        max_num_actor_steps=args.steps,
         seed=seed,
-        eval_every=args.eval_every,
-        num_eval_episodes=args.eval_episodes,
-        target_return=args.target_return,
         run_dir=run_dir,
-        checkpoint_every=args.checkpoint_every,
-        checkpoint_minutes=args.checkpoint_minutes,
         loggers=loggers,
         replay_backend=args.replay_backend,
-        device=args.device,
-        layout=args.layout,
-        vector_backend=args.vector_backend,
+        **_run_options(args),
         # Written once the run holds the directory (a busy one is refused first).
         run_dir_files={
             EXPERIMENT_FILE: summary,
@@ -727,11 +747,7 @@ def _train(args: argparse.Namespace) -> int:
         },
     )
 
-    callbacks = []
-    if args.patience is not None:
-        callbacks.append(experiments.EarlyStopping(patience=args.patience))
-    if args.keep_best:
-        callbacks.append(experiments.BestPolicy())
+    callbacks = _train_callbacks(args)
     # Ctrl-C and a scheduler's SIGTERM checkpoint on the way out (ExperimentInterrupted).
     if args.distributed:
         result = experiments.make_distributed_experiment(
@@ -935,18 +951,10 @@ def _train_seeds_together(
         agent_config,
         env_kwargs=env_kwargs,
         env_recipe=env_recipe,
-        max_num_actor_steps=args.steps,
         seeds=list(args.seeds),
         run_dir=run_dirs[args.seeds[0]],  # Keeps the file loggers; each seed has its own.
-        eval_every=args.eval_every,
-        num_eval_episodes=args.eval_episodes,
-        target_return=args.target_return,
-        checkpoint_every=args.checkpoint_every,
-        checkpoint_minutes=args.checkpoint_minutes,
         loggers=loggers,
-        device=args.device,
-        layout=args.layout,
-        vector_backend=args.vector_backend,
+        **_run_options(args),
     )
 
     def files(config: Any) -> Any:  # Each run's own record of what was run.
@@ -956,19 +964,11 @@ def _train_seeds_together(
         record = {EXPERIMENT_FILE: summary, "config.yaml": configs.config_to_dict(agent_config)}
         return dataclasses.replace(config, run_dir_files=record)
 
-    def callbacks(seed: int) -> list[Any]:
-        made = []
-        if args.patience is not None:
-            made.append(experiments.EarlyStopping(patience=args.patience))
-        if args.keep_best:
-            made.append(experiments.BestPolicy())
-        return made
-
     experiments.run_seeds(
         experiment,
         run_dirs=[run_dirs[seed] for seed in args.seeds],
         configure=files,
-        make_callbacks=callbacks,
+        make_callbacks=lambda seed: _train_callbacks(args),
         continue_stopped=args.continue_stopped,
     )
     outcomes = {seed: (0, [], []) for seed in args.seeds}

@@ -406,7 +406,9 @@ class SeedView:
         return None
 
     def get_variables(self, names):
-        learner_state = self._seeds.get_slice(self._index).learner_state
+        # The learner's state alone: slicing the whole carry would copy the replay buffer.
+        index = self._index
+        learner_state = jax.tree.map(lambda leaf: leaf[index], self._seeds.carry.learner_state)
         variables = jax.device_get(self._seeds.parts.variables(learner_state))
         return [variables[name] for name in names]
 

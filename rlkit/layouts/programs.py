@@ -460,55 +460,40 @@ def make_replay_program(
 
 
 class _Evaluation(NamedTuple):
-    """The evaluation episodes' loop state: one episode per environment."""
+    """The evaluation episodes' loop state: the acting carry (its learner state: the policy's
+    parameters), and each environment's first episode's return and length, once ended."""
 
-    env_state: Any
-    timestep: dm_env.TimeStep
-    actor_state: Any
+    carry: AnakinCarry
     returns: jax.Array
     lengths: jax.Array
     done: jax.Array
-    key: jax.Array
 
 
 def make_evaluation_program(
     environment: jax_environments.JaxEnvironment, policy: actors.ActorCore, num_episodes: int
 ) -> Callable[[Any, jax.Array], tuple[jax.Array, jax.Array]]:
     """`run(params, key) -> (returns, lengths)`: one episode of `policy` (the evaluation
-    policy) in each of `num_episodes` environments at once, until every one has ended."""
-    select = jax.vmap(policy.select_action, in_axes=(None, 0, 0))
+    policy) in each of `num_episodes` environments at once, until every one has ended; the
+    steps are training's (`_step`), on `params` instead of a learner's."""
+    acting = _Acting(environment, policy, lambda params: {"policy": params}, num_episodes)
 
-    def step(params: Any, state: _Evaluation) -> _Evaluation:
-        action, actor_state = select(params, state.timestep.observation, state.actor_state)
-        key, env_key = jax.random.split(state.key)
-        env_state, timestep = jax.vmap(environment.step)(
-            state.env_state, action, jax.random.split(env_key, num_episodes)
-        )
-        running = ~state.done
+    def step(state: _Evaluation) -> _Evaluation:
+        carry, _, episodes = _step(acting, state.carry)
+        ending = episodes.ended & ~state.done
         return _Evaluation(
-            env_state,
-            timestep,
-            actor_state,
-            state.returns + jnp.where(running, timestep.reward, 0.0),
-            state.lengths + running.astype(jnp.int32),
-            state.done | (timestep.step_type == LAST),
-            key,
+            carry,
+            jnp.where(ending, episodes.episode_return, state.returns),
+            jnp.where(ending, episodes.episode_length, state.lengths),
+            state.done | episodes.ended,
         )
 
     def run(params: Any, key: jax.Array) -> tuple[jax.Array, jax.Array]:
-        env_key, actor_key, key = jax.random.split(key, 3)
-        env_state, timestep = jax.vmap(environment.reset)(jax.random.split(env_key, num_episodes))
-        actor_state = jax.vmap(policy.init)(jax.random.split(actor_key, num_episodes))
-        if policy.episode_start is not None:
-            actor_state = jax.vmap(policy.episode_start)(actor_state)
         zeros = jnp.zeros(num_episodes, jnp.float32)
         state = _Evaluation(
-            env_state, timestep, actor_state, zeros, zeros.astype(jnp.int32),
-            zeros.astype(bool), key,
+            _start_acting(acting, key, (), params), zeros, zeros.astype(jnp.int32),
+            zeros.astype(bool),
         )  # fmt: skip
-        state = jax.lax.while_loop(
-            lambda state: ~jnp.all(state.done), lambda state: step(params, state), state
-        )
+        state = jax.lax.while_loop(lambda state: ~jnp.all(state.done), step, state)
         return state.returns, state.lengths
 
     return run
